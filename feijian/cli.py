@@ -1,0 +1,136 @@
+"""The `feijian` command: one verb per stage. Thin: parse, call the stage, print, exit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from feijian.errors import FeijianError
+from feijian.settings import workspace_dir
+
+app = typer.Typer(
+    name="feijian",
+    help=(
+        "飞检 feijian — rank designated medical facilities and physicians for the next "
+        "medical-insurance inspection round, and say why.\n\n"
+        "Flow: simulate (or bring a claims export) → ingest → features → train → evaluate → plan → "
+        "report → serve. `feijian demo` runs it all on the built-in synthetic province."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+features_app = typer.Typer(help="Feature pipelines and the rule base (per facility, per physician).",
+                           no_args_is_help=True)
+app.add_typer(features_app, name="features")
+rules_app = typer.Typer(help="The rule base: list rules, measure them against the simulator's truth.",
+                        no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Workspace folder (default ./workspace or $FEIJIAN_WORKSPACE)."),
+]
+
+
+def _fail(exc: FeijianError) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write: input/ (claims) and truth/.")],
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives byte-identical tables.")] = 7,
+    scale: Annotated[
+        str, typer.Option(help="demo (seconds), large (≥50 M fee lines), or a number of facilities.")
+    ] = "demo",
+) -> None:
+    """Generate the synthetic province: claims in national-platform fields, and hidden truth apart.
+
+    Writes DIR/input/<table>/ (what a bureau would export) and DIR/truth/ (what really happened:
+    which fee lines were fraudulent, how much each facility and physician took by pattern and month).
+    The pipeline never reads truth/; only `feijian evaluate --truth` and `feijian rules measure` do.
+    """
+    from simulator.cli_support import run_simulate
+
+    try:
+        run_simulate(out=out, seed=seed, scale=scale, console=console)
+    except FeijianError as exc:
+        _fail(exc)
+
+
+@app.command()
+def ingest(
+    src: Annotated[Path, typer.Argument(help="Folder with one sub-folder (or file) per table, CSV or Parquet.")],
+    workspace: WorkspaceOpt = None,
+    adapter: Annotated[
+        Path | None, typer.Option(help="Adapter file (TOML/YAML) mapping another layout onto the contract.")
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="CSV encoding: utf-8 or gbk.")] = "utf-8",
+    max_reject_share: Annotated[
+        float, typer.Option(help="Fail (exit 3) when more than this share of any table's rows is quarantined.")
+    ] = 0.05,
+    now: Annotated[
+        str | None, typer.Option(help="Reference date for 'in the future' checks (default: today).")
+    ] = None,
+) -> None:
+    """Validate, pseudonymise and load a claims export into the workspace, losing nothing.
+
+    Rejected rows go to workspace/quarantine/<table>.parquet with file, row, field, value and reason;
+    counts are printed per table (in = accepted + quarantined); fee lines are reconciled against
+    settlement totals. Re-running on the same export adds no duplicates; writes are atomic.
+    """
+    from features.ingest_cli import run_ingest
+
+    try:
+        run_ingest(
+            src=src,
+            workspace=workspace_dir(workspace),
+            adapter=adapter,
+            encoding=encoding,
+            max_reject_share=max_reject_share,
+            now=now,
+            console=console,
+        )
+    except FeijianError as exc:
+        _fail(exc)
+
+
+@app.command()
+def demo(
+    workspace: WorkspaceOpt = None,
+    out: Annotated[Path, typer.Option(help="Where the synthetic province is written.")] = Path("province"),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    scale: Annotated[str, typer.Option(help="demo, large, or a number of facilities.")] = "demo",
+) -> None:
+    """The main job end to end on the built-in synthetic province.
+
+    simulate → ingest → features → (later: train → plan → reports → serve). Prints counts and where
+    each result is.
+    """
+    from feijian.demo import run_demo
+
+    try:
+        run_demo(workspace=workspace_dir(workspace), out=out, seed=seed, scale=scale, console=console)
+    except FeijianError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    try:
+        app()
+    except FeijianError as exc:  # pragma: no cover - typer handles most paths
+        err.print(f"error: {exc}")
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""One error tree for the whole application.
+
+Each error carries the process exit code the CLI uses and the HTTP status the service answers
+with, so a failure reads the same on the terminal and over the API.
+"""
+
+from __future__ import annotations
+
+
+class FeijianError(Exception):
+    """Base class: a message a user can act on (what, where, the value, the fix)."""
+
+    exit_code = 1
+    http_status = 500
+
+
+class InputError(FeijianError):
+    """Bad input data or arguments: a missing file, table or column, an unreadable value."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class MissingTableError(InputError):
+    pass
+
+
+class MissingColumnError(InputError):
+    pass
+
+
+class RejectThresholdError(InputError):
+    """Ingest quarantined more rows than the configured share allows."""
+
+    exit_code = 3
+
+
+class ConfigError(FeijianError):
+    exit_code = 2
+    http_status = 500
+
+
+class NotReadyError(FeijianError):
+    """A stage ran before what it needs exists (no workspace, no snapshot, no champion)."""
+
+    exit_code = 4
+    http_status = 503

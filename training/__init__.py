@@ -1,0 +1,1 @@
+"""Code that depends on the feature snapshot contract: labels, models, backtests, registry."""
