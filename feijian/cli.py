@@ -24,11 +24,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-features_app = typer.Typer(help="Feature pipelines and the rule base (per facility, per physician).",
-                           no_args_is_help=True)
+features_app = typer.Typer(
+    help="Feature pipelines and the rule base (per facility, per physician).", no_args_is_help=True
+)
 app.add_typer(features_app, name="features")
-rules_app = typer.Typer(help="The rule base: list rules, measure them against the simulator's truth.",
-                        no_args_is_help=True)
+rules_app = typer.Typer(
+    help="The rule base: list rules, measure them against the simulator's truth.", no_args_is_help=True
+)
 app.add_typer(rules_app, name="rules")
 
 console = Console(stderr=False)
@@ -78,9 +80,7 @@ def ingest(
     max_reject_share: Annotated[
         float, typer.Option(help="Fail (exit 3) when more than this share of any table's rows is quarantined.")
     ] = 0.05,
-    now: Annotated[
-        str | None, typer.Option(help="Reference date for 'in the future' checks (default: today).")
-    ] = None,
+    now: Annotated[str | None, typer.Option(help="Reference date for 'in the future' checks (default: today).")] = None,
 ) -> None:
     """Validate, pseudonymise and load a claims export into the workspace, losing nothing.
 
@@ -100,6 +100,72 @@ def ingest(
             now=now,
             console=console,
         )
+    except FeijianError as exc:
+        _fail(exc)
+
+
+@features_app.callback(invoke_without_command=True)
+def features_build(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Planning date YYYY-MM-DD: nothing on or after it is read.")
+    ] = None,
+    window_months: Annotated[
+        int, typer.Option(help="Look-back window in months (growth compares the one before).")
+    ] = 12,
+    engine: Annotated[str, typer.Option(help="duckdb (one machine).")] = "duckdb",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Build a point-in-time feature snapshot: `feijian features --as-of 2025-01-01`.
+
+    One row per facility and per physician (volume, cost, inpatient, case mix, patient mix,
+    prescribing, concentration, temporal, rule hits, inspection history), peer-normalised within
+    type × tier (physicians within department × tier), plus every rule hit as evidence. Written to
+    workspace/features/<as_of>_w<window>_<fingerprint>/.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if as_of is None:
+        err.print("error: give --as-of YYYY-MM-DD (or a subcommand such as `feijian features list`)")
+        raise typer.Exit(2)
+    from features.build_cli import run_features
+
+    try:
+        run_features(workspace_dir(workspace), as_of, window_months, engine, console)
+    except FeijianError as exc:
+        _fail(exc)
+
+
+@features_app.command("list")
+def features_list(
+    level: Annotated[str | None, typer.Option(help="facility or physician")] = None,
+) -> None:
+    """Print every declared feature: name, level, family, Chinese label, unit, description."""
+    from features.build_cli import list_features
+
+    list_features(console, level)
+
+
+@rules_app.command("list")
+def rules_list() -> None:
+    """Print the rule base: id, national rule name, kind, parameters, the patterns it targets."""
+    from features.rules_cli import list_rules
+
+    list_rules(console)
+
+
+@rules_app.command("measure")
+def rules_measure(
+    truth: Annotated[Path, typer.Option(help="The simulator's truth folder (DIR/truth).")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="End of the window (default: the export's end).")] = None,
+    window_months: Annotated[int, typer.Option(help="Window in months.")] = 12,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Each rule's hits, precision and recall against the simulator's fraudulent fee lines and visits."""
+    from features.rules_cli import measure_rules
+
+    try:
+        measure_rules(workspace_dir(workspace), truth, as_of, window_months, console)
     except FeijianError as exc:
         _fail(exc)
 

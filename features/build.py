@@ -1,0 +1,343 @@
+"""Build a point-in-time feature snapshot: `feijian features --as-of DATE`.
+
+One snapshot = (as_of, window) → facility rows, physician rows, the rule evidence, and a meta file
+with the declaration version and a fingerprint of the inputs. Nothing dated on or after `as_of` is
+read: the source views are pruned by month partition and filtered by timestamp before any SQL runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from dateutil.relativedelta import relativedelta
+
+from features import peer, registry
+from features.schema import HOSP_TIER, TABLES
+from feijian.errors import InputError, MissingColumnError, MissingTableError
+from feijian.settings import Workspace
+
+FACILITY_FAMILIES = (
+    "volume",
+    "cost",
+    "inpatient",
+    "case_mix",
+    "patient_mix",
+    "prescribing",
+    "concentration",
+    "temporal",
+    "rules",
+    "history",
+)
+# Mild main diagnoses (ICD-10, first three characters) for `mild_admission_share`; the rule base's
+# mild-admission rule carries its own list as a parameter.
+MILD_DX = ("J00", "J02", "J06", "K29", "K30", "M54", "R51", "R10", "I10", "E11")
+SERIOUS_RECOVERED = 50_000
+FILL_ZERO_FAMILIES = ("volume", "rules", "history")
+NEVER_INSPECTED_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class Window:
+    as_of: date
+    months: int
+
+    @property
+    def start(self) -> date:
+        return self.as_of - relativedelta(months=self.months)
+
+    @property
+    def prev_start(self) -> date:
+        return self.as_of - relativedelta(months=2 * self.months)
+
+    def params(self) -> dict[str, str]:
+        lit = lambda d: f"DATE '{d.isoformat()}'"  # noqa: E731
+        return {
+            "as_of": lit(self.as_of),
+            "window_start": lit(self.start),
+            "prev_start": lit(self.prev_start),
+            "recent_start": lit(self.as_of - relativedelta(months=3)),
+            "recent_prev_start": lit(self.as_of - relativedelta(months=6)),
+            "window_days": str((self.as_of - self.start).days),
+            "mild_dx": ", ".join(f"'{d}'" for d in MILD_DX),
+            "serious_recovered": str(SERIOUS_RECOVERED),
+        }
+
+
+def read_sql(name: str) -> str:
+    return resources.files("features").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+
+
+def render(sql: str, params: dict[str, str]) -> str:
+    """Substitute `{name}` placeholders; an unknown placeholder is an error, not a silent blank."""
+
+    def sub(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key not in params:
+            raise KeyError(f"SQL placeholder {{{key}}} has no value")
+        return params[key]
+
+    return re.sub(r"\{([a-z_]+)\}", sub, sql)
+
+
+def statements(sql: str) -> list[str]:
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+# --- sources ---------------------------------------------------------------------------------------
+
+SOURCE_VIEWS = {  # view name → contract table
+    "src_visit": "mdtrt_d",
+    "src_setl": "setl_d",
+    "src_fee": "fee_list_d",
+    "fixmedins": "fixmedins",
+    "dr_info": "dr_info",
+    "catalog": "catalog",
+    "src_insp": "inspections",
+}
+
+
+def _parquet_glob(ws: Workspace, table: str) -> str:
+    folder = ws.table(table)
+    if not folder.exists() or not any(folder.rglob("*.parquet")):
+        raise MissingTableError(
+            f"table {table!r} is missing from the workspace ({folder}); run `feijian ingest SRC_DIR` first"
+        )
+    return str(folder / "**" / "*.parquet")
+
+
+def connect(ws: Workspace, memory_limit: str = "4GB", threads: int = 2) -> duckdb.DuckDBPyConnection:
+    tmp = ws.root / ".tmp" / "duckdb"
+    tmp.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET temp_directory = '{tmp}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -> None:
+    """Views over the workspace, pruned to the months the window needs and checked against the contract."""
+    first_month = win.prev_start.strftime("%Y-%m")
+    last_month = (win.as_of - relativedelta(days=1)).strftime("%Y-%m")
+    for view, table in SOURCE_VIEWS.items():
+        spec = TABLES[table]
+        src = f"read_parquet('{_parquet_glob(ws, table)}', hive_partitioning = true, union_by_name = true)"
+        where = ""
+        if spec.time_column:
+            where = (
+                f" WHERE month BETWEEN '{first_month}' AND '{last_month}'"
+                f" AND {spec.time_column} < DATE '{win.as_of.isoformat()}'"
+            )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {src}{where}")
+        present = {r[0] for r in con.execute(f"DESCRIBE {view}").fetchall()}
+        missing = [c for c in spec.required_columns if c not in present]
+        if missing:
+            raise MissingColumnError(
+                f"workspace table {table!r} lacks column(s) {', '.join(missing)} required by the contract "
+                f"(features/schema.py); re-ingest the export"
+            )
+        if table == "fee_list_d" and "trace_code" not in present:
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT *, CAST(NULL AS VARCHAR) AS trace_code FROM {src}{where}"
+            )
+    tiers = ", ".join(f"('{lv}', {t})" for lv, t in HOSP_TIER.items())
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fac_tier AS
+        SELECT f.fixmedins_code, f.fixmedins_type, f.hosp_lv, t.tier AS hosp_tier, f.ownership, f.admdvs,
+               f.fixmedins_type || '|' || CAST(t.tier AS VARCHAR) AS peer_group
+        FROM fixmedins AS f JOIN (VALUES {tiers}) AS t(lv, tier) ON t.lv = f.hosp_lv
+        WHERE f.begndate < DATE '{win.as_of.isoformat()}'"""
+    )
+
+
+def input_fingerprint(ws: Workspace) -> str:
+    """The ingest manifest's fingerprint when present, else a hash of the raw files' names and sizes."""
+    if ws.manifest.exists():
+        manifest = json.loads(ws.manifest.read_text(encoding="utf-8"))
+        for key in ("fingerprint", "input_fingerprint"):
+            if isinstance(manifest.get(key), str):
+                return manifest[key]
+    h = hashlib.sha256()
+    for p in sorted(ws.raw.rglob("*.parquet")):
+        h.update(f"{p.relative_to(ws.raw)}:{p.stat().st_size}".encode())
+    return h.hexdigest()
+
+
+# --- the build -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    path: Path
+    snapshot_id: str
+    facility: pd.DataFrame
+    physician: pd.DataFrame
+    n_evidence: int
+    seconds: dict[str, float]
+
+
+def _family(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, str]) -> pd.DataFrame:
+    sql = render(read_sql(name), params)
+    df = con.sql(sql).df()
+    declared = [f.name for f in registry.features("facility", name)]
+    got = [c for c in df.columns if c != "fixmedins_code"]
+    if got != declared:
+        raise RuntimeError(f"features/sql/{name}.sql returns {got}, declared {declared}")
+    return df
+
+
+def _fill(frame: pd.DataFrame, level: registry.Level) -> pd.DataFrame:
+    for f in registry.features(level):
+        if f.family in FILL_ZERO_FAMILIES or f.fmt == "{:,.0f}":
+            frame[f.name] = frame[f.name].fillna(0)
+    if "days_since_inspection" in frame:
+        frame["days_since_inspection"] = frame["days_since_inspection"].where(
+            frame["prior_inspections"] > 0, NEVER_INSPECTED_DAYS
+        )
+    return frame
+
+
+def evaluate_evidence(con: duckdb.DuckDBPyConnection, rules: list | None = None) -> None:
+    """Run the rule base over the window views and keep its hits as the temp table `evidence`."""
+    from features.rules import evaluate_rules
+
+    result = evaluate_rules(con, rules)
+    if isinstance(result, duckdb.DuckDBPyRelation):
+        result.create("evidence")
+    else:
+        con.register("evidence_result", result)
+        con.execute("CREATE OR REPLACE TEMP TABLE evidence AS SELECT * FROM evidence_result")
+        con.unregister("evidence_result")
+
+
+def build_snapshot(
+    workspace: Path,
+    as_of: date,
+    window_months: int = 12,
+    progress: Callable[[str], None] | None = None,
+    memory_limit: str = "4GB",
+    rules: list | None = None,
+) -> Snapshot:
+    if window_months < 1 or window_months > 60:
+        raise InputError(f"--window-months must be between 1 and 60, got {window_months}")
+    ws = Workspace(workspace)
+    win = Window(as_of, window_months)
+    params = win.params()
+    say = progress or (lambda _s: None)
+    timings: dict[str, float] = {}
+    con = connect(ws, memory_limit=memory_limit)
+    try:
+        t = time.perf_counter()
+        create_sources(con, ws, win)
+        say("staging")
+        for stmt in statements(render(read_sql("staging"), params)):
+            con.execute(stmt)
+        timings["staging"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        say("rules")
+        evaluate_evidence(con, rules)
+        timings["rules"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        say("physician")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE physician_raw AS {render(read_sql('physician'), params)}")
+        timings["physician"] = time.perf_counter() - t
+
+        facility = con.sql("SELECT * FROM fac_tier").df()
+        for fam in FACILITY_FAMILIES:
+            t = time.perf_counter()
+            say(fam)
+            facility = facility.merge(_family(con, fam, params), on="fixmedins_code", how="left")
+            timings[fam] = time.perf_counter() - t
+        facility = _fill(facility, "facility")
+
+        dr_cols = list(registry.PHYSICIAN_KEYS) + [f.name for f in registry.features("physician")]
+        physician = con.sql(f"SELECT {', '.join(dr_cols)} FROM physician_raw").df()
+        physician = _fill(physician, "physician")
+
+        t = time.perf_counter()
+        say("peer normalisation")
+        fac_stats = peer.fit(facility, "facility")
+        dr_stats = peer.fit(physician, "physician")
+        facility = peer.transform(facility.sort_values("fixmedins_code"), fac_stats)
+        physician = peer.transform(physician.sort_values("dr_code"), dr_stats)
+        timings["peer"] = time.perf_counter() - t
+
+        say("write")
+        snap = _write(con, ws, win, facility, physician, fac_stats, dr_stats, timings)
+    finally:
+        con.close()
+    return snap
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    win: Window,
+    facility: pd.DataFrame,
+    physician: pd.DataFrame,
+    fac_stats: peer.PeerStats,
+    dr_stats: peer.PeerStats,
+    timings: dict[str, float],
+) -> Snapshot:
+    from features.rules import rules_version as current_rules_version
+
+    rules_version = current_rules_version()
+    fingerprint = hashlib.sha256(
+        f"{input_fingerprint(ws)}|{win.as_of}|{win.months}|{registry.declaration_version()}|{rules_version}".encode()
+    ).hexdigest()
+    snapshot_id = f"{win.as_of.isoformat()}_w{win.months}_{fingerprint[:8]}"
+    final = ws.features / snapshot_id
+    staging = ws.features / f".{snapshot_id}.{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    facility.to_parquet(staging / "facility.parquet", index=False)
+    physician.to_parquet(staging / "physician.parquet", index=False)
+    con.execute(
+        f"COPY (SELECT * FROM evidence ORDER BY rule_id, fixmedins_code, event_time, mdtrt_id) "
+        f"TO '{staging / 'evidence.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
+    )
+    n_evidence = int(con.execute("SELECT COUNT(*) FROM evidence").fetchone()[0])  # type: ignore[index]
+    fac_stats.to_frame().to_parquet(staging / "peer_facility.parquet", index=False)
+    dr_stats.to_frame().to_parquet(staging / "peer_physician.parquet", index=False)
+    meta = {
+        "snapshot_id": snapshot_id,
+        "as_of": win.as_of.isoformat(),
+        "window_months": win.months,
+        "window_start": win.start.isoformat(),
+        "declaration_version": registry.declaration_version(),
+        "rules_version": rules_version,
+        "input_fingerprint": input_fingerprint(ws),
+        "fingerprint": fingerprint,
+        "engine": "duckdb",
+        "rows": {"facility": len(facility), "physician": len(physician), "evidence": n_evidence},
+        "seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
+    (ws.features / "LATEST").write_text(snapshot_id + "\n", encoding="utf-8")
+    return Snapshot(final, snapshot_id, facility, physician, n_evidence, timings)
+
+
+def latest_snapshot(workspace: Path) -> Path:
+    ws = Workspace(workspace)
+    marker = ws.features / "LATEST"
+    if not marker.exists():
+        raise MissingTableError(f"no feature snapshot in {ws.features}; run `feijian features --as-of DATE`")
+    return ws.features / marker.read_text(encoding="utf-8").strip()

@@ -1,0 +1,105 @@
+-- Staging: point-in-time slices every feature family reads.
+-- Inputs (views made by features.build over the workspace, already pruned to the months needed):
+--   src_visit, src_setl, src_fee, fixmedins, catalog
+-- Parameters: {as_of}, {window_start}, {prev_start} (DATE literals). Nothing on or after {as_of} is read:
+-- visits must have ended, settlements and fee lines must have happened, before {as_of}.
+-- Design for 50 M fee lines: visits are aggregated before fee lines, fee lines are scanned once (in
+-- the window only) into per-visit sums; every later step works on visits, not lines.
+
+-- stg_visit: one row per visit that began on/after {prev_start} and ended before {as_of}.
+CREATE OR REPLACE TEMP TABLE stg_visit AS
+WITH visits AS (
+    SELECT
+        v.mdtrt_id, v.psn_no, v.fixmedins_code, v.med_type, v.begntime, v.endtime,
+        v.dscg_maindiag_code, v.drg_code, v.drg_weight, v.atddr_no, v.dept, v.gend, v.age,
+        CAST(v.begntime AS DATE) AS visit_day,
+        v.med_type IN ('21', '52') AS is_inpatient,
+        v.begntime >= {window_start} AS in_win,
+        GREATEST(DATE_DIFF('day', CAST(v.begntime AS DATE), CAST(v.endtime AS DATE)), 1) AS los
+    FROM src_visit AS v
+    WHERE v.begntime >= {prev_start} AND v.endtime < {as_of}
+),
+pay AS (
+    SELECT mdtrt_id, SUM(fund_pay_sumamt) AS fund_pay, SUM(medfee_sumamt) AS medfee
+    FROM src_setl
+    WHERE setl_time >= {prev_start} AND setl_time < {as_of}
+    GROUP BY mdtrt_id
+),
+inpatient_gaps AS (
+    SELECT
+        mdtrt_id,
+        DATE_DIFF(
+            'day',
+            CAST(LAG(endtime) OVER (PARTITION BY fixmedins_code, psn_no ORDER BY begntime, mdtrt_id) AS DATE),
+            CAST(begntime AS DATE)
+        ) AS days_since_discharge
+    FROM visits
+    WHERE is_inpatient
+)
+SELECT
+    visits.*,
+    COALESCE(pay.fund_pay, 0) AS fund_pay,
+    COALESCE(pay.medfee, 0) AS medfee,
+    inpatient_gaps.days_since_discharge
+FROM visits
+LEFT JOIN pay ON pay.mdtrt_id = visits.mdtrt_id
+LEFT JOIN inpatient_gaps ON inpatient_gaps.mdtrt_id = visits.mdtrt_id;
+
+-- stg_visit_fee: one row per window visit with its fee lines summed by category (the only pass over
+-- all fee lines).
+CREATE OR REPLACE TEMP TABLE stg_visit_fee AS
+WITH lines AS (
+    SELECT
+        f.mdtrt_id,
+        CAST(f.fee_ocur_time AS DATE) AS fee_day,
+        f.med_chrgitm_type, f.chrgitm_lv, f.list_type, f.cnt,
+        f.det_item_fee_sumamt AS amt,
+        c.days_per_unit, c.max_days_supply, c.lmt_gend, c.lmt_age_min, c.lmt_age_max,
+        v.gend, v.age
+    FROM src_fee AS f
+    JOIN stg_visit AS v ON v.mdtrt_id = f.mdtrt_id AND v.in_win
+    LEFT JOIN catalog AS c ON c.med_list_codg = f.med_list_codg
+    WHERE f.fee_ocur_time >= {window_start} AND f.fee_ocur_time < {as_of}
+)
+SELECT
+    mdtrt_id,
+    SUM(amt) AS fee_total,
+    SUM(CASE WHEN list_type IN ('101', '102') THEN amt ELSE 0 END) AS fee_drug,
+    SUM(CASE WHEN med_chrgitm_type IN ('03', '04') THEN amt ELSE 0 END) AS fee_test,
+    SUM(CASE WHEN list_type = '301' OR med_chrgitm_type = '08' THEN amt ELSE 0 END) AS fee_consumable,
+    SUM(CASE WHEN med_chrgitm_type IN ('05', '06') THEN amt ELSE 0 END) AS fee_treatment,
+    SUM(CASE WHEN chrgitm_lv = '03' THEN amt ELSE 0 END) AS fee_selfpay,
+    SUM(CASE WHEN med_chrgitm_type IN ('03', '04') THEN 1 ELSE 0 END) AS n_test_lines,
+    COUNT(DISTINCT CASE WHEN med_chrgitm_type = '01' THEN fee_day END) AS bed_days,
+    COUNT(DISTINCT CASE WHEN med_chrgitm_type IN ('03', '04', '05', '06', '09', '10', '11') THEN fee_day END)
+        AS treat_days,
+    SUM(CASE WHEN list_type IN ('101', '102') THEN cnt * COALESCE(days_per_unit, 0) ELSE 0 END) AS days_supply,
+    SUM(CASE WHEN list_type IN ('101', '102') THEN 1 ELSE 0 END) AS n_drug_lines,
+    SUM(CASE WHEN max_days_supply IS NOT NULL AND cnt * COALESCE(days_per_unit, 0) > max_days_supply
+             THEN 1 ELSE 0 END) AS n_over_supply,
+    SUM(CASE WHEN lmt_gend IS NOT NULL THEN 1 ELSE 0 END) AS n_sex_lines,
+    SUM(CASE WHEN lmt_gend IS NOT NULL AND gend IN ('1', '2') AND gend <> lmt_gend THEN 1 ELSE 0 END)
+        AS n_sex_mismatch,
+    SUM(CASE WHEN lmt_age_min IS NOT NULL OR lmt_age_max IS NOT NULL THEN 1 ELSE 0 END) AS n_age_lines,
+    SUM(CASE WHEN age < COALESCE(lmt_age_min, -1) OR age > COALESCE(lmt_age_max, 1000) THEN 1 ELSE 0 END)
+        AS n_age_mismatch
+FROM lines
+GROUP BY mdtrt_id;
+
+-- win_fee: the window's fee lines of visits known at {as_of} (ended before it). Every fee-line reader
+-- after staging (physicians, census, rules) uses this view, so all agree on what is known.
+CREATE OR REPLACE TEMP VIEW win_fee AS
+SELECT f.*
+FROM src_fee AS f
+WHERE f.fee_ocur_time >= {window_start}
+  AND f.mdtrt_id IN (SELECT mdtrt_id FROM stg_visit WHERE in_win);
+
+-- The rule base reads the window under the contract's own table names.
+CREATE OR REPLACE TEMP VIEW fee_list_d AS SELECT * FROM win_fee;
+
+CREATE OR REPLACE TEMP VIEW mdtrt_d AS
+SELECT * FROM src_visit WHERE begntime >= {window_start} AND endtime < {as_of};
+
+CREATE OR REPLACE TEMP VIEW setl_d AS
+SELECT * FROM src_setl
+WHERE setl_time >= {window_start} AND mdtrt_id IN (SELECT mdtrt_id FROM stg_visit WHERE in_win);
