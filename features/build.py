@@ -24,8 +24,8 @@ import pandas as pd
 from dateutil.relativedelta import relativedelta
 
 from features import peer, registry
-from features.schema import HOSP_TIER, TABLES
-from feijian.errors import InputError, MissingColumnError, MissingTableError
+from features.schema import HOSP_TIER, TABLES, Table
+from feijian.errors import InputError, MissingColumnError, MissingTableError, MissingWorkspaceTableError
 from feijian.settings import Workspace
 
 FACILITY_FAMILIES = (
@@ -98,6 +98,8 @@ def statements(sql: str) -> list[str]:
 
 # --- sources ---------------------------------------------------------------------------------------
 
+# A bureau with no findings yet still gets features (and an empty inspection history).
+OPTIONAL_TABLES = ("inspections",)
 SOURCE_VIEWS = {  # view name → contract table
     "src_visit": "mdtrt_d",
     "src_setl": "setl_d",
@@ -109,13 +111,21 @@ SOURCE_VIEWS = {  # view name → contract table
 }
 
 
-def _parquet_glob(ws: Workspace, table: str) -> str:
-    folder = ws.table(table)
-    if not folder.exists() or not any(folder.rglob("*.parquet")):
-        raise MissingTableError(
-            f"table {table!r} is missing from the workspace ({folder}); run `feijian ingest SRC_DIR` first"
+def source_expr(workspace: Path, table: str) -> str:
+    """read_parquet() over one raw table; month=YYYY-MM hive partitions are read as text."""
+    folder = Workspace(workspace).table(table)
+    if not folder.is_dir() or not any(folder.rglob("*.parquet")):
+        raise MissingWorkspaceTableError(
+            f"workspace {workspace} has no table {table!r} (expected {folder}/**/*.parquet); "
+            "run `feijian ingest SRC_DIR` first"
         )
-    return str(folder / "**" / "*.parquet")
+    pattern = str(folder / "**" / "*.parquet").replace("'", "''")
+    if any(p.is_dir() and "=" in p.name for p in folder.iterdir()):
+        return (
+            f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true, "
+            "hive_types = {'month': VARCHAR})"
+        )
+    return f"read_parquet('{pattern}', union_by_name = true)"
 
 
 def connect(ws: Workspace, memory_limit: str = "4GB", threads: int = 2) -> duckdb.DuckDBPyConnection:
@@ -135,14 +145,17 @@ def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -
     last_month = (win.as_of - relativedelta(days=1)).strftime("%Y-%m")
     for view, table in SOURCE_VIEWS.items():
         spec = TABLES[table]
-        src = f"read_parquet('{_parquet_glob(ws, table)}', hive_partitioning = true, union_by_name = true)"
-        where = ""
+        if table in OPTIONAL_TABLES and not any(ws.table(table).rglob("*.parquet")):
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {empty_select(spec)}")
+            continue
+        src = source_expr(ws.root, table)
+        cols, where = "*", ""
+        if "hive_partitioning" in src:
+            cols = "* EXCLUDE (month)"
+            where = f" WHERE month BETWEEN '{first_month}' AND '{last_month}'"
         if spec.time_column:
-            where = (
-                f" WHERE month BETWEEN '{first_month}' AND '{last_month}'"
-                f" AND {spec.time_column} < DATE '{win.as_of.isoformat()}'"
-            )
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {src}{where}")
+            where += (" AND " if where else " WHERE ") + f"{spec.time_column} < DATE '{win.as_of.isoformat()}'"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {cols} FROM {src}{where}")
         present = {r[0] for r in con.execute(f"DESCRIBE {view}").fetchall()}
         missing = [c for c in spec.required_columns if c not in present]
         if missing:
@@ -152,7 +165,8 @@ def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -
             )
         if table == "fee_list_d" and "trace_code" not in present:
             con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT *, CAST(NULL AS VARCHAR) AS trace_code FROM {src}{where}"
+                f"CREATE OR REPLACE TEMP VIEW {view} AS "
+                f"SELECT {cols}, CAST(NULL AS VARCHAR) AS trace_code FROM {src}{where}"
             )
     tiers = ", ".join(f"('{lv}', {t})" for lv, t in HOSP_TIER.items())
     con.execute(
@@ -162,6 +176,21 @@ def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -
         FROM fixmedins AS f JOIN (VALUES {tiers}) AS t(lv, tier) ON t.lv = f.hosp_lv
         WHERE f.begndate < DATE '{win.as_of.isoformat()}'"""
     )
+
+
+def empty_select(spec: Table) -> str:
+    """A typed, empty SELECT with the contract's columns: an absent optional table reads as no rows."""
+    sql_types = {
+        "string": "VARCHAR",
+        "code": "VARCHAR",
+        "int": "BIGINT",
+        "float": "DOUBLE",
+        "date": "DATE",
+        "timestamp": "TIMESTAMP",
+        "bool": "BOOLEAN",
+    }
+    cols = ", ".join(f"CAST(NULL AS {sql_types[c.type]}) AS {c.name}" for c in spec.columns)
+    return f"SELECT {cols} WHERE 1 = 0"
 
 
 def input_fingerprint(ws: Workspace) -> str:
@@ -212,16 +241,10 @@ def _fill(frame: pd.DataFrame, level: registry.Level) -> pd.DataFrame:
 
 
 def evaluate_evidence(con: duckdb.DuckDBPyConnection, rules: list | None = None) -> None:
-    """Run the rule base over the window views and keep its hits as the temp table `evidence`."""
+    """Run the rule base over the window views; it leaves its hits in the temp table `evidence`."""
     from features.rules import evaluate_rules
 
-    result = evaluate_rules(con, rules)
-    if isinstance(result, duckdb.DuckDBPyRelation):
-        result.create("evidence")
-    else:
-        con.register("evidence_result", result)
-        con.execute("CREATE OR REPLACE TEMP TABLE evidence AS SELECT * FROM evidence_result")
-        con.unregister("evidence_result")
+    evaluate_rules(con, rules)
 
 
 def build_snapshot(

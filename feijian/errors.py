@@ -14,6 +14,13 @@ class FeijianError(Exception):
     http_status = 500
 
 
+class NotReadyError(FeijianError):
+    """A stage ran before what it needs exists (no workspace, no snapshot, no champion)."""
+
+    exit_code = 4
+    http_status = 503
+
+
 class InputError(FeijianError):
     """Bad input data or arguments: a missing file, table or column, an unreadable value."""
 
@@ -35,13 +42,10 @@ class RejectThresholdError(InputError):
     exit_code = 3
 
 
+class MissingWorkspaceTableError(MissingTableError, NotReadyError):
+    """A stage found no table in the workspace: ingest has not run (or not for this table)."""
+
+
 class ConfigError(FeijianError):
     exit_code = 2
     http_status = 500
-
-
-class NotReadyError(FeijianError):
-    """A stage ran before what it needs exists (no workspace, no snapshot, no champion)."""
-
-    exit_code = 4
-    http_status = 503

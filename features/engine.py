@@ -1,0 +1,77 @@
+"""Open a DuckDB connection on the workspace with point-in-time views over [window_start, as_of).
+
+The rules and the feature SQL read the same six views: `fee_list_d`, `mdtrt_d`, `setl_d` restricted
+to the window, and the reference tables `fixmedins`, `dr_info`, `catalog` in full. Doing the
+restriction once, here, is what makes "nothing dated on or after as_of is read" true by
+construction: no query downstream sees a later row.
+
+Window semantics: a claim is known at as_of when its visit ended before as_of.
+- mdtrt_d:    window_start <= begntime and endtime < as_of (a stay still open at as_of is unknown)
+- fee_list_d: window_start <= fee_ocur_time, lines of those visits only
+- setl_d:     window_start <= setl_time < as_of, settlements of those visits only
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from feijian.errors import InputError, NotReadyError
+
+
+def parse_date(value: str | dt.date) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"as_of = {value!r} is not a date; use YYYY-MM-DD, e.g. 2025-01-01") from None
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day-of-month `months` earlier (clamped to the month's end)."""
+    if months < 1:
+        raise InputError(f"window_months = {months} must be at least 1")
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    m += 1
+    last = (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(y, m, min(day.day, last))
+
+
+def latest_as_of(con: duckdb.DuckDBPyConnection, workspace: Path) -> dt.date:
+    """The day after the last fee line: the default as_of, so a window ends with the data."""
+    from features.build import source_expr
+
+    row = con.execute(f"SELECT CAST(MAX(fee_ocur_time) AS DATE) FROM {source_expr(workspace, 'fee_list_d')}").fetchone()
+    if row is None or row[0] is None:
+        raise NotReadyError(f"workspace {workspace}: fee_list_d is empty; nothing to evaluate")
+    return row[0] + dt.timedelta(days=1)
+
+
+def open_window(
+    workspace: Path,
+    as_of: str | dt.date | None,
+    window_months: int,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A connection with the point-in-time views; as_of None means "after the latest fee line".
+
+    The views are the feature build's own (features.build.create_sources + staging), so rule
+    measurement and feature snapshots see exactly the same window.
+    """
+    from features.build import Window, create_sources, read_sql, render, statements
+    from feijian.settings import Workspace
+
+    con = con or duckdb.connect()
+    end = parse_date(as_of) if as_of is not None else latest_as_of(con, workspace)
+    win = Window(end, window_months)
+    create_sources(con, Workspace(workspace), win)
+    for stmt in statements(render(read_sql("staging"), win.params())):
+        con.execute(stmt)
+    con.execute(
+        "CREATE OR REPLACE TABLE window_bounds AS "
+        f"SELECT DATE '{win.start.isoformat()}' AS window_start, DATE '{end.isoformat()}' AS as_of"
+    )
+    return con

@@ -1,0 +1,191 @@
+"""The rule base (两库-style): rules as data in `rules.yaml`, evaluated in SQL, with claim-level evidence.
+
+A `Rule` names its kind (the SQL that finds hits), its parameters, the national rule name, the
+regulation it rests on and a Chinese sentence template. `evaluate_rules` runs every enabled rule on
+a connection holding the point-in-time views (`fee_list_d`, `mdtrt_d`, `setl_d`, `fixmedins`,
+`dr_info`, `catalog`; see `features.engine.open_window`) and writes one row per hit into the table
+`evidence`: the fee line or visit, the physician, the amount at risk and the reason a supervisor
+reads on site (疑点清单). Hits are indicators for review, not findings.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import yaml
+
+from features.rules_kinds import KINDS, Kind
+from features.rules_render import builtins, compile_detail, compile_reason, render_param, sql_str
+from feijian.errors import ConfigError
+
+Severity = Literal["high", "medium", "low"]
+SEVERITY_ZH: dict[str, str] = {"high": "高", "medium": "中", "low": "低"}
+
+# The evidence table, declared once: (column, SQL type). Every rule's SQL yields exactly these.
+EVIDENCE_SCHEMA: tuple[tuple[str, str], ...] = (
+    ("rule_id", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("hit_level", "VARCHAR"),  # 'fee_line' or 'visit'
+    ("fixmedins_code", "VARCHAR"),
+    ("mdtrt_id", "VARCHAR"),
+    ("feedetl_sn", "VARCHAR"),  # null for visit-level hits
+    ("psn_no", "VARCHAR"),  # pseudonymised on ingest
+    ("dr_code", "VARCHAR"),  # billing physician (fee line) or attending physician (visit)
+    ("event_time", "TIMESTAMP"),
+    ("med_list_codg", "VARCHAR"),  # null for visit-level hits
+    ("amount_at_risk", "DOUBLE"),  # yuan: the line amount or the visit's fund payment at risk
+    ("detail", "VARCHAR"),  # JSON object with the values the reason uses
+    ("reason", "VARCHAR"),  # the rendered Chinese sentence
+)
+EVIDENCE_COLUMNS: tuple[str, ...] = tuple(c for c, _ in EVIDENCE_SCHEMA)
+_VISIT_NULL = {"feedetl_sn", "med_list_codg"}
+_LITERAL = {"rule_id", "kind", "hit_level", "detail", "reason"}
+
+_REQUIRED_KEYS = ("id", "kind", "name_zh", "params", "reason_template", "article", "targets", "severity")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    kind: str
+    name_zh: str
+    params: dict[str, Any]
+    reason_template: str
+    article: str
+    targets: tuple[str, ...]
+    severity: Severity
+    enabled: bool = True
+    description: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def kind_decl(self) -> Kind:
+        return KINDS[self.kind]
+
+
+def default_rules_path() -> Path:
+    return Path(str(resources.files("features").joinpath("rules.yaml")))
+
+
+def load_rules(path: Path | None = None) -> list[Rule]:
+    """Read and validate the rule library; every problem names the rule, the value and the fix."""
+    path = path or default_rules_path()
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read rule library {path}: {exc}") from exc
+    if not isinstance(doc, dict) or "version" not in doc or not isinstance(doc.get("rules"), list):
+        raise ConfigError(f"{path}: expected a mapping with 'version' and a list 'rules'")
+    rules = [_parse_rule(entry, path) for entry in doc["rules"]]
+    seen: set[str] = set()
+    for r in rules:
+        if r.id in seen:
+            raise ConfigError(f"{path}: rule id {r.id} appears twice; ids must be unique")
+        seen.add(r.id)
+    return rules
+
+
+def rules_version(path: Path | None = None) -> str:
+    doc = yaml.safe_load((path or default_rules_path()).read_text(encoding="utf-8"))
+    return str(doc["version"])
+
+
+def _parse_rule(entry: object, path: Path) -> Rule:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{path}: each rule must be a mapping, got {entry!r}")
+    rid = str(entry.get("id", "?"))
+    missing = [k for k in _REQUIRED_KEYS if k not in entry]
+    if missing:
+        raise ConfigError(f"{path}: rule {rid} lacks {', '.join(missing)}")
+    if entry["kind"] not in KINDS:
+        raise ConfigError(f"{path}: rule {rid} has kind {entry['kind']!r}; kinds: {', '.join(KINDS)}")
+    if entry["severity"] not in SEVERITY_ZH:
+        raise ConfigError(f"{path}: rule {rid} severity {entry['severity']!r}; use one of high, medium, low")
+    params = dict(entry["params"] or {})
+    decl = KINDS[entry["kind"]]
+    if set(params) != set(decl.params):
+        raise ConfigError(
+            f"{path}: rule {rid} ({decl.name}) needs parameters {sorted(decl.params)}, got {sorted(params)}"
+        )
+    for name, ptype in decl.params.items():
+        render_param(rid, name, ptype, params[name])  # validates
+    rule = Rule(
+        id=rid,
+        kind=decl.name,
+        name_zh=str(entry["name_zh"]),
+        params=params,
+        reason_template=str(entry["reason_template"]),
+        article=str(entry["article"]),
+        targets=tuple(entry["targets"] or ()),
+        severity=entry["severity"],
+        enabled=bool(entry.get("enabled", True)),
+        description=str(entry.get("description", "")),
+        tags=tuple(entry.get("tags") or ()),
+    )
+    compile_reason(rule.reason_template, decl, rule.params, rid)  # validates placeholders
+    return rule
+
+
+def kind_sql_text(kind_name: str) -> str:
+    """The raw SQL of one kind, with its ${placeholders}."""
+    return resources.files("features").joinpath("sql", "rules", f"{kind_name}.sql").read_text(encoding="utf-8")
+
+
+def _evidence_select(rule: Rule) -> str:
+    decl = rule.kind_decl
+    cols = []
+    for name, sql_type in EVIDENCE_SCHEMA:
+        if name in _LITERAL:
+            continue
+        src = "NULL" if decl.hit_level == "visit" and name in _VISIT_NULL else f"h.{name}"
+        cols.append(f"CAST({src} AS {sql_type}) AS {name}")
+    literal = {
+        "rule_id": sql_str(rule.id),
+        "kind": sql_str(rule.kind),
+        "hit_level": sql_str(decl.hit_level),
+        "detail": compile_detail(decl),
+        "reason": compile_reason(rule.reason_template, decl, rule.params, rule.id),
+    }
+    by_name = {c.rsplit(" AS ", 1)[1]: c for c in cols}
+    ordered = [f"{literal[n]} AS {n}" if n in literal else by_name[n] for n in EVIDENCE_COLUMNS]
+    return ",\n    ".join(ordered)
+
+
+def rule_sql(rule: Rule, dialect: str = "duckdb") -> str:
+    """One rule's complete query: written in DuckDB's dialect, transpiled by sqlglot for another (spark)."""
+    sql = _rule_sql_duckdb(rule)
+    if dialect == "duckdb":
+        return sql
+    import sqlglot
+
+    return sqlglot.transpile(sql, read="duckdb", write=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)[0]
+
+
+def _rule_sql_duckdb(rule: Rule) -> str:
+    values = {name: render_param(rule.id, name, ptype, rule.params[name])
+              for name, ptype in rule.kind_decl.params.items()}
+    values.update(builtins())
+    values["evidence_select"] = _evidence_select(rule)
+    try:
+        return string.Template(kind_sql_text(rule.kind)).substitute(values)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"{rule.kind}.sql: placeholder {exc} has no value for rule {rule.id}") from exc
+
+
+def evaluate_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule] | None = None) -> pa.Table:
+    """Run every enabled rule; (re)create the table `evidence` on `con` and return it ordered."""
+    rules = load_rules() if rules is None else rules
+    cols = ", ".join(f"{c} {t}" for c, t in EVIDENCE_SCHEMA)
+    con.execute(f"CREATE OR REPLACE TABLE evidence ({cols})")
+    for rule in rules:
+        if rule.enabled:
+            con.execute(f"INSERT INTO evidence SELECT * FROM (\n{rule_sql(rule)}\n)")
+    return con.sql(
+        "SELECT * FROM evidence ORDER BY rule_id, fixmedins_code, event_time, mdtrt_id, feedetl_sn"
+    ).to_arrow_table()

@@ -1,0 +1,103 @@
+"""The rule kinds the engine can evaluate, declared once.
+
+A rule in `rules.yaml` is data: a kind plus parameters. The kind is code: one SQL file in
+`features/sql/rules/<kind>.sql`, the grain it hits at (a fee line or a visit), the parameters it needs
+(with their types, so YAML values are validated before they reach SQL) and the detail fields its
+`hits` CTE yields for the reason sentence. Keeping these three together means a rule author can see
+what a template may mention without reading SQL, and a test can check every kind against its file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+HitLevel = Literal["fee_line", "visit"]
+# int: whole number ≥ 0 · number: finite number · bool · codes: non-empty list of code strings,
+# rendered as a quoted SQL list · icd3: non-empty list of 3-character ICD-10 codes or ranges
+# ("N70-N98"), rendered as a predicate over the column `diag3`.
+ParamType = Literal["int", "number", "bool", "codes", "icd3"]
+# How a detail field is printed in the reason sentence and the detail JSON.
+FieldType = Literal["str", "int", "num", "date"]
+
+# Columns every `hits` CTE provides besides its detail fields; templates may use these names.
+STANDARD_FIELDS: dict[str, tuple[str, FieldType]] = {
+    "psn": ("psn_no", "str"),
+    "fixmedins": ("fixmedins_code", "str"),
+    "mdtrt": ("mdtrt_id", "str"),
+    "dr": ("dr_code", "str"),
+    "date": ("event_time", "date"),
+    "amount": ("amount_at_risk", "num"),
+}
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    label: str  # Chinese
+    hit_level: HitLevel
+    params: dict[str, ParamType]
+    fields: dict[str, FieldType]
+
+    @property
+    def sql_file(self) -> str:
+        return f"{self.name}.sql"
+
+
+_KINDS: tuple[Kind, ...] = (
+    Kind("gender_restricted", "限性别", "fee_line", {},
+         {"item_name": "str", "gend_name": "str", "lmt_gend_name": "str"}),
+    Kind("age_restricted", "限年龄", "fee_line",
+         {"check_max": "bool", "check_min": "bool", "tolerance_years": "int"},
+         {"item_name": "str", "age": "int", "age_range": "str"}),
+    Kind("frequency_per_period", "限定频次", "fee_line", {"tolerance_days": "int"},
+         {"item_name": "str", "n": "int", "max_cnt": "int", "period_days": "int", "prev_date": "date"}),
+    Kind("daily_quantity", "每日限定数量", "fee_line", {"tolerance": "number"},
+         {"item_name": "str", "day_cnt": "num", "max_cnt": "num"}),
+    Kind("package_repeat", "打包项目重复收费", "fee_line", {},
+         {"item_name": "str", "package_name": "str", "package_codg": "str"}),
+    Kind("split_charge", "分解收费", "fee_line", {"min_components": "int"},
+         {"item_name": "str", "package_name": "str", "n_components": "int", "component_amt": "num",
+          "package_price": "num"}),
+    Kind("duplicate_line", "明细重复收费", "fee_line", {"list_types": "codes"},
+         {"item_name": "str", "n_copies": "int", "copy_no": "int"}),
+    Kind("price_cap", "超限定单价", "fee_line", {"tolerance_ratio": "number"},
+         {"item_name": "str", "pric": "num", "price_cap": "num", "cnt": "num"}),
+    Kind("facility_level", "限医疗机构级别", "fee_line", {},
+         {"item_name": "str", "min_tier": "int", "facility_tier": "int", "hosp_lv_name": "str"}),
+    Kind("readmission", "再入院间隔", "visit",
+         {"med_types": "codes", "min_gap_days": "int", "max_gap_days": "int"},
+         {"gap_days": "int", "prev_mdtrt_id": "str", "prev_end_date": "date", "diag": "str",
+          "prev_diag": "str"}),
+    Kind("billing_outside_stay", "计费日期与住院时间不符", "fee_line",
+         {"med_types": "codes", "tolerance_days": "int"},
+         {"item_name": "str", "fee_date": "date", "begin_date": "date", "end_date": "date"}),
+    Kind("diagnosis_gender", "诊断与性别不符", "visit", {"female_only": "icd3", "male_only": "icd3"},
+         {"diag": "str", "gend_name": "str", "diag_sex": "str"}),
+    Kind("frequent_visits", "频繁就诊", "visit",
+         {"med_types": "codes", "lookback_days": "int", "max_visits": "int"},
+         {"n_visits": "int", "window_days": "int"}),
+    Kind("same_day_facilities", "同日多机构就诊", "visit", {"med_types": "codes", "min_facilities": "int"},
+         {"n_facilities": "int"}),
+    Kind("mild_admission", "无指征住院", "visit",
+         {"med_types": "codes", "mild_diagnoses": "icd3", "max_los_days": "int"},
+         {"diag": "str", "los_days": "int"}),
+    Kind("days_supply", "超量开药", "fee_line", {"tolerance_days": "number"},
+         {"item_name": "str", "supply_days": "num", "max_days_supply": "int", "total_cnt": "num"}),
+    Kind("trace_duplicate", "追溯码重复结算", "fee_line", {},
+         {"item_name": "str", "trace_code": "str", "n_settled": "int", "settle_no": "int",
+          "first_fixmedins": "str", "first_date": "date"}),
+    Kind("no_treatment_days", "挂床住院", "visit",
+         {"med_types": "codes", "idle_chrgitm_types": "codes", "min_los_days": "int",
+          "min_idle_share": "number"},
+         {"los_days": "int", "idle_days": "int", "idle_pct": "num"}),
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
+
+
+def kind(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise KeyError(f"unknown rule kind {name!r}; kinds: {', '.join(KINDS)}") from None

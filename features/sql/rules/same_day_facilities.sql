@@ -1,0 +1,48 @@
+-- Rule kind: same_day_facilities (同日多机构就诊)
+-- Grain: one row per visit of the given types made by a person who visited at least min_facilities
+--        different facilities on that calendar day.
+-- Parameters: med_types (codes), min_facilities (int).
+-- Method: distinct facilities per person-day by a group-by (never a distinct count in a window).
+-- Amount at risk: the visit's fund payment.
+WITH visits AS (
+    SELECT mdtrt_id, psn_no, fixmedins_code, begntime, atddr_no, CAST(begntime AS DATE) AS visit_date
+    FROM mdtrt_d
+    WHERE med_type IN (${med_types})
+),
+
+busy_days AS (
+    SELECT psn_no, visit_date, COUNT(DISTINCT fixmedins_code) AS n_facilities
+    FROM visits
+    GROUP BY psn_no, visit_date
+    HAVING COUNT(DISTINCT fixmedins_code) >= ${min_facilities}
+),
+
+flagged AS (
+    SELECT v.*, b.n_facilities
+    FROM visits AS v
+    INNER JOIN busy_days AS b ON v.psn_no = b.psn_no AND v.visit_date = b.visit_date
+),
+
+visit_fund AS (
+    SELECT mdtrt_id, SUM(fund_pay_sumamt) AS fund_amt
+    FROM setl_d
+    WHERE mdtrt_id IN (SELECT mdtrt_id FROM flagged)
+    GROUP BY mdtrt_id
+),
+
+hits AS (
+    SELECT
+        q.fixmedins_code,
+        q.mdtrt_id,
+        q.psn_no,
+        q.atddr_no AS dr_code,
+        q.begntime AS event_time,
+        COALESCE(f.fund_amt, 0) AS amount_at_risk,
+        q.n_facilities
+    FROM flagged AS q
+    LEFT JOIN visit_fund AS f ON q.mdtrt_id = f.mdtrt_id
+)
+
+SELECT
+    ${evidence_select}
+FROM hits AS h

@@ -1,0 +1,110 @@
+"""The common test over the rule library and the kinds: declarations, SQL files, Spark portability."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot.errors import ErrorLevel
+
+from features.rules import EVIDENCE_COLUMNS, kind_sql_text, load_rules, rule_sql, rules_version
+from features.rules_kinds import KINDS
+from features.rules_render import builtins, template_names
+from features.schema import VIOLATION
+from feijian.errors import ConfigError
+from tests.rule_cases import RuleCase
+
+RULES = load_rules()
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_library_size_and_version() -> None:
+    assert rules_version()
+    assert len(RULES) >= 15
+    assert len({r.kind for r in RULES}) >= 10
+
+
+def test_ids_unique_and_readable() -> None:
+    ids = [r.id for r in RULES]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"R-[A-Z]{2,4}-\d{2}", i) for i in ids), ids
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_declaration_is_complete(rule) -> None:
+    assert CJK.search(rule.name_zh) and CJK.search(rule.reason_template)
+    assert "条例" in rule.article or "《" in rule.article
+    assert set(rule.params) == set(KINDS[rule.kind].params)
+    assert rule.targets and set(rule.targets) <= set(VIOLATION), rule.targets
+    assert rule.severity in ("high", "medium", "low")
+    assert "骗保" not in rule.reason_template and "欺诈" not in rule.reason_template
+    assert "{amount}" in rule.reason_template  # every reason says how much is at stake
+    allowed = {*KINDS[rule.kind].fields, "psn", "fixmedins", "mdtrt", "dr", "date", "amount", *rule.params}
+    assert set(template_names(rule.reason_template)) <= allowed
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_has_sql_with_header_and_declared_placeholders(kind: str) -> None:
+    sql = kind_sql_text(kind)
+    header = sql.split("WITH", 1)[0]
+    assert f"Rule kind: {kind}" in header and "Grain:" in header and "Parameters:" in header
+    placeholders = set(re.findall(r"\$\{(\w+)\}", sql))
+    assert placeholders - {"evidence_select"} - set(builtins()) == set(KINDS[kind].params)
+    assert "QUALIFY" not in sql.upper() and "::" not in sql
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_sql_transpiles_to_spark(rule) -> None:
+    spark = sqlglot.transpile(rule_sql(rule), read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE)
+    assert len(spark) == 1 and "SELECT" in spark[0]
+    assert rule_sql(rule, dialect="spark") == spark[0]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_sql_output_columns_equal_the_declaration(rule) -> None:
+    con = RuleCase().connect()
+    assert tuple(con.sql(rule_sql(rule)).columns) == EVIDENCE_COLUMNS
+
+
+def test_every_kind_is_used_by_a_rule() -> None:
+    assert {r.kind for r in RULES} == set(KINDS)
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    p = tmp_path / "rules.yaml"
+    p.write_text('version: "t"\nrules:\n' + body, encoding="utf-8")
+    return p
+
+
+RULE_TMPL = """  - id: R-T-01
+    kind: price_cap
+    name_zh: 测试
+    params: {params}
+    reason_template: "{reason}"
+    article: "《条例》"
+    targets: [over_price]
+    severity: low
+"""
+
+
+def test_bad_parameter_is_refused_with_the_value(tmp_path: Path) -> None:
+    p = _write(tmp_path, RULE_TMPL.format(params="{tolerance_ratio: '0; DROP TABLE x'}", reason="{amount}元"))
+    with pytest.raises(ConfigError, match="tolerance_ratio"):
+        load_rules(p)
+
+
+def test_missing_parameter_and_unknown_placeholder_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="needs parameters"):
+        load_rules(_write(tmp_path, RULE_TMPL.format(params="{}", reason="{amount}元")))
+    with pytest.raises(ConfigError, match="placeholder"):
+        load_rules(_write(tmp_path, RULE_TMPL.format(params="{tolerance_ratio: 0}", reason="{nope}")))
+
+
+def test_code_lists_are_quoted_and_validated() -> None:
+    rule = next(r for r in RULES if r.kind == "readmission")
+    assert "IN ('21')" in rule_sql(rule)
+    with pytest.raises(ConfigError, match="med_types"):
+        rule_sql(replace(rule, params={**rule.params, "med_types": ["21') OR (1=1"]}))
