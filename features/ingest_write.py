@@ -1,0 +1,146 @@
+"""Write the workspace atomically: a new version directory, then one symlink swap.
+
+`<ws>/raw` is a symlink to `<ws>/data/v-N`. A run writes `data/v-N+1` completely (tables it did not
+touch are hard-linked from v-N), then replaces the symlink with `os.replace`, which is atomic on
+POSIX. A run killed at any point before the swap leaves `raw` pointing at the old, complete
+version; the half-written directory is removed by the next run. Readers keep using
+`read_parquet('<ws>/raw/<table>/**/*.parquet', hive_partitioning = true)` unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from features.schema import Table
+from features.validate import qi, sq
+
+KEEP_VERSIONS = 2  # the current one and the one before, for a manual rollback
+SQL_TYPES = {"string": "VARCHAR", "code": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "date": "DATE",
+             "timestamp": "TIMESTAMP", "bool": "BOOLEAN"}
+_VERSION = re.compile(r"^v-(\d+)$")
+
+
+def data_dir(ws: Path) -> Path:
+    return ws / "data"
+
+
+def current_version(ws: Path) -> Path | None:
+    raw = ws / "raw"
+    return raw.resolve() if raw.is_symlink() else None
+
+
+def adopt_plain_raw(ws: Path) -> None:
+    """A workspace whose raw/ is a plain folder (written by hand or an old version) becomes data/v-0."""
+    raw = ws / "raw"
+    if raw.is_dir() and not raw.is_symlink():
+        data_dir(ws).mkdir(parents=True, exist_ok=True)
+        target = data_dir(ws) / "v-0"
+        os.replace(raw, target)
+        os.symlink(os.path.join("data", "v-0"), raw)
+
+
+def new_version_dir(ws: Path) -> Path:
+    data_dir(ws).mkdir(parents=True, exist_ok=True)
+    numbers = [int(m.group(1)) for p in data_dir(ws).iterdir() if (m := _VERSION.match(p.name))]
+    path = data_dir(ws) / f"v-{max(numbers, default=0) + 1}"
+    path.mkdir()
+    return path
+
+
+def table_files(version: Path | None, table: str) -> list[Path]:
+    if version is None or not (version / table).is_dir():
+        return []
+    return sorted((version / table).rglob("*.parquet"))
+
+
+def old_table_sql(version: Path | None, table: Table) -> str | None:
+    """SELECT the contract columns of a table in the current workspace version, or None."""
+    if not table_files(version, table.name):
+        return None
+    assert version is not None
+    glob = sq(str(version / table.name / "**" / "*.parquet"))
+    cols = ", ".join(f"CAST({qi(c.name)} AS {SQL_TYPES[c.type]}) AS {qi(c.name)}" for c in table.columns)
+    return f"SELECT {cols} FROM read_parquet({glob}, hive_partitioning = true, union_by_name = true)"
+
+
+def link_table(old: Path | None, new: Path, table: str) -> None:
+    """Carry a table the export did not include into the new version (hard links, else copies)."""
+    for f in table_files(old, table):
+        assert old is not None
+        dest = new / f.relative_to(old)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(f, dest)
+        except OSError:
+            shutil.copy2(f, dest)
+
+
+def write_table(con: duckdb.DuckDBPyConnection, table: Table, rows_sql: str, out: Path) -> int:
+    """COPY rows to out/<table>/ (month=YYYY-MM/ partitions for event tables); returns rows written."""
+    target = out / table.name
+    cols = ", ".join(qi(c.name) for c in table.columns)
+    n = con.sql(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0] if table.time_column is None else None
+    if table.time_column is None or n == 0:
+        target.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY (SELECT {cols} FROM ({rows_sql})) TO {sq(str(target / 'part-0.parquet'))} "
+                    "(FORMAT parquet, COMPRESSION zstd)")
+        return int(n or 0)
+    res = con.execute(
+        f"COPY (SELECT {cols}, strftime({qi(table.time_column)}, '%Y-%m') AS month FROM ({rows_sql})) "
+        f"TO {sq(str(target))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month), "
+        "FILENAME_PATTERN 'part-{i}')").fetchall()
+    written = int(res[0][0]) if res else 0
+    if written == 0:  # keep the table readable by the glob even when empty
+        target.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY (SELECT {cols} FROM ({rows_sql}) LIMIT 0) TO {sq(str(target / 'part-0.parquet'))} "
+                    "(FORMAT parquet)")
+    return written
+
+
+def swap(ws: Path, new: Path) -> None:
+    """Point <ws>/raw at the new version in one atomic rename."""
+    tmp = ws / ".raw.swap"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(os.path.relpath(new, ws), tmp)
+    os.replace(tmp, ws / "raw")
+
+
+def clean_versions(ws: Path, keep: int = KEEP_VERSIONS) -> None:
+    """Remove versions beyond the newest `keep` (and any half-written one left by a killed run)."""
+    if not data_dir(ws).is_dir():
+        return
+    current = current_version(ws)
+    versions = sorted((int(m.group(1)), p) for p in data_dir(ws).iterdir() if (m := _VERSION.match(p.name)))
+    if current is None:
+        return
+    cur_n = int(_VERSION.match(current.name).group(1))  # type: ignore[union-attr]
+    for n, p in versions:
+        if n > cur_n or n <= cur_n - keep:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def write_json_atomic(path: Path, payload: dict[str, object]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_quarantine(con: duckdb.DuckDBPyConnection, relation: str, qdir: Path, name: str) -> Path:
+    """Write a quarantine relation as Parquet and a CSV copy (UTF-8 with BOM so Excel shows Chinese)."""
+    qdir.mkdir(parents=True, exist_ok=True)
+    pq_path = qdir / f"{name}.parquet"
+    con.execute(f"COPY (SELECT * FROM {relation} ORDER BY file, row) TO {sq(str(pq_path))} (FORMAT parquet)")
+    csv_tmp = qdir / f"{name}.csv.tmp"
+    con.execute(f"COPY (SELECT * FROM {relation} ORDER BY file, row) TO {sq(str(csv_tmp))} (FORMAT csv, HEADER)")
+    with (qdir / f"{name}.csv").open("wb") as out, csv_tmp.open("rb") as src:
+        out.write("\ufeff".encode())
+        shutil.copyfileobj(src, out)
+    csv_tmp.unlink()
+    return pq_path

@@ -1,0 +1,98 @@
+"""Keyed pseudonyms for personal identifiers (psn_no, certno).
+
+Analysis needs to link a person's visits, never to know who they are (PIPL). A keyed hash
+(HMAC-SHA256, hex) keeps linkage stable across exports while someone without the key cannot
+rebuild the mapping by hashing every plausible ID. The key is read by name from the environment
+(or a file the environment names, or the demo key inside the workspace) and never written anywhere
+but that file; the manifest records only `key_id`, a short hash that tells two keys apart.
+
+Ingest hashes the *distinct* values in Python and joins the mapping back in SQL: a province has a
+few million people but tens of millions of fee lines, and a per-row UDF would cross the
+Python boundary once per line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+
+from feijian.errors import ConfigError
+from feijian.settings import ENV_PSEUDONYM_KEY, ENV_PSEUDONYM_KEY_FILE, Workspace
+
+DEMO_KEY_NAME = "pseudonym.key"
+MIN_KEY_BYTES = 16
+
+
+def demo_key_path(workspace: Path) -> Path:
+    return Workspace(workspace).secrets / DEMO_KEY_NAME
+
+
+def ensure_demo_key(workspace: Path) -> Path:
+    """Create `<workspace>/.secrets/pseudonym.key` (32 random bytes, hex, mode 0600) if absent.
+
+    For the demo only: a real deployment supplies its own key through the environment so that
+    pseudonyms stay stable across workspaces and machines.
+    """
+    path = demo_key_path(workspace)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_bytes(32).hex() + "\n")
+    return path
+
+
+def _read_key_file(path: Path, source: str) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the pseudonym key file {path} (from {source}): {exc}") from exc
+    return key
+
+
+def load_key(workspace: Path) -> bytes:
+    """The pseudonym key: $FEIJIAN_PSEUDONYM_KEY, else the file $FEIJIAN_PSEUDONYM_KEY_FILE names,
+    else `<workspace>/.secrets/pseudonym.key` when it exists."""
+    env_key = os.environ.get(ENV_PSEUDONYM_KEY)
+    if env_key:
+        key, source = env_key.encode("utf-8"), f"${ENV_PSEUDONYM_KEY}"
+    elif os.environ.get(ENV_PSEUDONYM_KEY_FILE):
+        path = Path(os.environ[ENV_PSEUDONYM_KEY_FILE])
+        key, source = _read_key_file(path, f"${ENV_PSEUDONYM_KEY_FILE}"), str(path)
+    elif demo_key_path(workspace).exists():
+        path = demo_key_path(workspace)
+        key, source = _read_key_file(path, "the demo key"), str(path)
+    else:
+        raise ConfigError(
+            "no pseudonym key: set $" + ENV_PSEUDONYM_KEY + " (the key itself) or $" + ENV_PSEUDONYM_KEY_FILE
+            + " (a file holding it); psn_no and certno are hashed with it on ingest. "
+            "For a demo, `feijian demo` creates one in <workspace>/.secrets/."
+        )
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(f"the pseudonym key from {source} is {len(key)} bytes; use at least {MIN_KEY_BYTES}")
+    return key
+
+
+def key_id(key: bytes) -> str:
+    """A short public fingerprint of the key (not reversible, not usable to hash IDs)."""
+    return hashlib.sha256(b"feijian-pseudonym-key-id:" + key).hexdigest()[:12]
+
+
+def pseudonymise(values: Iterable[str], key: bytes) -> list[str]:
+    """HMAC-SHA256 hex digest of each value (UTF-8)."""
+    digest = hmac.digest
+    return [digest(key, v.encode("utf-8"), "sha256").hex() for v in values]
+
+
+def pseudonym_table(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Table:
+    """Mapping table (raw, pseudonym) for distinct, non-null `values`, to join in SQL."""
+    raw = [v for v in values.to_pylist() if v is not None]
+    return pa.table({"raw": pa.array(raw, pa.string()), "pseudonym": pa.array(pseudonymise(raw, key), pa.string())})

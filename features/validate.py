@@ -1,0 +1,160 @@
+"""Row-level validation as SQL: coerce each column to its contract type and say why a value fails.
+
+One view per table (`checked_<table>`) reads the source relation and yields, per row, the typed
+contract columns plus `_err` (every reason, '; '-joined), `_err_field` and `_err_value` (the first
+failing field and its original text). Everything is generated from schema.py, so a column added to
+the contract is validated without touching this file.
+
+Coercion is deliberate and narrow: trimmed text, thousands separators, int-valued floats,
+'2024/01/05'-style dates (plus the adapter's formats). Anything else is rejected, never guessed.
+Expressions depend on the source type: a native Parquet DOUBLE is used as is (no text round trip),
+which keeps 50 M fee lines cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from features.adapters.config import Adapter, TableAdapter
+from features.schema import Column, Table
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d"]
+TIMESTAMP_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f",
+                     "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y%m%d%H%M%S"]
+TRUE_TEXT = ("1", "true", "t", "y", "yes", "是")
+FALSE_TEXT = ("0", "false", "f", "n", "no", "否")
+# Amounts that may be negative only on a refund settlement (refd_setl_flag = '1').
+REFUND_FLAG = ("setl_d", "refd_setl_flag")
+REFUND_AMOUNTS = {
+    "setl_d": ("medfee_sumamt", "hifp_pay", "fund_pay_sumamt", "acct_pay", "psn_cash_pay"),
+    "fee_list_d": ("cnt", "det_item_fee_sumamt"),  # checked against the settlement's flag (validate_refs)
+}
+TYPE_WORDS = {"int": "an integer", "float": "a number", "date": "a date (YYYY-MM-DD)",
+              "timestamp": "a date-time (YYYY-MM-DD HH:MM:SS)", "bool": "true/false (1/0)"}
+TEXT_TYPES = ("VARCHAR",)
+
+
+def sq(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def qi(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class ColumnSql:
+    text: str  # the original value as text (NULL when empty)
+    typed: str  # the value in its contract type (NULL when empty or not coercible)
+
+
+def _fmt_list(fmts: list[str]) -> str:
+    return "[" + ", ".join(sq(f) for f in fmts) + "]"
+
+
+def column_sql(col: Column, src_type: str, ta: TableAdapter, adapter: Adapter) -> ColumnSql:
+    """Text and typed expressions for one column, given its DuckDB type in the source."""
+    ref = f"s.{qi(col.name)}"
+    is_text = src_type.upper() in TEXT_TYPES or src_type.upper() == '"NULL"'
+    text = f"NULLIF(trim({ref}), '')" if is_text else f"CAST({ref} AS VARCHAR)"
+    mapping = ta.values.get(col.name)
+    if mapping:
+        cases = " ".join(f"WHEN {sq(k)} THEN {sq(v)}" for k, v in mapping.items())
+        text = f"(CASE {text} {cases} ELSE {text} END)"
+        is_text = True
+    t = col.type
+    if t in ("string", "code"):
+        return ColumnSql(text, text)
+    if t in ("int", "float"):
+        if is_text:
+            num = f"TRY_CAST(replace({text}, ',', '') AS DOUBLE)"
+        elif t == "int" and src_type.upper() in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT",
+                                                 "UINTEGER", "USMALLINT", "UTINYINT", "HUGEINT"):
+            return ColumnSql(text, f"CAST({ref} AS BIGINT)")
+        else:
+            num = f"TRY_CAST({ref} AS DOUBLE)"
+        if t == "float":
+            return ColumnSql(text, f"(CASE WHEN isfinite({num}) THEN {num} END)")
+        return ColumnSql(text, f"(CASE WHEN {num} = round({num}) AND abs({num}) < 9e18 THEN CAST({num} AS BIGINT) END)")
+    if t in ("date", "timestamp"):
+        if not is_text:
+            target = "DATE" if t == "date" else "TIMESTAMP"
+            return ColumnSql(text, f"TRY_CAST({ref} AS {target})")
+        own = ta.formats.get(col.name, [])
+        glob = adapter.date_formats + adapter.timestamp_formats
+        fmts = own + glob + (DATE_FORMATS + TIMESTAMP_FORMATS if t == "date" else TIMESTAMP_FORMATS + DATE_FORMATS)
+        fmts = list(dict.fromkeys(fmts))
+        ts = f"COALESCE(try_strptime({text}, {_fmt_list(fmts)}), TRY_CAST({text} AS TIMESTAMP))"
+        return ColumnSql(text, f"CAST({ts} AS DATE)" if t == "date" else ts)
+    if t == "bool":
+        if is_text:
+            low = f"lower({text})"
+            true_in = ", ".join(sq(x) for x in TRUE_TEXT)
+            false_in = ", ".join(sq(x) for x in FALSE_TEXT)
+            return ColumnSql(text, f"(CASE WHEN {low} IN ({true_in}) THEN true WHEN {low} IN ({false_in}) "
+                                   "THEN false END)")
+        return ColumnSql(text, f"TRY_CAST({ref} AS BOOLEAN)")
+    raise ValueError(f"unknown column type {t!r} for {col.name}")
+
+
+def _quoted(text_col: str) -> str:
+    return f"'''' || left({text_col}, 80) || ''''"
+
+
+def column_errors(table: Table, col: Column, now: date) -> str:
+    """A CASE yielding the first reason this column's value fails, or NULL (reads t_/x_ columns)."""
+    x, v = f"x_{col.name}", f"t_{col.name}"
+    name = f"{col.name} ({col.label})"
+    checks: list[tuple[str, str]] = []
+    if not col.nullable:
+        checks.append((f"{x} IS NULL", sq(f"{name} is empty; a value is required")))
+    if col.type not in ("string", "code"):
+        checks.append((f"{x} IS NOT NULL AND {v} IS NULL",
+                       f"{sq(col.name + ' = ')} || {_quoted(x)} || {sq(' is not ' + TYPE_WORDS[col.type])}"))
+    if col.codes is not None:
+        shown = ", ".join(col.codes[:16])
+        codes = ", ".join(sq(c) for c in col.codes)
+        checks.append((f"{v} IS NOT NULL AND {v} NOT IN ({codes})",
+                       f"{sq(col.name + ' = ')} || {_quoted(x)} || "
+                       f"{sq(f' is not a known code; accepted: {shown}; map other codes in an adapter')}"))
+    if col.min_value is not None:
+        checks.append((f"{v} < {col.min_value}",
+                       f"{sq(col.name + ' = ')} || {x} || {sq(f' is below the minimum {col.min_value:g}')}"))
+    if col.name in REFUND_AMOUNTS.get(table.name, ()) and table.name == REFUND_FLAG[0]:
+        flag = f"t_{REFUND_FLAG[1]}"
+        checks.append((f"{v} < 0 AND {flag} IS DISTINCT FROM '1'",
+                       f"{sq(col.name + ' = ')} || {x} || {sq(' is negative but ' + REFUND_FLAG[1] + ' = ')} || "
+                       f"coalesce({_quoted('x_' + REFUND_FLAG[1])}, 'empty') || ' (only refunds may be negative)'"))
+    if col.no_future:
+        bound = f"DATE '{now.isoformat()}'" if col.type == "date" else f"(DATE '{now.isoformat()}' + 1)::TIMESTAMP"
+        op = ">" if col.type == "date" else ">="
+        checks.append((f"{v} {op} {bound}",
+                       f"{sq(col.name + ' = ')} || {x} || {sq(f' is in the future (after {now.isoformat()})')}"))
+    if not checks:
+        return "NULL::VARCHAR"
+    return "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r in checks) + " END"
+
+
+def checked_sql(table: Table, source_sql: str, source_types: dict[str, str], adapter: Adapter, now: date) -> str:
+    """SELECT _fid, _row, <typed columns>, x_<col> (text), _err, _err_field, _err_value FROM the source."""
+    ta = adapter.table(table.name)
+    inner = ["s._fid", "s._row", "s._file_err", "s._file_err_field"]
+    for col in table.columns:
+        cs = column_sql(col, source_types.get(col.name, "VARCHAR"), ta, adapter)
+        inner += [f"{cs.text} AS {qi('x_' + col.name)}", f"{cs.typed} AS {qi('t_' + col.name)}"]
+    errs = [f"{column_errors(table, c, now)} AS {qi('e_' + c.name)}" for c in table.columns]
+    e_names = [qi("e_" + c.name) for c in table.columns]
+    first_field = " ".join(f"WHEN {qi('e_' + c.name)} IS NOT NULL THEN {sq(c.name)}" for c in table.columns)
+    first_value = " ".join(f"WHEN {qi('e_' + c.name)} IS NOT NULL THEN {qi('x_' + c.name)}" for c in table.columns)
+    typed = [f"{qi('t_' + c.name)} AS {qi(c.name)}" for c in table.columns]
+    texts = [qi("x_" + c.name) for c in table.columns]
+    return f"""
+WITH s AS ({source_sql}),
+l1 AS (SELECT {', '.join(inner)} FROM s),
+l2 AS (SELECT *, {', '.join(errs)} FROM l1)
+SELECT _fid, _row, {', '.join(typed)}, {', '.join(texts)},
+  CASE WHEN _file_err IS NOT NULL THEN _file_err ELSE NULLIF(concat_ws('; ', {', '.join(e_names)}), '') END AS _err,
+  CASE WHEN _file_err IS NOT NULL THEN _file_err_field {first_field} END AS _err_field,
+  CASE WHEN _file_err IS NOT NULL THEN NULL {first_value} END AS _err_value
+FROM l2"""
