@@ -1,18 +1,26 @@
-"""Ingest throughput: rows/s per table and for fee lines, peak RSS, and the DuckDB read floor.
+"""Ingest throughput at several sizes: rows/s, peak RSS, and two DuckDB floors to compare against.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--src DIR] [--fee-lines N] [--keep DIR]
+    .venv/bin/python benchmarks/bench_ingest.py [--sizes 5M,10M,20M] [--src DIR] [--keep DIR]
 
-Without --src a synthetic Parquet export of N fee lines (10 per settlement, consistent references,
-reconciling amounts) is generated in a child process, so its memory does not count. The floor is
-DuckDB reading every column of the same fee-line files (`min(COLUMNS(*))`): ingest / floor says how
-much validation, pseudonymisation and the partitioned write cost on top of just reading.
+For each size a synthetic Parquet export (10 fee lines per settlement, consistent references,
+reconciling amounts) is generated in a child process, then measured in another child, so each size
+gets its own peak RSS and generation does not count. Per size the table shows:
+
+- ingest: the whole `ingest()` run into an empty workspace (fee lines/s and all rows/s);
+- read floor: DuckDB reading every column of the fee-line files (`min(COLUMNS(*))`);
+- write floor: DuckDB reading the fee-line files plus the very partitioned write ingest uses
+  (`ingest_write.write_table`), with no validation, pseudonyms or quarantine.
+
+ingest / floor says what validation, pseudonymisation and the write add on top of each floor.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +28,8 @@ import time
 from pathlib import Path
 
 import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 FACILITIES, DOCTORS, ITEMS = 300, 3000, 2000
 
@@ -79,45 +89,93 @@ def floor_seconds(fee_dir: Path) -> float:
     return time.perf_counter() - t
 
 
+def write_floor_seconds(fee_dir: Path, out: Path, memory_limit: str) -> float:
+    """Plain read + the partitioned write ingest uses (same function, same settings), no validation."""
+    from features.ingest import connect
+    from features.ingest_write import write_table
+    from features.schema import TABLES
+
+    (out / "duckdb").mkdir(parents=True, exist_ok=True)
+    con = connect(out, memory_limit, None)
+    cols = ", ".join(c.name for c in TABLES["fee_list_d"].columns)
+    t = time.perf_counter()
+    write_table(con, TABLES["fee_list_d"], f"SELECT {cols} FROM read_parquet('{fee_dir}/**/*.parquet')", out)
+    elapsed = time.perf_counter() - t
+    con.close()
+    return elapsed
+
+
+def measure(src: Path, memory_limit: str) -> dict[str, object]:
+    """One ingest into a fresh workspace, then the two floors (after the RSS reading)."""
+    os.environ.setdefault("FEIJIAN_PSEUDONYM_KEY", "benchmark-key-not-secret-0123456789")
+    from features.ingest import ingest
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-ws-") as tmp:
+        t = time.perf_counter()
+        report = ingest(src, Path(tmp) / "ws", max_reject_share=0.0, now="2026-01-01", memory_limit=memory_limit)
+        elapsed = time.perf_counter() - t
+        rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+        ws_bytes = sum(f.stat().st_size for f in (Path(tmp) / "ws" / "raw" / "fee_list_d").rglob("*.parquet"))
+    fee_dir = src / "fee_list_d"
+    read_floor = floor_seconds(fee_dir)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-floor-") as tmp:
+        write_floor = write_floor_seconds(fee_dir, Path(tmp), memory_limit)
+    return {"elapsed": elapsed, "rss_gb": rss_gb, "read_floor": read_floor, "write_floor": write_floor,
+            "fee_bytes": ws_bytes, "rows": sum(r.read for r in report.tables.values()),
+            "fee": report.tables["fee_list_d"].read,
+            "tables": {r.table: [r.read, r.accepted, r.quarantined] for r in report.tables.values()}}
+
+
+def _size(text: str) -> int:
+    text = text.strip().upper().replace("_", "")
+    scale = {"K": 1_000, "M": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("KM")) * scale)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--src", type=Path, help="an export folder (e.g. a simulated province's input/)")
-    ap.add_argument("--fee-lines", type=int, default=2_000_000)
-    ap.add_argument("--keep", type=Path, help="keep the generated export here")
+    ap.add_argument("--sizes", default="5M,10M,20M", help="fee-line counts, comma-separated (default 5M,10M,20M)")
+    ap.add_argument("--fee-lines", type=_size, help="a single size (same as --sizes N)")
+    ap.add_argument("--src", type=Path, help="measure this export folder instead of generating (one size)")
+    ap.add_argument("--keep", type=Path, help="keep the generated exports here (<keep>/<size>/), reused if present")
     ap.add_argument("--memory-limit", default="3GB")
     ap.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--measure-only", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.generate_only:
         generate(args.generate_only, args.fee_lines)
         return
+    if args.measure_only:
+        print(json.dumps(measure(args.measure_only, args.memory_limit)))
+        return
+    sizes = [args.fee_lines] if args.fee_lines else [_size(x) for x in args.sizes.split(",") if x.strip()]
+    results = []
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        src = args.src
-        if src is None:
-            src = args.keep or Path(tmp) / "export"
-            if not (src / "fee_list_d").is_dir():
+        for n in [0] if args.src else sizes:
+            src = args.src or (args.keep or Path(tmp)) / f"{n}"
+            if not args.src and not (src / "fee_list_d").is_dir():
                 t = time.perf_counter()
-                subprocess.run([sys.executable, __file__, "--generate-only", str(src), "--fee-lines",
-                                str(args.fee_lines)], check=True)
-                print(f"generated {args.fee_lines:,} fee lines in {time.perf_counter() - t:.1f} s -> {src}")
-        os.environ.setdefault("FEIJIAN_PSEUDONYM_KEY", "benchmark-key-not-secret-0123456789")
-        from features.ingest import ingest
-
-        fee_dir = src / "fee_list_d"
-        floor = floor_seconds(fee_dir)
-        t = time.perf_counter()
-        report = ingest(src, Path(tmp) / "ws", max_reject_share=0.0, now="2026-01-01", memory_limit=args.memory_limit)
-        elapsed = time.perf_counter() - t
-        rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
-        total = sum(r.read for r in report.tables.values())
-        print(f"{'table':<16}{'read':>14}{'accepted':>14}{'quarantined':>13}")
-        for r in report.tables.values():
-            print(f"{r.table:<16}{r.read:>14,}{r.accepted:>14,}{r.quarantined:>13,}")
-        fee = report.tables["fee_list_d"].read
-        print(f"ingest: {elapsed:.1f} s for {total:,} rows ({total / elapsed:,.0f} rows/s overall); "
-              f"fee lines {fee:,} -> {fee / elapsed:,.0f} fee lines/s (whole run)")
-        print(f"floor: DuckDB reads all fee-line columns in {floor:.2f} s ({fee / floor:,.0f} rows/s); "
-              f"ingest / floor = {elapsed / floor:.1f}x")
-        print(f"peak RSS {rss_gb:.2f} GB (memory_limit {args.memory_limit}); reconciliation {report.reconciliation}")
+                subprocess.run([sys.executable, __file__, "--generate-only", str(src), "--fee-lines", str(n)],
+                               check=True)
+                print(f"generated {n:,} fee lines in {time.perf_counter() - t:.1f} s -> {src}", flush=True)
+            out = subprocess.run([sys.executable, __file__, "--measure-only", str(src), "--memory-limit",
+                                  args.memory_limit], check=True, capture_output=True, text=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            results.append(r)
+            print(f"{r['fee']:,} fee lines: ingest {r['elapsed']:.1f} s, peak RSS {r['rss_gb']:.2f} GB, "
+                  f"tables {r['tables']}", flush=True)
+            if not args.src and not args.keep:
+                shutil.rmtree(src, ignore_errors=True)
+    print()
+    print(f"{'fee lines':>12}{'rows':>12}{'ingest s':>10}{'fee/s':>12}{'rows/s':>12}{'peak RSS':>10}"
+          f"{'read fl s':>11}{'/read':>7}{'write fl s':>12}{'/write':>8}{'fee MB':>8}")
+    for r in results:
+        fee, el = r["fee"], r["elapsed"]
+        print(f"{fee:>12,}{r['rows']:>12,}{el:>10.1f}{fee / el:>12,.0f}{r['rows'] / el:>12,.0f}"
+              f"{r['rss_gb']:>8.2f}GB{r['read_floor']:>11.2f}{el / r['read_floor']:>6.1f}x"
+              f"{r['write_floor']:>12.2f}{el / r['write_floor']:>7.1f}x{r['fee_bytes'] / 1e6:>8.0f}")
+    print(f"(memory_limit {args.memory_limit}; {os.cpu_count()} cores; fee/s and rows/s are whole-run rates; "
+          "write floor = DuckDB read + the same partitioned write, no validation)")
 
 
 if __name__ == "__main__":

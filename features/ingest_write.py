@@ -13,14 +13,20 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pads
 
 from features.schema import Table
 from features.validate import qi, sq
 
 KEEP_VERSIONS = 2  # the current one and the one before, for a manual rollback
+ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group in the workspace
+BATCH_ROWS = 1 << 20  # rows per Arrow batch streamed from DuckDB to the writer
+ZSTD_LEVEL = 3  # DuckDB's default; level 1 measured no faster here (the encode is not the bottleneck)
 SQL_TYPES = {"string": "VARCHAR", "code": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "date": "DATE",
              "timestamp": "TIMESTAMP", "bool": "BOOLEAN"}
 _VERSION = re.compile(r"^v-(\d+)$")
@@ -82,20 +88,37 @@ def link_table(old: Path | None, new: Path, table: str) -> None:
 
 
 def write_table(con: duckdb.DuckDBPyConnection, table: Table, rows_sql: str, out: Path) -> int:
-    """COPY rows to out/<table>/ (month=YYYY-MM/ partitions for event tables); returns rows written."""
+    """Write rows to out/<table>/ (month=YYYY-MM/ partitions for event tables); returns rows written.
+
+    Event tables stream from DuckDB as Arrow batches into pyarrow's multi-threaded dataset writer:
+    DuckDB's own `COPY ... PARTITION_BY` was 2-4x slower than a plain COPY of the same rows (it
+    flushes small row groups per partition), and it was most of the run at 10 M fee lines.
+    """
     target = out / table.name
     cols = ", ".join(qi(c.name) for c in table.columns)
-    n = con.sql(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0] if table.time_column is None else None
-    if table.time_column is None or n == 0:
+    if table.time_column is None:
+        n = con.sql(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]
         target.mkdir(parents=True, exist_ok=True)
         con.execute(f"COPY (SELECT {cols} FROM ({rows_sql})) TO {sq(str(target / 'part-0.parquet'))} "
-                    "(FORMAT parquet, COMPRESSION zstd)")
-        return int(n or 0)
-    res = con.execute(
-        f"COPY (SELECT {cols}, strftime({qi(table.time_column)}, '%Y-%m') AS month FROM ({rows_sql})) "
-        f"TO {sq(str(target))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month), "
-        "FILENAME_PATTERN 'part-{i}')").fetchall()
-    written = int(res[0][0]) if res else 0
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+        return int(n)
+    reader = con.sql(f"SELECT {cols}, strftime({qi(table.time_column)}, '%Y-%m') AS month "
+                     f"FROM ({rows_sql})").to_arrow_reader(BATCH_ROWS)
+    written = 0
+
+    def counted() -> Iterator[pa.RecordBatch]:
+        nonlocal written
+        for batch in reader:
+            written += batch.num_rows
+            yield batch
+
+    fmt = pads.ParquetFileFormat()
+    pads.write_dataset(
+        pa.RecordBatchReader.from_batches(reader.schema, counted()), target, format=fmt,
+        partitioning=pads.partitioning(pa.schema([("month", pa.string())]), flavor="hive"),
+        basename_template="part-{i}.parquet", existing_data_behavior="overwrite_or_ignore",
+        file_options=fmt.make_write_options(compression="zstd", compression_level=ZSTD_LEVEL),
+        min_rows_per_group=ROW_GROUP_ROWS // 8, max_rows_per_group=ROW_GROUP_ROWS, use_threads=True)
     if written == 0:  # keep the table readable by the glob even when empty
         target.mkdir(parents=True, exist_ok=True)
         con.execute(f"COPY (SELECT {cols} FROM ({rows_sql}) LIMIT 0) TO {sq(str(target / 'part-0.parquet'))} "

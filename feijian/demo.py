@@ -20,8 +20,8 @@ def _stage(console: Console, title: str) -> float:
 
 
 def run_demo(workspace: Path, out: Path, seed: int, scale: str, console: Console) -> None:
-    from features.ingest import ensure_demo_key
     from features.ingest_cli import run_ingest
+    from features.pseudonym import ensure_demo_key
     from simulator.cli_support import run_simulate
 
     t0 = time.perf_counter()

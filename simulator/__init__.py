@@ -1,1 +1,23 @@
-"""feijian: simulator."""
+"""feijian's synthetic province: claims in national-platform fields with violations as mechanisms.
+
+`simulate(out, seed, scale)` writes out/input/<table>/part-NNNNN.parquet (exactly the contract in
+features.schema), out/truth/ (what really happened, for evaluation only) and out/meta.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def simulate(out: Path, seed: int = 7, scale: str | int = "demo", progress: bool = False) -> dict:
+    """Generate the province; returns counts per table, seconds, fee lines/s and the paths written."""
+    from simulator.engine import run
+
+    cb = None
+    if progress:
+        def cb(m: int, lines: int) -> None:
+            print(f"month {m + 1}/36: {lines:,} fee lines", flush=True)
+    return run(Path(out), seed=seed, scale=scale, progress=cb)
+
+
+__all__ = ["simulate"]

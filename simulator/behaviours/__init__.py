@@ -1,0 +1,205 @@
+"""Violation behaviours: the schedule of who schemes when, and one module per mechanism.
+
+A scheme is (facility, pattern, physicians or facility-wide, start/end month, intensity,
+adaptive). Each mechanism changes the claims the way the real practice would — extra visits, cut
+stays, extra or swapped lines — and marks what it did in columns that only truth/ reads.
+After a serious inspection finding a facility's schemes shrink for 6–12 months.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.codes import DEPT_INDEX, PATTERN_ID, PATTERNS
+from simulator.config import N_MONTHS, REGIONS
+from simulator.facilities import T
+from simulator.frame import Frame
+from simulator.world import State, World
+
+HOSPITAL_PATTERNS = ("split_admission", "phantom_stay", "low_threshold_admission", "upcoding")
+CARE_PATTERNS = ("over_testing", "repeat_charge", "split_charge", "over_price", "item_swap", "sex_restricted",
+                 "age_restricted", "over_prescription", "fabricated")
+PHARMACY_PATTERNS = ("card_misuse", "trace_resale", "over_prescription", "item_swap", "over_price")
+# Patterns that may be the work of one to three physicians rather than the whole facility.
+PHYSICIAN_PATTERNS = ("split_admission", "low_threshold_admission", "over_testing", "over_prescription", "upcoding",
+                      "sex_restricted", "age_restricted", "item_swap", "fabricated")
+
+
+@dataclass
+class Schemes:
+    fac: np.ndarray
+    pattern: np.ndarray
+    drs: np.ndarray  # (n, 3) physician indices, -1 = none; all -1 = facility-wide
+    start: np.ndarray
+    end: np.ndarray
+    intensity: np.ndarray
+    adaptive: np.ndarray
+    cards: list[np.ndarray]  # card_misuse: the persons whose cards are used
+
+    @property
+    def n(self) -> int:
+        return len(self.fac)
+
+
+def plan_schemes(w: World, rng: np.random.Generator) -> Schemes:
+    """~15–25 % of facilities scheme; private and small ones a little more often; a few heavily."""
+    f = w.fac
+    p = np.where(np.array(f.ownership) == "private", 0.26, 0.15)
+    schemers = np.flatnonzero(rng.random(f.n) < p)
+    rows: list[tuple] = []
+    for fi in schemers:
+        ty = f.ftype[fi]
+        if ty == T["pharmacy"]:
+            pool = PHARMACY_PATTERNS
+        elif f.ip_size[fi] > 0 and ty != T["maternal_child"]:
+            pool = HOSPITAL_PATTERNS + CARE_PATTERNS
+        else:
+            pool = CARE_PATTERNS + (("card_misuse",) if ty == T["clinic"] else ())
+        k = int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2]))
+        heavy = 3.0 if rng.random() < 0.15 else 1.0
+        for pat in rng.choice(pool, size=min(k, len(pool)), replace=False):
+            start = int(rng.integers(0, N_MONTHS - 6))
+            end = min(N_MONTHS - 1, start + int(rng.integers(6, 37)))
+            inten = float(np.clip(rng.lognormal(0, 0.5), 0.3, 3.0)) * heavy
+            drs = np.full(3, -1, dtype=np.int64)
+            if pat in PHYSICIAN_PATTERNS and rng.random() < 0.45 and w.fac_phy_count[fi] > 2:
+                clinical = np.arange(w.fac_phy_start[fi], w.fac_phy_start[fi] + w.fac_phy_count[fi])
+                clinical = clinical[w.phy.dept[clinical] != DEPT_INDEX["药房"]]
+                if len(clinical):
+                    sel = rng.choice(clinical, size=min(len(clinical), int(rng.integers(1, 4))), replace=False)
+                    drs[: len(sel)] = sel
+            cards = np.zeros(0, dtype=np.int64)
+            if pat == "card_misuse":
+                nc = int(rng.integers(8, 31))
+                local = np.flatnonzero(w.per.region == f.region[fi])
+                far = np.flatnonzero(w.per.region != f.region[fi])
+                n_far = int(nc * 0.4) if len(far) else 0
+                cards = np.concatenate([rng.choice(local, nc - n_far, replace=False),
+                                        rng.choice(far, n_far, replace=False)]) if len(local) >= nc else local[:nc]
+            rows.append((fi, PATTERN_ID[str(pat)], drs, start, end, inten, rng.random() < 0.3, cards))
+    return Schemes(
+        fac=np.array([r[0] for r in rows], dtype=np.int64), pattern=np.array([r[1] for r in rows], dtype=np.int8),
+        drs=np.array([r[2] for r in rows], dtype=np.int64).reshape(-1, 3),
+        start=np.array([r[3] for r in rows], dtype=np.int64), end=np.array([r[4] for r in rows], dtype=np.int64),
+        intensity=np.array([r[5] for r in rows]), adaptive=np.array([r[6] for r in rows], dtype=bool),
+        cards=[r[7] for r in rows],
+    )
+
+
+@dataclass
+class Active:
+    """The schemes of one pattern running this month."""
+
+    pattern: int
+    rows: np.ndarray  # scheme indices
+    fac_map: np.ndarray  # facility → scheme index or -1
+    intensity: np.ndarray  # effective intensity per scheme index (0 when inactive)
+    sch: Schemes
+
+    def visit_mask(self, v: Frame) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, scheme) for visits the scheme touches: its facility and, if set, its physicians."""
+        s = self.fac_map[v["fac"]]
+        ok = (s >= 0) & (v["pattern"] == 0)
+        drs = self.sch.drs[np.maximum(s, 0)]
+        wide = drs[:, 0] < 0
+        mine = (drs == v["dr"][:, None]).any(axis=1)
+        return ok & (wide | mine), s
+
+    def prob(self, s: np.ndarray, base: float, cap: float = 0.9) -> np.ndarray:
+        return np.minimum(cap, base * self.intensity[np.maximum(s, 0)])
+
+
+def active_schemes(sch: Schemes, st: State, m: int, pattern: str, n_fac: int) -> Active:
+    pid = PATTERN_ID[pattern]
+    on = (sch.pattern == pid) & (sch.start <= m) & (sch.end >= m)
+    rows = np.flatnonzero(on)
+    fac_map = np.full(n_fac, -1, dtype=np.int64)
+    fac_map[sch.fac[rows]] = rows
+    on_hold = (st.suppress_from[sch.fac] <= m) & (st.suppress_until[sch.fac] >= m)
+    supp = np.where(on_hold, st.suppress_factor[sch.fac], 1.0)
+    inten = np.where(on, sch.intensity * supp, 0.0)
+    return Active(pid, rows, fac_map, inten, sch)
+
+
+@dataclass
+class Ctx:
+    w: World
+    st: State
+    m: int
+    rng: np.random.Generator
+    v: Frame
+    ln: Frame | None = None
+    stash: dict | None = None
+
+
+Stage = Callable[[Ctx, Active], None]
+
+
+def registry() -> dict[str, tuple[Stage | None, Stage | None]]:
+    """pattern → (visit-stage function, line-stage function), in the order they run."""
+    from simulator.behaviours import (
+        age_restricted,
+        card_misuse,
+        fabricated,
+        item_swap,
+        low_threshold,
+        over_prescription,
+        over_price,
+        over_testing,
+        phantom_stay,
+        repeat_charge,
+        sex_restricted,
+        split_admission,
+        split_charge,
+        trace_resale,
+        upcoding,
+    )
+
+    return {
+        "split_admission": (split_admission.visits, None),
+        "phantom_stay": (phantom_stay.visits, None),
+        "low_threshold_admission": (low_threshold.visits, None),
+        "upcoding": (upcoding.visits, None),
+        "card_misuse": (card_misuse.visits, None),
+        "trace_resale": (trace_resale.visits, trace_resale.lines),
+        "fabricated": (fabricated.visits, fabricated.lines),
+        "over_testing": (None, over_testing.lines),
+        "repeat_charge": (None, repeat_charge.lines),
+        "split_charge": (None, split_charge.lines),
+        "item_swap": (None, item_swap.lines),
+        "sex_restricted": (None, sex_restricted.lines),
+        "age_restricted": (None, age_restricted.lines),
+        "over_prescription": (None, over_prescription.lines),
+        "over_price": (None, over_price.lines),
+    }
+
+
+def scheme_physician(act: Active, s: np.ndarray, w: World, fac: np.ndarray, rng: np.random.Generator
+                     ) -> np.ndarray:
+    """A physician for new visits: one of the scheme's physicians, else anyone at the facility."""
+    drs = act.sch.drs[s]
+    k = (drs >= 0).sum(axis=1)
+    pick = drs[np.arange(len(s)), (rng.random(len(s)) * np.maximum(k, 1)).astype(np.int64)]
+    anyone = w.fac_phy_start[fac] + (rng.random(len(s)) * w.fac_phy_count[fac]).astype(np.int64)
+    return np.where(k > 0, pick, anyone).astype(np.int32)
+
+
+def local_people(w: World, fac: np.ndarray, rng: np.random.Generator, min_age: int = 0, day: int = 0
+                 ) -> np.ndarray:
+    """A person from each facility's region (older people when min_age is set)."""
+    per = w.per
+    out = np.empty(len(fac), dtype=np.int64)
+    reg = w.fac.region[fac]
+    for r in np.unique(reg):
+        sel = reg == r
+        pool = np.flatnonzero((per.region == r) & (per.age_at(day) >= min_age))
+        if len(pool) == 0:
+            pool = np.flatnonzero(per.region == r)
+        out[sel] = pool[rng.integers(0, len(pool), int(sel.sum()))]
+    return out
+
+
+__all__ = ["PATTERNS", "REGIONS", "Active", "Ctx", "Schemes", "active_schemes", "plan_schemes", "registry"]

@@ -1,0 +1,48 @@
+"""Helpers the mechanisms share: appending visits and fee lines with their truth marks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.behaviours import Ctx
+from simulator.frame import Frame, concat
+
+
+def add_visits(ctx: Ctx, f: Frame) -> np.ndarray:
+    """Append visits; returns their row numbers in ctx.v."""
+    n0 = len(ctx.v["person"])
+    ctx.v = concat([ctx.v, f])
+    return np.arange(n0, len(ctx.v["person"]))
+
+
+def add_lines(ctx: Ctx, row: np.ndarray, item: np.ndarray, cnt: np.ndarray, time: np.ndarray, pattern: int,
+              scheme: np.ndarray, fraud: bool = True, tser: np.ndarray | None = None) -> None:
+    """Append fee lines to visits `row`; their whole amount is improper when `fraud`."""
+    assert ctx.ln is not None
+    n = len(row)
+    fac = ctx.v["fac"][row]
+    pric = ctx.w.price[fac, item]
+    cnt = np.asarray(cnt, dtype=np.float64)
+    new = {
+        "row": row.astype(np.int64), "item": item.astype(np.int32), "cnt": cnt, "time": time.astype(np.int64),
+        "pric": pric, "pattern": np.full(n, pattern, dtype=np.int8),
+        "fraud": np.rint(cnt * pric).astype(np.int64) if fraud else np.zeros(n, dtype=np.int64),
+        "scheme": np.broadcast_to(np.asarray(scheme, dtype=np.int64), (n,)).copy(),
+        "dr": ctx.v["dr"][row], "tser": np.full(n, -1, dtype=np.int64) if tser is None else tser,
+        "titem": item.astype(np.int32),
+    }
+    ctx.ln = concat([ctx.ln, new])
+
+
+def line_mask(ctx: Ctx, vmask: np.ndarray) -> np.ndarray:
+    """Legitimate lines of the touched visits."""
+    assert ctx.ln is not None
+    return vmask[ctx.ln["row"]] & (ctx.ln["pattern"] == 0)
+
+
+def variants(ctx: Ctx, keys: tuple[str, ...]) -> np.ndarray:
+    return np.array([i for k in keys for i in ctx.w.cat.variants(k)], dtype=np.int32)
+
+
+def pick(arr: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    return arr[rng.integers(0, len(arr), n)]

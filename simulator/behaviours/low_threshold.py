@@ -1,0 +1,40 @@
+"""低标准入院: admitting patients with mild conditions (J06.9, K29.7, M54.5) for short cheap stays.
+
+Trace: a high share of admissions with mild main diagnoses and 2–4-day stays, above the peer
+group's admission rate. Parameter: extra admissions per month ≈ 0.3 × intensity × honest
+admissions + Poisson(intensity); adaptive schemers keep stays at 3–5 days.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.behaviours import Active, Ctx, local_people, scheme_physician
+from simulator.behaviours.common import add_visits
+from simulator.care import M21, make_visits
+from simulator.codes import diag_ids
+from simulator.config import month_first_day, month_n_days
+from simulator.lines import MODE_IP
+
+
+def visits(ctx: Ctx, act: Active) -> None:
+    if len(act.rows) == 0:
+        return
+    v, rng, w = ctx.v, ctx.rng, ctx.w
+    n_ip = np.bincount(v["fac"][v["mode"] == MODE_IP], minlength=w.fac.n)
+    facs = act.sch.fac[act.rows]
+    n = rng.poisson(0.3 * act.intensity[act.rows] * n_ip[facs] + act.intensity[act.rows])
+    s = np.repeat(act.rows, n)
+    if len(s) == 0:
+        return
+    fac = act.sch.fac[s]
+    d0, nd = month_first_day(ctx.m), month_n_days(ctx.m)
+    person = local_people(w, fac, rng, min_age=15, day=d0)
+    mild = np.array(diag_ids("mild"))
+    dg = mild[rng.integers(0, len(mild), len(s))]
+    los = np.where(act.sch.adaptive[s], rng.integers(3, 6, len(s)), rng.integers(2, 5, len(s)))
+    f = make_visits(w, rng, person, fac, M21, d0 + rng.integers(0, nd, len(s)), dg, MODE_IP, los=los)
+    f["pattern"][:] = act.pattern
+    f["scheme"] = act.fac_map[f["fac"]].astype(np.int32)
+    f["dr"] = scheme_physician(act, f["scheme"].astype(np.int64), w, f["fac"], rng)
+    add_visits(ctx, f)

@@ -1,0 +1,47 @@
+"""重复收费: a package billed together with one of its components, or one line billed twice.
+
+Trace: on the same visit and time, a package (e.g. 肝功能组合) and a component whose
+package_codg is that package; or two identical lines (item, time, count). Parameters: share of
+package lines with a component added = 0.4 × intensity; share of other lines duplicated =
+0.03 × intensity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.behaviours import Active, Ctx
+from simulator.behaviours.common import add_lines, line_mask
+from simulator.catalog import PACKAGES
+
+
+def components(ctx: Ctx) -> dict[int, np.ndarray]:
+    cat = ctx.w.cat
+    out = {}
+    for p in PACKAGES:
+        code = cat.rows[cat.first(p)]["med_list_codg"]
+        out[cat.first(p)] = np.array([i for i, r in enumerate(cat.rows) if r["package_codg"] == code])
+    return out
+
+
+def lines(ctx: Ctx, act: Active) -> None:
+    rng = ctx.rng
+    vmask, s = act.visit_mask(ctx.v)
+    assert ctx.ln is not None
+    n0 = len(ctx.ln["row"])
+    for pkg, comp in components(ctx).items():
+        ln = ctx.ln
+        assert ln is not None
+        lm = line_mask(ctx, vmask)
+        sl = s[ln["row"]]
+        hit = np.flatnonzero(lm & (ln["item"] == pkg) & (rng.random(len(lm)) < act.prob(sl, 0.4)))
+        if len(hit):
+            add_lines(ctx, ln["row"][hit], comp[rng.integers(0, len(comp), len(hit))], np.ones(len(hit)),
+                      ln["time"][hit], act.pattern, sl[hit])
+    ln = ctx.ln
+    assert ln is not None
+    lm = line_mask(ctx, vmask)[:n0]
+    sl = s[ln["row"][:n0]]
+    dup = np.flatnonzero(lm & (rng.random(n0) < act.prob(sl, 0.03)))
+    if len(dup):
+        add_lines(ctx, ln["row"][dup], ln["item"][dup], ln["cnt"][dup], ln["time"][dup], act.pattern, sl[dup])

@@ -1,0 +1,57 @@
+"""Reference and label tables: fixmedins, dr_info, catalog, inspections, insp_dr_points.
+
+open_beds is declared from the honest census (its 95th percentile at 85–105 % occupancy), so a
+facility whose census exceeds its beds is doing something the honest ones do not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from simulator.codes import DEPTS
+from simulator.facilities import TYPES
+from simulator.world import State, World
+
+_CAT_COLS = ("med_list_codg", "name", "list_type", "med_chrgitm_type", "chrgitm_lv", "ref_price", "price_cap",
+             "lmt_gend", "lmt_age_min", "lmt_age_max", "max_cnt_per_day", "max_cnt_per_period", "period_days",
+             "min_hosp_lv_tier", "package_codg", "days_per_unit", "max_days_supply", "needs_trace_code")
+_INSP_COLS = ("insp_id", "fixmedins_code", "batch", "insp_date", "period_begn", "period_end", "selection",
+              "insp_type", "violation_types", "amount_involved", "amount_recovered", "fine_amount",
+              "agreement_action", "referral")
+
+
+def open_beds(w: World, st: State, d_start: int) -> np.ndarray:
+    census = np.cumsum(st.census, axis=1)
+    rng = np.random.default_rng([w.seed, 6])
+    beds = np.zeros(w.fac.n, dtype=np.int64)
+    for i in np.flatnonzero(w.fac.ip_size > 0):
+        first = max(0, int(w.fac.begin_day[i]) - d_start)
+        c = census[i, first:]
+        p95 = float(np.percentile(c, 95)) if len(c) else 0.0
+        b = int(np.ceil(max(2.0, p95) / rng.uniform(0.85, 1.05)))
+        beds[i] = int(np.ceil(b / 5) * 5) if w.fac.tier[i] >= 2 else b
+    return beds
+
+
+def reference_tables(w: World, st: State, insp: list[dict], pts: list[dict], d_start: int) -> dict[str, dict]:
+    f, p, cat = w.fac, w.phy, w.cat
+    fix = {
+        "fixmedins_code": f.code, "fixmedins_name": f.name, "fixmedins_type": [TYPES[t] for t in f.ftype],
+        "hosp_lv": f.hosp_lv, "ownership": f.ownership, "admdvs": [f"9901{r + 1:02d}" for r in f.region],
+        "open_beds": open_beds(w, st, d_start), "begndate": f.begin_day,
+    }
+    dr = {
+        "dr_code": p.code, "fixmedins_code": [f.code[i] for i in p.fac], "dept": [DEPTS[d][0] for d in p.dept],
+        "pro_tech_duty": p.title, "begndate": p.begin_day,
+    }
+    catalog = {c: [r[c] for r in cat.rows] for c in _CAT_COLS}
+    inspections = {c: [r[c] for r in insp] for c in _INSP_COLS}
+    for c in ("insp_date", "period_begn", "period_end"):
+        inspections[c] = np.array(inspections[c], dtype=np.int64)
+    points = {c: [r[c] for r in pts] for c in ("insp_id", "dr_code", "points")}
+    if not pts:
+        points = {"insp_id": pa.array([], pa.string()), "dr_code": pa.array([], pa.string()),
+                  "points": np.zeros(0, dtype=np.int64)}
+    return {"fixmedins": fix, "dr_info": dr, "catalog": catalog, "inspections": inspections,
+            "insp_dr_points": points}

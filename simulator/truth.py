@@ -1,0 +1,101 @@
+"""What really happened, kept apart in truth/ for evaluation only (the pipeline never reads it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simulator.behaviours import Schemes
+from simulator.codes import PATTERNS
+from simulator.config import N_MONTHS, month_label
+from simulator.frame import take_str
+from simulator.population import CONDITIONS
+from simulator.world import State, World
+
+_PAT = pa.array(list(PATTERNS), type=pa.string())
+
+
+class TruthRecorder:
+    """Collects per-month truth (lines, visits, per physician) and writes the files at the end."""
+
+    def __init__(self, w: World, out: Path) -> None:
+        self.w, self.out = w, out
+        out.mkdir(parents=True, exist_ok=True)
+        self.lines_writer: pq.ParquetWriter | None = None
+        self.visits: list[pa.Table] = []
+        self.phys: list[tuple[int, np.ndarray, np.ndarray]] = []
+        nf = w.fac.n
+        self.n_lines = np.zeros((nf, N_MONTHS, len(PATTERNS)), dtype=np.int64)
+        self.n_visits = np.zeros((nf, N_MONTHS, len(PATTERNS)), dtype=np.int64)
+
+    def add_month(self, m: int, t: dict) -> None:
+        lines = t["lines"]
+        tbl = pa.table({
+            "feedetl_sn": lines["feedetl_sn"], "mdtrt_id": lines["mdtrt_id"], "fixmedins_code": lines["fixmedins_code"],
+            "pattern": _PAT.take(pa.array(lines["pattern"])), "amount": pa.array(lines["amount"], type=pa.float64()),
+        })
+        if self.lines_writer is None:
+            self.lines_writer = pq.ParquetWriter(self.out / "fraud_lines.parquet", tbl.schema, compression="zstd")
+        self.lines_writer.write_table(tbl)
+        np.add.at(self.n_lines, (lines["_fac"], m, lines["pattern"]), 1)
+        # distinct (visit, pattern) per facility
+        key, first = np.unique(lines["_row"] * 32 + lines["pattern"], return_index=True)
+        np.add.at(self.n_visits, (lines["_fac"][first], m, key % 32), 1)
+        vis = t["visits"]
+        self.visits.append(pa.table({"mdtrt_id": vis["mdtrt_id"], "fixmedins_code": vis["fixmedins_code"],
+                                     "pattern": _PAT.take(pa.array(vis["pattern"]))}))
+        upc = t["upcoding"]
+        dr = np.concatenate([lines["_dr"].astype(np.int64), upc["dr"].astype(np.int64)])
+        pat = np.concatenate([lines["pattern"], np.full(len(upc["dr"]), PATTERNS.index("upcoding"))])
+        amt = np.concatenate([lines["amount"], upc["amount"]])
+        key = dr * 32 + pat
+        uk, inv = np.unique(key, return_inverse=True)
+        self.phys.append((m, uk, np.bincount(inv, weights=amt)))
+
+    def finish(self, st: State, sch: Schemes) -> dict[str, int]:
+        w, out = self.w, self.out
+        if self.lines_writer is not None:
+            self.lines_writer.close()
+        pq.write_table(pa.concat_tables(self.visits), out / "fraud_visits.parquet", compression="zstd")
+        f, mo, p = np.nonzero((st.taken > 0) | (self.n_lines > 0))
+        fm = pa.table({
+            "fixmedins_code": take_str(w.fac.code, f), "month": take_str([month_label(i) for i in range(N_MONTHS)], mo),
+            "pattern": _PAT.take(pa.array(p)), "amount_taken": np.round(st.taken[f, mo, p], 2),
+            "n_lines": self.n_lines[f, mo, p], "n_visits": self.n_visits[f, mo, p],
+        })
+        pq.write_table(fm, out / "facility_month.parquet", compression="zstd")
+        ms = np.concatenate([np.full(len(k), m) for m, k, _ in self.phys]) if self.phys else np.zeros(0, int)
+        ks = np.concatenate([k for _, k, _ in self.phys]) if self.phys else np.zeros(0, int)
+        am = np.concatenate([a for _, _, a in self.phys]) if self.phys else np.zeros(0)
+        dr = ks // 32
+        pm = pa.table({
+            "dr_code": take_str(w.phy.code, dr), "fixmedins_code": take_str(w.fac.code, w.phy.fac[dr]),
+            "month": take_str([month_label(i) for i in range(N_MONTHS)], ms), "pattern": _PAT.take(pa.array(ks % 32)),
+            "amount_taken": np.round(am, 2),
+        })
+        pq.write_table(pm, out / "physician_month.parquet", compression="zstd")
+        s_dr = [";".join(w.phy.code[d] for d in row if d >= 0) or None for row in sch.drs]
+        schemes = pa.table({
+            "scheme_id": [f"SCH{i:05d}" for i in range(sch.n)], "fixmedins_code": take_str(w.fac.code, sch.fac),
+            "dr_code": pa.array(s_dr, type=pa.string()), "pattern": _PAT.take(pa.array(sch.pattern.astype(np.int64))),
+            "start_month": [month_label(int(i)) for i in sch.start],
+            "end_month": [month_label(int(i)) for i in sch.end],
+            "intensity": np.round(sch.intensity, 3), "adaptive": sch.adaptive,
+        })
+        pq.write_table(schemes, out / "schemes.parquet", compression="zstd")
+        per = w.per
+        byear = 1970 + np.floor(per.birth_day / 365.2425).astype(np.int64)
+        conds = [";".join(c for c, h in zip(CONDITIONS, row, strict=True) if h) or None for row in per.cond.tolist()]
+        persons = pa.table({
+            "psn_no": per.psn_no, "gend": take_str(["2", "1"], per.male.astype(np.int64)), "birth_year": byear,
+            "admdvs": take_str([f"9901{i + 1:02d}" for i in range(8)], per.region.astype(np.int64)),
+            "insutype": take_str(["390", "310"], per.insutype310.astype(np.int64)),
+            "chronic_conditions": pa.array(conds, type=pa.string()),
+            **{c: per.cond[:, j] for j, c in enumerate(CONDITIONS)},
+        })
+        pq.write_table(persons, out / "persons.parquet", compression="zstd")
+        return {"schemes": sch.n, "facility_month": fm.num_rows, "physician_month": pm.num_rows,
+                "fraud_visits": sum(t.num_rows for t in self.visits)}
