@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import resource
 import shutil
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -24,14 +24,34 @@ from pathlib import Path
 WINDOW_MONTHS = 12
 
 
-def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+class PeakRSS:
+    """Samples this process's RSS every 20 ms. (ru_maxrss is no use here: Linux keeps it across
+    execve, so a spawned child would report its parent's peak.)"""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.peak = self._proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def stop_gb(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak / 1024**3
 
 
 def _run_in_child(fn_name: str, args: tuple, queue: mp.Queue) -> None:
+    rss = PeakRSS()
     t = time.perf_counter()
     extra = globals()[fn_name](*args)
-    queue.put({"seconds": time.perf_counter() - t, "peak_gb": _peak_gb(), **(extra or {})})
+    queue.put({"seconds": time.perf_counter() - t, "peak_gb": rss.stop_gb(), **(extra or {})})
 
 
 def measure(fn_name: str, *args: object) -> dict:
@@ -146,7 +166,7 @@ def prepare(size: str, root: Path, seed: int) -> tuple[Path, str, int]:
 
     from features.build import source_expr
 
-    n = duckdb.sql(f"SELECT COUNT(*) FROM {source_expr(ws, 'fee_list_d')}").fetchone()[0]  # type: ignore[index]
+    n = duckdb.sql(f"SELECT COUNT(*) FROM {source_expr(ws, 'fee_list_d')}").fetchall()[0][0]
     return ws, meta["next_round_date"], int(n)
 
 

@@ -1,4 +1,4 @@
-"""超量开药: days of supply beyond the catalogue's max_days_supply (7 acute, 30 chronic).
+"""超量开药: days of supply beyond the catalogue's max_days_supply (7 acute, 90 chronic).
 
 Trace: cnt × days_per_unit far above max_days_supply (2–4×); adaptive schemers prescribe exactly
 the maximum on every line. Improper = the extra units. Parameter: share of oral-drug lines
