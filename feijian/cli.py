@@ -171,6 +171,39 @@ def rules_measure(
 
 
 @app.command()
+def train(
+    table: Annotated[
+        Path | None, typer.Option("--table", help="A prepared per-target table (CSV/Parquet): id, label, features.")
+    ] = None,
+    id_col: Annotated[str, typer.Option("--id", help="Id column of --table.")] = "id",
+    label_col: Annotated[
+        str, typer.Option("--label", help="Label column of --table (Yes/No, 1/0, True/False).")
+    ] = "label",
+    time_col: Annotated[
+        str | None, typer.Option("--time", help="Optional time column: the latest 20% become the held-out set.")
+    ] = None,
+) -> None:
+    """Train and cross-validate a risk model.
+
+    With --table: a data scientist's prepared table, e.g. the public Kaggle provider-fraud table —
+    held-out ids (stratified, or by time with --time), AUC, average precision, precision@k, Brier.
+    Training on the workspace's inspection findings arrives with the training issue.
+    """
+    if table is None:
+        err.print(
+            "error: training on workspace findings is not built yet; use --table FILE --id COL --label COL "
+            "for a prepared table"
+        )
+        raise typer.Exit(2)
+    from training.table import run_train_table
+
+    try:
+        run_train_table(table, id_col, label_col, time_col, console)
+    except FeijianError as exc:
+        _fail(exc)
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOpt = None,
     out: Annotated[Path, typer.Option(help="Where the synthetic province is written.")] = Path("province"),

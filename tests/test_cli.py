@@ -60,3 +60,17 @@ def test_features_builds_a_snapshot(tmp_path: Path) -> None:
     result = runner.invoke(app, ["features", "--as-of", "2024-01-01", "--workspace", str(ws)])
     assert result.exit_code == 0, result.output
     assert "snapshot" in result.output and (ws / "features" / "LATEST").exists()
+
+
+def test_train_without_table_says_what_exists() -> None:
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 2
+    assert "--table" in result.output
+
+
+def test_train_table_missing_label_column_is_named(tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    f.write_text("id,x,y\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(60)), encoding="utf-8")
+    result = runner.invoke(app, ["train", "--table", str(f), "--id", "id", "--label", "fraud"])
+    assert result.exit_code != 0
+    assert "fraud" in result.output
