@@ -244,7 +244,7 @@ def evaluate_evidence(con: duckdb.DuckDBPyConnection, rules: list | None = None)
     """Run the rule base over the window views; it leaves its hits in the temp table `evidence`."""
     from features.rules import evaluate_rules
 
-    evaluate_rules(con, rules)
+    evaluate_rules(con, rules, return_table=False)
 
 
 def build_snapshot(
@@ -272,9 +272,9 @@ def build_snapshot(
         timings["staging"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        say("rules")
+        say("rule engine")
         evaluate_evidence(con, rules)
-        timings["rules"] = time.perf_counter() - t
+        timings["rule engine"] = time.perf_counter() - t
 
         t = time.perf_counter()
         say("physician")

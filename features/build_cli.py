@@ -13,7 +13,7 @@ from features import registry
 from features.build import FACILITY_FAMILIES
 from feijian.errors import InputError
 
-STEPS = ("staging", "rules", "physician", *FACILITY_FAMILIES, "peer normalisation", "write")
+STEPS = ("staging", "rule engine", "physician", *FACILITY_FAMILIES, "peer normalisation", "write")
 
 
 def parse_date(value: str, flag: str = "--as-of") -> date:

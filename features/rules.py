@@ -178,14 +178,22 @@ def _rule_sql_duckdb(rule: Rule) -> str:
         raise ConfigError(f"{rule.kind}.sql: placeholder {exc} has no value for rule {rule.id}") from exc
 
 
-def evaluate_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule] | None = None) -> pa.Table:
-    """Run every enabled rule; (re)create the table `evidence` on `con` and return it ordered."""
+def evaluate_rules(
+    con: duckdb.DuckDBPyConnection, rules: list[Rule] | None = None, return_table: bool = True
+) -> pa.Table | None:
+    """Run every enabled rule; (re)create the table `evidence` on `con` and return it ordered.
+
+    The feature build passes return_table=False: it reads `evidence` in SQL and writes it sorted, so
+    pulling millions of hits into Arrow here would be wasted work.
+    """
     rules = load_rules() if rules is None else rules
     cols = ", ".join(f"{c} {t}" for c, t in EVIDENCE_SCHEMA)
     con.execute(f"CREATE OR REPLACE TABLE evidence ({cols})")
     for rule in rules:
         if rule.enabled:
             con.execute(f"INSERT INTO evidence SELECT * FROM (\n{rule_sql(rule)}\n)")
+    if not return_table:
+        return None
     return con.sql(
         "SELECT * FROM evidence ORDER BY rule_id, fixmedins_code, event_time, mdtrt_id, feedetl_sn"
     ).to_arrow_table()
