@@ -1,11 +1,11 @@
 -- Family: inpatient behaviour. Grain: one row per facility × as_of.
 -- Reads stg_visit (inpatient window visits; days_since_discharge looks back into the previous window),
--- stg_visit_fee (bed and treatment days), win_fee bed-fee lines (daily census), fixmedins (open_beds).
+-- stg_stay_days (bed and treatment days), win_fee bed-fee lines (daily census), fixmedins (open_beds).
 -- Parameters: {mild_dx} (a list of ICD-10 prefixes, 3 characters), {window_start}, {as_of}.
 WITH adm AS (
-    SELECT s.*, f.bed_days, f.treat_days
+    SELECT s.*, d.bed_days, d.treat_days
     FROM stg_visit AS s
-    LEFT JOIN stg_visit_fee AS f ON f.mdtrt_id = s.mdtrt_id
+    LEFT JOIN stg_stay_days AS d ON d.mdtrt_id = s.mdtrt_id
     WHERE s.in_win AND s.is_inpatient
 ),
 census AS (

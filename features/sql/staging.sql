@@ -70,9 +70,6 @@ SELECT
     SUM(CASE WHEN med_chrgitm_type IN ('05', '06') THEN amt ELSE 0 END) AS fee_treatment,
     SUM(CASE WHEN chrgitm_lv = '03' THEN amt ELSE 0 END) AS fee_selfpay,
     SUM(CASE WHEN med_chrgitm_type IN ('03', '04') THEN 1 ELSE 0 END) AS n_test_lines,
-    COUNT(DISTINCT CASE WHEN med_chrgitm_type = '01' THEN fee_day END) AS bed_days,
-    COUNT(DISTINCT CASE WHEN med_chrgitm_type IN ('03', '04', '05', '06', '09', '10', '11') THEN fee_day END)
-        AS treat_days,
     SUM(CASE WHEN list_type IN ('101', '102') THEN cnt * COALESCE(days_per_unit, 0) ELSE 0 END) AS days_supply,
     SUM(CASE WHEN list_type IN ('101', '102') THEN 1 ELSE 0 END) AS n_drug_lines,
     SUM(CASE WHEN max_days_supply IS NOT NULL AND cnt * COALESCE(days_per_unit, 0) > max_days_supply
@@ -84,6 +81,25 @@ SELECT
     SUM(CASE WHEN age < COALESCE(lmt_age_min, -1) OR age > COALESCE(lmt_age_max, 1000) THEN 1 ELSE 0 END)
         AS n_age_mismatch
 FROM lines
+GROUP BY mdtrt_id;
+
+-- stg_stay_days: bed-days and treated days of inpatient stays only (distinct days per stay are
+-- costly; outpatient visits need neither). Grain: one row per window inpatient visit.
+CREATE OR REPLACE TEMP TABLE stg_stay_days AS
+WITH stay_day AS (
+    SELECT
+        f.mdtrt_id,
+        CAST(f.fee_ocur_time AS DATE) AS fee_day,
+        MAX(CASE WHEN f.med_chrgitm_type = '01' THEN 1 ELSE 0 END) AS has_bed,
+        MAX(CASE WHEN f.med_chrgitm_type IN ('03', '04', '05', '06', '09', '10', '11') THEN 1 ELSE 0 END)
+            AS has_treat
+    FROM src_fee AS f
+    JOIN stg_visit AS v ON v.mdtrt_id = f.mdtrt_id AND v.in_win AND v.is_inpatient
+    WHERE f.fee_ocur_time >= {window_start} AND f.fee_ocur_time < {as_of}
+    GROUP BY f.mdtrt_id, CAST(f.fee_ocur_time AS DATE)
+)
+SELECT mdtrt_id, SUM(has_bed) AS bed_days, SUM(has_treat) AS treat_days
+FROM stay_day
 GROUP BY mdtrt_id;
 
 -- win_fee: the window's fee lines of visits known at {as_of} (ended before it). Every fee-line reader
