@@ -12,7 +12,6 @@ import pyarrow.compute as pc
 
 Frame = dict[str, np.ndarray]
 
-_POW10 = 10 ** np.arange(18, -1, -1, dtype=np.int64)
 
 
 def nrows(f: Frame) -> int:
@@ -31,31 +30,58 @@ def concat(frames: list[Frame]) -> Frame:
     return {k: np.concatenate([f[k] for f in frames]) for k in keys}
 
 
+_LUT4 = np.array([f"{i:04d}".encode() for i in range(10000)], dtype="S4").view(np.uint8).reshape(10000, 4)
+_LUT4_32 = _LUT4.copy().view(np.uint32).ravel()  # the four ASCII digits of 0..9999 as one word
+
+
+def _fill_digits(out: np.ndarray, numbers: np.ndarray) -> None:
+    """Write the zero-padded decimal digits (ASCII) of `numbers` mod 10**width into the n × width view `out`."""
+    n = np.asarray(numbers, dtype=np.int64)
+    m, pos = out.shape
+    small = False
+    while pos > 0:
+        k = min(4, pos)
+        if not small and pos <= 8:  # the rest fits 32 bits: cheaper division
+            n = (n % 10**pos).astype(np.uint32)
+            small = True
+        q = n // (np.uint32(10000) if small else 10000)
+        r = n - q * (np.uint32(10000) if small else 10000)
+        n = q
+        out[:, pos - k:pos] = _LUT4_32.take(r).view(np.uint8).reshape(m, 4)[:, 4 - k:]
+        pos -= k
+
+
 def digits(numbers: np.ndarray, width: int) -> np.ndarray:
     """n × width uint8 matrix of the zero-padded decimal digits of `numbers` (ASCII)."""
     n = np.asarray(numbers, dtype=np.int64)
-    pw = _POW10[-width:]
-    return ((n[:, None] // pw[None, :]) % 10 + 48).astype(np.uint8)
+    out = np.empty((len(n), width), dtype=np.uint8)
+    _fill_digits(out, n)
+    return out
 
 
 def fixed_ids(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray | None = None) -> pa.Array:
     """Arrow strings prefix + zero-padded number; rows where `valid` is False are null."""
     pre = np.frombuffer(prefix.encode(), dtype=np.uint8)
-    n = len(numbers)
-    body = digits(numbers, width)
-    mat = np.concatenate([np.broadcast_to(pre, (n, len(pre))), body], axis=1) if len(pre) else body
-    w = mat.shape[1]
+    numbers = np.asarray(numbers, dtype=np.int64)
+    if valid is not None:
+        valid = np.asarray(valid, dtype=bool)
+        numbers = numbers[valid]
+    m = len(numbers)
+    p = len(pre)
+    w = p + width
+    mat = np.empty((m, w), dtype=np.uint8)
+    mat[:, :p] = pre
+    _fill_digits(mat[:, p:], numbers)
     if valid is None:
-        offsets = np.arange(0, (n + 1) * w, w, dtype=np.int32)
-        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(mat)))
-    valid = np.asarray(valid, dtype=bool)
+        offsets = np.arange(0, (m + 1) * w, w, dtype=np.int32)
+        return pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(mat))
+    n = len(valid)
     lengths = np.where(valid, w, 0).astype(np.int32)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    data = np.ascontiguousarray(mat[valid])
     bitmap = np.packbits(valid, bitorder="little")
     return pa.StringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(data), pa.py_buffer(bitmap), null_count=int(n - valid.sum())
+        n, pa.py_buffer(offsets), pa.py_buffer(mat), pa.py_buffer(bitmap), null_count=int(n - m)
     )
 
 

@@ -27,6 +27,17 @@ _WHOLE_PAT = np.zeros(32, dtype=bool)
 _WHOLE_PAT[[PATTERN_ID[p] for p in WHOLE_VISIT_PATTERNS]] = True
 
 
+def _row_time_order(row: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """np.lexsort((t, row)) — by row, then time, stable — as one radix-friendly 64-bit key sort."""
+    if len(row) == 0:
+        return np.zeros(0, dtype=np.int64)
+    t0, span = int(t.min()), int(t.max()) - int(t.min())
+    if row.min() < 0 or row.max() >= 1 << 30 or span >= 1 << 32:
+        return np.lexsort((t, row))
+    key = (row.astype(np.int64) << 32) | (t.astype(np.int64) - t0)
+    return np.argsort(key, kind="stable")
+
+
 def fund_rate(w: World, v: Frame) -> np.ndarray:
     """Statutory fund share per visit (before item class): by care type, insurance and tier."""
     ins = w.per.insutype310[v["person"]]
@@ -44,7 +55,7 @@ def fund_rate(w: World, v: Frame) -> np.ndarray:
 def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.random.Generator) -> dict:
     """Finalise amounts and ids; return input tables and this month's truth rows."""
     cat = w.cat
-    order = np.lexsort((ln["time"], ln["row"]))
+    order = _row_time_order(ln["row"], ln["time"])
     ln = {k: a[order] for k, a in ln.items()}
     nv, nl = len(v["person"]), len(ln["row"])
     amt = np.rint(ln["cnt"] * ln["pric"]).astype(np.int64)
@@ -86,7 +97,8 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
     # fee line table (originals then refund negatives)
     rows_all = np.concatenate([ln["row"], ln["row"][lref]])
     sign = np.concatenate([np.ones(nl), -np.ones(len(lref))])
-    setl_of_line = np.concatenate([sid[ln["row"]], rsid[rmap[ln["row"][lref]]]])
+    setl_of_line = np.concatenate([ln["row"], nv + rmap[ln["row"][lref]]])  # row of the setl table
+    setl_ids = fixed_ids("S", np.concatenate([sid, rsid]), 13)
     idx_all = np.concatenate([np.arange(nl), lref])
     n_all = len(rows_all)
     fsn = st.line_seq + np.arange(n_all, dtype=np.int64)
@@ -100,7 +112,7 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
     fee = {
         "feedetl_sn": fixed_ids("F", fsn, 15),
         "mdtrt_id": take_str(mdtrt_ids, rows_all),
-        "setl_id": fixed_ids("S", setl_of_line, 13),
+        "setl_id": take_str(setl_ids, setl_of_line),
         "psn_no": take_str(psn, rows_all),
         "fixmedins_code": take_str(fcodes, rows_all),
         "fee_ocur_time": ln["time"][idx_all],
@@ -138,7 +150,7 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
     vrow = np.concatenate([np.arange(nv), refund])
     sg = np.concatenate([np.ones(nv, dtype=np.int64), -np.ones(len(refund), dtype=np.int64)])
     setl = {
-        "setl_id": fixed_ids("S", np.concatenate([sid, rsid]), 13),
+        "setl_id": setl_ids,
         "mdtrt_id": take_str(mdtrt_ids, vrow),
         "psn_no": take_str(psn, vrow),
         "fixmedins_code": take_str(fcodes, vrow),

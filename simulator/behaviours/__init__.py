@@ -193,9 +193,10 @@ def local_people(w: World, fac: np.ndarray, rng: np.random.Generator, min_age: i
     per = w.per
     out = np.empty(len(fac), dtype=np.int64)
     reg = w.fac.region[fac]
+    old_enough = per.age_at(day) >= min_age
     for r in np.unique(reg):
         sel = reg == r
-        pool = np.flatnonzero((per.region == r) & (per.age_at(day) >= min_age))
+        pool = np.flatnonzero((per.region == r) & old_enough)
         if len(pool) == 0:
             pool = np.flatnonzero(per.region == r)
         out[sel] = pool[rng.integers(0, len(pool), int(sel.sum()))]
