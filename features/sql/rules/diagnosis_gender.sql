@@ -12,7 +12,7 @@ WITH visits AS (
     WHERE gend IN ('1', '2') AND dscg_maindiag_code IS NOT NULL
 ),
 
-mismatched AS (
+flagged AS (
     SELECT
         v.*,
         CASE WHEN ${female_only} THEN '女性' ELSE '男性' END AS diag_sex
@@ -20,12 +20,7 @@ mismatched AS (
     WHERE (v.gend = '1' AND ${female_only}) OR (v.gend = '2' AND ${male_only})
 ),
 
-visit_fund AS (
-    SELECT mdtrt_id, SUM(fund_pay_sumamt) AS fund_amt
-    FROM setl_d
-    WHERE mdtrt_id IN (SELECT mdtrt_id FROM mismatched)
-    GROUP BY mdtrt_id
-),
+${visit_fund_cte}
 
 hits AS (
     SELECT
@@ -38,7 +33,7 @@ hits AS (
         m.dscg_maindiag_code AS diag,
         CASE m.gend WHEN '1' THEN '男' ELSE '女' END AS gend_name,
         m.diag_sex
-    FROM mismatched AS m
+    FROM flagged AS m
     LEFT JOIN visit_fund AS f ON m.mdtrt_id = f.mdtrt_id
 )
 

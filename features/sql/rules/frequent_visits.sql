@@ -22,16 +22,11 @@ counted AS (
     FROM visits AS v
 ),
 
-frequent AS (
+flagged AS (
     SELECT * FROM counted WHERE n_visits > ${max_visits}
 ),
 
-visit_fund AS (
-    SELECT mdtrt_id, SUM(fund_pay_sumamt) AS fund_amt
-    FROM setl_d
-    WHERE mdtrt_id IN (SELECT mdtrt_id FROM frequent)
-    GROUP BY mdtrt_id
-),
+${visit_fund_cte}
 
 hits AS (
     SELECT
@@ -43,7 +38,7 @@ hits AS (
         COALESCE(f.fund_amt, 0) AS amount_at_risk,
         q.n_visits,
         ${lookback_days} + 1 AS window_days
-    FROM frequent AS q
+    FROM flagged AS q
     LEFT JOIN visit_fund AS f ON q.mdtrt_id = f.mdtrt_id
 )
 

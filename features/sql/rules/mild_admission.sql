@@ -1,5 +1,5 @@
 -- Rule kind: mild_admission (无指征住院 / 低标准入院)
--- Grain: one row per inpatient visit whose main diagnosis is on the mild list (diagnoses normally
+-- Grain: one row per inpatient visit whose main diagnosis is on the flagged list (diagnoses normally
 --        treated as outpatients) and whose length of stay is at most max_los_days.
 -- Parameters: med_types (codes), mild_diagnoses (icd3, e.g. J00, J06, K29, M54, R51), max_los_days.
 -- Amount at risk: the visit's fund payment.
@@ -12,16 +12,11 @@ WITH stays AS (
     WHERE med_type IN (${med_types}) AND dscg_maindiag_code IS NOT NULL
 ),
 
-mild AS (
+flagged AS (
     SELECT * FROM stays WHERE ${mild_diagnoses} AND los_days <= ${max_los_days}
 ),
 
-visit_fund AS (
-    SELECT mdtrt_id, SUM(fund_pay_sumamt) AS fund_amt
-    FROM setl_d
-    WHERE mdtrt_id IN (SELECT mdtrt_id FROM mild)
-    GROUP BY mdtrt_id
-),
+${visit_fund_cte}
 
 hits AS (
     SELECT
@@ -33,7 +28,7 @@ hits AS (
         COALESCE(f.fund_amt, 0) AS amount_at_risk,
         m.dscg_maindiag_code AS diag,
         m.los_days
-    FROM mild AS m
+    FROM flagged AS m
     LEFT JOIN visit_fund AS f ON m.mdtrt_id = f.mdtrt_id
 )
 

@@ -46,12 +46,7 @@ flagged AS (
     SELECT * FROM idle_stays WHERE CAST(idle_days AS DOUBLE) / los_days >= ${min_idle_share}
 ),
 
-visit_fund AS (
-    SELECT mdtrt_id, SUM(fund_pay_sumamt) AS fund_amt
-    FROM setl_d
-    WHERE mdtrt_id IN (SELECT mdtrt_id FROM flagged)
-    GROUP BY mdtrt_id
-),
+${visit_fund_cte}
 
 hits AS (
     SELECT

@@ -28,19 +28,14 @@ with_previous AS (
     FROM stays AS s
 ),
 
-readmissions AS (
+flagged AS (
     SELECT w.*, w.begin_day - w.prev_end_day AS gap_days
     FROM with_previous AS w
     WHERE w.prev_end_day IS NOT NULL
         AND w.begin_day - w.prev_end_day BETWEEN ${min_gap_days} AND ${max_gap_days}
 ),
 
-visit_fund AS (
-    SELECT mdtrt_id, SUM(fund_pay_sumamt) AS fund_amt
-    FROM setl_d
-    WHERE mdtrt_id IN (SELECT mdtrt_id FROM readmissions)
-    GROUP BY mdtrt_id
-),
+${visit_fund_cte}
 
 hits AS (
     SELECT
@@ -55,7 +50,7 @@ hits AS (
         r.prev_endtime AS prev_end_date,
         r.dscg_maindiag_code AS diag,
         r.prev_diag
-    FROM readmissions AS r
+    FROM flagged AS r
     LEFT JOIN visit_fund AS v ON r.mdtrt_id = v.mdtrt_id
 )
 

@@ -23,12 +23,7 @@ flagged AS (
     INNER JOIN busy_days AS b ON v.psn_no = b.psn_no AND v.visit_date = b.visit_date
 ),
 
-visit_fund AS (
-    SELECT mdtrt_id, SUM(fund_pay_sumamt) AS fund_amt
-    FROM setl_d
-    WHERE mdtrt_id IN (SELECT mdtrt_id FROM flagged)
-    GROUP BY mdtrt_id
-),
+${visit_fund_cte}
 
 hits AS (
     SELECT
