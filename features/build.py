@@ -321,8 +321,9 @@ def _write(
     from features.rules import rules_version as current_rules_version
 
     rules_version = current_rules_version()
+    inputs = input_fingerprint(ws)
     fingerprint = hashlib.sha256(
-        f"{input_fingerprint(ws)}|{win.as_of}|{win.months}|{registry.declaration_version()}|{rules_version}".encode()
+        f"{inputs}|{win.as_of}|{win.months}|{registry.declaration_version()}|{rules_version}".encode()
     ).hexdigest()
     snapshot_id = f"{win.as_of.isoformat()}_w{win.months}_{fingerprint[:8]}"
     final = ws.features / snapshot_id
@@ -344,7 +345,7 @@ def _write(
         "window_start": win.start.isoformat(),
         "declaration_version": registry.declaration_version(),
         "rules_version": rules_version,
-        "input_fingerprint": input_fingerprint(ws),
+        "input_fingerprint": inputs,
         "fingerprint": fingerprint,
         "engine": "duckdb",
         "rows": {"facility": len(facility), "physician": len(physician), "evidence": n_evidence},

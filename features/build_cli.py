@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from rich.console import Console
@@ -11,16 +10,10 @@ from rich.table import Table
 
 from features import registry
 from features.build import FACILITY_FAMILIES
+from features.engine import parse_date
 from feijian.errors import InputError
 
 STEPS = ("staging", "rule engine", "physician", *FACILITY_FAMILIES, "peer normalisation", "write")
-
-
-def parse_date(value: str, flag: str = "--as-of") -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{flag} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
 def run_features(workspace: Path, as_of: str, window_months: int, engine: str, console: Console) -> None:
@@ -28,7 +21,7 @@ def run_features(workspace: Path, as_of: str, window_months: int, engine: str, c
 
     if engine != "duckdb":
         raise InputError(f"--engine must be one of: duckdb (spark arrives with the scale issue), got {engine!r}")
-    day = parse_date(as_of)
+    day = parse_date(as_of, flag="--as-of")
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),

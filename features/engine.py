@@ -17,27 +17,26 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+from dateutil.relativedelta import relativedelta
 
 from feijian.errors import InputError, NotReadyError
 
 
-def parse_date(value: str | dt.date) -> dt.date:
+def parse_date(value: str | dt.date, flag: str = "as_of") -> dt.date:
+    """The one parser for planning dates, used by the CLI and the library alike."""
     if isinstance(value, dt.date):
         return value
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"as_of = {value!r} is not a date; use YYYY-MM-DD, e.g. 2025-01-01") from None
+        raise InputError(f"{flag} must be a date YYYY-MM-DD (e.g. 2025-01-01), got {value!r}") from None
 
 
 def months_before(day: dt.date, months: int) -> dt.date:
-    """The same day-of-month `months` earlier (clamped to the month's end)."""
+    """The same day-of-month `months` earlier (clamped to the month's end), as the feature window counts."""
     if months < 1:
         raise InputError(f"window_months = {months} must be at least 1")
-    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
-    m += 1
-    last = (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)).day
-    return dt.date(y, m, min(day.day, last))
+    return day - relativedelta(months=months)
 
 
 def latest_as_of(con: duckdb.DuckDBPyConnection, workspace: Path) -> dt.date:
