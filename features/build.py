@@ -322,10 +322,7 @@ def _write(
 
     rules_version = current_rules_version()
     inputs = input_fingerprint(ws)
-    fingerprint = hashlib.sha256(
-        f"{inputs}|{win.as_of}|{win.months}|{registry.declaration_version()}|{rules_version}".encode()
-    ).hexdigest()
-    snapshot_id = f"{win.as_of.isoformat()}_w{win.months}_{fingerprint[:8]}"
+    snapshot_id, fingerprint = snapshot_identity(ws, win, inputs)
     final = ws.features / snapshot_id
     staging = ws.features / f".{snapshot_id}.{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
@@ -355,8 +352,29 @@ def _write(
     if final.exists():
         shutil.rmtree(final)
     staging.rename(final)
-    (ws.features / "LATEST").write_text(snapshot_id + "\n", encoding="utf-8")
+    _mark_latest(ws, snapshot_id)
     return Snapshot(final, snapshot_id, facility, physician, n_evidence, timings)
+
+
+def _mark_latest(ws: Workspace, snapshot_id: str) -> None:
+    """LATEST names the snapshot with the newest as_of: building an older round's snapshot keeps it."""
+    marker = ws.features / "LATEST"
+    if marker.exists():
+        current = marker.read_text(encoding="utf-8").strip()
+        if (ws.features / current).is_dir() and current[:10] > snapshot_id[:10]:
+            return
+    marker.write_text(snapshot_id + "\n", encoding="utf-8")
+
+
+def snapshot_identity(ws: Workspace, win: Window, inputs: str | None = None) -> tuple[str, str]:
+    """(snapshot_id, fingerprint) the build would write for this window: same inputs, same id."""
+    from features.rules import rules_version
+
+    inputs = inputs if inputs is not None else input_fingerprint(ws)
+    fingerprint = hashlib.sha256(
+        f"{inputs}|{win.as_of}|{win.months}|{registry.declaration_version()}|{rules_version()}".encode()
+    ).hexdigest()
+    return f"{win.as_of.isoformat()}_w{win.months}_{fingerprint[:8]}", fingerprint
 
 
 def latest_snapshot(workspace: Path) -> Path:

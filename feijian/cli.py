@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from feijian.errors import FeijianError
-from feijian.settings import workspace_dir
+from feijian.settings import mlruns_dir, models_dir, workspace_dir
 
 app = typer.Typer(
     name="feijian",
@@ -170,6 +170,14 @@ def rules_measure(
         _fail(exc)
 
 
+MlrunsOpt = Annotated[
+    Path | None, typer.Option("--mlruns", help="MLflow store folder (default ./mlruns or $FEIJIAN_MLRUNS).")
+]
+ModelsOpt = Annotated[
+    Path | None, typer.Option("--models", help="Bundle folder (default ./models or $FEIJIAN_MODELS).")
+]
+
+
 @app.command()
 def train(
     table: Annotated[
@@ -182,23 +190,73 @@ def train(
     time_col: Annotated[
         str | None, typer.Option("--time", help="Optional time column: the latest 20% become the held-out set.")
     ] = None,
+    trials: Annotated[int, typer.Option(help="Optuna trials on the backtest (0: defaults, no tuning).")] = 30,
+    timeout: Annotated[float, typer.Option(help="Tuning time budget in seconds.")] = 240.0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed and data give the same model and ranking.")] = 0,
+    window_months: Annotated[int, typer.Option(help="Feature look-back window in months.")] = 12,
+    weighting: Annotated[
+        str, typer.Option(help="none, or ipw: weight findings by 1 / P(inspected) to undo selection bias.")
+    ] = "none",
+    label_config: Annotated[
+        Path | None, typer.Option("--label-config", help="TOML file overriding what counts as serious.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    mlruns: MlrunsOpt = None,
+    models: ModelsOpt = None,
 ) -> None:
-    """Train and cross-validate a risk model.
+    """Train the risk and recovery models on the workspace's inspection findings (or on --table).
+
+    Workspace: each inspection round is one set of examples with features as of its planning date;
+    Optuna tunes on the time-ordered backtest (all rounds but the latest), the run is logged to
+    MLflow (sqlite:///mlruns/mlflow.db), registered, and takes the alias `champion` only if it beats
+    the champion on the same backtest; the champion is exported to models/ for serving.
 
     With --table: a data scientist's prepared table, e.g. the public Kaggle provider-fraud table —
     held-out ids (stratified, or by time with --time), AUC, average precision, precision@k, Brier.
-    Training on the workspace's inspection findings arrives with the training issue.
     """
-    if table is None:
-        err.print(
-            "error: training on workspace findings is not built yet; use --table FILE --id COL --label COL "
-            "for a prepared table"
+    try:
+        if table is not None:
+            from training.table import run_train_table
+
+            run_train_table(table, id_col, label_col, time_col, console)
+            return
+        from training.labels import LabelConfig
+        from training.train_cli import run_train
+
+        run_train(
+            workspace_dir(workspace),
+            mlruns_dir(mlruns),
+            models_dir(models),
+            trials,
+            timeout,
+            seed,
+            window_months,
+            weighting,
+            LabelConfig.load(label_config),
+            console,
         )
-        raise typer.Exit(2)
-    from training.table import run_train_table
+    except FeijianError as exc:
+        _fail(exc)
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[
+        Path | None, typer.Option(help="The simulator's truth folder: adds the oracle and each ranking's share of it.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    mlruns: MlrunsOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Backtest the champion against the baselines (rule hits, anomaly, historical selection, random).
+
+    Writes workspace/reports/evaluation.json and evaluation.html, logs to MLflow, prints a summary;
+    also the drift since training and the improper-payment estimate from random inspections.
+    """
+    from training.evaluate_run import run_evaluate
 
     try:
-        run_train_table(table, id_col, label_col, time_col, console)
+        run_evaluate(workspace_dir(workspace), mlruns_dir(mlruns), models_dir(models), truth, console)
     except FeijianError as exc:
         _fail(exc)
 

@@ -13,6 +13,10 @@ ENV_PSEUDONYM_KEY_FILE = "FEIJIAN_PSEUDONYM_KEY_FILE"
 
 DEFAULT_WORKSPACE = Path("workspace")
 MLFLOW_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+ENV_MLRUNS = "FEIJIAN_MLRUNS"
+ENV_MODELS = "FEIJIAN_MODELS"
+DEFAULT_MLRUNS = Path("mlruns")
+DEFAULT_MODELS = Path("models")
 
 
 def workspace_dir(cli_value: str | Path | None = None) -> Path:
@@ -21,6 +25,16 @@ def workspace_dir(cli_value: str | Path | None = None) -> Path:
         return Path(cli_value)
     env = os.environ.get(ENV_WORKSPACE)
     return Path(env) if env else DEFAULT_WORKSPACE
+
+
+def mlruns_dir(cli_value: str | Path | None = None) -> Path:
+    """The MLflow store folder: the flag, else $FEIJIAN_MLRUNS, else ./mlruns (sqlite:///mlruns/mlflow.db)."""
+    return Path(cli_value) if cli_value else Path(os.environ.get(ENV_MLRUNS) or DEFAULT_MLRUNS)
+
+
+def models_dir(cli_value: str | Path | None = None) -> Path:
+    """Exported bundles: the flag, else $FEIJIAN_MODELS, else ./models."""
+    return Path(cli_value) if cli_value else Path(os.environ.get(ENV_MODELS) or DEFAULT_MODELS)
 
 
 @dataclass(frozen=True)
