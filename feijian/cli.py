@@ -261,22 +261,119 @@ def evaluate(
         _fail(exc)
 
 
+token_app = typer.Typer(help="Issue, revoke and list API tokens (only their hashes are stored).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+audit_app = typer.Typer(help="The tamper-evident audit log of the service.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default sqlite:///<workspace>/feijian.db or $FEIJIAN_DB_URL)."),
+]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default: the plan is confidential).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port.")] = 3000,
+    workspace: WorkspaceOpt = None,
+    models: ModelsOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Serve the API and the planners' page (BentoML): plan, score, explain, evidence, reports, findings.
+
+    Loads the champion bundle and the newest snapshot once, refuses to start when they are missing or
+    do not match. Every endpoint but health needs a token (`feijian token issue`).
+    """
+    from serving.serve_cli import run_serve
+
+    try:
+        raise typer.Exit(run_serve(workspace_dir(workspace), models_dir(models), host, port, db, console))
+    except FeijianError as exc:
+        _fail(exc)
+
+
+@token_app.command("issue")
+def token_issue(
+    name: Annotated[str, typer.Option(help="Who holds the token.")],
+    role: Annotated[str, typer.Option(help="planner, supervisor, analyst or admin.")],
+    workspace: WorkspaceOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Issue a token; it is printed once and only its hash is kept."""
+    from serving.serve_cli import run_token
+
+    try:
+        run_token("issue", workspace_dir(workspace), name, role, None, db, console)
+    except FeijianError as exc:
+        _fail(exc)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Option("--id", help="Token id from `feijian token list`.")],
+    workspace: WorkspaceOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Revoke a token at once (the service re-checks within seconds)."""
+    from serving.serve_cli import run_token
+
+    try:
+        run_token("revoke", workspace_dir(workspace), None, None, token_id, db, console)
+    except FeijianError as exc:
+        _fail(exc)
+
+
+@token_app.command("list")
+def token_list(workspace: WorkspaceOpt = None, db: DbOpt = None) -> None:
+    """List tokens: id, holder, role, created, revoked."""
+    from serving.serve_cli import run_token
+
+    try:
+        run_token("list", workspace_dir(workspace), None, None, None, db, console)
+    except FeijianError as exc:
+        _fail(exc)
+
+
+@audit_app.command("verify")
+def audit_verify(workspace: WorkspaceOpt = None) -> None:
+    """Recompute the audit log's hash chain; name the first entry that was edited, removed or moved."""
+    from serving.serve_cli import run_audit_verify
+
+    try:
+        ok = run_audit_verify(workspace_dir(workspace), console)
+    except FeijianError as exc:
+        _fail(exc)
+    if not ok:
+        raise typer.Exit(6)
+
+
 @app.command()
 def demo(
     workspace: WorkspaceOpt = None,
     out: Annotated[Path, typer.Option(help="Where the synthetic province is written.")] = Path("province"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     scale: Annotated[str, typer.Option(help="demo, large, or a number of facilities.")] = "demo",
+    trials: Annotated[int, typer.Option(help="Optuna trials for the training stage.")] = 15,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the page and API at the end.")] = True,
+    port: Annotated[int, typer.Option(help="Port for the page and API.")] = 3000,
+    mlruns: MlrunsOpt = None,
+    models: ModelsOpt = None,
 ) -> None:
     """The main job end to end on the built-in synthetic province.
 
-    simulate → ingest → features → (later: train → plan → reports → serve). Prints counts and where
-    each result is.
+    simulate → ingest → features → train (Optuna, MLflow, champion) → evaluate (with the truth) →
+    plan the next round and write the reports → serve the page and API on 127.0.0.1, printing the
+    address and a planner's token. Prints counts and where each result is.
     """
     from feijian.demo import run_demo
 
     try:
-        run_demo(workspace=workspace_dir(workspace), out=out, seed=seed, scale=scale, console=console)
+        run_demo(
+            workspace=workspace_dir(workspace), out=out, seed=seed, scale=scale, console=console,
+            mlruns=mlruns_dir(mlruns), models=models_dir(models), trials=trials, serve=serve, port=port,
+        )
     except FeijianError as exc:
         _fail(exc)
 

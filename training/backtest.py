@@ -25,6 +25,7 @@ import pandas as pd
 from training import metrics
 from training.anomaly import ANOMALY_COLUMN
 from training.dataset import Round, check_fold, known_before, stack
+from training.model import TooFewLabelsError
 from training.target_model import TargetModel, Weighting, propensity_weights
 
 RANKERS = ("model", "rule_hits", "anomaly", "historical", "random")
@@ -112,7 +113,10 @@ def run_backtest(
         test = rounds[i]
         train = known_before(stack(rounds[:i]), test.as_of)
         check_fold(train, test)
-        model = fit_fold(train, rounds[:i], columns, params, seed, weighting)
+        try:
+            model = fit_fold(train, rounds[:i], columns, params, seed, weighting)
+        except TooFewLabelsError:
+            continue  # too few findings before this round to train on: the fold is skipped, not faked
         cand = test.candidates
         inspected = cand["fixmedins_code"].isin(test.labelled["fixmedins_code"])
         scores = ranker_scores(cand, model.predict_frame(cand), inspected)

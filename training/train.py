@@ -126,7 +126,9 @@ def train_workspace(
     weighting: Weighting = "none",
     label_config: LabelConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> TrainResult:
+    """Train, log, register; `params` fixes the LightGBM parameters (no tuning) when given."""
     say = progress or (lambda _m: None)
     if weighting not in ("none", "ipw"):
         raise InputError(f"--weighting must be one of: none, ipw; got {weighting!r}")
@@ -155,8 +157,10 @@ def train_workspace(
     name = study_name(fingerprint, cfg.model_dump_json(), weighting)
     min_train = min(3, len(rounds) - 1)
     # The latest round is never used for tuning: it stays an honest hold-out for the reported figures.
-    params, _best, default_obj, trials = (
-        tune_backtest(
+    tuned_params: dict[str, Any] = {}
+    default_obj, trials = float("nan"), 0
+    if params is None and n_trials > 0 and len(rounds) > 2:
+        tuned_params, _best, default_obj, trials = tune_backtest(
             rounds[:-1],
             columns,
             Path(mlruns),
@@ -168,24 +172,9 @@ def train_workspace(
             progress=lambda n, s: say(f"tuning: trial {n} ({s:.0f} s)"),
             min_train_rounds=min(min_train, len(rounds) - 2),
         )
-        if n_trials > 0 and len(rounds) > 2
-        else ({}, float("nan"), float("nan"), 0)
-    )
     seconds["tuning"] = time.perf_counter() - t
-    lgbm_params = {
-        **{
-            k: DEFAULT_PARAMS[k]
-            for k in (
-                "learning_rate",
-                "num_leaves",
-                "min_data_in_leaf",
-                "feature_fraction",
-                "bagging_fraction",
-                "lambda_l2",
-            )
-        },
-        **params,
-    }
+    tunable = ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction", "bagging_fraction", "lambda_l2")
+    lgbm_params = {**{k: DEFAULT_PARAMS[k] for k in tunable}, **tuned_params, **(params or {})}
 
     t = time.perf_counter()
     folds = run_backtest(rounds, columns, lgbm_params, seed, weighting, min_train_rounds=min_train)
@@ -215,7 +204,7 @@ def train_workspace(
     version = _next_version(client, registry.MODEL_NAME)
     promoted = champ is None or (champ_score is not None and score > champ_score + 1e-12)
     latest = rounds[-1]
-    tuned = {r.batch for r in rounds[:-1]} if trials or n_trials > 0 else set()
+    tuned = {r.batch for r in rounds[:-1]} if params is None and n_trials > 0 else set()
     report = evaluation_report(folds, f"{registry.MODEL_NAME} v{version}", fac, None, window_months, seed, tuned)
     t = time.perf_counter()
     with mlflow.start_run(run_name=f"train v{version}") as run:

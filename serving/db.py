@@ -1,0 +1,61 @@
+"""The service's database: SQLite in the workspace by default, PostgreSQL (or any SQLAlchemy URL) by URL.
+
+Holds recorded findings and API tokens. The URL comes from `--db`, else $FEIJIAN_DB_URL, else
+sqlite:///<workspace>/feijian.db.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+ENV_DB_URL = "FEIJIAN_DB_URL"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def default_url(workspace: Path) -> str:
+    return os.environ.get(ENV_DB_URL) or f"sqlite:///{(Path(workspace) / 'feijian.db').resolve()}"
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        kwargs: dict = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_all(self) -> Database:
+        # the models register themselves on Base when their modules are imported
+        from serving import auth, findings  # noqa: F401
+
+        Base.metadata.create_all(self.engine)
+        return self
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cur = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def open_database(workspace: Path, url: str | None = None) -> Database:
+    if url is None:
+        Path(workspace).mkdir(parents=True, exist_ok=True)
+    return Database(url or default_url(workspace)).create_all()

@@ -1,0 +1,189 @@
+"""Findings recorded after a visit, kept in the service's database so the next `feijian train` learns from them.
+
+The columns are the input contract's `inspections` and `insp_dr_points` (features/schema.py), so a
+recorded finding and an ingested one are the same thing; `as_frames()` hands them to training,
+which unions them with the workspace's ingested findings (an insp_id recorded here wins).
+The burden view reads both: how often inspections found nothing, and how often the same facility
+was inspected again within a year — by region, level and ownership — so planning does not keep
+visiting the same honest places.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from features.schema import AGREEMENT_ACTION, INSP_TYPE, SELECTION
+from feijian.errors import InputError
+from serving.db import Base, Database
+
+
+class Finding(Base):
+    __tablename__ = "findings"
+
+    insp_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    fixmedins_code: Mapped[str] = mapped_column(String(40), index=True)
+    batch: Mapped[str] = mapped_column(String(20))
+    insp_date: Mapped[date] = mapped_column(Date)
+    period_begn: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    selection: Mapped[str] = mapped_column(String(20))
+    insp_type: Mapped[str] = mapped_column(String(20))
+    violation_types: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    amount_involved: Mapped[float] = mapped_column(Float)
+    amount_recovered: Mapped[float] = mapped_column(Float)
+    fine_amount: Mapped[float] = mapped_column(Float)
+    agreement_action: Mapped[str] = mapped_column(String(20))
+    referral: Mapped[bool] = mapped_column(Boolean)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FindingPoints(Base):
+    __tablename__ = "finding_points"
+
+    insp_id: Mapped[str] = mapped_column(ForeignKey("findings.insp_id", ondelete="CASCADE"), primary_key=True)
+    dr_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    points: Mapped[int] = mapped_column(Integer)
+
+
+class PhysicianPoints(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dr_code: str = Field(min_length=1, max_length=40)
+    points: int = Field(ge=1, le=12, description="驾照式记分 1–12")
+
+
+class FindingIn(BaseModel):
+    """One inspection's outcome, as the inspection team records it after the visit."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "insp_id": "INSP2025Q1-0001",
+                "fixmedins_code": "H99010100001",
+                "batch": "2025Q1",
+                "insp_date": "2025-01-20",
+                "period_begn": "2024-01-01",
+                "period_end": "2024-12-31",
+                "selection": "targeted",
+                "insp_type": "flight",
+                "violation_types": "over_testing;minor",
+                "amount_involved": 52000.0,
+                "amount_recovered": 48000.0,
+                "fine_amount": 0.0,
+                "agreement_action": "warning",
+                "referral": False,
+                "points": [{"dr_code": "D99010100001003", "points": 4}],
+            }
+        },
+    )
+
+    insp_id: str = Field(min_length=1, max_length=40)
+    fixmedins_code: str = Field(min_length=1, max_length=40)
+    batch: str = Field(min_length=1, max_length=20)
+    insp_date: date
+    period_begn: date
+    period_end: date
+    selection: str
+    insp_type: str = "targeted"
+    violation_types: str | None = Field(None, max_length=400)
+    amount_involved: float = Field(0.0, ge=0, le=1e12)
+    amount_recovered: float = Field(0.0, ge=0, le=1e12)
+    fine_amount: float = Field(0.0, ge=0, le=1e12)
+    agreement_action: str = "none"
+    referral: bool = False
+    points: list[PhysicianPoints] = Field(default_factory=list, max_length=500)
+
+    @field_validator("selection")
+    @classmethod
+    def _selection(cls, v: str) -> str:
+        return _code(v, SELECTION, "selection")
+
+    @field_validator("insp_type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        return _code(v, INSP_TYPE, "insp_type")
+
+    @field_validator("agreement_action")
+    @classmethod
+    def _action(cls, v: str) -> str:
+        return _code(v, AGREEMENT_ACTION, "agreement_action")
+
+
+def _code(value: str, allowed: dict[str, str], field: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def record(db: Database, finding: FindingIn, recorded_by: str, known_facilities: set[str] | None = None) -> bool:
+    """Insert or update (same insp_id) one finding; returns True when it was new."""
+    if finding.period_end < finding.period_begn:
+        raise InputError(f"period_end {finding.period_end} is before period_begn {finding.period_begn}")
+    if known_facilities is not None and finding.fixmedins_code not in known_facilities:
+        raise InputError(f"fixmedins_code {finding.fixmedins_code!r} is not a facility in the current snapshot")
+    data = finding.model_dump(exclude={"points"})
+    with db.session() as s:
+        row = s.get(Finding, finding.insp_id)
+        new = row is None
+        if new:
+            row = Finding(**data, recorded_by=recorded_by, recorded_at=datetime.now(UTC))
+            s.add(row)
+        else:
+            for k, v in data.items():
+                setattr(row, k, v)
+            row.recorded_by, row.recorded_at = recorded_by, datetime.now(UTC)
+            for p in s.scalars(select(FindingPoints).where(FindingPoints.insp_id == finding.insp_id)).all():
+                s.delete(p)
+        s.flush()
+        for p in finding.points:
+            s.add(FindingPoints(insp_id=finding.insp_id, dr_code=p.dr_code, points=p.points))
+        s.commit()
+    return new
+
+
+def as_frames(db: Database) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(inspections, insp_dr_points) in the input contract's columns."""
+    with db.session() as s:
+        rows = s.scalars(select(Finding)).all()
+        pts = s.scalars(select(FindingPoints)).all()
+        cols = [c.name for c in Finding.__table__.columns if c.name not in ("recorded_by", "recorded_at")]
+        insp = pd.DataFrame([{c: getattr(r, c) for c in cols} for r in rows], columns=cols)
+        points = pd.DataFrame(
+            [{"insp_id": p.insp_id, "dr_code": p.dr_code, "points": p.points} for p in pts],
+            columns=["insp_id", "dr_code", "points"],
+        )
+    return insp, points
+
+
+def burden(inspections: pd.DataFrame, facilities: pd.DataFrame) -> dict[str, list[dict[str, object]]]:
+    """No-finding rate and repeat-inspection rate (again within 365 days) by region, level and ownership."""
+    if inspections.empty:
+        return {"admdvs": [], "hosp_lv": [], "ownership": []}
+    df = inspections.copy()
+    df["insp_date"] = pd.to_datetime(df["insp_date"])
+    df = df.sort_values(["fixmedins_code", "insp_date"])
+    prev = df.groupby("fixmedins_code")["insp_date"].shift()
+    df["repeat"] = (df["insp_date"] - prev).dt.days.le(365).fillna(False)
+    df["no_finding"] = (df["amount_recovered"].fillna(0) <= 0) & df["violation_types"].isna()
+    df = df.merge(facilities[["fixmedins_code", "admdvs", "hosp_lv", "ownership"]], on="fixmedins_code", how="left")
+    out: dict[str, list[dict[str, object]]] = {}
+    for key in ("admdvs", "hosp_lv", "ownership"):
+        g = df.groupby(key, dropna=False).agg(
+            inspections=("insp_id", "size"), no_finding_rate=("no_finding", "mean"), repeat_rate=("repeat", "mean")
+        )
+        out[key] = [
+            {
+                key: str(idx),
+                "inspections": int(r.inspections),
+                "no_finding_rate": round(float(r.no_finding_rate), 4),
+                "repeat_rate": round(float(r.repeat_rate), 4),
+            }
+            for idx, r in g.iterrows()
+        ]
+    return out

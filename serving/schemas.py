@@ -1,0 +1,53 @@
+"""Typed requests of the service, with limits and examples (they also make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_CAPACITY = 500
+MAX_SCORE_ROWS = 5000
+
+
+class PlanRequest(BaseModel):
+    """Plan the next round: how many visits, which facilities may be chosen, how much to explore."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"capacity": 30, "regions": [], "exclude_days": 180, "exploration_share": 0.1}},
+    )
+
+    capacity: int = Field(30, ge=1, le=MAX_CAPACITY, description="检查能力：本轮检查家数")
+    level: Literal["facility", "physician"] = "facility"
+    regions: list[str] = Field(default_factory=list, max_length=100, description="限定统筹区 admdvs")
+    types: list[str] = Field(default_factory=list, max_length=20, description="限定机构类型 fixmedins_type")
+    levels: list[str] = Field(default_factory=list, max_length=20, description="限定医院等级 hosp_lv")
+    ownership: list[Literal["public", "private"]] = Field(default_factory=list, max_length=2)
+    exclude_days: int = Field(180, ge=0, le=3650, description="排除近 N 天内检查过的机构")
+    clean_cooldown_days: int = Field(365, ge=0, le=3650, description="检查未发现问题的机构冷却期（天）")
+    region_caps: dict[str, int] = Field(default_factory=dict, max_length=100, description="每个统筹区最多几家")
+    exploration_share: float = Field(0.1, ge=0.0, le=0.5, description="随机探索比例（使未来标签更少偏差）")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class ScoreRequest(BaseModel):
+    """Feature rows (the model's columns, as in a snapshot) → scores, in one batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[dict[str, float | None]] = Field(min_length=1, max_length=MAX_SCORE_ROWS)
+
+
+class ExplainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"code": "H99010100001"}})
+
+    code: str = Field(min_length=1, max_length=40, description="fixmedins_code（或医师 dr_code）")
+
+
+class EvidenceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=40)
+    rule_id: str | None = Field(None, max_length=20)
+    limit: int = Field(200, ge=1, le=5000)

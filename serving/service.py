@@ -1,0 +1,175 @@
+"""The BentoML service: plan the next round, score, explain, evidence, reports, findings, burden.
+
+`bentoml serve serving.service:Feijian` (or `feijian serve`) loads the champion bundle and the newest
+snapshot once (serving.state), refuses to start when they are missing or do not match, and serves
+the JSON API under /api/, the planners' page under /ui/, BentoML's health probes and /metrics.
+Tokens, roles, limits and the audit trail sit in front of everything (serving.middleware).
+Bodies are flat JSON objects validated by the pydantic models in serving.schemas.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from http import HTTPStatus
+from typing import Any
+
+import bentoml
+import pandas as pd
+from bentoml.exceptions import BentoMLException
+
+from feijian.errors import FeijianError
+from serving.findings import FindingIn, burden, record
+from serving.middleware import GuardMiddleware
+from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, ScoreRequest
+from serving.state import ServingState, load_state
+from serving.web.app import make_page_app
+
+ENV_WORKSPACE = "FEIJIAN_WORKSPACE"
+ENV_DB = "FEIJIAN_DB_URL"
+
+
+class ServiceError(BentoMLException):
+    """A FeijianError crossing the API boundary: keeps its HTTP status (400 bad input, 404, 503 …)."""
+
+
+def _guarded(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FeijianError as exc:
+            raise ServiceError(str(exc), error_code=HTTPStatus(exc.http_status)) from None
+
+    return inner
+
+
+def _principal(ctx: bentoml.Context) -> Any:
+    return ctx.request.scope.get("state", {}).get("principal")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso"))
+
+
+page = make_page_app()
+
+
+@bentoml.service(name="feijian", traffic={"timeout": 120}, workers=1)
+@bentoml.asgi_app(page, path="/ui")
+class Feijian:
+    def __init__(self) -> None:
+        self.state: ServingState = load_state(db_url=os.environ.get(ENV_DB))
+        page.state.service = self
+        self._plans: dict[str, dict[str, Any]] = {}
+
+    # --- planning ----------------------------------------------------------------------------------
+
+    def plan_object(self, req: PlanRequest) -> Any:
+        """The round plan (serving.plan.Plan) for a request."""
+        from serving.plan import plan_round
+
+        st = self.state
+        scored = st.explainer.scored() if req.level == "facility" else st.explainer.scored_physicians()  # type: ignore[attr-defined]
+        return plan_round(
+            scored,
+            st.inspections(),
+            st.as_of,
+            req.capacity,
+            regions=req.regions or None,
+            types=req.types or None,
+            levels=req.levels or None,
+            ownership=req.ownership or None,
+            exclude_days=req.exclude_days,
+            clean_cooldown_days=req.clean_cooldown_days,
+            region_caps=req.region_caps or None,
+            exploration_share=req.exploration_share,
+            seed=req.seed,
+            level=req.level,
+        )
+
+    def plan_payload(self, req: PlanRequest) -> dict[str, Any]:
+        """The plan as JSON, cached per request (the snapshot and model do not change while serving)."""
+        key = req.model_dump_json()
+        hit = self._plans.get(key)
+        if hit is not None:
+            return hit
+        plan = self.plan_object(req)
+        out = {"targets": _records(plan.targets), "meta": json.loads(json.dumps(plan.meta, default=str))}
+        if len(self._plans) > 256:
+            self._plans.clear()
+        self._plans[key] = out
+        return out
+
+    @bentoml.api(route="/api/plan")
+    @_guarded
+    def plan(self, req: PlanRequest, /) -> dict[str, Any]:
+        """Plan the next round: ordered targets with risk, expected recovery, top reasons; the expected total."""
+        return self.plan_payload(req)
+
+    # --- scoring and explanations ------------------------------------------------------------------
+
+    @bentoml.api(route="/api/score")
+    @_guarded
+    def score(self, req: ScoreRequest, /) -> dict[str, Any]:
+        """Score feature rows in one batch (the bundle's columns; missing columns are an error)."""
+        frame = pd.DataFrame(req.rows)
+        scores = self.state.bundle.predict_frame(frame)
+        return {"model_version": self.state.bundle.version, "scores": _records(scores)}
+
+    @bentoml.api(route="/api/explain")
+    @_guarded
+    def explain(self, req: ExplainRequest, /) -> dict[str, Any]:
+        """One facility: contributions, reasons with peer comparison, evidence summary, physicians, history."""
+        return self.state.explainer.explain(req.code)  # type: ignore[attr-defined]
+
+    @bentoml.api(route="/api/explain_physician")
+    @_guarded
+    def explain_physician(self, req: ExplainRequest, /) -> dict[str, Any]:
+        return self.state.explainer.explain_physician(req.code)  # type: ignore[attr-defined]
+
+    @bentoml.api(route="/api/evidence")
+    @_guarded
+    def evidence(self, req: EvidenceRequest, /) -> dict[str, Any]:
+        """The suspicious-claim list (疑点清单) of one facility, optionally one rule; pseudonymised."""
+        rows = self.state.explainer.evidence(req.code, req.rule_id)  # type: ignore[attr-defined]
+        return {"code": req.code, "n": len(rows), "rows": _records(rows.head(req.limit))}
+
+    # --- findings -------------------------------------------------------------------------------------
+
+    @bentoml.api(route="/api/findings")
+    @_guarded
+    def findings(self, finding: FindingIn, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """Record an inspection's outcome; the next `feijian train` learns from it."""
+        who = _principal(ctx)
+        known = set(self.state.facilities["fixmedins_code"]) if not self.state.facilities.empty else None
+        new = record(self.state.db, finding, who.name if who else "unknown", known)
+        self._plans.clear()  # exclusions and cool-downs depend on findings
+        return {"insp_id": finding.insp_id, "created": new}
+
+    @bentoml.api(route="/api/burden")
+    @_guarded
+    def burden(self) -> dict[str, Any]:
+        """No-finding rate and repeat-inspection rate by region, level and ownership."""
+        return burden(self.state.inspections(), self.state.facilities)
+
+    @bentoml.api(route="/api/info")
+    @_guarded
+    def info(self) -> dict[str, Any]:
+        """Model version, snapshot and what the page needs to build its filters."""
+        st = self.state
+        fac = st.facilities
+        return {
+            "model_version": st.bundle.version,
+            "snapshot_id": st.snapshot_meta["snapshot_id"],
+            "as_of": st.snapshot_meta["as_of"],
+            "regions": sorted(fac["admdvs"].dropna().unique().tolist()) if not fac.empty else [],
+            "types": sorted(fac["fixmedins_type"].dropna().unique().tolist()) if not fac.empty else [],
+            "levels": sorted(fac["hosp_lv"].dropna().unique().tolist()) if not fac.empty else [],
+        }
+
+
+Feijian.add_asgi_middleware(
+    GuardMiddleware, workspace=os.environ.get(ENV_WORKSPACE, "workspace"), db_url=os.environ.get(ENV_DB)
+)

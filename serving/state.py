@@ -1,0 +1,98 @@
+"""What the service loads once at start: the champion bundle, the newest snapshot, their explanations.
+
+Refuses to start, with a message that says what to run, when either is missing or when they do not
+match (the snapshot was built with other feature declarations than the model was trained on).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from features.build import latest_snapshot, source_expr
+from feijian.errors import NotReadyError
+from feijian.settings import ENV_WORKSPACE, Workspace, models_dir, workspace_dir
+from serving.db import Database, open_database
+from training.bundle import Bundle, champion_path
+
+ENV_BUNDLE = "FEIJIAN_BUNDLE"
+
+
+@dataclass
+class ServingState:
+    workspace: Workspace
+    bundle: Bundle
+    snapshot: Path
+    snapshot_meta: dict
+    explainer: object  # serving.explain.Explainer
+    db: Database
+    facilities: pd.DataFrame  # identity of every facility in the snapshot (name, region, type, level, ownership)
+
+    @property
+    def as_of(self) -> date:
+        return date.fromisoformat(self.snapshot_meta["as_of"])
+
+    def inspections(self) -> pd.DataFrame:
+        """Ingested findings and the ones recorded through the service (an insp_id recorded later wins)."""
+        from serving.findings import as_frames
+
+        recorded, _ = as_frames(self.db)
+        ingested = _read_raw(self.workspace, "inspections")
+        frames = [f for f in (recorded, ingested) if not f.empty]
+        if not frames:
+            return pd.DataFrame(
+                columns=[
+                    "insp_id",
+                    "fixmedins_code",
+                    "insp_date",
+                    "amount_recovered",
+                    "violation_types",
+                    "agreement_action",
+                ]
+            )
+        both = pd.concat(frames, ignore_index=True)
+        both["insp_date"] = pd.to_datetime(both["insp_date"]).dt.date
+        return both.drop_duplicates("insp_id", keep="first").reset_index(drop=True)
+
+
+def _read_raw(ws: Workspace, table: str) -> pd.DataFrame:
+    if not ws.table(table).is_dir() or not any(ws.table(table).rglob("*.parquet")):
+        return pd.DataFrame()
+    con = duckdb.connect()
+    try:
+        return con.sql(f"SELECT * FROM {source_expr(ws.root, table)}").df()
+    finally:
+        con.close()
+
+
+def check_compatible(bundle: Bundle, meta: dict) -> None:
+    want, got = bundle.meta.get("declaration_version"), meta.get("declaration_version")
+    if want != got:
+        raise NotReadyError(
+            f"the champion model (v{bundle.version}) was trained on feature declarations {want}, but the newest "
+            f"snapshot {meta.get('snapshot_id')} was built with {got}: rebuild the snapshot "
+            "(`feijian features --as-of DATE`) or retrain (`feijian train`)"
+        )
+
+
+def load_state(workspace: Path | None = None, models: Path | None = None, db_url: str | None = None) -> ServingState:
+    from serving.explain import Explainer
+
+    ws = Workspace(workspace_dir(workspace or os.environ.get(ENV_WORKSPACE)))
+    bundle_path = Path(os.environ[ENV_BUNDLE]) if os.environ.get(ENV_BUNDLE) else champion_path(models_dir(models))
+    bundle = Bundle.load(bundle_path)
+    snapshot = latest_snapshot(ws.root)
+    if not (snapshot / "meta.json").is_file():
+        raise NotReadyError(f"snapshot {snapshot} is incomplete (no meta.json); rebuild it with `feijian features`")
+    meta = json.loads((snapshot / "meta.json").read_text(encoding="utf-8"))
+    check_compatible(bundle, meta)
+    explainer = Explainer.build(ws.root, bundle, snapshot, seed=int(bundle.meta.get("seed", 0)))
+    db = open_database(ws.root, db_url)
+    fac = _read_raw(ws, "fixmedins")
+    return ServingState(ws, bundle, snapshot, meta, explainer, db, fac)

@@ -1,0 +1,120 @@
+"""The planners' page and its file downloads, mounted by the service under /ui.
+
+The page itself is a static shell (no data): it asks for a token, keeps it in the tab's
+sessionStorage, and calls the JSON API with it. Downloads (plan and evidence as Excel, reports as
+PDF/HTML) are POST/GET routes here; the service's middleware checks their token and role and
+audits them like the API.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from feijian.errors import FeijianError
+from serving.schemas import PlanRequest
+
+MEDIA = {
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html; charset=utf-8",
+}
+
+
+def _static(name: str) -> str:
+    return resources.files("serving.web").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _file(path: Path, filename: str) -> Response:
+    kind = path.suffix.lstrip(".")
+    return Response(
+        path.read_bytes(),
+        media_type=MEDIA.get(kind, "application/octet-stream"),
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    )
+
+
+def make_page_app() -> FastAPI:
+    app = FastAPI(title="feijian page", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def service(request: Request) -> Any:
+        svc = getattr(request.app.state, "service", None)
+        if svc is None:
+            raise HTTPException(503, "service is starting")
+        return svc
+
+    def fail(exc: FeijianError) -> HTTPException:
+        return HTTPException(exc.http_status, str(exc))
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return _static("index.html")
+
+    @app.get("/static/app.js")
+    def app_js() -> Response:
+        return Response(_static("app.js"), media_type="text/javascript; charset=utf-8")
+
+    @app.get("/static/app.css")
+    def app_css() -> Response:
+        return Response(_static("app.css"), media_type="text/css; charset=utf-8")
+
+    @app.post("/download/plan")
+    def download_plan(req: PlanRequest, request: Request) -> Response:
+        from serving.reports import write_round_report
+
+        svc = service(request)
+        try:
+            plan = svc.plan_object(req)
+            with tempfile.TemporaryDirectory() as tmp:
+                paths = write_round_report(plan, svc.state.explainer, Path(tmp))
+                return _file(paths["xlsx"], "检查计划.xlsx")
+        except FeijianError as exc:
+            raise fail(exc) from None
+
+    @app.post("/download/round_report")
+    def download_round_report(req: PlanRequest, request: Request) -> Response:
+        from serving.reports import write_round_report
+
+        svc = service(request)
+        try:
+            plan = svc.plan_object(req)
+            with tempfile.TemporaryDirectory() as tmp:
+                paths = write_round_report(plan, svc.state.explainer, Path(tmp))
+                return _file(paths["pdf"], "检查计划报告.pdf")
+        except FeijianError as exc:
+            raise fail(exc) from None
+
+    @app.get("/download/facility_report/{code}")
+    def download_facility_report(code: str, request: Request, fmt: str = "pdf") -> Response:
+        from serving.reports import write_facility_report
+
+        if fmt not in ("pdf", "html", "xlsx"):
+            raise HTTPException(400, f"fmt must be pdf, html or xlsx; got {fmt!r}")
+        svc = service(request)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                paths = write_facility_report(svc.state.explainer, code, Path(tmp))
+                if fmt not in paths:
+                    raise HTTPException(404, f"no {fmt} report for {code}")
+                return _file(paths[fmt], f"{code}_报告.{fmt}")
+        except FeijianError as exc:
+            raise fail(exc) from None
+
+    @app.get("/download/evidence/{code}")
+    def download_evidence(code: str, request: Request) -> Response:
+        svc = service(request)
+        try:
+            rows = svc.state.explainer.evidence(code, None)
+        except FeijianError as exc:
+            raise fail(exc) from None
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "evidence.xlsx"
+            rows.to_excel(out, index=False, sheet_name="疑点清单", engine="xlsxwriter")
+            return _file(out, f"{code}_疑点清单.xlsx")
+
+    return app

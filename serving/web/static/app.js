@@ -1,0 +1,105 @@
+// feijian planners' page: keeps the token in this tab only, calls the JSON API with it.
+"use strict";
+const $ = (s) => document.querySelector(s);
+let current = null; // code of the facility in the detail panel
+
+function token() { return sessionStorage.getItem("feijian-token") || ""; }
+function say(msg, error = false) { const f = $("#status"); f.textContent = msg; f.className = error ? "error" : ""; }
+function fmtPct(p) { return p == null ? "—" : (100 * p).toFixed(1) + "%"; }
+function fmtYuan(v) { return v == null ? "—" : Math.round(v).toLocaleString("zh-CN"); }
+function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); }
+
+async function api(path, body) {
+  const r = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json", "Authorization": "Bearer " + token()}, body: JSON.stringify(body ?? {})});
+  const text = await r.text();
+  let data; try { data = JSON.parse(text); } catch { data = {error: text}; }
+  if (!r.ok) { throw new Error(`${r.status}：${data.error || data.detail || text}`); }
+  return data;
+}
+
+async function download(path, body, filename, method = "POST") {
+  const opts = {method, headers: {"Authorization": "Bearer " + token()}};
+  if (method === "POST") { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+  const r = await fetch(path, opts);
+  if (!r.ok) { say(`下载失败 ${r.status}：${await r.text()}`, true); return; }
+  const blob = await r.blob();
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob); a.download = filename; a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+  say(`已下载 ${filename}`);
+}
+
+function selected(id) { return Array.from($(id).selectedOptions).map((o) => o.value); }
+function planRequest() {
+  return {capacity: Number($("#capacity").value), regions: selected("#regions"), types: selected("#types"),
+          exclude_days: Number($("#exclude_days").value), exploration_share: Number($("#exploration").value)};
+}
+
+async function loadInfo() {
+  try {
+    const info = await api("/api/info");
+    $("#info").textContent = `模型 v${info.model_version} · 数据截至 ${info.as_of}`;
+    for (const [id, values] of [["#regions", info.regions], ["#types", info.types]]) {
+      $(id).innerHTML = values.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
+    }
+    say("令牌有效，可以生成检查计划。");
+  } catch (e) { say("令牌无效或无权限：" + e.message, true); }
+}
+
+async function plan() {
+  say("正在生成检查计划…");
+  try {
+    const res = await api("/api/plan", planRequest());
+    const rows = res.targets.map((t) => `<tr data-code="${esc(t.fixmedins_code)}">
+      <td class="num">${t.rank}</td><td>${esc(t.fixmedins_name || t.name || t.fixmedins_code)}</td><td>${esc(t.admdvs)}</td>
+      <td>${esc(t.fixmedins_type)}</td><td>${esc(t.hosp_lv)}</td><td class="num">${fmtPct(t.p_serious)}</td>
+      <td class="num">${fmtYuan(t.expected_recovery)}</td><td>${esc((t.top_reasons || []).slice(0, 2).join("；"))}</td>
+      <td><span class="badge ${t.pick}">${t.pick === "exploration" ? "随机探索" : "模型"}</span></td></tr>`);
+    $("#plan-table tbody").innerHTML = rows.join("");
+    const m = res.meta || {};
+    $("#plan-summary").textContent = `共 ${res.targets.length} 家，预期追回合计 ${fmtYuan(m.expected_total)} 元。`;
+    say("检查计划已生成。点击一行查看原因与证据。");
+  } catch (e) { say("生成失败：" + e.message, true); }
+}
+
+function renderExplanation(x) {
+  const reasons = (x.reasons || []).map((r) => {
+    const ev = r.evidence || {};
+    const evText = ev.n_rows != null ? `证据：${ev.n_rows} 条，涉及金额 ${fmtYuan(ev.amount)} 元` : "";
+    return `<div class="reason"><div>${esc(r.text || r.reason || "")}</div><div class="ev">${esc(evText)}</div></div>`;
+  }).join("");
+  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} ${fmtPct(d.p_serious ?? d.risk)}</li>`).join("");
+  const t = x.target || x;
+  return `<h2>${esc(t.fixmedins_name || t.name || t.fixmedins_code || x.code)}</h2>
+    <p>风险概率 <b>${fmtPct(x.p_serious ?? x.risk)}</b> · 预期追回 <b>${fmtYuan(x.expected_recovery)}</b> 元 · 模型 v${esc(x.model_version || "")}</p>
+    <h3>原因</h3>${reasons || "<p>—</p>"}<h3>医师（按风险）</h3><ul>${docs || "<li>—</li>"}</ul>`;
+}
+
+async function openDetail(code) {
+  current = code;
+  $("#detail").hidden = false;
+  $("#detail-body").innerHTML = "加载中…";
+  try { $("#detail-body").innerHTML = renderExplanation(await api("/api/explain", {code})); }
+  catch (e) { $("#detail-body").textContent = "无法加载：" + e.message; }
+}
+
+async function saveFinding(ev) {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const body = Object.fromEntries(f.entries());
+  body.fixmedins_code = current;
+  body.amount_recovered = Number(body.amount_recovered); body.fine_amount = Number(body.fine_amount);
+  try { await api("/api/findings", body); $("#finding-status").textContent = "已保存"; }
+  catch (e) { $("#finding-status").textContent = "保存失败：" + e.message; }
+}
+
+$("#save-token").addEventListener("click", () => { sessionStorage.setItem("feijian-token", $("#token").value.trim()); loadInfo(); });
+$("#plan-btn").addEventListener("click", plan);
+$("#plan-table tbody").addEventListener("click", (e) => { const tr = e.target.closest("tr"); if (tr) openDetail(tr.dataset.code); });
+$("#close-detail").addEventListener("click", () => { $("#detail").hidden = true; });
+$("#dl-plan").addEventListener("click", () => download("/ui/download/plan", planRequest(), "检查计划.xlsx"));
+$("#dl-round").addEventListener("click", () => download("/ui/download/round_report", planRequest(), "检查计划报告.pdf"));
+$("#dl-facility").addEventListener("click", () => download(`/ui/download/facility_report/${encodeURIComponent(current)}?fmt=pdf`, null, `${current}_报告.pdf`, "GET"));
+$("#dl-evidence").addEventListener("click", () => download(`/ui/download/evidence/${encodeURIComponent(current)}`, null, `${current}_疑点清单.xlsx`, "GET"));
+$("#finding-form").addEventListener("submit", saveFinding);
+if (token()) { $("#token").value = token(); loadInfo(); }

@@ -1,0 +1,67 @@
+"""Session fixtures shared by the training (and later serving) tests: one small simulated province,
+ingested once, trained once. Building it costs tens of seconds; every test that needs a trained
+workspace reuses it instead of paying again."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+SMALL_SCALE = "80"  # facilities; inspection capacity scales to 10 per round, 8 rounds
+SMALL_SEED = 11
+
+
+@dataclass
+class Province:
+    root: Path
+    workspace: Path
+    truth: Path
+    meta: dict
+
+
+@pytest.fixture(scope="session")
+def small_province(tmp_path_factory: pytest.TempPathFactory) -> Province:
+    import json
+
+    from features.ingest_cli import run_ingest
+    from features.pseudonym import ensure_demo_key
+    from simulator.cli_support import run_simulate
+
+    root = tmp_path_factory.mktemp("province")
+    quiet = Console(file=io.StringIO(), width=120)
+    run_simulate(out=root / "province", seed=SMALL_SEED, scale=SMALL_SCALE, console=quiet)
+    ws = root / "workspace"
+    ensure_demo_key(ws)
+    run_ingest(
+        src=root / "province" / "input",
+        workspace=ws,
+        adapter=None,
+        encoding="utf-8",
+        max_reject_share=0.05,
+        now=None,
+        console=quiet,
+    )
+    meta = json.loads((root / "province" / "meta.json").read_text(encoding="utf-8"))
+    return Province(root, ws, root / "province" / "truth", meta)
+
+
+@dataclass
+class Trained:
+    province: Province
+    mlruns: Path
+    models: Path
+    result: object  # training.train.TrainResult
+
+
+@pytest.fixture(scope="session")
+def trained(small_province: Province, tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    from training.train import train_workspace
+
+    base = tmp_path_factory.mktemp("trained")
+    mlruns, models = base / "mlruns", base / "models"
+    result = train_workspace(small_province.workspace, mlruns, models, n_trials=0, seed=0)
+    return Trained(small_province, mlruns, models, result)

@@ -1,0 +1,213 @@
+"""The BentoML service: roles on every endpoint, 4xx with reasons, findings, audit; in-process and for real."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Trained
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Served:
+    trained: Trained
+    tokens: dict[str, str]  # role → token
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def served(trained: Trained) -> Iterator[Served]:
+    from serving.auth import issue
+    from serving.db import open_database
+    from serving.serve_cli import service_env
+
+    ws = trained.province.workspace
+    db = open_database(ws)
+    tokens = {role: issue(db, f"测试{role}", role)[1] for role in ("planner", "supervisor", "analyst", "admin")}
+    db.dispose()
+    env = service_env(ws, trained.models)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield Served(trained, tokens, env)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def client(served: Served) -> Iterator[object]:
+    from starlette.testclient import TestClient
+
+    from serving.service import Feijian
+
+    with TestClient(Feijian.to_asgi()) as c:
+        yield c
+
+
+def _auth(served: Served, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {served.tokens[role]}"}
+
+
+ENDPOINTS = {  # path → (body, roles allowed)
+    "/api/plan": ({"capacity": 5}, {"planner", "admin"}),
+    "/api/explain": (None, {"planner", "supervisor", "analyst", "admin"}),
+    "/api/evidence": (None, {"supervisor", "admin"}),
+    "/api/burden": ({}, {"planner", "supervisor", "analyst", "admin"}),
+}
+
+
+def _code(client: object, served: Served) -> str:
+    r = client.post("/api/plan", json={"capacity": 3}, headers=_auth(served, "planner"))  # type: ignore[attr-defined]
+    return r.json()["targets"][0]["fixmedins_code"]
+
+
+def test_health_is_open_everything_else_needs_a_token(client: object) -> None:
+    assert client.get("/healthz").status_code == 200  # type: ignore[attr-defined]
+    r = client.post("/api/plan", json={"capacity": 5})  # type: ignore[attr-defined]
+    assert r.status_code == 401 and "token" in r.json()["error"]
+    assert client.get("/metrics").status_code == 401  # type: ignore[attr-defined]
+    r = client.post("/api/plan", json={"capacity": 5}, headers={"Authorization": "Bearer nope"})  # type: ignore[attr-defined]
+    assert r.status_code == 401
+
+
+def test_each_endpoint_allows_exactly_its_roles(client: object, served: Served) -> None:
+    code = _code(client, served)
+    for path, (body, allowed) in ENDPOINTS.items():
+        payload = body if body is not None else {"code": code}
+        for role in served.tokens:
+            r = client.post(path, json=payload, headers=_auth(served, role))  # type: ignore[attr-defined]
+            want = 200 if role in allowed else 403
+            assert r.status_code == want, f"{path} as {role}: {r.status_code} {r.text[:200]}"
+
+
+def test_plan_respects_capacity_and_is_deterministic(client: object, served: Served) -> None:
+    h = _auth(served, "planner")
+    a = client.post("/api/plan", json={"capacity": 8, "exploration_share": 0.25, "seed": 3}, headers=h).json()  # type: ignore[attr-defined]
+    b = client.post("/api/plan", json={"capacity": 8, "exploration_share": 0.25, "seed": 3}, headers=h).json()  # type: ignore[attr-defined]
+    assert len(a["targets"]) == 8 and a == b
+    assert [t["rank"] for t in a["targets"]] == list(range(1, 9))
+    assert sum(t["pick"] == "exploration" for t in a["targets"]) == 2
+    assert a["meta"]["expected_total"] > 0
+
+
+def test_bad_requests_get_4xx_with_a_reason(client: object, served: Served) -> None:
+    h = _auth(served, "admin")
+    r = client.post("/api/plan", json={"capacity": 0}, headers=h)  # type: ignore[attr-defined]
+    assert r.status_code == 400 and "capacity" in r.text
+    r = client.post("/api/plan", json={"capacity": 5, "surprise": 1}, headers=h)  # type: ignore[attr-defined]
+    assert r.status_code == 400
+    r = client.post("/api/explain", json={"code": "NO-SUCH-FACILITY"}, headers=h)  # type: ignore[attr-defined]
+    assert 400 <= r.status_code < 500 and "NO-SUCH-FACILITY" in r.text
+    r = client.post("/api/score", json={"rows": [{"n_visits": 1.0}]}, headers=h)  # type: ignore[attr-defined]
+    assert r.status_code == 400 and "missing" in r.text
+    big = "x" * 1_100_000
+    r = client.post("/api/plan", content=big, headers={**h, "Content-Type": "application/json"})  # type: ignore[attr-defined]
+    assert r.status_code == 413
+
+
+def test_score_in_batches(client: object, served: Served) -> None:
+    import pandas as pd
+
+    from training.bundle import Bundle, champion_path
+    from training.dataset import add_facility_context
+
+    bundle = Bundle.load(champion_path(served.trained.models))
+    snap = served.trained.province.workspace / "features" / bundle.meta["snapshot_id"]
+    frame = add_facility_context(pd.read_parquet(snap / "facility.parquet"), 0)
+    rows = frame[bundle.features["facility"]].head(20)
+    body = {"rows": [{k: (None if v != v else float(v)) for k, v in r.items()} for r in rows.to_dict("records")]}
+    r = client.post("/api/score", json=body, headers=_auth(served, "analyst"))  # type: ignore[attr-defined]
+    assert r.status_code == 200, r.text
+    got = [s["expected_recovery"] for s in r.json()["scores"]]
+    want = bundle.predict_frame(rows)["expected_recovery"].tolist()
+    assert got == pytest.approx(want)
+
+
+def test_finding_recorded_then_in_burden_and_audit_verifies(client: object, served: Served) -> None:
+    from serving.db import open_database
+    from serving.findings import as_frames
+    from serving.serve_cli import run_audit_verify
+
+    code = _code(client, served)
+    finding = {
+        "insp_id": "TEST-0001",
+        "fixmedins_code": code,
+        "batch": "2025Q1",
+        "insp_date": "2025-01-20",
+        "period_begn": "2024-01-01",
+        "period_end": "2024-12-31",
+        "selection": "targeted",
+        "amount_recovered": 1234.5,
+        "points": [{"dr_code": "D0", "points": 2}],
+    }
+    r = client.post("/api/findings", json=finding, headers=_auth(served, "planner"))  # type: ignore[attr-defined]
+    assert r.status_code == 403
+    r = client.post("/api/findings", json=finding, headers=_auth(served, "supervisor"))  # type: ignore[attr-defined]
+    assert r.status_code == 200 and r.json()["created"] is True
+    db = open_database(served.trained.province.workspace)
+    insp, _ = as_frames(db)
+    db.dispose()
+    assert "TEST-0001" in set(insp["insp_id"])
+    import io
+
+    from rich.console import Console
+
+    assert run_audit_verify(served.trained.province.workspace, Console(file=io.StringIO()))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_real_bentoml_process_serves_and_stops(served: Served) -> None:
+    from serving.serve_cli import serve_command
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        serve_command("127.0.0.1", port),
+        env=served.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=Path(sys.executable).parent,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]  # type: ignore[union-attr]
+            time.sleep(0.5)
+        else:
+            pytest.fail("bentoml serve did not become ready in 120 s")
+        r = httpx.post(base + "/api/plan", json={"capacity": 4}, headers=_auth(served, "planner"), timeout=30)
+        assert r.status_code == 200 and len(r.json()["targets"]) == 4
+        assert httpx.post(base + "/api/plan", json={"capacity": 4}, timeout=30).status_code == 401
+        page = httpx.get(base + "/ui/", timeout=30)
+        assert page.status_code == 200 and "检查计划" in page.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

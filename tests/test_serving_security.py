@@ -1,0 +1,139 @@
+"""Tokens, roles, the audit chain and findings storage (SQLite and a throwaway PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from feijian.errors import InputError
+from serving.audit import AuditLog, verify
+from serving.auth import AuthError, ForbiddenError, TokenCache, issue, list_tokens, revoke
+from serving.db import Database, open_database
+from serving.findings import FindingIn, as_frames, burden, record
+from tests.pg import throwaway_postgres
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Database:
+    return open_database(tmp_path)
+
+
+def test_tokens_are_hashed_roles_enforced_and_revocable(db: Database, tmp_path: Path) -> None:
+    tid, token = issue(db, "张三", "planner")
+    raw = (tmp_path / "feijian.db").read_bytes()
+    assert token.encode() not in raw  # only the digest is stored
+    cache = TokenCache(db, ttl_seconds=0)
+    who = cache.authenticate(f"Bearer {token}", now=0.0)
+    assert who.role == "planner" and who.name == "张三"
+    who.require("plan")
+    with pytest.raises(ForbiddenError, match="findings_write"):
+        who.require("findings_write")
+    with pytest.raises(AuthError):
+        cache.authenticate(None, now=0.0)
+    with pytest.raises(AuthError):
+        cache.authenticate("Bearer fj_not-a-token", now=0.0)
+    revoke(db, tid)
+    with pytest.raises(AuthError, match="revoked"):
+        cache.authenticate(f"Bearer {token}", now=1.0)
+    assert list_tokens(db)[0]["revoked"] is True
+    with pytest.raises(InputError, match="role"):
+        issue(db, "x", "superuser")
+
+
+def test_audit_chain_verifies_and_names_the_tampered_entry(tmp_path: Path) -> None:
+    key = b"k" * 32
+    log = AuditLog(tmp_path / "audit.log", key)
+    for i in range(5):
+        log.append("张三", "planner", "/api/plan", f"POST /api/plan #{i}", 200, "ab" * 32)
+    assert verify(tmp_path / "audit.log", key).ok
+    again = AuditLog(tmp_path / "audit.log", key)  # a restarted service continues the chain
+    again.append("李四", "supervisor", "/api/explain", "POST", 200, "cd" * 32)
+    assert verify(tmp_path / "audit.log", key).entries == 6
+    lines = (tmp_path / "audit.log").read_text(encoding="utf-8").splitlines()
+    entry = json.loads(lines[2])
+    entry["actor"] = "王五"
+    lines[2] = json.dumps(entry, ensure_ascii=False, sort_keys=True)
+    (tmp_path / "audit.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    verdict = verify(tmp_path / "audit.log", key)
+    assert not verdict.ok and verdict.first_bad == 3 and "edited" in verdict.reason
+    del lines[2]
+    (tmp_path / "audit.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert verify(tmp_path / "audit.log", key).first_bad == 3
+    assert not verify(tmp_path / "audit.log", b"x" * 32).ok  # without the key no chain checks out
+
+
+def _finding(iid: str, code: str, **kw: object) -> FindingIn:
+    base = {
+        "insp_id": iid,
+        "fixmedins_code": code,
+        "batch": "2025Q1",
+        "insp_date": "2025-01-20",
+        "period_begn": "2024-01-01",
+        "period_end": "2024-12-31",
+        "selection": "targeted",
+        "amount_recovered": 1200.5,
+        "points": [{"dr_code": "D1", "points": 4}],
+    }
+    base.update(kw)
+    return FindingIn(**base)
+
+
+def _round_trip(db: Database) -> None:
+    assert record(db, _finding("I1", "H1"), "张三") is True
+    assert record(db, _finding("I1", "H1", amount_recovered=99.0, points=[]), "张三") is False  # update, not double
+    record(db, _finding("I2", "H2", amount_recovered=0.0, insp_date="2025-02-01"), "李四")
+    insp, pts = as_frames(db)
+    assert sorted(insp["insp_id"]) == ["I1", "I2"]
+    assert insp.set_index("insp_id").loc["I1", "amount_recovered"] == pytest.approx(99.0)
+    assert insp.set_index("insp_id").loc["I1", "insp_date"] == date(2025, 1, 20)
+    assert set(pts["insp_id"]) == {"I2"}  # the update replaced I1's points
+    with pytest.raises(InputError, match="not a facility"):
+        record(db, _finding("I3", "NOPE"), "x", known_facilities={"H1", "H2"})
+
+
+def test_findings_round_trip_sqlite(db: Database) -> None:
+    _round_trip(db)
+
+
+@pytest.mark.slow
+def test_findings_round_trip_postgresql() -> None:
+    with throwaway_postgres() as url:
+        db = Database(url).create_all()
+        try:
+            _round_trip(db)
+        finally:
+            db.dispose()
+
+
+def test_finding_validation_names_the_field() -> None:
+    with pytest.raises(ValueError, match="selection"):
+        _finding("I9", "H1", selection="guess")
+    with pytest.raises(ValueError, match="points"):
+        _finding("I9", "H1", points=[{"dr_code": "D", "points": 13}])
+
+
+def test_burden_rates_by_region() -> None:
+    insp = pd.DataFrame(
+        {
+            "insp_id": ["a", "b", "c"],
+            "fixmedins_code": ["H1", "H1", "H2"],
+            "insp_date": ["2024-01-10", "2024-06-01", "2024-03-01"],
+            "amount_recovered": [0.0, 500.0, 0.0],
+            "violation_types": [None, "minor", None],
+        }
+    )
+    fac = pd.DataFrame(
+        {
+            "fixmedins_code": ["H1", "H2"],
+            "admdvs": ["R1", "R2"],
+            "hosp_lv": ["05", "08"],
+            "ownership": ["public", "private"],
+        }
+    )
+    out = {r["admdvs"]: r for r in burden(insp, fac)["admdvs"]}
+    assert out["R1"]["repeat_rate"] == 0.5 and out["R1"]["no_finding_rate"] == 0.5
+    assert out["R2"]["no_finding_rate"] == 1.0 and out["R2"]["inspections"] == 1

@@ -1,0 +1,96 @@
+"""Training end to end on a small simulated province: backtest, MLflow registry, promotion, bundle, evaluate."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import Trained
+from training import registry
+from training.backtest import run_backtest
+from training.bundle import Bundle, champion_path
+from training.dataset import build_rounds, facility_columns
+from training.labels import facility_labels
+
+pytestmark = pytest.mark.slow
+
+
+def test_backtest_folds_only_train_on_the_past(trained: Trained) -> None:
+    r = trained.result
+    assert r.folds, "no backtest fold"
+    fac = facility_labels(trained.province.workspace)
+    for f in r.folds:
+        known = fac[(fac["as_of"] < f.as_of) & (fac["insp_date"] < f.as_of)]
+        assert f.n_train == len(known)
+        assert set(f.labelled["fixmedins_code"]) <= set(f.candidates["fixmedins_code"])
+        assert f.candidates["inspected"].sum() == len(f.labelled)
+
+
+def test_champion_is_registered_exported_and_same_through_mlflow(trained: Trained) -> None:
+    r = trained.result
+    assert r.promoted and r.version == "1"
+    bundle = Bundle.load(champion_path(trained.models))
+    assert bundle.version == "1" and bundle.meta["snapshot_id"]
+    rounds = build_rounds(trained.province.workspace, facility_labels(trained.province.workspace))
+    cand = rounds[-1].candidates
+    ours = bundle.predict_frame(cand)
+    assert ours["p_serious"].between(0, 1).all() and (ours["expected_recovery"] >= 0).all()
+    registry.setup(trained.mlruns)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}@champion")
+    theirs = pyfunc.predict(cand[facility_columns()].astype(float))
+    np.testing.assert_allclose(theirs["expected_recovery"].to_numpy(), ours["expected_recovery"].to_numpy())
+    run = mlflow.get_run(r.run_id)
+    assert run.data.tags["data_fingerprint"] and run.data.tags["code_version"]
+    assert "model.recovered_share_at_k" in run.data.metrics
+
+
+def test_same_seed_same_scores(trained: Trained) -> None:
+    ws = trained.province.workspace
+    rounds = build_rounds(ws, facility_labels(ws))
+    params = trained.result.params
+    a = run_backtest(rounds, facility_columns(), params, seed=0)
+    b = run_backtest(rounds, facility_columns(), params, seed=0)
+    for fa, fb in zip(a, b, strict=True):
+        pd.testing.assert_series_equal(fa.candidates["model"], fb.candidates["model"])
+
+
+def test_alias_moves_only_to_a_better_procedure(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from training.train import train_workspace
+
+    ws = trained.province.workspace
+    base = tmp_path_factory.mktemp("promotion")
+    mlruns, models = base / "mlruns", base / "models"
+    weak = {"num_leaves": 2, "learning_rate": 0.001, "min_data_in_leaf": 60, "feature_fraction": 0.1}
+    first = train_workspace(ws, mlruns, models, params=weak)
+    assert first.promoted  # no champion yet
+    better = train_workspace(ws, mlruns, models, n_trials=0)
+    assert better.objective > first.objective, "the default procedure should beat the crippled one here"
+    assert better.promoted and better.champion_objective == pytest.approx(first.objective)
+    again = train_workspace(ws, mlruns, models, params=weak)
+    assert not again.promoted and again.champion_version == better.version
+    assert json.loads((models / "champion.json").read_text())["version"] == better.version
+    client = registry.setup(mlruns)
+    assert str(client.get_model_version_by_alias(registry.MODEL_NAME, "champion").version) == better.version
+    assert "kept the champion" in client.get_run(again.run_id).data.tags["promotion"]
+
+
+def test_evaluate_writes_the_contract(trained: Trained) -> None:
+    from training.evaluate_run import run_evaluate
+
+    report = run_evaluate(trained.province.workspace, trained.mlruns, trained.models, trained.province.truth)
+    saved = json.loads((trained.province.workspace / "reports" / "evaluation.json").read_text(encoding="utf-8"))
+    assert saved["model_version"].endswith("v1") and saved["rounds"]
+    for r in saved["rounds"]:
+        assert {"round", "k", "model", "baselines"} <= set(r)
+        for block in [r["model"], *r["baselines"].values()]:
+            assert "oracle_share" in block
+        for block in [r["model"], *(r["baselines"][b] for b in ("rule_hits", "anomaly", "historical", "random"))]:
+            assert {"auc", "average_precision", "precision_at_k", "recovered_at_k"} <= set(block)
+        assert r["baselines"]["oracle"]["oracle_share"] == 1.0
+    assert not saved["rounds"][-1]["used_for_tuning"]
+    assert report["improper_payment"]["n_random"] > 0
+    assert (trained.province.workspace / "reports" / "evaluation.html").read_text(encoding="utf-8").count("<tr>") > 3
