@@ -1,0 +1,393 @@
+"""Explain a ranking: scores, SHAP contributions, Chinese reasons and the claims behind them.
+
+`Explainer.build` scores every facility and physician of one feature snapshot with a model bundle and
+computes (or reads the cached) SHAP contributions once; `explain(code)` then only reads rows. Reasons
+group contributions by theme (serving.reasons), state the value, the peer median and the percentile,
+and link to the rule hits (疑点清单) of the theme's rule kinds — indicators for review, not findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import peer as peer_mod
+from features import registry
+from features.build import latest_snapshot
+from features.registry import PEER_PCT, PEER_Z, Level
+from features.rules import SEVERITY_ZH, Rule, load_rules
+from feijian.errors import InputError
+from serving import contrib as cb
+from serving.evidence_links import link_evidence
+from serving.reasons import base_of, is_reason_column, reason_text, theme_of
+from serving.sources import facility_names, identity_zh, inspections_before, jsonable
+from training.bundle import Bundle
+from training.dataset import add_facility_context, add_physician_context, column_label, read_meta
+
+PEER_WORD = {"facility": "同类同级机构中位数", "physician": "同科室医师中位数"}
+
+
+class UnknownTargetError(InputError):
+    """A facility or physician code that is not in the snapshot."""
+
+
+class DeclarationMismatchError(InputError):
+    """Snapshot and model were built from different feature declarations."""
+
+
+@dataclass
+class _Level:
+    """One level's rows (features + context + scores + contributions) and how to read reasons off them."""
+
+    level: Level
+    key: str
+    frame: pd.DataFrame
+    columns: list[str]
+    peer: dict[tuple[str, str], tuple[float, int]]
+    _themes: list[tuple[str, str, list[int], list[str]]] = field(default_factory=list)  # id, hint, cols, bases
+    _pos: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._pos = {c: i for i, c in enumerate(self.frame[self.key].astype(str))}
+        groups: dict[str, tuple[str, list[int], list[str]]] = {}
+        for j, col in enumerate(self.columns):
+            if not is_reason_column(col):
+                continue
+            t = theme_of(col)
+            _hint, idx, bases = groups.setdefault(t.id, (t.hint, [], []))
+            idx.append(j)
+            if base_of(col) not in bases:
+                bases.append(base_of(col))
+        self._themes = [(tid, hint, idx, bases) for tid, (hint, idx, bases) in groups.items()]
+
+    @property
+    def has_shap(self) -> bool:
+        return bool(self.columns) and cb.SHAP_PREFIX + self.columns[0] in self.frame.columns
+
+    def shap(self) -> np.ndarray:
+        return self.frame[[cb.SHAP_PREFIX + c for c in self.columns]].to_numpy(dtype=float)
+
+    def row(self, code: str) -> int:
+        if str(code) not in self._pos:
+            raise UnknownTargetError(
+                f"{self.level} code {code!r} is not in this snapshot ({len(self._pos)} {self.level} rows)"
+            )
+        return self._pos[str(code)]
+
+    def median(self, group: str, feature: str) -> float | None:
+        for g in (group, peer_mod.fallback_group(self.level, group)):
+            med, n = self.peer.get((g, feature), (None, 0))
+            if med is not None and n >= peer_mod.MIN_GROUP:
+                return med
+        return None
+
+    def reasons(self, i: int, values: np.ndarray, top: int | None = None) -> list[dict[str, Any]]:
+        """Themes with a positive summed contribution for row i, largest first."""
+        totals = [(values[idx].sum(), tid, hint, idx, bases) for tid, hint, idx, bases in self._themes]
+        totals = sorted((t for t in totals if t[0] > 0), key=lambda t: -t[0])[:top]
+        row = self.frame.iloc[i]
+        out = []
+        for total, tid, hint, idx, bases in totals:
+            by_base = {b: sum(values[j] for j in idx if base_of(self.columns[j]) == b) for b in bases}
+            lead = max(by_base, key=lambda b: by_base[b])
+            value = _num(row.get(lead))
+            pct = _num(row.get(lead + PEER_PCT))
+            med = self.median(str(row["peer_group"]), lead)
+            direction = (
+                None if med is None or value is None else ("高于" if value > med else "低于" if value < med else "持平")
+            )
+            out.append(
+                {
+                    "theme": tid,
+                    "text": reason_text(lead, value, med, pct, hint, PEER_WORD[self.level]),
+                    "contribution": float(total),
+                    "feature": lead,
+                    "label": column_label(lead),
+                    "value": value,
+                    "peer_median": med,
+                    "percentile": None if pct is None else round(100 * pct, 1),
+                    "direction": direction,
+                    "columns": [self.columns[j] for j in idx],
+                }
+            )
+        return out
+
+    def top_reasons(self, k: int = 3) -> list[list[str]]:
+        if not self.has_shap:
+            return [[] for _ in range(len(self.frame))]
+        S = self.shap()
+        return [[r["text"] for r in self.reasons(i, S[i], top=k)] for i in range(len(S))]
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
+
+
+def _render(column: str, value: float | None) -> str:
+    """A model column's value as a report prints it: the feature's own format, z-scores and percentiles plain."""
+    if value is None:
+        return "—"
+    if column.endswith(PEER_PCT):
+        return f"第{round(100 * value)}百分位"
+    if column.endswith(PEER_Z):
+        return f"{value:+.2f}"
+    try:
+        return registry.get(column).render(value)
+    except KeyError:
+        return f"{value:.3g}"
+
+
+def _peer_lookup(path: Path) -> dict[tuple[str, str], tuple[float, int]]:
+    if not path.is_file():
+        return {}
+    df = pd.read_parquet(path)
+    return {
+        (g, f): (float(m), int(n)) for g, f, m, n in zip(df["group"], df["feature"], df["median"], df["n"], strict=True)
+    }
+
+
+@dataclass
+class Explainer:
+    workspace: Path
+    bundle: Bundle
+    snapshot: Path
+    meta: dict[str, Any]
+    facilities: _Level
+    physicians: _Level
+    rules: dict[str, Rule]
+    _evidence: pd.DataFrame | None = None
+    _inspections: pd.DataFrame | None = None
+
+    @classmethod
+    def build(cls, workspace: Path, bundle: Bundle, snapshot: Path | None = None, seed: int = 0) -> Explainer:
+        """Score the snapshot (default: LATEST) and compute or load the cached contributions.
+
+        Context columns (anomaly score) are rebuilt with the bundle's training seed (`meta.seed`,
+        falling back to `seed`) so the model sees what it saw in training.
+        """
+        workspace = Path(workspace)
+        snap = Path(snapshot) if snapshot is not None else latest_snapshot(workspace)
+        meta = read_meta(snap)
+        want = bundle.features.get("declaration_version") or bundle.meta.get("declaration_version")
+        if meta.get("declaration_version") != want:
+            raise DeclarationMismatchError(
+                f"snapshot {snap.name} has feature declarations {meta.get('declaration_version')}, model "
+                f"v{bundle.version} was trained on {want}: rebuild the snapshot (`feijian features --as-of DATE`) "
+                "or retrain (`feijian train`)"
+            )
+        folder = cb.cache_dir(workspace, snap.name, bundle.version)
+        stamp = cb.stamp_of(bundle, meta)
+        cached = cb.read_cache(folder, stamp)
+        if cached is None:
+            s = int(bundle.meta.get("seed", seed))
+            fac = add_facility_context(pd.read_parquet(snap / "facility.parquet"), s)
+            names = facility_names(workspace)
+            fac = fac.merge(names, on="fixmedins_code", how="left") if len(names) else fac.assign(fixmedins_name=None)
+            fac = pd.concat([fac, cb.score_facilities(bundle, fac)], axis=1)
+            dr = add_physician_context(pd.read_parquet(snap / "physician.parquet"), fac, s)
+            dr = pd.concat([dr, cb.score_physicians(bundle, dr)], axis=1)
+            cb.write_cache(folder, stamp, fac, dr)
+        else:
+            fac, dr = cached
+        return cls(
+            workspace=workspace,
+            bundle=bundle,
+            snapshot=snap,
+            meta=meta,
+            facilities=_Level(
+                "facility",
+                "fixmedins_code",
+                fac,
+                list(bundle.features["facility"]),
+                _peer_lookup(snap / "peer_facility.parquet"),
+            ),
+            physicians=_Level(
+                "physician",
+                "dr_code",
+                dr,
+                list(bundle.features.get("physician") or []),
+                _peer_lookup(snap / "peer_physician.parquet"),
+            ),
+            rules={r.id: r for r in load_rules()},
+        )
+
+    # --- provenance -----------------------------------------------------------------------------
+    @property
+    def snapshot_id(self) -> str:
+        return str(self.meta["snapshot_id"])
+
+    @property
+    def as_of(self) -> date:
+        return date.fromisoformat(self.meta["as_of"])
+
+    @property
+    def model_version(self) -> str:
+        return self.bundle.version
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "model_name": self.bundle.meta.get("model_name"),
+            "model_version": self.model_version,
+            "snapshot_id": self.snapshot_id,
+            "as_of": self.meta["as_of"],
+            "window_start": self.meta.get("window_start"),
+        }
+
+    # --- tables ---------------------------------------------------------------------------------
+    def evidence(self, code: str, rule_id: str | None = None) -> pd.DataFrame:
+        """The facility's 疑点清单 rows (psn_no pseudonymised as stored), optionally one rule's."""
+        self.facilities.row(code)
+        if rule_id is not None and rule_id not in self.rules:
+            raise InputError(f"unknown rule id {rule_id!r}; rules: {', '.join(sorted(self.rules))}")
+        ev = self.all_evidence()
+        out = ev[ev["fixmedins_code"] == str(code)]
+        if rule_id is not None:
+            out = out[out["rule_id"] == rule_id]
+        return out.sort_values(["rule_id", "amount_at_risk"], ascending=[True, False]).reset_index(drop=True)
+
+    def all_evidence(self) -> pd.DataFrame:
+        if self._evidence is None:
+            self._evidence = pd.read_parquet(self.snapshot / "evidence.parquet")
+        return self._evidence
+
+    def inspections(self) -> pd.DataFrame:
+        if self._inspections is None:
+            self._inspections = inspections_before(self.workspace, self.as_of)
+        return self._inspections
+
+    def scored(self) -> pd.DataFrame:
+        """One row per facility: identity, risk, percentile, expected recovery and its band, top 3 reasons."""
+        f = self.facilities.frame
+        cols = [
+            "fixmedins_code",
+            "fixmedins_name",
+            "fixmedins_type",
+            "hosp_lv",
+            "hosp_tier",
+            "ownership",
+            "admdvs",
+            "peer_group",
+            "p_serious",
+            "risk_percentile",
+            "amount_if_serious",
+            "expected_recovery",
+            "recovery_low",
+            "recovery_high",
+        ]
+        out = f[cols].copy()
+        out["fixmedins_name"] = out["fixmedins_name"].fillna(out["fixmedins_code"])
+        out["top_reasons"] = self.facilities.top_reasons(3)
+        out = out.sort_values("expected_recovery", ascending=False, kind="mergesort").reset_index(drop=True)
+        out.attrs.update(self.provenance())
+        return out
+
+    def scored_physicians(self) -> pd.DataFrame:
+        d = self.physicians.frame
+        out = d[["dr_code", "fixmedins_code", "dept", "p_risk", "risk_percentile"]].copy()
+        out["top_reasons"] = self.physicians.top_reasons(3)
+        out = out.merge(
+            self.facilities.frame[["fixmedins_code", "admdvs", "fixmedins_type", "hosp_lv", "ownership"]],
+            on="fixmedins_code",
+            how="left",
+        )
+        out = out.sort_values("p_risk", ascending=False, kind="mergesort").reset_index(drop=True)
+        out.attrs.update(self.provenance())
+        return out
+
+    # --- one target -----------------------------------------------------------------------------
+    def _contributions(self, lv: _Level, i: int, values: np.ndarray) -> list[dict[str, Any]]:
+        row = lv.frame.iloc[i]
+        order = np.argsort(-np.abs(values), kind="stable")
+        out = []
+        for j in order:
+            if values[j] == 0:
+                continue
+            col = lv.columns[j]
+            value = _num(row.get(col))
+            text = _render(col, value)
+            out.append(
+                {
+                    "column": col,
+                    "label": column_label(col),
+                    "value": value,
+                    "value_text": text,
+                    "contribution": float(values[j]),
+                }
+            )
+        return out
+
+    def explain(self, code: str) -> dict[str, Any]:
+        """Everything a supervisor reads about one facility, JSON-ready, Chinese text."""
+        lv = self.facilities
+        i = lv.row(code)
+        row = lv.frame.iloc[i]
+        values = lv.shap()[i]
+        ev = self.evidence(code)
+        reasons = lv.reasons(i, values)
+        for r in reasons:
+            r["evidence"] = link_evidence(ev, theme_of(r["feature"]).kinds, self.rules)
+        docs = self.physicians.frame[self.physicians.frame["fixmedins_code"] == str(code)]
+        docs = docs.sort_values(["p_risk", "dr_rule_hit_amount"], ascending=False, na_position="last")
+        insp = self.inspections()
+        return jsonable(
+            {
+                **self.provenance(),
+                "target": identity_zh(row),
+                "risk": {
+                    "p_serious": row["p_serious"],
+                    "percentile": row["risk_percentile"],
+                    "amount_if_serious": row["amount_if_serious"],
+                    "expected_recovery": row["expected_recovery"],
+                    "expected_recovery_interval": [row["recovery_low"], row["recovery_high"]],
+                    "interval_basis": "风险概率取相邻校准区间的上下限 × 严重问题预计追回金额",
+                },
+                "bias": float(row[cb.SHAP_PREFIX + cb.BIAS]),
+                "contributions": self._contributions(lv, i, values),
+                "reasons": reasons,
+                "evidence_summary": link_evidence(ev, ("*",), self.rules),
+                "physicians": [
+                    {
+                        "dr_code": d.dr_code,
+                        "dept": d.dept,
+                        "p_risk": d.p_risk,
+                        "risk_percentile": d.risk_percentile,
+                        "rule_hit_amount": d.dr_rule_hit_amount,
+                        "amount": d.dr_amount,
+                    }
+                    for d in docs.itertuples()
+                ],
+                "inspections": insp[insp["fixmedins_code"] == str(code)].to_dict("records"),
+                "rule_severity_zh": SEVERITY_ZH,
+            }
+        )
+
+    def explain_physician(self, dr_code: str) -> dict[str, Any]:
+        """One physician: risk, percentile, reasons (when a physician model exists) and rule hits."""
+        lv = self.physicians
+        i = lv.row(dr_code)
+        row = lv.frame.iloc[i]
+        values = lv.shap()[i] if lv.has_shap else np.zeros(len(lv.columns))
+        ev = self.all_evidence()
+        ev = ev[ev["dr_code"] == str(dr_code)]
+        reasons = lv.reasons(i, values) if lv.has_shap else []
+        for r in reasons:
+            r["evidence"] = link_evidence(ev, theme_of(r["feature"]).kinds, self.rules)
+        return jsonable(
+            {
+                **self.provenance(),
+                "target": {"dr_code": row["dr_code"], "fixmedins_code": row["fixmedins_code"], "dept": row["dept"]},
+                "risk": {"p_risk": row["p_risk"], "percentile": row["risk_percentile"]},
+                "contributions": self._contributions(lv, i, values) if lv.has_shap else [],
+                "reasons": reasons,
+                "evidence_summary": link_evidence(ev, ("*",), self.rules),
+            }
+        )

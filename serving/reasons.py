@@ -1,0 +1,180 @@
+"""Reasons a supervisor reads: model columns grouped into themes, themes linked to rule kinds.
+
+SHAP gives one contribution per model column, but `readmit_0_7_rate`, its peer z-score and its
+percentile say one thing three ways, and the 7-day and 8–15-day readmission rates say nearly the same
+thing. A *theme* groups such columns (a base feature always carries its `__pz`/`__pct` columns with
+it) so that one reason stands for all of them, with their contributions summed.
+
+Each theme also names the rule kinds (features/rules_kinds.py) whose hits are its claim-level
+evidence. The mapping, declared once here:
+
+- readmission: 7-day and 8–15-day readmission rates → readmission
+- mild_admission: mild admissions, short stays, admission rate → mild_admission
+- phantom_stay: days with no treatment, days over bed capacity, bed use, stay length
+  → no_treatment_days, billing_outside_stay
+- sex_restricted / age_restricted: item–sex and item–age mismatch rates → gender_restricted,
+  diagnosis_gender / age_restricted
+- over_testing: tests per visit, test share → frequency_per_period
+- over_supply: days of supply, over-supply lines, drug share → days_supply
+- trace_code: duplicate trace codes → trace_duplicate
+- card_misuse: multi-facility and same-day patients, heavy card use, visits per patient
+  → same_day_facilities, frequent_visits
+- charging: consumable and treatment shares, charge-rule share → package_repeat, split_charge,
+  duplicate_line, price_cap, daily_quantity
+- hit_*: each rules-family share → the kinds features/sql/rules.sql counts for it
+- rule_total: rule-hit lines, amount, share, rules hit (facility and physician) → every kind
+
+A feature in no theme is a theme of its own (no rule kinds). Wording states indicators ("提示…风险"),
+never guilt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from features import registry
+from features.registry import PEER_PCT, PEER_Z
+from training.dataset import CONTEXT_LABELS
+
+ALL_KINDS = ("*",)
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    hint: str  # completes "提示{hint}风险"
+    features: tuple[str, ...]
+    kinds: tuple[str, ...] = ()
+
+
+THEMES: tuple[Theme, ...] = (
+    Theme(
+        "readmission", "分解住院", ("readmit_0_7_rate", "readmit_8_15_rate", "dr_readmit_0_7_rate"), ("readmission",)
+    ),
+    Theme(
+        "mild_admission",
+        "低标准入院",
+        ("mild_admission_share", "short_stay_share", "admission_rate", "dr_short_stay_share", "dr_admissions"),
+        ("mild_admission",),
+    ),
+    Theme(
+        "phantom_stay",
+        "挂床住院",
+        ("no_treatment_day_share", "over_capacity_days", "beds_utilisation", "alos"),
+        ("no_treatment_days", "billing_outside_stay"),
+    ),
+    Theme(
+        "sex_restricted", "限性别项目违规收费", ("sex_item_mismatch_rate",), ("gender_restricted", "diagnosis_gender")
+    ),
+    Theme("age_restricted", "限年龄项目违规收费", ("age_item_mismatch_rate",), ("age_restricted",)),
+    Theme("over_testing", "过度检查", ("tests_per_visit", "test_share", "dr_test_share"), ("frequency_per_period",)),
+    Theme(
+        "over_supply",
+        "超量开药",
+        ("days_supply_per_patient", "over_supply_line_share", "dr_days_supply_per_patient", "drug_share"),
+        ("days_supply",),
+    ),
+    Theme("trace_code", "药品追溯码重复结算（回流药）", ("trace_dup_share",), ("trace_duplicate",)),
+    Theme(
+        "card_misuse",
+        "冒名就医或出借医保卡",
+        ("multi_facility_patient_share", "same_day_multi_facility_share", "heavy_card_share", "visits_per_patient"),
+        ("same_day_facilities", "frequent_visits"),
+    ),
+    Theme(
+        "charging",
+        "重复收费、分解收费或超标准收费",
+        ("consumable_share", "treatment_share", "hit_charge_share"),
+        ("package_repeat", "split_charge", "duplicate_line", "price_cap", "daily_quantity"),
+    ),
+    Theme(
+        "hit_admission",
+        "住院类违规",
+        ("hit_admission_share",),
+        ("readmission", "mild_admission", "no_treatment_days", "billing_outside_stay"),
+    ),
+    Theme(
+        "hit_restricted",
+        "限定支付范围违规",
+        ("hit_restricted_share",),
+        ("gender_restricted", "age_restricted", "frequency_per_period", "daily_quantity", "facility_level"),
+    ),
+    Theme("hit_drug", "药品违规使用", ("hit_drug_share",), ("days_supply", "trace_duplicate")),
+    Theme("hit_visit_pattern", "异常就诊模式", ("hit_visit_pattern_share",), ("frequent_visits", "diagnosis_gender")),
+    Theme(
+        "rule_total",
+        "多项规则违规",
+        (
+            *("rule_hit_lines", "rule_hit_amount", "rule_hit_amount_share", "n_rules_hit"),
+            *("dr_rule_hit_amount", "dr_rule_hit_share", "dr_n_rules_hit"),
+        ),
+        ALL_KINDS,
+    ),
+)
+
+# Hints for features in no theme, by family.
+FAMILY_HINT: dict[str, str] = {
+    "volume": "费用或服务量异常增长",
+    "cost": "费用结构异常",
+    "inpatient": "住院行为异常",
+    "case_mix": "病组编码（高套）",
+    "patient_mix": "患者构成异常",
+    "prescribing": "处方异常",
+    "concentration": "费用集中于个别医师",
+    "temporal": "费用突变",
+    "rules": "规则违规",
+    "history": "既往问题复发",
+}
+
+_BY_FEATURE = {f: t for t in THEMES for f in t.features}
+
+
+def base_of(column: str) -> str:
+    return column.removesuffix(PEER_Z).removesuffix(PEER_PCT)
+
+
+def theme_of(column: str) -> Theme:
+    """The theme a model column belongs to; context columns (type, tier, anomaly) form their own."""
+    base = base_of(column)
+    if base in _BY_FEATURE:
+        return _BY_FEATURE[base]
+    if base in CONTEXT_LABELS or base == "dr_facility_tier":
+        return Theme(f"context:{base}", "", (base,))
+    f = registry.get(base)
+    return Theme(f"feature:{base}", FAMILY_HINT.get(f.family, "异常"), (base,))
+
+
+def is_reason_column(column: str) -> bool:
+    """Registry features make reasons; context columns (type, tier, anomaly score) only contribute."""
+    try:
+        registry.get(base_of(column))
+    except KeyError:
+        return False
+    return True
+
+
+def percentile_text(pct: float | None) -> str:
+    if pct is None or pct != pct:
+        return ""
+    return f"第{min(100, max(0, round(100 * pct)))}百分位"
+
+
+def reason_text(
+    feature: str,
+    value: float | None,
+    median: float | None,
+    pct: float | None,
+    hint: str,
+    peer_word: str = "同类同级机构中位数",
+) -> str:
+    """'15日内再入院率 18.2%，同类同级机构中位数 3.1%（第99百分位），高于同类，提示分解住院风险'."""
+    f = registry.get(feature)
+    text = f"{f.label} {f.render(value)}"
+    if median is not None and median == median and value is not None and value == value:
+        direction = "高于同类" if value > median else ("低于同类" if value < median else "与同类持平")
+        text += f"，{peer_word} {f.render(median)}"
+        pt = percentile_text(pct)
+        if pt:
+            text += f"（{pt}）"
+        text += f"，{direction}"
+    return text + (f"，提示{hint}风险" if hint else "")

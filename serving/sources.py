@@ -1,0 +1,99 @@
+"""What explanations read from the workspace besides the snapshot: facility names and inspection history.
+
+Both come from the raw tables ingest wrote (read with `features.build.source_expr`, as the feature
+SQL does). A workspace without them still explains: names fall back to codes, the history is empty.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from features.build import source_expr
+from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
+from feijian.errors import MissingWorkspaceTableError
+
+INSPECTION_COLUMNS = [
+    "insp_id",
+    "fixmedins_code",
+    "batch",
+    "insp_date",
+    "selection",
+    "violation_types",
+    "amount_involved",
+    "amount_recovered",
+    "fine_amount",
+    "agreement_action",
+    "referral",
+]
+SELECTION_ZH = {"random": "随机抽查", "targeted": "定向检查", "tip_off": "举报线索", "tipoff": "举报线索"}
+
+
+def _query(sql: str) -> pd.DataFrame:
+    con = duckdb.connect()
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def facility_names(workspace: Path) -> pd.DataFrame:
+    """fixmedins_code → fixmedins_name (empty frame when the workspace has no fixmedins table)."""
+    try:
+        src = source_expr(Path(workspace), "fixmedins")
+    except MissingWorkspaceTableError:
+        return pd.DataFrame(columns=["fixmedins_code", "fixmedins_name"])
+    return _query(f"SELECT DISTINCT fixmedins_code, fixmedins_name FROM {src}").drop_duplicates("fixmedins_code")
+
+
+def inspections_before(workspace: Path, as_of: date) -> pd.DataFrame:
+    """Every inspection visited before `as_of` (the snapshot's planning date), newest first."""
+    try:
+        src = source_expr(Path(workspace), "inspections")
+    except MissingWorkspaceTableError:
+        return pd.DataFrame(columns=INSPECTION_COLUMNS)
+    frame = _query(f"SELECT * FROM {src} WHERE insp_date < DATE '{as_of.isoformat()}' ORDER BY insp_date DESC")
+    cols = [c for c in INSPECTION_COLUMNS if c in frame.columns]
+    out = frame[cols].copy()
+    out["insp_date"] = pd.to_datetime(out["insp_date"]).dt.date
+    return out
+
+
+def identity_zh(row: pd.Series | dict) -> dict[str, Any]:
+    """Codes with their Chinese names, as a report prints them."""
+    get = row.get
+    return {
+        "fixmedins_code": get("fixmedins_code"),
+        "name": get("fixmedins_name") or get("fixmedins_code"),
+        "fixmedins_type": get("fixmedins_type"),
+        "type_zh": FIXMEDINS_TYPE.get(str(get("fixmedins_type")), str(get("fixmedins_type"))),
+        "hosp_lv": get("hosp_lv"),
+        "hosp_lv_zh": HOSP_LV.get(str(get("hosp_lv")), str(get("hosp_lv"))),
+        "ownership": get("ownership"),
+        "ownership_zh": OWNERSHIP.get(str(get("ownership")), str(get("ownership"))),
+        "admdvs": get("admdvs"),
+        "peer_group": get("peer_group"),
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """numpy scalars → Python, NaN → None, dates → ISO text; recursive over dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, pd.Timestamp | date):
+        return value.isoformat()
+    if value is pd.NaT or value is pd.NA:
+        return None
+    return value

@@ -1,0 +1,116 @@
+"""Round planning: capacity, filters, exclusions, region caps, exploration, determinism, validation."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from feijian.errors import InputError
+from serving.plan import MAX_CAPACITY, plan_round
+
+AS_OF = date(2025, 1, 1)
+
+
+def scored(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    return pd.DataFrame(
+        {
+            "fixmedins_code": [f"F{i:03d}" for i in range(n)],
+            "fixmedins_name": [f"机构{i}" for i in range(n)],
+            "admdvs": ["330101" if i % 3 else "330102" for i in range(n)],
+            "fixmedins_type": ["general" if i % 2 else "primary" for i in range(n)],
+            "hosp_lv": ["05" if i % 2 else "08" for i in range(n)],
+            "ownership": ["public" if i % 4 else "private" for i in range(n)],
+            "p_serious": rng.uniform(0, 1, n),
+            "expected_recovery": np.linspace(100_000, 1_000, n),  # F000 is the most valuable
+            "top_reasons": [["理由"] for _ in range(n)],
+        }
+    )
+
+
+def inspections() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "fixmedins_code": ["F000", "F001", "F002", "F003"],
+            "insp_date": [
+                AS_OF - timedelta(days=30),
+                AS_OF - timedelta(days=300),
+                AS_OF - timedelta(days=300),
+                AS_OF + timedelta(days=5),
+            ],
+            "amount_recovered": [50_000.0, 0.0, 20_000.0, 0.0],
+        }
+    )
+
+
+def test_capacity_ranking_and_exclusions() -> None:
+    plan = plan_round(scored(), inspections(), AS_OF, 10, exploration_share=0.0)
+    t = plan.targets
+    assert len(t) == 10 and list(t["rank"]) == list(range(1, 11))
+    assert "F000" not in set(t["fixmedins_code"])  # inspected 30 days ago
+    assert "F001" not in set(t["fixmedins_code"])  # clean finding within the cool-down
+    assert {"F002", "F003"} <= set(t["fixmedins_code"])  # found money long ago / visit after as_of
+    assert t["expected_recovery"].is_monotonic_decreasing and (t["pick"] == "model").all()
+    assert plan.meta["exclusions"]["recently_inspected"] == 1
+    assert plan.meta["exclusions"]["clean_cooldown"] == 1
+    assert plan.meta["expected_total"] == pytest.approx(t["expected_recovery"].sum())
+
+
+def test_exploration_is_marked_seeded_and_drawn_from_the_eligible_rest() -> None:
+    a = plan_round(scored(), inspections(), AS_OF, 20, exploration_share=0.25, seed=3)
+    b = plan_round(scored(), inspections(), AS_OF, 20, exploration_share=0.25, seed=3)
+    c = plan_round(scored(), inspections(), AS_OF, 20, exploration_share=0.25, seed=4)
+    pd.testing.assert_frame_equal(a.targets, b.targets)
+    assert a.meta == b.meta
+    explore = a.targets[a.targets["pick"] == "exploration"]
+    assert len(explore) == 5 and a.meta["exploration"]["n"] == 5
+    model = a.targets[a.targets["pick"] == "model"]
+    assert len(model) == 15
+    assert list(a.targets["pick"]) == ["model"] * 15 + ["exploration"] * 5
+    assert not set(explore["fixmedins_code"]) & {"F000", "F001"}
+    assert set(c.targets["fixmedins_code"]) != set(a.targets["fixmedins_code"])
+
+
+def test_filters_and_region_caps() -> None:
+    plan = plan_round(scored(), inspections(), AS_OF, 12, types=["general"], region_caps={"330102": 2}, seed=1)
+    t = plan.targets
+    assert (t["fixmedins_type"] == "general").all()
+    assert (t["admdvs"] == "330102").sum() <= 2
+    assert plan.meta["exclusions"]["filtered"] == 30
+    assert plan.meta["exclusions"]["region_cap"] > 0
+    only = plan_round(scored(), inspections(), AS_OF, 5, regions=["330102"], ownership=["private"])
+    assert set(only.targets["admdvs"]) == {"330102"} and set(only.targets["ownership"]) == {"private"}
+
+
+def test_fewer_eligible_than_capacity() -> None:
+    plan = plan_round(scored(8), inspections(), AS_OF, 30)
+    assert len(plan.targets) == 6 and plan.meta["n_eligible"] == 6
+
+
+def test_physician_level_ranks_by_risk() -> None:
+    docs = pd.DataFrame(
+        {"dr_code": ["D1", "D2", "D3"], "fixmedins_code": ["F000", "F005", "F006"], "dept": "内科",
+         "admdvs": "330101", "p_risk": [0.9, 0.5, 0.7], "top_reasons": [[], [], []]}
+    )  # fmt: skip
+    t = plan_round(docs, inspections(), AS_OF, 5, level="physician", exploration_share=0.0).targets
+    assert list(t["dr_code"]) == ["D3", "D2"]  # D1's facility was inspected 30 days ago
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"capacity": 0}, "between 1 and"),
+        ({"capacity": MAX_CAPACITY + 1}, "between 1 and"),
+        ({"capacity": 2.5}, "whole number"),
+        ({"capacity": 5, "exploration_share": 0.9}, "exploration_share"),
+        ({"capacity": 5, "regions": ["999999"]}, "unknown regions"),
+        ({"capacity": 5, "level": "county"}, "level must be"),
+        ({"capacity": 5, "region_caps": {"330101": -1}}, "region caps"),
+    ],
+)
+def test_bad_inputs_are_named(kwargs: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        plan_round(scored(), inspections(), AS_OF, **kwargs)
