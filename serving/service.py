@@ -50,7 +50,7 @@ def _principal(ctx: bentoml.Context) -> Any:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso"))
+    return json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso", double_precision=15))
 
 
 page = make_page_app()

@@ -175,35 +175,28 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_real_bentoml_process_serves_and_stops(served: Served) -> None:
+@pytest.fixture(scope="session")
+def live(served: Served) -> Iterator[str]:
+    """One real `bentoml serve` process on 127.0.0.1 for the session; SIGTERM at the end."""
     from serving.serve_cli import serve_command
 
     port = _free_port()
-    proc = subprocess.Popen(
-        serve_command("127.0.0.1", port),
-        env=served.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=Path(sys.executable).parent,
-    )
+    proc = subprocess.Popen(serve_command("127.0.0.1", port), env=served.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, cwd=Path(sys.executable).parent)
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
                 if httpx.get(base + "/readyz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]  # type: ignore[union-attr]
+            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
             time.sleep(0.5)
         else:
-            pytest.fail("bentoml serve did not become ready in 120 s")
-        r = httpx.post(base + "/api/plan", json={"capacity": 4}, headers=_auth(served, "planner"), timeout=30)
-        assert r.status_code == 200 and len(r.json()["targets"]) == 4
-        assert httpx.post(base + "/api/plan", json={"capacity": 4}, timeout=30).status_code == 401
-        page = httpx.get(base + "/ui/", timeout=30)
-        assert page.status_code == 200 and "检查计划" in page.text
+            pytest.fail("bentoml serve did not become ready in 180 s")
+        yield base
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -211,3 +204,43 @@ def test_real_bentoml_process_serves_and_stops(served: Served) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_real_bentoml_process_serves(live: str, served: Served) -> None:
+    r = httpx.post(live + "/api/plan", json={"capacity": 4}, headers=_auth(served, "planner"), timeout=30)
+    assert r.status_code == 200 and len(r.json()["targets"]) == 4
+    assert httpx.post(live + "/api/plan", json={"capacity": 4}, timeout=30).status_code == 401
+    assert httpx.get(live + "/healthz", timeout=30).status_code == 200
+    page = httpx.get(live + "/ui/", timeout=30)
+    assert page.status_code == 200 and "检查计划" in page.text
+    spec = httpx.get(live + "/docs.json", headers=_auth(served, "analyst"), timeout=30).json()
+    assert "/api/plan" in spec["paths"]
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def test_page_plans_a_round_and_opens_an_explanation(live: str, served: Served, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(live + "/ui/")
+            page.fill("#token", served.tokens["planner"])
+            page.click("#save-token")
+            page.wait_for_function("document.querySelector('#info').textContent.includes('模型')", timeout=30_000)
+            page.fill("#capacity", "6")
+            page.click("#plan-btn")
+            page.wait_for_function("document.querySelectorAll('#plan-table tbody tr').length === 6", timeout=30_000)
+            assert "预期追回合计" in page.text_content("#plan-summary")
+            page.click("#plan-table tbody tr:first-child")
+            page.wait_for_selector("#detail-body h2", timeout=30_000)
+            body = page.text_content("#detail-body")
+            assert "提示风险的原因" in body and "百分位" in body
+            page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+            assert (tmp_path / "page.png").stat().st_size > 10_000
+        finally:
+            browser.close()

@@ -64,15 +64,20 @@ async function plan() {
 
 function renderExplanation(x) {
   const reasons = (x.reasons || []).map((r) => {
-    const ev = r.evidence || {};
-    const evText = ev.n_rows != null ? `证据：${ev.n_rows} 条，涉及金额 ${fmtYuan(ev.amount)} 元` : "";
-    return `<div class="reason"><div>${esc(r.text || r.reason || "")}</div><div class="ev">${esc(evText)}</div></div>`;
+    const ev = (r.evidence || []).map((e) => `${esc(e.name_zh)}（${esc(e.rule_id)}）${e.n_hits} 条，涉及 ${fmtYuan(e.amount_at_risk)} 元${e.article ? "，依据 " + esc(e.article) : ""}`);
+    return `<div class="reason"><div>${esc(r.text)}</div>${ev.length ? `<div class="ev">证据：${ev.join("；")}</div>` : ""}</div>`;
   }).join("");
-  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} ${fmtPct(d.p_serious ?? d.risk)}</li>`).join("");
-  const t = x.target || x;
-  return `<h2>${esc(t.fixmedins_name || t.name || t.fixmedins_code || x.code)}</h2>
-    <p>风险概率 <b>${fmtPct(x.p_serious ?? x.risk)}</b> · 预期追回 <b>${fmtYuan(x.expected_recovery)}</b> 元 · 模型 v${esc(x.model_version || "")}</p>
-    <h3>原因</h3>${reasons || "<p>—</p>"}<h3>医师（按风险）</h3><ul>${docs || "<li>—</li>"}</ul>`;
+  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 风险 ${fmtPct(d.p_risk)}，规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
+  const hist = (x.inspections || []).map((h) => `<li>${esc(h.insp_date)} ${esc(h.batch || "")} 追回 ${fmtYuan(h.amount_recovered)} 元</li>`).join("");
+  const t = x.target || {}; const risk = x.risk || {};
+  const iv = risk.expected_recovery_interval || [];
+  return `<h2>${esc(t.name || t.fixmedins_code)}</h2>
+    <p>${esc(t.type_zh || t.fixmedins_type || "")} · ${esc(t.hosp_lv_zh || "")} · ${esc(t.ownership_zh || "")} · 统筹区 ${esc(t.admdvs || "")}</p>
+    <p>风险概率 <b>${fmtPct(risk.p_serious)}</b>（第 ${risk.percentile ?? "—"} 百分位） · 预期追回 <b>${fmtYuan(risk.expected_recovery)}</b> 元
+    （区间 ${fmtYuan(iv[0])}–${fmtYuan(iv[1])}） · 模型 v${esc(x.model_version || "")} · 数据 ${esc(x.snapshot_id || "")}</p>
+    <h3>提示风险的原因</h3>${reasons || "<p>—</p>"}
+    <h3>医师（按风险）</h3><ul>${docs || "<li>—</li>"}</ul>
+    <h3>检查历史</h3><ul>${hist || "<li>无</li>"}</ul>`;
 }
 
 async function openDetail(code) {

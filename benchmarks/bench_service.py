@@ -1,0 +1,170 @@
+"""Load on the running service over loopback: p50, p99, throughput and errors for plan and explain.
+
+Starts `bentoml serve` on a prepared workspace (a snapshot and a champion bundle), issues a token,
+then drives each endpoint with N concurrent clients for a fixed time, and in the same run times
+the same work in-process (no HTTP) so the service overhead is a ratio, not a guess. With --soak S
+it keeps plan+explain load for S seconds and samples the server's RSS to show memory growth.
+
+    python benchmarks/bench_service.py --workspace W --models M [--clients 32] [--seconds 30] [--soak 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def drive(base: str, token: str, path: str, bodies: list[dict], clients: int, seconds: float) -> dict:
+    lat: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits,
+                                 timeout=30) as client:
+
+        async def worker(seed: int) -> None:
+            nonlocal errors
+            rng = random.Random(seed)
+            while time.perf_counter() < stop:
+                body = rng.choice(bodies)
+                t = time.perf_counter()
+                try:
+                    r = await client.post(path, json=body)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                lat.append(time.perf_counter() - t)
+                errors += 0 if ok else 1
+
+        await asyncio.gather(*(worker(i) for i in range(clients)))
+    a = np.array(lat) * 1000
+    return {"n": len(a), "p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)),
+            "rps": len(a) / seconds, "errors": errors}
+
+
+def in_process(workspace: Path, models: Path, codes: list[str], repeat: int) -> dict[str, float]:
+    """The same plan and explain calls without HTTP: what the model work costs by itself."""
+    from serving.plan import plan_round
+    from serving.state import load_state
+
+    st = load_state(workspace, models)
+    insp = st.inspections()
+    t = time.perf_counter()
+    for i in range(repeat):
+        plan_round(st.explainer.scored(), insp, st.as_of, 50, seed=i)  # type: ignore[attr-defined]
+    plan_ms = (time.perf_counter() - t) / repeat * 1000
+    t = time.perf_counter()
+    for i in range(repeat):
+        st.explainer.explain(codes[i % len(codes)])  # type: ignore[attr-defined]
+    explain_ms = (time.perf_counter() - t) / repeat * 1000
+    return {"plan_ms": plan_ms, "explain_ms": explain_ms}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workspace", type=Path, default=Path("workspace"))
+    ap.add_argument("--models", type=Path, default=Path("models"))
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--soak", type=float, default=0.0, help="seconds of mixed load while sampling server RSS")
+    args = ap.parse_args()
+
+    from serving.auth import issue
+    from serving.db import open_database
+    from serving.serve_cli import serve_command, service_env
+
+    db = open_database(args.workspace)
+    token = issue(db, "bench", "admin")[1]
+    db.dispose()
+    port = free_port()
+    env = service_env(args.workspace, args.models)
+    proc = subprocess.Popen(serve_command("127.0.0.1", port), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.perf_counter()
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.perf_counter() - t0 > 300:
+                raise SystemExit("service did not start")
+            time.sleep(0.5)
+        print(f"service ready in {time.perf_counter() - t0:.1f} s (pid {proc.pid})")
+        h = {"Authorization": f"Bearer {token}"}
+        plan = httpx.post(base + "/api/plan", json={"capacity": 50}, headers=h, timeout=120).json()
+        codes = [t["fixmedins_code"] for t in plan["targets"]]
+        n_fac = len(httpx.post(base + "/api/plan", json={"capacity": 500, "exploration_share": 0}, headers=h,
+                               timeout=120).json()["targets"])
+        for c in codes:  # warm the caches the way a planner's first look would
+            httpx.post(base + "/api/explain", json={"code": c}, headers=h, timeout=120)
+        plan_bodies = [{"capacity": 50, "seed": s, "exploration_share": 0.1} for s in range(20)]
+        for b in plan_bodies:
+            httpx.post(base + "/api/plan", json=b, headers=h, timeout=120)
+        explain_bodies = [{"code": c} for c in codes]
+        ref = in_process(args.workspace, args.models, codes, 20)
+        print(f"in-process (same run): plan k=50 {ref['plan_ms']:.2f} ms, explain {ref['explain_ms']:.2f} ms; "
+              f"{n_fac}+ facilities in the plan pool")
+        print("| endpoint | clients | requests | p50 ms | p99 ms | req/s | errors | p50 ÷ in-process |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, path, bodies, base_ms in (("plan k=50", "/api/plan", plan_bodies, ref["plan_ms"]),
+                                            ("explain", "/api/explain", explain_bodies, ref["explain_ms"])):
+            r = asyncio.run(drive(base, token, path, bodies, args.clients, args.seconds))
+            print(f"| {name} | {args.clients} | {r['n']:,} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+                  f"{r['rps']:.0f} | {r['errors']} | {r['p50_ms'] / max(base_ms, 1e-6):.1f}× |")
+        if args.soak > 0:
+            server = psutil.Process(proc.pid)
+            rss: list[tuple[float, float]] = []
+
+            def total_rss() -> float:
+                procs = [server, *server.children(recursive=True)]
+                return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
+
+            async def soak() -> None:
+                stop = time.perf_counter() + args.soak
+                start = time.perf_counter()
+                while time.perf_counter() < stop:
+                    await asyncio.gather(
+                        drive(base, token, "/api/plan", plan_bodies, args.clients // 2, 10),
+                        drive(base, token, "/api/explain", explain_bodies, args.clients // 2, 10),
+                    )
+                    rss.append((time.perf_counter() - start, total_rss()))
+
+            asyncio.run(soak())
+            first = np.mean([m for _, m in rss[: max(1, len(rss) // 5)]])
+            last = np.mean([m for _, m in rss[-max(1, len(rss) // 5):]])
+            print(f"soak {args.soak:.0f} s: server RSS first fifth {first:.0f} MB → last fifth {last:.0f} MB "
+                  f"({(last - first) / first:+.1%}); samples every 10 s: "
+                  + " ".join(f"{m:.0f}" for _, m in rss))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+
+if __name__ == "__main__":
+    main()
