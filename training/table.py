@@ -26,6 +26,10 @@ TRUE_WORDS = {"yes", "y", "true", "t", "1", "1.0", "是"}
 FALSE_WORDS = {"no", "n", "false", "f", "0", "0.0", "否"}
 # A single feature that ranks the training labels (almost) perfectly is the label in another form.
 LEAK_AUC = 0.995
+# Derived features: a column this rank-correlated with the size column grows with volume (a count or
+# a sum), so its per-unit rate is new information; a column less correlated is a per-unit figure
+# (a mean, a share), so its total (× size) is.
+RATE_RHO = 0.5
 
 
 @dataclass
@@ -126,6 +130,50 @@ def drop_label_leaks(X: pd.DataFrame, y: np.ndarray, note: Callable[[str], None]
     return X.drop(columns=leaks)
 
 
+@dataclass(frozen=True)
+class DerivedRecipe:
+    """Which derived columns to add: learned from training features only (never the label)."""
+
+    size: str | None
+    rates: tuple[str, ...] = ()
+    totals: tuple[str, ...] = ()
+
+
+def learn_derived(X: pd.DataFrame, size: str | None = None) -> DerivedRecipe:
+    """Pick the size column and the columns to turn into rates or totals, from features alone.
+
+    The size column (unless given) is the non-negative whole-number column (a count) with the highest
+    mean rank correlation with the other counts: the common volume that counts and sums grow with
+    (claims, visits, patients). Columns that follow it become rates (column / size); the others,
+    per-unit figures such as means and shares, become totals (column × size). Tables without a count
+    get nothing. Ties go to the first column, so the same table always gives the same recipe.
+    """
+    nonneg = [c for c in X.columns if X[c].notna().any() and X[c].min() >= 0 and X[c].nunique() > 2]
+    counts = [c for c in nonneg if np.allclose(X[c].dropna() % 1, 0)]
+    if size is None:
+        if len(counts) < 2:
+            return DerivedRecipe(size=None)
+        rho_counts = X[counts].rank().corr().fillna(0.0)
+        size = max(counts, key=lambda c: (round(rho_counts[c].drop(c).mean(), 12), -counts.index(c)))
+    elif size not in nonneg:
+        raise InputError(f"size column '{size}' must be a non-negative feature column")
+    rho = X[nonneg].rank().corr().fillna(0.0)[size]
+    others = [c for c in nonneg if c != size]
+    rates = tuple(c for c in others if rho[c] >= RATE_RHO)
+    totals = tuple(c for c in others if rho[c] < RATE_RHO)
+    return DerivedRecipe(size=size, rates=rates, totals=totals)
+
+
+def add_derived(X: pd.DataFrame, recipe: DerivedRecipe) -> pd.DataFrame:
+    """The features plus the recipe's rates and totals (NaN where the size is 0 or missing)."""
+    if recipe.size is None:
+        return X
+    size = X[recipe.size].where(X[recipe.size] > 0)
+    extra = {f"{c}_per_{recipe.size}": X[c] / size for c in recipe.rates}
+    extra |= {f"{c}_x_{recipe.size}": X[c] * size for c in recipe.totals}
+    return pd.concat([X, pd.DataFrame(extra, index=X.index)], axis=1)
+
+
 def split_ids(
     ids: pd.Series, y: np.ndarray, times: pd.Series | None, test_size: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, str]:
@@ -201,8 +249,15 @@ def train_table(
     positive: str | None = None,
     params: dict | None = None,
     note: Callable[[str], None] = print,
+    derive: bool = False,
+    size_col: str | None = None,
 ) -> TableResult:
-    """Split held-out ids, cross-validate and fit a RiskModel on the rest, report held-out ranking figures."""
+    """Split held-out ids, cross-validate and fit a RiskModel on the rest, report held-out ranking figures.
+
+    With `derive=True`, rates (count / size) and totals (mean × size) are added first, learned from the
+    training part's features alone (`learn_derived`; `size_col` names the volume column, else it is
+    found). Measured on the Kaggle table they did not improve held-out ranking (docs/benchmarks.md).
+    """
     start = time.perf_counter()
     notes: list[str] = []
 
@@ -215,6 +270,15 @@ def train_table(
     ids, X, y, times = load_xy(Path(path), id_col, label_col, time_col, positive, say)
     tr, te, how = split_ids(ids, y, times, test_size, seed)
     X_tr = drop_label_leaks(X.iloc[tr], y[tr], say)
+    if derive:
+        recipe = learn_derived(X_tr, size_col)
+        say(
+            f"derived {len(recipe.rates)} rates and {len(recipe.totals)} totals with size column '{recipe.size}'"
+            if recipe.size
+            else "derived nothing: no count column to scale by"
+        )
+        X_tr = drop_label_leaks(add_derived(X_tr, recipe), y[tr], say)
+        X = add_derived(X, recipe)
     X_te = X.iloc[te][X_tr.columns]
     aucs, aps = _cross_validate(X_tr, y[tr], seed, params)
     model = RiskModel(params=params, seed=seed).fit(X_tr, y[tr])
