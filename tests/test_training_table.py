@@ -11,7 +11,9 @@ import pytest
 from rich.console import Console
 
 from feijian.errors import InputError, MissingColumnError
+from training import metrics
 from training.table import (
+    BlendModel,
     add_derived,
     format_table_result,
     learn_derived,
@@ -157,6 +159,20 @@ def test_train_table_derive_ignores_labels_and_held_out_rows(tmp_path: Path) -> 
     frame.assign(serious=y.map({"Yes": "No", "No": "Yes"})).to_csv(path, index=False)
     flipped = train_table(path, "facility", "serious", derive=True, size_col="claims", note=lambda _m: None)
     assert flipped.features == r.features
+
+
+@pytest.mark.slow
+def test_blend_model_is_seeded_calibrated_and_ranks(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(300, 4)), columns=list("abcd"))
+    y = (X["a"] + X["b"] ** 2 + rng.normal(scale=0.8, size=300) > 1.2).astype(float).to_numpy()
+    a = BlendModel(seed=1, n_trees=50).fit(X.iloc[:200], y[:200]).predict_proba(X.iloc[200:])
+    b = BlendModel(seed=1, n_trees=50).fit(X.iloc[:200], y[:200]).predict_proba(X.iloc[200:])
+    assert np.array_equal(a, b) and a.min() >= 0 and a.max() <= 1
+    assert len(np.unique(a)) > 50  # the tie-break keeps the blend's order inside isotonic steps
+    assert metrics.auc(y[200:], a) > 0.75
+    r = train_table(write_table(tmp_path, n=200), "facility", "serious", blend=True, note=lambda _m: None)
+    assert isinstance(r.model, BlendModel) and r.test_auc > 0.75
 
 
 def test_label_mapping() -> None:

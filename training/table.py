@@ -16,11 +16,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from feijian.errors import InputError, MissingColumnError
 from training import metrics
-from training.model import RiskModel
+from training.model import _TIE_BREAK, RiskModel, _as_frame
 
 TRUE_WORDS = {"yes", "y", "true", "t", "1", "1.0", "是"}
 FALSE_WORDS = {"no", "n", "false", "f", "0", "0.0", "否"}
@@ -54,7 +57,7 @@ class TableResult:
     features: list[str]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    model: RiskModel | None = field(default=None, repr=False)
+    model: RiskModel | BlendModel | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the model, JSON-ready."""
@@ -174,6 +177,56 @@ def add_derived(X: pd.DataFrame, recipe: DerivedRecipe) -> pd.DataFrame:
     return pd.concat([X, pd.DataFrame(extra, index=X.index)], axis=1)
 
 
+class BlendModel(BaseEstimator):
+    """A RiskModel and a random forest, averaged by percentile rank, then calibrated (isotonic).
+
+    Each model's score becomes its percentile among that model's out-of-sample training scores
+    (LightGBM: out-of-fold; forest: out-of-bag), the two percentiles are averaged, and the
+    calibrator is fitted on the out-of-sample blend, so no row's calibration saw its own label.
+    """
+
+    def __init__(self, params: dict | None = None, seed: int = 0, n_trees: int = 500) -> None:
+        self.params = params
+        self.seed = seed
+        self.n_trees = n_trees
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BlendModel:
+        """Fit both models, then the calibrator on their out-of-sample blend."""
+        frame = _as_frame(X)
+        yy = np.asarray(y, dtype=float).ravel()
+        self.booster_model_ = RiskModel(params=self.params, seed=self.seed).fit(frame, yy, sample_weight)
+        self.forest_ = RandomForestClassifier(
+            n_estimators=self.n_trees,
+            min_samples_leaf=3,
+            max_features=0.3,
+            oob_score=True,
+            n_jobs=1,
+            random_state=self.seed,
+        ).fit(frame, yy, sample_weight=sample_weight)
+        oob = np.nan_to_num(self.forest_.oob_decision_function_[:, 1], nan=float(yy.mean()))
+        self.reference_ = (np.sort(self.booster_model_.oof_raw_), np.sort(oob))
+        blend = self._blend(self.booster_model_.oof_raw_, oob)
+        self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+            blend, yy, sample_weight=sample_weight
+        )
+        self.feature_names_in_ = list(frame.columns)
+        return self
+
+    def _blend(self, raw: np.ndarray, forest: np.ndarray) -> np.ndarray:
+        ref_raw, ref_forest = self.reference_
+        return 0.5 * (
+            np.searchsorted(ref_raw, raw, side="right") / ref_raw.size
+            + np.searchsorted(ref_forest, forest, side="right") / ref_forest.size
+        )
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Calibrated P(positive) of the blend, one value per row."""
+        raw = self.booster_model_.raw_score(X)
+        forest = self.forest_.predict_proba(_as_frame(X)[self.feature_names_in_])[:, 1]
+        blend = self._blend(raw, forest)
+        return (1 - _TIE_BREAK) * self.calibrator_.predict(blend) + _TIE_BREAK * blend
+
+
 def split_ids(
     ids: pd.Series, y: np.ndarray, times: pd.Series | None, test_size: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, str]:
@@ -200,10 +253,16 @@ def _check_columns(frame: pd.DataFrame, path: Path, wanted: dict[str, str | None
             )
 
 
-def _cross_validate(X: pd.DataFrame, y: np.ndarray, seed: int, params: dict | None) -> tuple[list, list]:
+def _make_model(params: dict | None, seed: int, blend: bool) -> RiskModel | BlendModel:
+    return BlendModel(params=params, seed=seed) if blend else RiskModel(params=params, seed=seed)
+
+
+def _cross_validate(
+    X: pd.DataFrame, y: np.ndarray, seed: int, params: dict | None, blend: bool = False
+) -> tuple[list, list]:
     aucs, aps = [], []
     for tr, va in StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y):
-        p = RiskModel(params=params, seed=seed).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[va])
+        p = _make_model(params, seed, blend).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[va])
         aucs.append(metrics.auc(y[va], p))
         aps.append(metrics.average_precision(y[va], p))
     return aucs, aps
@@ -251,12 +310,14 @@ def train_table(
     note: Callable[[str], None] = print,
     derive: bool = False,
     size_col: str | None = None,
+    blend: bool = False,
 ) -> TableResult:
     """Split held-out ids, cross-validate and fit a RiskModel on the rest, report held-out ranking figures.
 
     With `derive=True`, rates (count / size) and totals (mean × size) are added first, learned from the
     training part's features alone (`learn_derived`; `size_col` names the volume column, else it is
     found). Measured on the Kaggle table they did not improve held-out ranking (docs/benchmarks.md).
+    With `blend=True` the model is a `BlendModel` (LightGBM and a random forest, rank-averaged).
     """
     start = time.perf_counter()
     notes: list[str] = []
@@ -280,8 +341,8 @@ def train_table(
         X_tr = drop_label_leaks(add_derived(X_tr, recipe), y[tr], say)
         X = add_derived(X, recipe)
     X_te = X.iloc[te][X_tr.columns]
-    aucs, aps = _cross_validate(X_tr, y[tr], seed, params)
-    model = RiskModel(params=params, seed=seed).fit(X_tr, y[tr])
+    aucs, aps = _cross_validate(X_tr, y[tr], seed, params, blend)
+    model = _make_model(params, seed, blend).fit(X_tr, y[tr])
     p = model.predict_proba(X_te)
     k = max(1, int(y[te].sum()))
     return TableResult(
