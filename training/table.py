@@ -182,7 +182,8 @@ class BlendModel(BaseEstimator):
 
     Each model's score becomes its percentile among that model's out-of-sample training scores
     (LightGBM: out-of-fold; forest: out-of-bag), the two percentiles are averaged, and the
-    calibrator is fitted on the out-of-sample blend, so no row's calibration saw its own label.
+    calibrator is fitted on that out-of-sample blend, never on scores from a model that saw the row.
+    On the Kaggle table it ranked within noise of LightGBM alone at 4-6x the time (docs/benchmarks.md).
     """
 
     def __init__(self, params: dict | None = None, seed: int = 0, n_trees: int = 500) -> None:
@@ -317,7 +318,8 @@ def train_table(
     With `derive=True`, rates (count / size) and totals (mean × size) are added first, learned from the
     training part's features alone (`learn_derived`; `size_col` names the volume column, else it is
     found). Measured on the Kaggle table they did not improve held-out ranking (docs/benchmarks.md).
-    With `blend=True` the model is a `BlendModel` (LightGBM and a random forest, rank-averaged).
+    With `blend=True` the model is a `BlendModel` (LightGBM and a random forest, rank-averaged);
+    there it was within noise of LightGBM alone.
     """
     start = time.perf_counter()
     notes: list[str] = []
