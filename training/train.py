@@ -40,6 +40,8 @@ from training.search import study_name, tune_backtest
 from training.target_model import TargetModel, Weighting
 
 BUNDLE_FOLDER = "facility"
+# Tuned parameters replace the defaults only when they beat them on the tuning folds by this much.
+MIN_TUNING_GAIN = 0.02
 
 
 @dataclass
@@ -172,6 +174,10 @@ def train_workspace(
             progress=lambda n, s: say(f"tuning: trial {n} ({s:.0f} s)"),
             min_train_rounds=min(min_train, len(rounds) - 2),
         )
+        if not _best >= default_obj + MIN_TUNING_GAIN:
+            # a gain smaller than this is within the fold-to-fold noise of ~30 findings a round: keep the defaults
+            note(f"tuning: best {_best:.3f} vs defaults {default_obj:.3f}, gain under {MIN_TUNING_GAIN}: defaults kept")
+            tuned_params = {}
     seconds["tuning"] = time.perf_counter() - t
     tunable = ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction", "bagging_fraction", "lambda_l2")
     lgbm_params = {**{k: DEFAULT_PARAMS[k] for k in tunable}, **tuned_params, **(params or {})}
