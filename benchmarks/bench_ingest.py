@@ -12,6 +12,9 @@ gets its own peak RSS and generation does not count. Per size the table shows:
   (`ingest_write.write_table`), with no validation, pseudonyms or quarantine.
 
 ingest / floor says what validation, pseudonymisation and the write add on top of each floor.
+With `--baseline-ref REF` each size is also ingested by the code at git REF (unpacked with
+`git archive`, run in its own process just before this tree's run) and the speed ratio is printed:
+on a shared machine only ratios measured in one run are comparable.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from pathlib import Path
 
 import duckdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# FEIJIAN_BENCH_CODE names another tree (the baseline's) to import features from instead of this one.
+sys.path.insert(0, os.environ.get("FEIJIAN_BENCH_CODE") or str(Path(__file__).resolve().parents[1]))
 
+ROOT = Path(__file__).resolve().parents[1]
 FACILITIES, DOCTORS, ITEMS = 300, 3000, 2000
 
 
@@ -105,22 +110,26 @@ def write_floor_seconds(fee_dir: Path, out: Path, memory_limit: str) -> float:
     return elapsed
 
 
-def measure(src: Path, memory_limit: str) -> dict[str, object]:
+def measure(src: Path, memory_limit: str, floors: bool = True) -> dict[str, object]:
     """One ingest into a fresh workspace, then the two floors (after the RSS reading)."""
     os.environ.setdefault("FEIJIAN_PSEUDONYM_KEY", "benchmark-key-not-secret-0123456789")
     from features.ingest import ingest
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-ws-") as tmp:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         report = ingest(src, Path(tmp) / "ws", max_reject_share=0.0, now="2026-01-01", memory_limit=memory_limit)
-        elapsed = time.perf_counter() - t
+        elapsed, cpu = time.perf_counter() - t, time.process_time() - c
         rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
         ws_bytes = sum(f.stat().st_size for f in (Path(tmp) / "ws" / "raw" / "fee_list_d").rglob("*.parquet"))
     fee_dir = src / "fee_list_d"
-    read_floor = floor_seconds(fee_dir)
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-floor-") as tmp:
-        write_floor = write_floor_seconds(fee_dir, Path(tmp), memory_limit)
-    return {"elapsed": elapsed, "rss_gb": rss_gb, "read_floor": read_floor, "write_floor": write_floor,
+    read_floor = floor_seconds(fee_dir) if floors else float("nan")
+    write_floor = float("nan")
+    if floors:
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-floor-") as tmp:
+            write_floor = write_floor_seconds(fee_dir, Path(tmp), memory_limit)
+    code = str(Path(sys.modules["features"].__file__).parents[1])
+    return {"elapsed": elapsed, "cpu": cpu, "rss_gb": rss_gb, "code": code, "read_floor": read_floor,
+            "write_floor": write_floor,
             "fee_bytes": ws_bytes, "rows": sum(r.read for r in report.tables.values()),
             "fee": report.tables["fee_list_d"].read,
             "tables": {r.table: [r.read, r.accepted, r.quarantined] for r in report.tables.values()}}
@@ -139,18 +148,37 @@ def main() -> None:
     ap.add_argument("--src", type=Path, help="measure this export folder instead of generating (one size)")
     ap.add_argument("--keep", type=Path, help="keep the generated exports here (<keep>/<size>/), reused if present")
     ap.add_argument("--memory-limit", default="3GB")
+    ap.add_argument("--baseline-ref", help="also ingest each size with the code at this git ref; print the ratio")
     ap.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--measure-only", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--no-floors", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.generate_only:
         generate(args.generate_only, args.fee_lines)
         return
     if args.measure_only:
-        print(json.dumps(measure(args.measure_only, args.memory_limit)))
+        print(json.dumps(measure(args.measure_only, args.memory_limit, floors=not args.no_floors)))
         return
     sizes = [args.fee_lines] if args.fee_lines else [_size(x) for x in args.sizes.split(",") if x.strip()]
-    results = []
+    results, bases = [], []
+
+    def child(src: Path, code: Path | None) -> dict:
+        env = dict(os.environ)
+        cmd = [sys.executable, __file__, "--measure-only", str(src), "--memory-limit", args.memory_limit]
+        if code is not None:  # the baseline: its own code first on the path, no floors (they are this tree's)
+            env["PYTHONPATH"] = env["FEIJIAN_BENCH_CODE"] = str(code)
+            cmd.append("--no-floors")
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=code or ROOT).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        base_code = None
+        if args.baseline_ref:
+            base_code = Path(tmp) / "baseline-code"
+            base_code.mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline_ref], check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(base_code)], input=archive, check=True)
         for n in [0] if args.src else sizes:
             src = args.src or (args.keep or Path(tmp)) / f"{n}"
             if not args.src and not (src / "fee_list_d").is_dir():
@@ -158,12 +186,16 @@ def main() -> None:
                 subprocess.run([sys.executable, __file__, "--generate-only", str(src), "--fee-lines", str(n)],
                                check=True)
                 print(f"generated {n:,} fee lines in {time.perf_counter() - t:.1f} s -> {src}", flush=True)
-            out = subprocess.run([sys.executable, __file__, "--measure-only", str(src), "--memory-limit",
-                                  args.memory_limit], check=True, capture_output=True, text=True).stdout
-            r = json.loads(out.strip().splitlines()[-1])
+            if base_code is not None:
+                b = child(src, base_code)
+                bases.append(b)
+                print(f"baseline {args.baseline_ref} ({b['code']}): {b['fee']:,} fee lines: "
+                      f"ingest {b['elapsed']:.1f} s (CPU {b['cpu']:.1f} s), peak RSS {b['rss_gb']:.2f} GB, "
+                      f"tables {b['tables']}", flush=True)
+            r = child(src, None)
             results.append(r)
-            print(f"{r['fee']:,} fee lines: ingest {r['elapsed']:.1f} s, peak RSS {r['rss_gb']:.2f} GB, "
-                  f"tables {r['tables']}", flush=True)
+            print(f"this tree ({r['code']}): {r['fee']:,} fee lines: ingest {r['elapsed']:.1f} s "
+                  f"(CPU {r['cpu']:.1f} s), peak RSS {r['rss_gb']:.2f} GB, tables {r['tables']}", flush=True)
             if not args.src and not args.keep:
                 shutil.rmtree(src, ignore_errors=True)
     print()
@@ -176,6 +208,17 @@ def main() -> None:
               f"{r['write_floor']:>12.2f}{el / r['write_floor']:>7.1f}x{r['fee_bytes'] / 1e6:>8.0f}")
     print(f"(memory_limit {args.memory_limit}; {os.cpu_count()} cores; fee/s and rows/s are whole-run rates; "
           "write floor = DuckDB read + the same partitioned write, no validation)")
+    if bases:
+        print()
+        print(f"{'fee lines':>12}{'base s':>9}{'base/s':>11}{'base GB':>9}{'new s':>8}{'new/s':>11}{'new GB':>8}"
+              f"{'speed-up':>10}{'CPU ratio':>11}")
+        for b, r in zip(bases, results, strict=True):
+            fee = r["fee"]
+            print(f"{fee:>12,}{b['elapsed']:>9.1f}{fee / b['elapsed']:>11,.0f}{b['rss_gb']:>9.2f}{r['elapsed']:>8.1f}"
+                  f"{fee / r['elapsed']:>11,.0f}{r['rss_gb']:>8.2f}{b['elapsed'] / r['elapsed']:>9.2f}x"
+                  f"{b['cpu'] / r['cpu']:>10.2f}x")
+        print(f"(baseline = git {args.baseline_ref}, run just before this tree on the same export; "
+              f"load average now {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

@@ -30,11 +30,16 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, table: Table) -> int:
     keys = _keys(table)
     not_null = " AND ".join(f"{qi(k)} IS NOT NULL" for k in table.key)
     con.sql(f"""
+CREATE OR REPLACE TEMP TABLE dupl_cand AS
+SELECT hash({keys}) AS h FROM checked_{table.name} WHERE {not_null} GROUP BY h HAVING count(*) > 1""")
+    if con.sql("SELECT count(*) FROM dupl_cand").fetchall()[0][0] == 0:  # the usual case: no second scan
+        con.sql(f"CREATE OR REPLACE TEMP TABLE dupl_{table.name} "
+                "(_fid BIGINT, _row BIGINT, first_fid BIGINT, first_row BIGINT)")
+        return 0
+    con.sql(f"""
 CREATE OR REPLACE TEMP TABLE dupl_{table.name} AS
-WITH cand AS (
-  SELECT hash({keys}) AS h FROM checked_{table.name} WHERE {not_null} GROUP BY h HAVING count(*) > 1),
-r AS (SELECT _fid, _row, {keys} FROM checked_{table.name}
-      WHERE {not_null} AND hash({keys}) IN (SELECT h FROM cand)),
+WITH r AS (SELECT _fid, _row, {keys} FROM checked_{table.name}
+      WHERE {not_null} AND hash({keys}) IN (SELECT h FROM dupl_cand)),
 w AS (SELECT *, row_number() OVER win AS rn, first_value(_fid) OVER win AS first_fid,
              first_value(_row) OVER win AS first_row
       FROM r WINDOW win AS (PARTITION BY {keys} ORDER BY _fid, _row))
@@ -100,9 +105,11 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
     """Create `rej_<table>`: one row per rejected source row with field, value, every reason.
 
     key_tables maps a referenced table to the temp table of its accepted keys (this export plus the
-    workspace); a reference to a table with no key table dangles by definition.
+    workspace); a reference to a table with no key table dangles by definition. The reason texts are
+    built only for rows where some condition holds (the inner WHERE), not for every row read.
     """
     joins: list[str] = []
+    conds: list[str] = ["c._err IS NOT NULL"]  # any of these true: the row may be rejected
     reasons: list[str] = ["c._err"]
     fields: list[str] = ["c._err_field"]
     values: list[str] = ["c._err_value"]
@@ -120,6 +127,7 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
         reason = f"CASE WHEN {cond} THEN {sq(col.name + ' = ')} || '''' || {x} || '''' || " \
                  f"{sq(f' not found in {rt}.{rc} {where}')} END"
         reasons.append(reason)
+        conds.append(f"({cond})")
         fields.append(f"CASE WHEN {cond} THEN {sq(col.name)} END")
         values.append(f"CASE WHEN {cond} THEN {x} END")
         if table.name == "fee_list_d" and rt == "setl_d" and rt in key_tables:
@@ -128,6 +136,7 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
             reasons.append(f"CASE WHEN {neg_cond} THEN 'negative cnt/det_item_fee_sumamt (' || c.x_cnt || ', ' || "
                            f"c.x_det_item_fee_sumamt || ') but settlement ''' || {x} || ''' is not a refund "
                            f"(refd_setl_flag = ''' || coalesce(k{i}.refd, '') || ''')' END")
+            conds.append(f"({neg_cond})")
             fields.append(f"CASE WHEN {neg_cond} THEN 'det_item_fee_sumamt' END")
             values.append(f"CASE WHEN {neg_cond} THEN c.x_det_item_fee_sumamt END")
     joins.append(f"LEFT JOIN dupl_{table.name} d ON c._fid = d._fid AND c._row = d._row")
@@ -135,6 +144,7 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
     reasons.append(f"CASE WHEN d._fid IS NOT NULL THEN 'duplicate key ({dup_keys}): first seen in ' || "
                    f"fp.path || ' row ' || d.first_row || '; later rows are not loaded' END")
     joins.append("LEFT JOIN src_files fp ON fp.fid = d.first_fid")
+    conds.append("d._fid IS NOT NULL")
     fields.append(f"CASE WHEN d._fid IS NOT NULL THEN {sq(table.key[0])} END")
     values.append(f"CASE WHEN d._fid IS NOT NULL THEN c.{qi('x_' + table.key[0])} END")
     if table.name in ("setl_d", "fee_list_d"):
@@ -143,6 +153,7 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
         reasons.append(f"CASE WHEN rb.setl_id IS NOT NULL THEN '{what} ' || rb.setl_id || ' does not reconcile: "
                        f"sum of det_item_fee_sumamt over ' || rb.n_lines || ' fee lines = ' || round(rb.fee_sum, 2) "
                        f"|| ' but medfee_sumamt = ' || rb.medfee_sumamt END")
+        conds.append("rb.setl_id IS NOT NULL")
         fields.append("CASE WHEN rb.setl_id IS NOT NULL THEN 'setl_id' END")
         values.append("CASE WHEN rb.setl_id IS NOT NULL THEN c.x_setl_id END")
     texts = ", ".join(f"c.{qi('x_' + c.name)} AS {qi(c.name)}" for c in table.columns)
@@ -151,7 +162,8 @@ CREATE OR REPLACE TEMP TABLE rej_{table.name} AS
 SELECT * FROM (
   SELECT c._fid, c._row, coalesce({', '.join(fields)}) AS _field, coalesce({', '.join(values)}) AS _value,
          NULLIF(concat_ws('; ', {', '.join(reasons)}), '') AS _reason, {texts}
-  FROM checked_{table.name} c {' '.join(joins)})
+  FROM checked_{table.name} c {' '.join(joins)}
+  WHERE {' OR '.join(conds)})
 WHERE _reason IS NOT NULL""")
     return con.sql(f"SELECT count(*) FROM rej_{table.name}").fetchall()[0][0]
 

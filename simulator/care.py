@@ -23,6 +23,12 @@ _OP_RATE = np.array([0.28, 0.10, 0.13, 0.25])
 _IP_RATE = np.array([0.004, 0.003, 0.006, 0.018])
 _IP_SETTING_SCALE = {"ip": 1.0, "eye": 0.5, "rehab": 0.12, "psych": 0.08, "mild": 0.05}
 _CHRONIC_CODE = {"diabetes": "E11.9", "hypertension": "I10.X", "copd": "J44.9"}
+# Per-diagnosis attributes as arrays, so a month's visits look them up with one gather.
+_DIAG_DEPT = np.array([DEPT_INDEX[d.dept] for d in DIAGS], dtype=np.int64)
+_DIAG_SETTING = np.array([d.setting for d in DIAGS])
+_DIAG_SEVERE = np.array([d.severe for d in DIAGS], dtype=bool)
+_DIAG_MIN_TIER = np.array([d.min_tier for d in DIAGS], dtype=np.int64)
+_DIAG_LOS = np.array([d.los for d in DIAGS], dtype=np.float64)
 
 
 class Router:
@@ -132,7 +138,7 @@ def make_visits(w: World, rng: np.random.Generator, person: np.ndarray, fac: np.
         begin = day * DAY + (8 * 3600 + hour * 9 * 3600).astype(np.int64)
         end = begin + (600 + rng.random(n) * 2400).astype(np.int64)
     if dept is None:
-        dept = np.array([DEPT_INDEX[DIAGS[d].dept] for d in np.maximum(diag, 0)], dtype=np.int64)
+        dept = _DIAG_DEPT[np.maximum(diag, 0)]
         dept = np.where(diag < 0, DEPT_INDEX["药房"], dept)
     age = ((day - w.per.birth_day[person]) // 365.25).astype(np.int64)
     dept = np.where((age < 14) & (dept == DEPT_INDEX["内科"]), DEPT_INDEX["儿科"], dept)
@@ -252,15 +258,15 @@ def _inpatient(w: World, rng: np.random.Generator, router: Router, age: np.ndarr
     p = np.concatenate([p] + [e[0] for e in extra])
     dg = np.concatenate([dg] + [e[1] for e in extra])
     fac = np.empty(len(p), dtype=np.int64)
-    setting = np.array([DIAGS[d].setting for d in dg]) if len(dg) else np.array([], dtype=str)
-    severe = np.array([DIAGS[d].severe for d in dg], dtype=bool)
-    mint = np.array([DIAGS[d].min_tier for d in dg], dtype=np.int64)
+    setting = _DIAG_SETTING[dg]
+    severe = _DIAG_SEVERE[dg]
+    mint = _DIAG_MIN_TIER[dg]
     cls = np.where(setting == "ip", np.where(mint >= 3, "ip_t3", np.where(severe, "ip_sev",
                    np.where(mint >= 2, "ip_t2", "ip"))), setting)
     for c in np.unique(cls):
         sel = cls == c
         fac[sel] = router.pick(str(c), per.region[p[sel]], rng)
-    mean = np.array([DIAGS[d].los for d in dg])
+    mean = _DIAG_LOS[dg]
     tf = np.select([w.fac.tier[fac] == 3, w.fac.tier[fac] == 2], [0.9, 1.0], 1.15)
     shape = np.where(np.isin(setting, ("rehab", "psych")), 2.0, 3.0)
     los = np.maximum(1, np.rint(rng.gamma(shape, mean * tf / shape))).astype(np.int64)

@@ -22,6 +22,49 @@ def take(f: Frame, idx: np.ndarray) -> Frame:
     return {k: v[idx] for k, v in f.items()}
 
 
+class Growable:
+    """Columns with spare capacity behind a frame of views, so appending copies only the new rows.
+
+    Appending to a month's fee lines once per behaviour used to copy every column each time; here
+    the arrays grow geometrically and `frame` is re-sliced. In-place edits through the views land in
+    the buffer. Appended values take the buffer's dtype unless they need a wider one (then the
+    buffer is promoted, as np.concatenate would).
+    """
+
+    def __init__(self, f: Frame, spare: float = 0.25) -> None:
+        self.n = nrows(f)
+        cap = self.n + max(1024, int(self.n * spare))
+        self.buf: Frame = {}
+        for k, a in f.items():
+            b = np.empty((cap, *a.shape[1:]), dtype=a.dtype)
+            b[: self.n] = a
+            self.buf[k] = b
+        self.frame: Frame = {k: b[: self.n] for k, b in self.buf.items()}
+
+    def holds(self, f: Frame | None) -> bool:
+        """Whether `f` is (still) this buffer's current frame of views."""
+        return f is self.frame
+
+    def append(self, new: Frame) -> Frame:
+        k = nrows(new)
+        if k == 0:
+            return self.frame
+        n, cap = self.n, len(next(iter(self.buf.values())))
+        need = n + k
+        for key in list(self.buf):
+            a, b = new[key], self.buf[key]
+            dt = np.result_type(b.dtype, np.asarray(a).dtype)
+            if need > cap or dt != b.dtype:
+                size = max(need, int(cap * 1.5)) if need > cap else cap
+                nb = np.empty((size, *b.shape[1:]), dtype=dt)
+                nb[:n] = b[:n]
+                self.buf[key] = b = nb
+            b[n:need] = a
+        self.n = need
+        self.frame = {key: b[:need] for key, b in self.buf.items()}
+        return self.frame
+
+
 def concat(frames: list[Frame]) -> Frame:
     frames = [f for f in frames if f and nrows(f) > 0]
     if not frames:
@@ -85,14 +128,46 @@ def fixed_ids(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray | 
     )
 
 
+def _fixed_width(arr: pa.Array) -> np.ndarray | None:
+    """The strings of `arr` as a numpy 'S<w>' array when all are non-null and w bytes long, else None."""
+    if arr.type != pa.string() or arr.null_count or len(arr) == 0:
+        return None
+    _, off_buf, data_buf = arr.buffers()
+    offs = np.frombuffer(off_buf, dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    w = int(offs[1] - offs[0])
+    if w <= 0 or int(offs[-1] - offs[0]) != w * len(arr) or (np.diff(offs) != w).any():
+        return None
+    return np.frombuffer(data_buf, dtype=np.uint8)[offs[0]:offs[-1]].view(f"S{w}")
+
+
 def take_str(values: list[str] | pa.Array, idx: np.ndarray) -> pa.Array:
-    """values[idx] as an Arrow string array; negative indices become null."""
+    """values[idx] as an Arrow string array; negative indices become null.
+
+    Identifiers and codes of one byte width (most of them) are gathered as fixed-size numpy
+    items and handed to Arrow as buffers; others go through pyarrow's take. Same values either way.
+    """
     arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
     idx = np.asarray(idx)
-    if (idx < 0).any():
-        ind = pa.array(idx.astype(np.int64), mask=idx < 0)
-        return pc.take(arr, ind)
-    return pc.take(arr, pa.array(idx.astype(np.int64)))
+    neg = idx < 0
+    has_null = bool(neg.any())
+    fixed = _fixed_width(arr)
+    if fixed is None:
+        if has_null:
+            return pc.take(arr, pa.array(idx.astype(np.int64), mask=neg))
+        return pc.take(arr, pa.array(idx.astype(np.int64)))
+    w = fixed.dtype.itemsize
+    n = len(idx)
+    if not has_null:
+        data = fixed.take(idx)
+        offsets = np.arange(0, (n + 1) * w, w, dtype=np.int32)
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    valid = ~neg
+    data = fixed.take(idx[valid])
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.where(valid, w, 0).astype(np.int32), out=offsets[1:])
+    bitmap = np.packbits(valid, bitorder="little")
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), pa.py_buffer(bitmap),
+                                       null_count=int(neg.sum()))
 
 
 def cents_to_float(c: np.ndarray) -> np.ndarray:

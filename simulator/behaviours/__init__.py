@@ -16,7 +16,7 @@ import numpy as np
 from simulator.codes import DEPT_INDEX, PATTERN_ID, PATTERNS
 from simulator.config import N_MONTHS, REGIONS
 from simulator.facilities import T
-from simulator.frame import Frame
+from simulator.frame import Frame, Growable
 from simulator.world import State, World
 
 HOSPITAL_PATTERNS = ("split_admission", "phantom_stay", "low_threshold_admission", "upcoding")
@@ -103,10 +103,11 @@ class Active:
         """(mask, scheme) for visits the scheme touches: its facility and, if set, its physicians."""
         s = self.fac_map[v["fac"]]
         ok = (s >= 0) & (v["pattern"] == 0)
-        drs = self.sch.drs[np.maximum(s, 0)]
-        wide = drs[:, 0] < 0
-        mine = (drs == v["dr"][:, None]).any(axis=1)
-        return ok & (wide | mine), s
+        idx = np.flatnonzero(ok)  # the physician test only where a scheme runs (most visits have none)
+        if len(idx):
+            drs = self.sch.drs[s[idx]]
+            ok[idx] = (drs[:, 0] < 0) | (drs == v["dr"][idx, None]).any(axis=1)
+        return ok, s
 
     def prob(self, s: np.ndarray, base: float, cap: float = 0.9) -> np.ndarray:
         return np.minimum(cap, base * self.intensity[np.maximum(s, 0)])
@@ -133,6 +134,8 @@ class Ctx:
     v: Frame
     ln: Frame | None = None
     stash: dict | None = None
+    vbuf: Growable | None = None  # spare capacity behind v and ln (behaviours/common.py appends)
+    lbuf: Growable | None = None
 
 
 Stage = Callable[[Ctx, Active], None]

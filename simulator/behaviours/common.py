@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.behaviours import Ctx
-from simulator.frame import Frame, concat
+from simulator.frame import Frame, Growable
 
 
 def add_visits(ctx: Ctx, f: Frame) -> np.ndarray:
     """Append visits; returns their row numbers in ctx.v."""
     n0 = len(ctx.v["person"])
-    ctx.v = concat([ctx.v, f])
+    if ctx.vbuf is None or not ctx.vbuf.holds(ctx.v):
+        ctx.vbuf = Growable(ctx.v, spare=0.05)
+    ctx.v = ctx.vbuf.append(f)
     return np.arange(n0, len(ctx.v["person"]))
 
 
@@ -31,7 +33,9 @@ def add_lines(ctx: Ctx, row: np.ndarray, item: np.ndarray, cnt: np.ndarray, time
         "dr": ctx.v["dr"][row], "tser": np.full(n, -1, dtype=np.int64) if tser is None else tser,
         "titem": item.astype(np.int32),
     }
-    ctx.ln = concat([ctx.ln, new])
+    if ctx.lbuf is None or not ctx.lbuf.holds(ctx.ln):
+        ctx.lbuf = Growable(ctx.ln, spare=0.1)
+    ctx.ln = ctx.lbuf.append(new)
 
 
 def line_mask(ctx: Ctx, vmask: np.ndarray) -> np.ndarray:

@@ -14,11 +14,13 @@ from simulator.behaviours import Active, Ctx
 from simulator.codes import DIAGS, DRG_RATE, DRG_SUFFIX_FACTOR
 from simulator.lines import MODE_IP
 
+_HAS_DRG = np.array([d.adrg is not None for d in DIAGS], dtype=bool)
+
 
 def visits(ctx: Ctx, act: Active) -> None:
     v, rng = ctx.v, ctx.rng
     mask, s = act.visit_mask(v)
-    has_drg = np.array([DIAGS[d].adrg is not None for d in np.maximum(v["diag"], 0)], dtype=bool)
+    has_drg = _HAS_DRG[np.maximum(v["diag"], 0)]
     mask &= (v["mode"] == MODE_IP) & (v["sfx"] != 1) & has_drg
     sel = np.flatnonzero(mask & (rng.random(len(mask)) < act.prob(s, 0.35)))
     if len(sel) == 0:
