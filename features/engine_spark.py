@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 ENV_SPARK_MASTER = "FEIJIAN_SPARK_MASTER"
 DEFAULT_MASTER = "local[*]"
 ENV_SHUFFLE_PARTITIONS = "FEIJIAN_SPARK_SHUFFLE_PARTITIONS"
+ENV_TRACE = "FEIJIAN_SPARK_TRACE"  # set to print each statement's seconds to stderr
 
 
 def spark_master(cli_value: str | None = None) -> str:
@@ -108,6 +111,8 @@ def session_builder(master: str, shuffle_partitions: int | None = None, local_di
         .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")  # month=2024-01 stays text
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.sql.adaptive.enabled", "true")
+        # a month-partitioned table has ~40 folders; listing them needs no Spark job of its own
+        .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "1000")
         .config("spark.driver.memory", os.environ.get("FEIJIAN_SPARK_DRIVER_MEMORY", "4g"))
     )
     if shuffle_partitions:
@@ -131,6 +136,14 @@ class _Relation:
         return self._frame.toArrow()
 
     def df(self) -> pd.DataFrame:
+        t = time.perf_counter()
+        try:
+            return self._df()
+        finally:
+            if os.environ.get(ENV_TRACE):
+                print(f"[spark {time.perf_counter() - t:6.1f}s] (query to pandas)", file=sys.stderr, flush=True)
+
+    def _df(self) -> pd.DataFrame:
         # Arrow, not Spark's own pandas conversion: PySpark 4.3 warns that pandas 3 is not fully supported.
         return self._frame.toArrow().to_pandas()
 
@@ -146,6 +159,10 @@ class SparkConnection:
     """A SparkSession behind the few connection calls the feature build makes (see the module doc)."""
 
     engine = "spark"
+    # Views worth materialising on Spark: the window's fee lines are read by every fee-line rule and
+    # three families. DuckDB streams the view each time at little cost; Spark would re-read the
+    # Parquet and redo the join to the window's visits some twenty times.
+    MATERIALISED_VIEWS = frozenset({"win_fee"})
 
     def __init__(self, spark: SparkSession, stop_on_close: bool = False) -> None:
         self.spark = spark
@@ -156,6 +173,7 @@ class SparkConnection:
 
     # -- the DuckDB-like surface --
     def execute(self, sql: str) -> SparkConnection:
+        t = time.perf_counter()
         tree = sqlglot.parse_one(sql, read="duckdb")
         self._last = None
         if isinstance(tree, exp.Create):
@@ -166,7 +184,13 @@ class SparkConnection:
             self._copy(tree)
         else:
             self._last = _Relation(self.spark.sql(to_spark(tree)))
+        self._trace(sql, t)
         return self
+
+    def _trace(self, sql: str, started: float) -> None:
+        if os.environ.get(ENV_TRACE):
+            head = " ".join(sql.split())[:70]
+            print(f"[spark {time.perf_counter() - started:6.1f}s] {head}", file=sys.stderr, flush=True)
 
     def sql(self, query: str) -> _Relation:
         return _Relation(self.spark.sql(to_spark(query)))
@@ -217,7 +241,7 @@ class SparkConnection:
             raise NotImplementedError(f"Spark engine: CREATE {kind} {name} needs AS SELECT")
         frame = self.spark.sql(to_spark(query))
         self._appendable.pop(name, None)
-        self.register(name, frame, materialise=(kind == "TABLE"))
+        self.register(name, frame, materialise=(kind == "TABLE" or name in self.MATERIALISED_VIEWS))
 
     def _insert(self, tree: exp.Insert) -> None:
         name = tree.this.name if not isinstance(tree.this, exp.Schema) else tree.this.this.name
