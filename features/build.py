@@ -243,6 +243,8 @@ def _fill(frame: pd.DataFrame, level: registry.Level) -> pd.DataFrame:
     for f in registry.features(level):
         if f.family in FILL_ZERO_FAMILIES or f.fmt == "{:,.0f}":
             frame[f.name] = frame[f.name].fillna(0)
+        # float64 whichever engine computed it (DuckDB's HUGEINT sums arrive as floats, Spark's as ints)
+        frame[f.name] = frame[f.name].astype("float64")
     if "days_since_inspection" in frame:
         frame["days_since_inspection"] = frame["days_since_inspection"].where(
             frame["prior_inspections"] > 0, NEVER_INSPECTED_DAYS
