@@ -25,7 +25,9 @@ pytest.importorskip("pyspark")
 if shutil.which("java") is None:  # .ci/run installs Debian's openjdk-17-jre-headless; a laptop may lack it
     pytest.skip("Spark needs a Java 17 runtime (apt-get install openjdk-17-jre-headless)", allow_module_level=True)
 
-pytestmark = pytest.mark.slow
+# Under ~2 min on an idle 2-core machine; the fixture builds a province and two snapshots, so allow
+# more than the suite's 600 s per-test timeout on a busy one.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 RTOL = 1e-9
 ATOL = 1e-9
