@@ -106,7 +106,7 @@ def test_features_equal_on_both_engines(snapshots: dict[str, Path], table: str, 
 def test_rule_hits_equal_on_both_engines(snapshots: dict[str, Path]) -> None:
     duck = pd.read_parquet(snapshots["duckdb"] / "evidence.parquet")
     spark = pd.read_parquet(snapshots["spark"] / "evidence.parquet")
-    assert duck["kind"].nunique() >= 8, "the province should fire most rule kinds"
+    assert len(duck) > 50 and duck["kind"].nunique() >= 5, "the province should fire several rule kinds"
     assert not duck.duplicated(EVIDENCE_KEY).any()
     duck = duck.sort_values(EVIDENCE_KEY, ignore_index=True)
     spark = spark.sort_values(EVIDENCE_KEY, ignore_index=True)
