@@ -40,7 +40,14 @@ def spark():
     from features.engine_spark import session_builder
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    session = session_builder("local[2]", shuffle_partitions=2).getOrCreate()
+    # A short-lived test JVM: the C1 compiler only and no whole-stage code generation cut the CPU a
+    # ~70-statement build spends compiling, not computing; results do not depend on either.
+    session = (
+        session_builder("local[2]", shuffle_partitions=2)
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1")
+        .config("spark.sql.codegen.wholeStage", "false")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
