@@ -25,8 +25,9 @@ pytest.importorskip("pyspark")
 if shutil.which("java") is None:  # .ci/run installs Debian's openjdk-17-jre-headless; a laptop may lack it
     pytest.skip("Spark needs a Java 17 runtime (apt-get install openjdk-17-jre-headless)", allow_module_level=True)
 
-# Under ~2 min on an idle 2-core machine; the fixture builds a province and two snapshots, so allow
-# more than the suite's 600 s per-test timeout on a busy one.
+# The fixture builds a province and two snapshots: ≈ 5 CPU-minutes, most of it the Spark JVM. On the
+# shared development machine (load ≈ 25 on 2 cores) that took 25 minutes of wall time, so allow more
+# than the suite's 600 s per-test timeout.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 RTOL = 1e-9
@@ -113,7 +114,7 @@ def test_features_equal_on_both_engines(snapshots: dict[str, Path], table: str, 
 def test_rule_hits_equal_on_both_engines(snapshots: dict[str, Path]) -> None:
     duck = pd.read_parquet(snapshots["duckdb"] / "evidence.parquet")
     spark = pd.read_parquet(snapshots["spark"] / "evidence.parquet")
-    assert len(duck) > 50 and duck["kind"].nunique() >= 5, "the province should fire several rule kinds"
+    assert len(duck) > 50 and duck["kind"].nunique() >= 8, "the seeded province fires most rule kinds"
     assert not duck.duplicated(EVIDENCE_KEY).any()
     duck = duck.sort_values(EVIDENCE_KEY, ignore_index=True)
     spark = spark.sort_values(EVIDENCE_KEY, ignore_index=True)
