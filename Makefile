@@ -26,7 +26,7 @@ lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . || true
 
 lock:                ## re-resolve exact pins after editing pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf workspace province .pytest_cache

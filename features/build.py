@@ -46,6 +46,7 @@ MILD_DX = ("J00", "J02", "J06", "K29", "K30", "M54", "R51", "R10", "I10", "E11")
 SERIOUS_RECOVERED = 50_000
 FILL_ZERO_FAMILIES = ("volume", "rules", "history")
 NEVER_INSPECTED_DAYS = 3650
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,20 @@ SOURCE_VIEWS = {  # view name → contract table
 }
 
 
-def source_expr(workspace: Path, table: str) -> str:
-    """read_parquet() over one raw table; month=YYYY-MM hive partitions are read as text."""
+def table_folder(workspace: Path, table: str) -> Path:
+    """The folder of one raw table, or an error naming it when the workspace lacks it."""
     folder = Workspace(workspace).table(table)
     if not folder.is_dir() or not any(folder.rglob("*.parquet")):
         raise MissingWorkspaceTableError(
             f"workspace {workspace} has no table {table!r} (expected {folder}/**/*.parquet); "
             "run `feijian ingest SRC_DIR` first"
         )
+    return folder
+
+
+def source_expr(workspace: Path, table: str) -> str:
+    """read_parquet() over one raw table; month=YYYY-MM hive partitions are read as text."""
+    folder = table_folder(workspace, table)
     pattern = str(folder / "**" / "*.parquet").replace("'", "''")
     if any(p.is_dir() and "=" in p.name for p in folder.iterdir()):
         return (
@@ -168,14 +175,17 @@ def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -
                 f"CREATE OR REPLACE TEMP VIEW {view} AS "
                 f"SELECT {cols}, CAST(NULL AS VARCHAR) AS trace_code FROM {src}{where}"
             )
+    con.execute(fac_tier_sql(win))
+
+
+def fac_tier_sql(win: Window) -> str:
+    """Facilities open before as_of with their tier and peer group (shared by both engines)."""
     tiers = ", ".join(f"('{lv}', {t})" for lv, t in HOSP_TIER.items())
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE fac_tier AS
+    return f"""CREATE OR REPLACE TEMP TABLE fac_tier AS
         SELECT f.fixmedins_code, f.fixmedins_type, f.hosp_lv, t.tier AS hosp_tier, f.ownership, f.admdvs,
                f.fixmedins_type || '|' || CAST(t.tier AS VARCHAR) AS peer_group
         FROM fixmedins AS f JOIN (VALUES {tiers}) AS t(lv, tier) ON t.lv = f.hosp_lv
         WHERE f.begndate < DATE '{win.as_of.isoformat()}'"""
-    )
 
 
 def empty_select(spec: Table) -> str:
@@ -233,6 +243,8 @@ def _fill(frame: pd.DataFrame, level: registry.Level) -> pd.DataFrame:
     for f in registry.features(level):
         if f.family in FILL_ZERO_FAMILIES or f.fmt == "{:,.0f}":
             frame[f.name] = frame[f.name].fillna(0)
+        # float64 whichever engine computed it (DuckDB's HUGEINT sums arrive as floats, Spark's as ints)
+        frame[f.name] = frame[f.name].astype("float64")
     if "days_since_inspection" in frame:
         frame["days_since_inspection"] = frame["days_since_inspection"].where(
             frame["prior_inspections"] > 0, NEVER_INSPECTED_DAYS
@@ -254,7 +266,11 @@ def build_snapshot(
     progress: Callable[[str], None] | None = None,
     memory_limit: str = "4GB",
     rules: list | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> Snapshot:
+    """The snapshot on DuckDB (one machine) or Spark SQL (`engine="spark"`, master URL from
+    `spark_master`, $FEIJIAN_SPARK_MASTER or local[*]): the same SQL statements, run on either."""
     if window_months < 1 or window_months > 60:
         raise InputError(f"--window-months must be between 1 and 60, got {window_months}")
     ws = Workspace(workspace)
@@ -262,10 +278,10 @@ def build_snapshot(
     params = win.params()
     say = progress or (lambda _s: None)
     timings: dict[str, float] = {}
-    con = connect(ws, memory_limit=memory_limit)
+    con, sources = open_engine(engine, ws, memory_limit, spark_master)
     try:
         t = time.perf_counter()
-        create_sources(con, ws, win)
+        sources(con, ws, win)
         say("staging")
         for stmt in statements(render(read_sql("staging"), params)):
             con.execute(stmt)
@@ -302,10 +318,24 @@ def build_snapshot(
         timings["peer"] = time.perf_counter() - t
 
         say("write")
-        snap = _write(con, ws, win, facility, physician, fac_stats, dr_stats, timings)
+        snap = _write(con, ws, win, facility, physician, fac_stats, dr_stats, timings, engine)
     finally:
         con.close()
     return snap
+
+
+def open_engine(engine: str, ws: Workspace, memory_limit: str, spark_master: str | None = None) -> tuple:
+    """A connection that runs the build's DuckDB-dialect statements, and its source-view builder.
+
+    DuckDB runs them as written; Spark (features.engine_spark) transpiles each with sqlglot.
+    """
+    if engine == "duckdb":
+        return connect(ws, memory_limit=memory_limit), create_sources
+    if engine == "spark":
+        from features import engine_spark
+
+        return engine_spark.connect(ws, spark_master), engine_spark.create_sources
+    raise InputError(f"engine must be one of: {', '.join(ENGINES)}; got {engine!r}")
 
 
 def _write(
@@ -317,6 +347,7 @@ def _write(
     fac_stats: peer.PeerStats,
     dr_stats: peer.PeerStats,
     timings: dict[str, float],
+    engine: str = "duckdb",
 ) -> Snapshot:
     from features.rules import rules_version as current_rules_version
 
@@ -344,7 +375,7 @@ def _write(
         "rules_version": rules_version,
         "input_fingerprint": inputs,
         "fingerprint": fingerprint,
-        "engine": "duckdb",
+        "engine": engine,
         "rows": {"facility": len(facility), "physician": len(physician), "evidence": n_evidence},
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }

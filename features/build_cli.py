@@ -16,11 +16,13 @@ from feijian.errors import InputError
 STEPS = ("staging", "rule engine", "physician", *FACILITY_FAMILIES, "peer normalisation", "write")
 
 
-def run_features(workspace: Path, as_of: str, window_months: int, engine: str, console: Console) -> None:
-    from features.build import build_snapshot
+def run_features(
+    workspace: Path, as_of: str, window_months: int, engine: str, console: Console, spark_master: str | None = None
+) -> None:
+    from features.build import ENGINES, build_snapshot
 
-    if engine != "duckdb":
-        raise InputError(f"--engine must be one of: duckdb (spark arrives with the scale issue), got {engine!r}")
+    if engine not in ENGINES:
+        raise InputError(f"--engine must be one of: {', '.join(ENGINES)}; got {engine!r}")
     day = parse_date(as_of, flag="--as-of")
     with Progress(
         SpinnerColumn(),
@@ -35,10 +37,10 @@ def run_features(workspace: Path, as_of: str, window_months: int, engine: str, c
         def step(name: str) -> None:
             bar.update(task, description=f"features: {name}", completed=STEPS.index(name))
 
-        snap = build_snapshot(workspace, day, window_months, progress=step)
+        snap = build_snapshot(workspace, day, window_months, progress=step, engine=engine, spark_master=spark_master)
     console.print(
         f"  snapshot [bold]{snap.snapshot_id}[/]: {len(snap.facility):,} facilities, "
-        f"{len(snap.physician):,} physicians, {snap.n_evidence:,} rule hits (evidence)"
+        f"{len(snap.physician):,} physicians, {snap.n_evidence:,} rule hits (evidence), engine {engine}"
     )
     console.print(f"  written to {snap.path}")
     slow = sorted(snap.seconds.items(), key=lambda kv: -kv[1])[:4]

@@ -113,7 +113,13 @@ def features_build(
     window_months: Annotated[
         int, typer.Option(help="Look-back window in months (growth compares the one before).")
     ] = 12,
-    engine: Annotated[str, typer.Option(help="duckdb (one machine).")] = "duckdb",
+    engine: Annotated[
+        str, typer.Option(help="duckdb (one machine) or spark (Spark SQL via PySpark; needs Java 17).")
+    ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL for --engine spark (else $FEIJIAN_SPARK_MASTER, else local[*])."),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Build a point-in-time feature snapshot: `feijian features --as-of 2025-01-01`.
@@ -131,7 +137,7 @@ def features_build(
     from features.build_cli import run_features
 
     try:
-        run_features(workspace_dir(workspace), as_of, window_months, engine, console)
+        run_features(workspace_dir(workspace), as_of, window_months, engine, console, spark_master=spark_master)
     except FeijianError as exc:
         _fail(exc)
 

@@ -1,0 +1,173 @@
+"""Time the Spark engine against DuckDB on the same workspaces, in the same run.
+
+For each size: simulate and ingest a province (or reuse one from --out), then build the same
+12-month snapshot with
+  duckdb     `build_snapshot(engine="duckdb")` (2 threads)
+  spark      `build_snapshot(engine="spark")` with each master in --masters (local[1], local[2])
+each in its own process. Spark's session start (JVM, ~10 s) is timed apart from the build. Prints
+seconds, window fee lines per second, the ratio to DuckDB and Spark's speed-up from 1 to 2 cores,
+and CPU seconds (the Python process and, for Spark, its JVM): on a shared machine wall time moves
+with the neighbours' load, CPU time much less, and lines per CPU-second is what sizes a cluster.
+
+    .venv/bin/python benchmarks/bench_spark.py --sizes 300,1200 --out /tmp/spark-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+WINDOW_MONTHS = 12
+
+
+def run_duckdb(ws: str, as_of: str) -> dict:
+    from features.build import build_snapshot
+
+    t, cpu = time.perf_counter(), time.process_time()
+    snap = build_snapshot(Path(ws), date.fromisoformat(as_of), WINDOW_MONTHS)
+    return {
+        "build_s": time.perf_counter() - t,
+        "cpu_s": time.process_time() - cpu,
+        "evidence": snap.n_evidence,
+        "steps": _steps(snap.seconds),
+    }
+
+
+def _jvm_cpu() -> float:
+    """CPU seconds of this process's children (the Spark JVM in local mode)."""
+    import psutil
+
+    return sum(sum(c.cpu_times()[:2]) for c in psutil.Process().children(recursive=True))
+
+
+def run_spark(ws: str, as_of: str, master: str) -> dict:
+    from features.build import build_snapshot
+    from features.engine_spark import default_shuffle_partitions, session_builder
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    t = time.perf_counter()
+    local_dir = Path(ws) / ".tmp" / "spark"
+    local_dir.mkdir(parents=True, exist_ok=True)
+    spark = session_builder(master, default_shuffle_partitions(master), local_dir).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    start_s = time.perf_counter() - t
+    t, cpu, jvm = time.perf_counter(), time.process_time(), _jvm_cpu()
+    snap = build_snapshot(Path(ws), date.fromisoformat(as_of), WINDOW_MONTHS, engine="spark")
+    build_s = time.perf_counter() - t
+    cpu_s = time.process_time() - cpu + _jvm_cpu() - jvm
+    spark.stop()
+    return {
+        "build_s": build_s,
+        "cpu_s": cpu_s,
+        "session_s": start_s,
+        "evidence": snap.n_evidence,
+        "steps": _steps(snap.seconds),
+    }
+
+
+def _steps(seconds: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 1) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])[:5]}
+
+
+def _child(fn_name: str, args: tuple, queue: mp.Queue) -> None:
+    t = time.perf_counter()
+    try:
+        out = globals()[fn_name](*args)
+    except Exception as exc:  # report, keep the other measurements
+        out = {"error": repr(exc)[:300]}
+    queue.put({"wall_s": time.perf_counter() - t, **out})
+
+
+def measure(fn_name: str, *args: object) -> dict:
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(fn_name, args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def window_lines(ws: Path, as_of: str) -> int:
+    import duckdb
+
+    from features.build import Window, source_expr
+
+    win = Window(date.fromisoformat(as_of), WINDOW_MONTHS)
+    sql = (
+        f"SELECT COUNT(*) FROM {source_expr(ws, 'fee_list_d')} WHERE month BETWEEN '{win.start:%Y-%m}' "
+        f"AND '{win.as_of:%Y-%m}' AND fee_ocur_time >= DATE '{win.start}' AND fee_ocur_time < DATE '{win.as_of}'"
+    )
+    return int(duckdb.sql(sql).fetchall()[0][0])
+
+
+def workspace(size: str, root: Path, seed: int) -> tuple[Path, str, int]:
+    """Reuse root/ws-<size> when a previous run left its description, else simulate and ingest."""
+    info = root / f"ws-{size}.json"
+    if info.exists():
+        d = json.loads(info.read_text())
+        return Path(d["ws"]), d["as_of"], int(d["fee_lines"])
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_features import prepare
+
+    ws, as_of, n = prepare(size, root, seed)
+    info.write_text(json.dumps({"ws": str(ws), "as_of": as_of, "fee_lines": n}))
+    return ws, as_of, n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="300,1200", help="comma list: facilities count, demo or large")
+    ap.add_argument("--masters", default="local[1],local[2]")
+    ap.add_argument("--out", default="/tmp/spark-bench")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    root = Path(args.out)
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for size in args.sizes.split(","):
+        ws, as_of, n_all = workspace(size, root, args.seed)
+        n_win = window_lines(ws, as_of)
+        print(f"size {size}: {n_all:,} fee lines, {n_win:,} in the window", flush=True)
+        row = {"size": size, "fee_lines_total": n_all, "window_lines": n_win}
+        row["duckdb"] = measure("run_duckdb", str(ws), as_of)
+        print("  duckdb", json.dumps(row["duckdb"]), flush=True)
+        for master in args.masters.split(","):
+            row[master] = measure("run_spark", str(ws), as_of, master)
+            print(f"  {master}", json.dumps(row[master]), flush=True)
+        rows.append(row)
+        (root / "results.json").write_text(json.dumps(rows, indent=2))
+    print_table(rows, args.masters.split(","))
+
+
+def print_table(rows: list[dict], masters: list[str]) -> None:
+    print("\n| size | window lines | engine | build s | lines/s | ÷ DuckDB | speed-up 1→2 | CPU s | lines/CPU-s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        n = r["window_lines"]
+        duck = r["duckdb"]
+        cells = [("DuckDB (2 threads)", duck)] + [(f"Spark {m}", r.get(m, {"error": "not run"})) for m in masters]
+        for i, (name, m) in enumerate(cells):
+            head = f"| {r['size']} | {n:,} |" if i == 0 else "| | |"
+            if "build_s" not in m:
+                print(f"{head} {name} | failed: {m.get('error')} | | | | | |")
+                continue
+            s = m["build_s"]
+            speed = ""
+            if name == f"Spark {masters[-1]}" and len(masters) > 1 and "build_s" in r.get(masters[0], {}):
+                speed = f"{r[masters[0]]['build_s'] / s:.2f}×"
+            cpu = m.get("cpu_s")
+            start = f" (+{m['session_s']:.0f} s start)" if "session_s" in m else ""
+            print(
+                f"{head} {name}{start} | {s:.1f} | {n / s:,.0f} | {s / duck['build_s']:.1f}× | {speed} "
+                f"| {cpu or float('nan'):.1f} | {n / cpu if cpu else float('nan'):,.0f} |"
+            )
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Every statement the feature build runs transpiles to Spark SQL (no Java needed for this check)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from features.build import FACILITY_FAMILIES, Window, fac_tier_sql, read_sql, render, statements
+from features.engine_spark import default_shuffle_partitions, spark_master, to_spark
+
+PARAMS = Window(date(2024, 1, 1), 12).params()
+
+
+@pytest.mark.parametrize("name", ["staging", "physician", *FACILITY_FAMILIES])
+def test_feature_sql_transpiles_to_spark(name: str) -> None:
+    for stmt in statements(render(read_sql(name), PARAMS)):
+        spark = to_spark(stmt)
+        assert "SELECT" in spark.upper()
+
+
+def test_decimal_literals_become_doubles() -> None:
+    assert to_spark("SELECT AVG(CASE WHEN x THEN 1.0 ELSE 0.0 END) FROM t") == (
+        "SELECT AVG(CASE WHEN x THEN CAST(1.0 AS DOUBLE) ELSE CAST(0.0 AS DOUBLE) END) FROM t"
+    )
+    assert "CAST(3 AS DOUBLE)" not in to_spark("SELECT 3 FROM t")
+
+
+def test_fac_tier_and_dates_transpile() -> None:
+    sql = to_spark(fac_tier_sql(Window(date(2024, 1, 1), 12)))
+    assert "VALUES" in sql and "2024-01-01" in sql
+    assert "DATEDIFF" in to_spark("SELECT DATE_DIFF('day', a, b) FROM t").upper()
+
+
+def test_master_from_flag_env_or_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FEIJIAN_SPARK_MASTER", raising=False)
+    assert spark_master() == "local[*]"
+    monkeypatch.setenv("FEIJIAN_SPARK_MASTER", "spark://head:7077")
+    assert spark_master() == "spark://head:7077"
+    assert spark_master("local[2]") == "local[2]"
+    assert default_shuffle_partitions("local[2]") == 8
+    assert default_shuffle_partitions("spark://head:7077") is None
