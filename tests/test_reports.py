@@ -104,3 +104,21 @@ def test_cli_report_facility_and_round(trained: serving_setup.Setup, explainer: 
     assert res.exit_code == 2 and "NOPE" in res.output
     res = runner.invoke(app, ["report", "--round", "--capacity", "0", *common])
     assert res.exit_code == 2 and "capacity" in res.output
+
+
+@pytest.mark.slow
+def test_training_logs_the_global_explanation_to_mlflow(trained: serving_setup.Setup, tmp_path: Path) -> None:
+    import mlflow
+
+    from training.train import _log_global_explanation
+
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        exp = mlflow.create_experiment("explain-test", artifact_location=(tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=exp) as run:
+            _log_global_explanation(trained.workspace, trained.bundle.path, trained.snapshot, print)
+        logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "explanations")}
+    finally:
+        mlflow.set_tracking_uri(before)
+    assert {"explanations/beeswarm.png", "explanations/importance.csv", "explanations/importance.png"} <= logged
