@@ -292,6 +292,9 @@ def report(
     ownership: Annotated[list[str] | None, typer.Option(help="Round: public / private.")] = None,
     region_cap: Annotated[list[str] | None, typer.Option(help="Round: REGION=N, at most N targets there.")] = None,
     exclude_days: Annotated[int, typer.Option(help="Round: skip facilities inspected this many days back.")] = 180,
+    clean_cooldown_days: Annotated[
+        int, typer.Option(help="Round: skip facilities whose last inspection in this many days found nothing.")
+    ] = 365,
     exploration_share: Annotated[float, typer.Option(help="Round: share of capacity drawn at random.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Round: seed of the exploration draw.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Output folder (default workspace/reports).")] = None,
@@ -314,6 +317,7 @@ def report(
             "levels": level or None,
             "ownership": ownership or None,
             "exclude_days": exclude_days,
+            "clean_cooldown_days": clean_cooldown_days,
             "region_caps": parse_caps(region_cap),
             "exploration_share": exploration_share,
             "seed": seed,
