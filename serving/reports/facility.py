@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from features.registry import PEER_PCT, PEER_Z
+from features.registry import PEER_PCT, PEER_Z, get
 from serving.charts import waterfall
 from serving.reports import render
 
@@ -27,8 +27,6 @@ def peer_table(explainer: Explainer, code: str, reasons: list[dict[str, Any]]) -
     lv = explainer.facilities
     row = lv.frame.iloc[lv.row(code)]
     out = []
-    from features.registry import get
-
     for r in reasons[:N_PEER]:
         f = get(r["feature"])
         z = row.get(r["feature"] + PEER_Z)
