@@ -67,8 +67,9 @@ def test_train_without_table_says_what_exists(tmp_path: Path, monkeypatch: pytes
     monkeypatch.chdir(tmp_path)  # a developer's ./workspace (after `feijian demo`) must not start a real training
     monkeypatch.delenv("FEIJIAN_WORKSPACE", raising=False)
     result = runner.invoke(app, ["train"])
-    assert result.exit_code == 2
-    assert "--table" in result.output
+    # no findings in the workspace yet: NotReadyError (exit 4) naming the table to ingest
+    assert result.exit_code == 4, result.output
+    assert "inspections" in result.output
 
 
 def test_train_table_missing_label_column_is_named(tmp_path: Path) -> None:
