@@ -384,6 +384,52 @@ def demo(
         _fail(exc)
 
 
+@app.command()
+def report(
+    facility: Annotated[str | None, typer.Option("--facility", help="Facility code: write its report.")] = None,
+    round_: Annotated[bool, typer.Option("--round", help="Plan the next round and write the round report.")] = False,
+    capacity: Annotated[int, typer.Option(help="Round: how many facilities to inspect (1–500).")] = 30,
+    region: Annotated[list[str] | None, typer.Option(help="Round: only these regions (admdvs); repeatable.")] = None,
+    ftype: Annotated[list[str] | None, typer.Option("--type", help="Round: facility types; repeatable.")] = None,
+    level: Annotated[list[str] | None, typer.Option("--level", help="Round: hosp_lv codes; repeatable.")] = None,
+    ownership: Annotated[list[str] | None, typer.Option(help="Round: public / private.")] = None,
+    region_cap: Annotated[list[str] | None, typer.Option(help="Round: REGION=N, at most N targets there.")] = None,
+    exclude_days: Annotated[int, typer.Option(help="Round: skip facilities inspected this many days back.")] = 180,
+    clean_cooldown_days: Annotated[
+        int, typer.Option(help="Round: skip facilities whose last inspection in this many days found nothing.")
+    ] = 365,
+    exploration_share: Annotated[float, typer.Option(help="Round: share of capacity drawn at random.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Round: seed of the exploration draw.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default workspace/reports).")] = None,
+    workspace: WorkspaceOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Write reports (HTML, A4 PDF, Excel) from the champion model and the latest snapshot.
+
+    `--facility CODE`: why the facility ranks where it does (reasons, peers, SHAP waterfall), its rule
+    evidence (疑点清单), physicians and inspection history. `--round`: plan the next round under the
+    capacity and constraints and write the planned list with totals by region and type.
+    """
+    from serving.reports.run import parse_caps, run_report
+
+    try:
+        kwargs = {
+            "capacity": capacity,
+            "regions": region or None,
+            "types": ftype or None,
+            "levels": level or None,
+            "ownership": ownership or None,
+            "exclude_days": exclude_days,
+            "clean_cooldown_days": clean_cooldown_days,
+            "region_caps": parse_caps(region_cap),
+            "exploration_share": exploration_share,
+            "seed": seed,
+        }
+        run_report(workspace_dir(workspace), models_dir(models), out, facility, round_, kwargs, console)
+    except FeijianError as exc:
+        _fail(exc)
+
+
 def main() -> None:
     try:
         app()

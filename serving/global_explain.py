@@ -61,6 +61,7 @@ def global_explanation(explainer: Explainer, out_dir: Path) -> list[Path]:
     shap.summary_plot(
         S, X, feature_names=[column_label(c) for c in lv.columns], max_display=N_SUMMARY, show=False, plot_size=(9, 8)
     )
+    plt.gca().set_xlabel("SHAP 贡献（对数几率）；颜色：特征值由低（蓝）到高（红）")
     paths.append(out_dir / "beeswarm.png")
     plt.gcf().savefig(paths[-1], dpi=110, bbox_inches="tight")
     plt.close("all")

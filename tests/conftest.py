@@ -1,10 +1,12 @@
-"""Session fixtures shared by the training (and later serving) tests: one small simulated province,
-ingested once, trained once. Building it costs tens of seconds; every test that needs a trained
-workspace reuses it instead of paying again."""
+"""Session fixtures, built lazily (only tests that ask pay for them):
+- `small_province` / `trained`: a small simulated province, ingested and trained once (training and service tests);
+- `bundled` / `explainer`: a hand-built province with planted patterns, its snapshot and a real exported
+  bundle (explanation and report tests, see tests/serving_setup.py)."""
 
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,3 +67,19 @@ def trained(small_province: Province, tmp_path_factory: pytest.TempPathFactory) 
     mlruns, models = base / "mlruns", base / "models"
     result = train_workspace(small_province.workspace, mlruns, models, n_trials=0, seed=0)
     return Trained(small_province, mlruns, models, result)
+
+
+@pytest.fixture(scope="session")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A small hand-built province, its snapshot and a real exported bundle (tests/serving_setup.py)."""
+    from tests import serving_setup
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    return serving_setup.build(tmp_path_factory.mktemp("bundled"))
+
+
+@pytest.fixture(scope="session")
+def explainer(bundled: object) -> object:
+    from serving.explain import Explainer
+
+    return Explainer.build(bundled.workspace, bundled.bundle)  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from feijian.cli import app
@@ -62,10 +63,13 @@ def test_features_builds_a_snapshot(tmp_path: Path) -> None:
     assert "snapshot" in result.output and (ws / "features" / "LATEST").exists()
 
 
-def test_train_without_table_says_what_exists() -> None:
+def test_train_without_table_says_what_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a developer's ./workspace (after `feijian demo`) must not start a real training
+    monkeypatch.delenv("FEIJIAN_WORKSPACE", raising=False)
     result = runner.invoke(app, ["train"])
-    assert result.exit_code == 2
-    assert "--table" in result.output
+    # no findings in the workspace yet: NotReadyError (exit 4) naming the table to ingest
+    assert result.exit_code == 4, result.output
+    assert "inspections" in result.output
 
 
 def test_train_table_missing_label_column_is_named(tmp_path: Path) -> None:

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from features.build import input_fingerprint
-from feijian.errors import InputError
+from feijian.errors import FeijianError, InputError
 from feijian.settings import Workspace
 from training import registry
 from training.backtest import Fold, labelled_metrics, objective, run_backtest
-from training.bundle import export_bundle, mark_champion
+from training.bundle import Bundle, export_bundle, mark_champion
 from training.dataset import (
     Round,
     build_rounds,
@@ -115,6 +115,21 @@ def _physician_model(
         ps.append(m.predict_proba(test[cols].astype(float)))
     auc = metrics.auc(np.concatenate(ys), np.concatenate(ps)) if ys else None
     return model, auc
+
+
+def _log_global_explanation(workspace: Path, bundle: Path, snapshot: Path, note: Callable[[str], None]) -> None:
+    """SHAP importance, beeswarm and dependence plots of the new bundle, logged as run artifacts."""
+    import tempfile
+
+    from serving.explain import Explainer
+    from serving.global_explain import global_explanation
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            global_explanation(Explainer.build(workspace, Bundle.load(bundle), snapshot), Path(tmp))
+            mlflow.log_artifacts(tmp, "explanations")
+    except FeijianError as exc:  # e.g. no CJK font installed: the run stands, the plots are missing
+        note(f"global explanation skipped: {exc}")
 
 
 def train_workspace(
@@ -285,6 +300,7 @@ def train_workspace(
             latest.snapshot,
             meta,
         )
+        _log_global_explanation(Path(workspace), bundle, latest.snapshot, note)
         example = latest.candidates[columns].astype(float).head(5)
         got = registry.log_model(bundle, example, final.predict_frame(example))
         if got != version:

@@ -1,0 +1,111 @@
+"""The facility report: who, how risky, why (reasons, peers, waterfall), the evidence to pull on site.
+
+HTML (jinja2), an A4 PDF of it (WeasyPrint) and an Excel workbook of the evidence (疑点汇总 and the
+full 疑点清单). The PDF lists at most `PDF_ROWS` evidence rows per rule; the workbook lists all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from features.registry import PEER_PCT, PEER_Z, get
+from serving.charts import waterfall
+from serving.reports import render
+
+if TYPE_CHECKING:
+    from serving.explain import Explainer
+
+PDF_ROWS = 30
+N_PEER = 8
+
+
+def peer_table(explainer: Explainer, code: str, reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Value, peer median, z-score and percentile of each reason's lead feature."""
+    lv = explainer.facilities
+    row = lv.frame.iloc[lv.row(code)]
+    out = []
+    for r in reasons[:N_PEER]:
+        f = get(r["feature"])
+        z = row.get(r["feature"] + PEER_Z)
+        p = row.get(r["feature"] + PEER_PCT)
+        out.append(
+            {
+                "label": f.label,
+                "value": f.render(r["value"]),
+                "median": f.render(r["peer_median"]),
+                "z": None if z is None or z != z else float(z),
+                "percentile": None if p is None or p != p else round(100 * float(p)),
+                "direction": r["direction"] or "—",
+            }
+        )
+    return out
+
+
+def evidence_rows(evidence: pd.DataFrame, rule_id: str, limit: int = PDF_ROWS) -> list[dict[str, Any]]:
+    ev = evidence[evidence["rule_id"] == rule_id].head(limit)
+    return [
+        {
+            "mdtrt_id": e.mdtrt_id,
+            "feedetl_sn": e.feedetl_sn if isinstance(e.feedetl_sn, str) else "—",
+            "psn_no": str(e.psn_no)[:12],
+            "dr_code": e.dr_code,
+            "time": pd.Timestamp(e.event_time).strftime("%Y-%m-%d") if pd.notna(e.event_time) else "—",
+            "amount": float(e.amount_at_risk),
+            "reason": e.reason,
+        }
+        for e in ev.itertuples()
+    ]
+
+
+def write_facility_report(explainer: Explainer, code: str, out_dir: Path) -> dict[str, Path]:
+    """Write facility_<code>.html/.pdf/.xlsx and the waterfall PNG into out_dir; return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    x = explainer.explain(code)
+    ev = explainer.evidence(code)
+    stem = f"facility_{code}"
+    png = waterfall(
+        x["contributions"], x["bias"], out_dir / f"{stem}_waterfall.png", title=f"{x['target']['name']} 风险分构成"
+    )
+    rules = [
+        {**s, "evidence_rows": evidence_rows(ev, s["rule_id"]), "more": max(0, s["n_hits"] - PDF_ROWS)}
+        for s in x["evidence_summary"]
+    ]
+    context = {
+        "x": x,
+        "waterfall": png.name,
+        "peers": peer_table(explainer, code, x["reasons"]),
+        "rules": rules,
+        "n_evidence": len(ev),
+        "pdf_rows": PDF_ROWS,
+    }
+    html = render.write_html("facility.html", context, out_dir / f"{stem}.html")
+    pdf = render.write_pdf(html, out_dir / f"{stem}.pdf")
+    summary = pd.DataFrame(
+        [
+            {
+                "规则编号": s["rule_id"],
+                "规则名称": s["name_zh"],
+                "依据": s["article"],
+                "风险等级": s["severity_zh"],
+                "命中条数": s["n_hits"],
+                "涉及金额（元）": round(s["amount_at_risk"], 2),
+                "主要医师": "、".join(p["dr_code"] for p in s["physicians"]),
+            }
+            for s in x["evidence_summary"]
+        ]
+    )
+    reasons = pd.DataFrame(
+        [
+            {"序号": i + 1, "理由": r["text"], "贡献（对数几率）": round(r["contribution"], 4)}
+            for i, r in enumerate(x["reasons"])
+        ]
+    )
+    xlsx = render.write_xlsx(
+        {"疑点汇总": summary, "疑点清单": render.evidence_sheet(ev, explainer.rules), "入选理由": reasons},
+        out_dir / f"{stem}_evidence.xlsx",
+    )
+    return {"html": html, "pdf": pdf, "xlsx": xlsx, "png": png}

@@ -1,0 +1,101 @@
+"""The round report: the planned list under capacity and constraints, exploration picks marked,
+totals by region and type, the expected total; HTML, A4 PDF and an Excel workbook of the plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
+from serving.reports import render
+
+if TYPE_CHECKING:
+    from serving.explain import Explainer
+    from serving.plan import Plan
+
+PICK_ZH = {"model": "模型推荐", "exploration": "随机探索"}
+PLAN_HEADERS = {
+    "rank": "序号",
+    "fixmedins_code": "机构编号",
+    "name": "机构名称",
+    "admdvs": "医保区划",
+    "type_zh": "机构类型",
+    "hosp_lv_zh": "医院等级",
+    "ownership_zh": "所有制",
+    "p_serious": "严重问题概率",
+    "expected_recovery": "预计追回金额（元）",
+    "pick_zh": "入选方式",
+    "reasons": "主要理由",
+}
+
+
+def _readable(targets: pd.DataFrame) -> pd.DataFrame:
+    t = targets.copy()
+    t["type_zh"] = t["fixmedins_type"].map(lambda v: FIXMEDINS_TYPE.get(str(v), v))
+    t["hosp_lv_zh"] = t["hosp_lv"].map(lambda v: HOSP_LV.get(str(v), v))
+    t["ownership_zh"] = t["ownership"].map(lambda v: OWNERSHIP.get(str(v), v))
+    t["pick_zh"] = t["pick"].map(PICK_ZH)
+    t["reasons"] = t["top_reasons"].map(lambda r: "；".join(list(r)) if r is not None and len(r) else "—")
+    return t
+
+
+def totals(t: pd.DataFrame, by: str, label: str) -> pd.DataFrame:
+    g = t.groupby(by, dropna=False).agg(n=("rank", "size"), expected=("expected_recovery", "sum")).reset_index()
+    g = g.sort_values("expected", ascending=False, kind="mergesort")
+    return g.rename(columns={by: label, "n": "机构数", "expected": "预计追回金额（元）"})
+
+
+def constraints(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    f = meta["filters"]
+    show = lambda v: "、".join(map(str, v)) if v else "不限"  # noqa: E731
+    caps = meta["region_caps"]
+    return [
+        ("检查名额", str(meta["capacity"])),
+        ("地区", show(f.get("regions"))),
+        ("机构类型", show([FIXMEDINS_TYPE.get(v, v) for v in f.get("types") or []])),
+        ("医院等级", show([HOSP_LV.get(v, v) for v in f.get("levels") or []])),
+        ("所有制", show([OWNERSHIP.get(v, v) for v in f.get("ownership") or []])),
+        ("排除近期已检查", f"{meta['exclude_days']} 天内"),
+        ("检查未发现问题的冷却期", f"{meta['clean_cooldown_days']} 天"),
+        ("地区名额上限", "、".join(f"{k}：{v}" for k, v in caps.items()) if caps else "无"),
+        ("随机探索比例", f"{100 * meta['exploration']['share']:.0f}%（随机种子 {meta['exploration']['seed']}）"),
+    ]
+
+
+def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[str, Path]:
+    """Write round_<as_of>.html/.pdf/.xlsx into out_dir; return their paths."""
+    out_dir = Path(out_dir)
+    meta = {**explainer.provenance(), **{k: v for k, v in plan.meta.items() if v is not None}}
+    t = _readable(plan.targets)
+    stem = f"round_{meta['as_of']}"
+    by_region = totals(t, "admdvs", "医保区划")
+    by_type = totals(t, "type_zh", "机构类型")
+    context = {
+        "meta": meta,
+        "rows": t.to_dict("records"),
+        "constraints": constraints(plan.meta),
+        "by_region": by_region.to_dict("records"),
+        "by_type": by_type.to_dict("records"),
+        "n_model": int((t["pick"] == "model").sum()),
+        "n_explore": int((t["pick"] == "exploration").sum()),
+    }
+    html = render.write_html("round.html", context, out_dir / f"{stem}.html")
+    pdf = render.write_pdf(html, out_dir / f"{stem}.pdf")
+    sheet = t[list(PLAN_HEADERS)].rename(columns=PLAN_HEADERS)
+    settings = [
+        *constraints(plan.meta),
+        ("预计追回合计（元）", f"{meta.get('expected_total') or 0:,.0f}"),
+        ("模型版本", str(meta["model_version"])),
+        ("特征快照", str(meta["snapshot_id"])),
+        *((f"排除：{k}", str(v)) for k, v in plan.meta["exclusions_zh"].items()),
+    ]
+    sheets = {
+        "检查名单": sheet,
+        "约束与排除": pd.DataFrame(settings, columns=["项目", "取值"]),
+        "按地区汇总": by_region,
+        "按类型汇总": by_type,
+    }
+    xlsx = render.write_xlsx(sheets, out_dir / f"{stem}.xlsx")
+    return {"html": html, "pdf": pdf, "xlsx": xlsx}

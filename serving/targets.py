@@ -1,0 +1,149 @@
+"""One level's targets (facilities or physicians): rows, contributions, and reasons read off them.
+
+`TargetRows` holds one level's snapshot rows with context, scores and SHAP columns (serving.contrib),
+groups the model columns into themes (serving.reasons) once, and turns a row's contributions into
+reasons with the value, the peer median (the snapshot's peer statistics, with the same fallback to a
+broader group the peer z-scores used) and the percentile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import peer as peer_mod
+from features import registry
+from features.registry import PEER_PCT, PEER_Z, Level
+from feijian.errors import InputError
+from serving import contrib as cb
+from serving.reasons import base_of, is_reason_column, reason_text, theme_of
+from training.dataset import column_label
+
+MAX_REASONS = 8
+MIN_SHARE = 0.05  # a theme adding less than 5% of the leading theme's push is noise, not a reason
+PEER_WORD = {"facility": "同类同级机构中位数", "physician": "同科室医师中位数"}
+
+
+class UnknownTargetError(InputError):
+    """A facility or physician code that is not in the snapshot."""
+
+
+@dataclass
+class TargetRows:
+    """One level's rows (features + context + scores + contributions) and how to read reasons off them."""
+
+    level: Level
+    key: str
+    frame: pd.DataFrame
+    columns: list[str]
+    peer: dict[tuple[str, str], tuple[float, int]]
+    _themes: list[tuple[str, str, list[int], list[str]]] = field(default_factory=list)  # id, hint, cols, bases
+    _pos: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._pos = {c: i for i, c in enumerate(self.frame[self.key].astype(str))}
+        groups: dict[str, tuple[str, list[int], list[str]]] = {}
+        for j, col in enumerate(self.columns):
+            if not is_reason_column(col):
+                continue
+            t = theme_of(col)
+            _hint, idx, bases = groups.setdefault(t.id, (t.hint, [], []))
+            idx.append(j)
+            if base_of(col) not in bases:
+                bases.append(base_of(col))
+        self._themes = [(tid, hint, idx, bases) for tid, (hint, idx, bases) in groups.items()]
+
+    @property
+    def has_shap(self) -> bool:
+        return bool(self.columns) and cb.SHAP_PREFIX + self.columns[0] in self.frame.columns
+
+    def shap(self) -> np.ndarray:
+        return self.frame[[cb.SHAP_PREFIX + c for c in self.columns]].to_numpy(dtype=float)
+
+    def row(self, code: str) -> int:
+        if str(code) not in self._pos:
+            raise UnknownTargetError(
+                f"{self.level} code {code!r} is not in this snapshot ({len(self._pos)} {self.level} rows)"
+            )
+        return self._pos[str(code)]
+
+    def median(self, group: str, feature: str) -> float | None:
+        for g in (group, peer_mod.fallback_group(self.level, group)):
+            med, n = self.peer.get((g, feature), (None, 0))
+            if med is not None and n >= peer_mod.MIN_GROUP:
+                return med
+        return None
+
+    def reasons(self, i: int, values: np.ndarray, top: int | None = None) -> list[dict[str, Any]]:
+        """Themes with a positive summed contribution for row i, largest first."""
+        totals = [(values[idx].sum(), tid, hint, idx, bases) for tid, hint, idx, bases in self._themes]
+        totals = sorted((t for t in totals if t[0] > 0), key=lambda t: -t[0])
+        floor = MIN_SHARE * totals[0][0] if totals else 0.0
+        totals = [t for t in totals if t[0] >= floor][: top or MAX_REASONS]
+        row = self.frame.iloc[i]
+        out = []
+        for total, tid, hint, idx, bases in totals:
+            by_base = {b: sum(values[j] for j in idx if base_of(self.columns[j]) == b) for b in bases}
+            lead = max(by_base, key=lambda b: by_base[b])
+            value = as_number(row.get(lead))
+            pct = as_number(row.get(lead + PEER_PCT))
+            med = self.median(str(row["peer_group"]), lead)
+            direction = (
+                None if med is None or value is None else ("高于" if value > med else "低于" if value < med else "持平")
+            )
+            out.append(
+                {
+                    "theme": tid,
+                    "text": reason_text(lead, value, med, pct, hint, PEER_WORD[self.level]),
+                    "contribution": float(total),
+                    "feature": lead,
+                    "label": column_label(lead),
+                    "value": value,
+                    "peer_median": med,
+                    "percentile": None if pct is None else round(100 * pct, 1),
+                    "direction": direction,
+                    "columns": [self.columns[j] for j in idx],
+                }
+            )
+        return out
+
+    def top_reasons(self, k: int = 3) -> list[list[str]]:
+        if not self.has_shap:
+            return [[] for _ in range(len(self.frame))]
+        S = self.shap()
+        return [[r["text"] for r in self.reasons(i, S[i], top=k)] for i in range(len(S))]
+
+
+def as_number(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
+
+
+def render_value(column: str, value: float | None) -> str:
+    """A model column's value as a report prints it: the feature's own format, z-scores and percentiles plain."""
+    if value is None:
+        return "—"
+    if column.endswith(PEER_PCT):
+        return f"第{round(100 * value)}百分位"
+    if column.endswith(PEER_Z):
+        return f"{value:+.2f}"
+    try:
+        return registry.get(column).render(value)
+    except KeyError:
+        return f"{value:.3g}"
+
+
+def peer_lookup(path: Path) -> dict[tuple[str, str], tuple[float, int]]:
+    if not path.is_file():
+        return {}
+    df = pd.read_parquet(path)
+    return {
+        (g, f): (float(m), int(n)) for g, f, m, n in zip(df["group"], df["feature"], df["median"], df["n"], strict=True)
+    }

@@ -1,0 +1,133 @@
+"""Explanations: SHAP equals shap's, reasons state the right numbers, evidence links exist, caching."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import shap
+
+from features.registry import PEER_PCT, get
+from feijian.errors import InputError
+from serving import contrib as cb
+from serving.explain import DeclarationMismatchError, Explainer, UnknownTargetError
+from tests.serving_setup import N_BAD, Setup
+
+
+def test_pred_contrib_equals_shap_tree_explainer(explainer: Explainer) -> None:
+    lv = explainer.facilities
+    X = lv.frame[lv.columns].astype(float)
+    expected = shap.TreeExplainer(explainer.bundle.facility_risk).shap_values(X)
+    expected = expected[1] if isinstance(expected, list) else expected
+    np.testing.assert_allclose(lv.shap(), expected, atol=1e-6)
+    # local accuracy: contributions + bias = the raw score
+    raw = explainer.bundle.facility_risk.predict(X, raw_score=True)
+    total = lv.shap().sum(axis=1) + lv.frame[cb.SHAP_PREFIX + cb.BIAS].to_numpy()
+    np.testing.assert_allclose(total, raw, atol=1e-6)
+
+
+def test_scored_ranks_the_planted_facilities_first(explainer: Explainer) -> None:
+    s = explainer.scored()
+    assert len(s) == 40 and s["fixmedins_code"].is_unique
+    assert set(s["fixmedins_code"].head(N_BAD)) == {f"B{i:02d}" for i in range(1, N_BAD + 1)}
+    assert (s["recovery_low"] <= s["expected_recovery"] + 1e-9).all()
+    assert (s["expected_recovery"] <= s["recovery_high"] + 1e-9).all()
+    assert s["fixmedins_name"].str.startswith("测试机构").all()
+    assert all(len(r) >= 1 for r in s["top_reasons"].head(N_BAD))
+    assert s.attrs["snapshot_id"] == explainer.snapshot_id
+
+
+def test_reason_states_value_peer_median_and_percentile(explainer: Explainer, bundled: Setup) -> None:
+    x = explainer.explain("B01")
+    facility = pd.read_parquet(bundled.snapshot / "facility.parquet").set_index("fixmedins_code")
+    assert x["reasons"], "a planted facility must have reasons"
+    for r in x["reasons"]:
+        f = get(r["feature"])
+        value = facility.at["B01", r["feature"]]
+        peers = facility[facility["peer_group"] == facility.at["B01", "peer_group"]][r["feature"]].dropna()
+        median = float(np.median(peers))
+        assert r["value"] == pytest.approx(value)
+        assert r["peer_median"] == pytest.approx(median)
+        pct = round(100 * facility.at["B01", r["feature"] + PEER_PCT])
+        assert f"{f.label} {f.render(value)}" in r["text"]
+        assert f"同类同级机构中位数 {f.render(median)}" in r["text"]
+        assert f"第{pct}百分位" in r["text"]
+        assert r["direction"] == ("高于" if value > median else "低于" if value < median else "持平")
+        assert "提示" in r["text"] and "骗保" not in r["text"]
+    assert x["reasons"] == sorted(x["reasons"], key=lambda r: -r["contribution"])
+    # the split stays are what separates B01: a readmission-related reason links the readmission rule
+    linked = {e["rule_id"] for r in x["reasons"] for e in r["evidence"]}
+    assert "R-ZY-01" in linked
+
+
+def test_readmission_reason_text_by_hand(explainer: Explainer) -> None:
+    lv = explainer.facilities
+    i = lv.row("B01")
+    values = np.zeros(len(lv.columns))
+    values[lv.columns.index("readmit_0_7_rate")] = 1.0  # force the readmission theme to lead
+    (r,) = lv.reasons(i, values)
+    row = lv.frame.iloc[i]
+    assert r["theme"] == "readmission" and r["feature"] == "readmit_0_7_rate"
+    assert re.fullmatch(
+        r"7日内再入院率 \d+\.\d%，同类同级机构中位数 \d+\.\d%（第\d+百分位），高于同类，提示分解住院风险", r["text"]
+    ), r["text"]
+    assert f"{100 * row['readmit_0_7_rate']:.1f}%" in r["text"]
+
+
+def test_every_linked_evidence_row_exists(explainer: Explainer, bundled: Setup) -> None:
+    ev = pd.read_parquet(bundled.snapshot / "evidence.parquet")
+    keys = set(zip(ev["rule_id"], ev["fixmedins_code"], ev["mdtrt_id"], ev["feedetl_sn"].fillna(""), strict=True))
+    n = 0
+    for code in ("B01", "B02", "G17"):
+        x = explainer.explain(code)
+        for link in [e for r in x["reasons"] for e in r["evidence"]] + x["evidence_summary"]:
+            assert link["n_hits"] == int(((ev["fixmedins_code"] == code) & (ev["rule_id"] == link["rule_id"])).sum())
+            for row in link["rows"]:
+                assert (link["rule_id"], code, row["mdtrt_id"], row["feedetl_sn"] or "") in keys
+                n += 1
+    assert n > 0
+    assert explainer.evidence("G17", "R-XB-01")["rule_id"].eq("R-XB-01").all()
+    assert len(explainer.evidence("G17", "R-XB-01")) == 2
+
+
+def test_unknown_codes_are_named(explainer: Explainer) -> None:
+    with pytest.raises(UnknownTargetError, match="NOPE") as exc:
+        explainer.explain("NOPE")
+    assert isinstance(exc.value, InputError)
+    with pytest.raises(InputError, match="R-XX-99"):
+        explainer.evidence("B01", "R-XX-99")
+
+
+def test_history_stops_at_as_of_and_physicians_are_ranked(explainer: Explainer) -> None:
+    assert explainer.explain("B01")["inspections"] == []  # its only inspection is after as_of
+    (h,) = explainer.explain("G16")["inspections"]
+    assert h["amount_recovered"] == 90_000
+    docs = explainer.explain("B01")["physicians"]
+    assert [d["dr_code"] for d in docs] and sorted(d["dr_code"] for d in docs) == ["B01D1", "B01D2"]
+    assert docs[0]["p_risk"] >= docs[-1]["p_risk"]
+    p = explainer.explain_physician("B01D2")
+    assert p["risk"]["p_risk"] is not None
+    assert "R-ZY-01" in {e["rule_id"] for e in p["evidence_summary"]}
+
+
+def test_declaration_mismatch_is_refused(bundled: Setup) -> None:
+    import copy
+
+    other = copy.copy(bundled.bundle)
+    other.features = {**bundled.bundle.features, "declaration_version": "000000000000"}
+    with pytest.raises(DeclarationMismatchError, match="000000000000"):
+        Explainer.build(bundled.workspace, other)
+
+
+def test_contributions_are_cached(explainer: Explainer, bundled: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = cb.cache_dir(bundled.workspace, explainer.snapshot_id, explainer.model_version)
+    assert (folder / "facility.parquet").is_file()
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise AssertionError("contributions recomputed although cached")
+
+    monkeypatch.setattr(cb, "score_facilities", boom)
+    again = Explainer.build(bundled.workspace, bundled.bundle)
+    np.testing.assert_array_equal(again.facilities.shap(), explainer.facilities.shap())
