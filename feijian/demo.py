@@ -76,7 +76,7 @@ def run_demo(
     console.print(f"  evaluate: {time.perf_counter() - t:.1f} s")
 
     t = _stage(console, f"6/7 检查计划与报告 plan the next round (capacity {meta['inspection_capacity']}) and reports")
-    from serving.report_cli import run_demo_reports
+    from serving.demo_reports import run_demo_reports
 
     run_demo_reports(workspace, models, int(meta["inspection_capacity"]), console)
     console.print(f"  plan and reports: {time.perf_counter() - t:.1f} s")

@@ -31,6 +31,8 @@ PEER_WORD = {"facility": "同类同级机构中位数", "physician": "同科室�
 class UnknownTargetError(InputError):
     """A facility or physician code that is not in the snapshot."""
 
+    http_status = 404
+
 
 @dataclass
 class TargetRows:

@@ -65,7 +65,7 @@ def make_page_app() -> FastAPI:
 
     @app.post("/download/plan")
     def download_plan(req: PlanRequest, request: Request) -> Response:
-        from serving.reports import write_round_report
+        from serving.reports.round import write_round_report
 
         svc = service(request)
         try:
@@ -78,7 +78,7 @@ def make_page_app() -> FastAPI:
 
     @app.post("/download/round_report")
     def download_round_report(req: PlanRequest, request: Request) -> Response:
-        from serving.reports import write_round_report
+        from serving.reports.round import write_round_report
 
         svc = service(request)
         try:
@@ -91,7 +91,7 @@ def make_page_app() -> FastAPI:
 
     @app.get("/download/facility_report/{code}")
     def download_facility_report(code: str, request: Request, fmt: str = "pdf") -> Response:
-        from serving.reports import write_facility_report
+        from serving.reports.facility import write_facility_report
 
         if fmt not in ("pdf", "html", "xlsx"):
             raise HTTPException(400, f"fmt must be pdf, html or xlsx; got {fmt!r}")
