@@ -146,12 +146,15 @@ def run_pandas(ws: str, as_of: str) -> dict:
     return {"facilities": len(fac), "physicians": len(dr), "fee_lines": len(fee)}
 
 
-def prepare(size: str, root: Path, seed: int) -> tuple[Path, str, int]:
+def prepare(size: str, root: Path, seed: int, reuse: bool = False) -> tuple[Path, str, int]:
     from features.ingest import ingest
     from features.pseudonym import ensure_demo_key
     from simulator import simulate
 
     prov, ws = root / f"province-{size}", root / f"ws-{size}"
+    if reuse and (prov / "meta.json").exists() and (ws / "raw").is_dir():
+        print(f"  reusing {ws}", flush=True)
+        return ws, json.loads((prov / "meta.json").read_text())["next_round_date"], _count_lines(ws)
     shutil.rmtree(prov, ignore_errors=True)
     shutil.rmtree(ws, ignore_errors=True)
     t = time.perf_counter()
@@ -162,12 +165,15 @@ def prepare(size: str, root: Path, seed: int) -> tuple[Path, str, int]:
     ingest(prov / "input", ws)
     print(f"  ingested in {time.perf_counter() - t:.0f} s", flush=True)
     meta = json.loads((prov / "meta.json").read_text())
+    return ws, meta["next_round_date"], _count_lines(ws)
+
+
+def _count_lines(ws: Path) -> int:
     import duckdb
 
     from features.build import source_expr
 
-    n = duckdb.sql(f"SELECT COUNT(*) FROM {source_expr(ws, 'fee_list_d')}").fetchall()[0][0]
-    return ws, meta["next_round_date"], int(n)
+    return int(duckdb.sql(f"SELECT COUNT(*) FROM {source_expr(ws, 'fee_list_d')}").fetchall()[0][0])
 
 
 def main() -> None:
@@ -176,13 +182,14 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/feijian-bench-features")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--skip-pandas-above", type=int, default=60_000_000, help="fee lines; pandas needs ~250 B/line")
+    ap.add_argument("--reuse", action="store_true", help="reuse provinces already simulated and ingested in --out")
     args = ap.parse_args()
     root = Path(args.out)
     root.mkdir(parents=True, exist_ok=True)
     rows = []
     for size in args.sizes.split(","):
         print(f"size {size}", flush=True)
-        ws, as_of, n_all = prepare(size, root, args.seed)
+        ws, as_of, n_all = prepare(size, root, args.seed, args.reuse)
         floor = measure("run_floor", str(ws), as_of)
         pipe = measure("run_pipeline", str(ws), as_of)
         pand = measure("run_pandas", str(ws), as_of) if n_all <= args.skip_pandas_above else None

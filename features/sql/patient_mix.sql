@@ -3,24 +3,38 @@
 WITH v AS (
     SELECT * FROM stg_visit WHERE in_win
 ),
-psn_spread AS (
-    -- how many facilities each person used in the window
-    SELECT psn_no, COUNT(DISTINCT fixmedins_code) AS n_fac
-    FROM v
-    GROUP BY psn_no
-),
-psn_day AS (
-    -- person-days with visits at two or more facilities
-    SELECT psn_no, visit_day
-    FROM v
-    GROUP BY psn_no, visit_day
-    HAVING COUNT(DISTINCT fixmedins_code) >= 2
-),
 card_use AS (
-    -- visits per card at each facility
+    -- visits per card at each facility (one row per facility × person: the distinct counts below
+    -- are row counts of this, not COUNT(DISTINCT) over every visit)
     SELECT fixmedins_code, psn_no, COUNT(*) AS n
     FROM v
     GROUP BY fixmedins_code, psn_no
+),
+psn_spread AS (
+    -- how many facilities each person used in the window
+    SELECT psn_no, COUNT(*) AS n_fac
+    FROM card_use
+    GROUP BY psn_no
+),
+psn_day_candidates AS (
+    -- person-days with two or more visits: only these can span two facilities
+    SELECT psn_no, visit_day
+    FROM v
+    GROUP BY psn_no, visit_day
+    HAVING COUNT(*) >= 2
+),
+psn_day AS (
+    -- person-days with visits at two or more facilities
+    SELECT v.psn_no, v.visit_day
+    FROM v
+    JOIN psn_day_candidates AS c ON c.psn_no = v.psn_no AND c.visit_day = v.visit_day
+    GROUP BY v.psn_no, v.visit_day
+    HAVING COUNT(DISTINCT v.fixmedins_code) >= 2
+),
+fac_card AS (
+    SELECT fixmedins_code, COUNT(*) AS n_patients
+    FROM card_use
+    GROUP BY fixmedins_code
 ),
 fac_patients AS (
     SELECT c.fixmedins_code,
@@ -34,7 +48,6 @@ fac_visits AS (
     SELECT
         v.fixmedins_code,
         COUNT(*) AS n_visits,
-        COUNT(DISTINCT v.psn_no) AS n_patients,
         AVG(CASE WHEN v.gend = '2' THEN 1.0 ELSE 0.0 END) AS female_share,
         AVG(CASE WHEN v.age < 15 THEN 1.0 ELSE 0.0 END) AS child_share,
         AVG(CASE WHEN v.age >= 65 THEN 1.0 ELSE 0.0 END) AS elderly_share,
@@ -53,9 +66,10 @@ SELECT
     fv.elderly_share,
     fv.sex_item_mismatch_rate,
     fv.age_item_mismatch_rate,
-    CAST(fv.n_visits AS DOUBLE) / NULLIF(fv.n_patients, 0) AS visits_per_patient,
+    CAST(fv.n_visits AS DOUBLE) / NULLIF(fc.n_patients, 0) AS visits_per_patient,
     fp.multi_facility_patient_share,
     fv.same_day_multi_facility_share,
     fp.heavy_card_visits / CAST(fv.n_visits AS DOUBLE) AS heavy_card_share
 FROM fac_visits AS fv
 JOIN fac_patients AS fp ON fp.fixmedins_code = fv.fixmedins_code
+JOIN fac_card AS fc ON fc.fixmedins_code = fv.fixmedins_code

@@ -3,8 +3,8 @@
 --   src_visit, src_setl, src_fee, fixmedins, catalog
 -- Parameters: {as_of}, {window_start}, {prev_start} (DATE literals). Nothing on or after {as_of} is read:
 -- visits must have ended, settlements and fee lines must have happened, before {as_of}.
--- Design for 50 M fee lines: visits are aggregated before fee lines, fee lines are scanned once (in
--- the window only) into per-visit sums; every later step works on visits, not lines.
+-- Design for 50 M fee lines: visits are staged before fee lines, the window's fee lines are read from
+-- Parquet once (win_fee) and summed per visit; every later step works on visits or on win_fee.
 
 -- stg_visit: one row per visit that began on/after {prev_start} and ended before {as_of}.
 CREATE OR REPLACE TEMP TABLE stg_visit AS
@@ -45,21 +45,32 @@ FROM visits
 LEFT JOIN pay ON pay.mdtrt_id = visits.mdtrt_id
 LEFT JOIN inpatient_gaps ON inpatient_gaps.mdtrt_id = visits.mdtrt_id;
 
--- stg_visit_fee: one row per window visit with its fee lines summed by category (the only pass over
--- all fee lines).
+-- win_fee: the window's fee lines of visits known at {as_of} (ended before it), with the columns the
+-- feature families and the rule base read. This is the only pass over the fee lines' Parquet files:
+-- staging's visit sums, the physician roll-up, the census and every fee-line rule read this table,
+-- so all agree on what is known and none re-decodes the files (at 18 M window lines the 20-odd
+-- re-reads cost more than everything else together).
+CREATE OR REPLACE TEMP TABLE win_fee AS
+SELECT
+    f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fixmedins_code, f.fee_ocur_time, f.med_list_codg,
+    f.list_type, f.med_chrgitm_type, f.chrgitm_lv, f.cnt, f.pric, f.det_item_fee_sumamt,
+    f.bilg_dr_codg, f.trace_code
+FROM src_fee AS f
+WHERE f.fee_ocur_time >= {window_start} AND f.fee_ocur_time < {as_of}
+  AND f.mdtrt_id IN (SELECT mdtrt_id FROM stg_visit WHERE in_win);
+
+-- stg_visit_fee: one row per window visit with its fee lines summed by category.
 CREATE OR REPLACE TEMP TABLE stg_visit_fee AS
 WITH lines AS (
     SELECT
         f.mdtrt_id,
-        CAST(f.fee_ocur_time AS DATE) AS fee_day,
         f.med_chrgitm_type, f.chrgitm_lv, f.list_type, f.cnt,
         f.det_item_fee_sumamt AS amt,
         c.days_per_unit, c.max_days_supply, c.lmt_gend, c.lmt_age_min, c.lmt_age_max,
         v.gend, v.age
-    FROM src_fee AS f
-    JOIN stg_visit AS v ON v.mdtrt_id = f.mdtrt_id AND v.in_win
+    FROM win_fee AS f
+    JOIN stg_visit AS v ON v.mdtrt_id = f.mdtrt_id
     LEFT JOIN catalog AS c ON c.med_list_codg = f.med_list_codg
-    WHERE f.fee_ocur_time >= {window_start} AND f.fee_ocur_time < {as_of}
 )
 SELECT
     mdtrt_id,
@@ -93,28 +104,25 @@ WITH stay_day AS (
         MAX(CASE WHEN f.med_chrgitm_type = '01' THEN 1 ELSE 0 END) AS has_bed,
         MAX(CASE WHEN f.med_chrgitm_type IN ('03', '04', '05', '06', '09', '10', '11') THEN 1 ELSE 0 END)
             AS has_treat
-    FROM src_fee AS f
-    JOIN stg_visit AS v ON v.mdtrt_id = f.mdtrt_id AND v.in_win AND v.is_inpatient
-    WHERE f.fee_ocur_time >= {window_start} AND f.fee_ocur_time < {as_of}
+    FROM win_fee AS f
+    JOIN stg_visit AS v ON v.mdtrt_id = f.mdtrt_id AND v.is_inpatient
     GROUP BY f.mdtrt_id, CAST(f.fee_ocur_time AS DATE)
 )
 SELECT mdtrt_id, SUM(has_bed) AS bed_days, SUM(has_treat) AS treat_days
 FROM stay_day
 GROUP BY mdtrt_id;
 
--- win_fee: the window's fee lines of visits known at {as_of} (ended before it). Every fee-line reader
--- after staging (physicians, census, rules) uses this view, so all agree on what is known.
-CREATE OR REPLACE TEMP VIEW win_fee AS
-SELECT f.*
-FROM src_fee AS f
-WHERE f.fee_ocur_time >= {window_start}
-  AND f.mdtrt_id IN (SELECT mdtrt_id FROM stg_visit WHERE in_win);
-
 -- The rule base reads the window under the contract's own table names.
 CREATE OR REPLACE TEMP VIEW fee_list_d AS SELECT * FROM win_fee;
 
+-- mdtrt_d: the window's visits (the same rows as src_visit with begntime >= {window_start} and
+-- endtime < {as_of}), read from stg_visit in memory rather than from the Parquet files again.
 CREATE OR REPLACE TEMP VIEW mdtrt_d AS
-SELECT * FROM src_visit WHERE begntime >= {window_start} AND endtime < {as_of};
+SELECT
+    mdtrt_id, psn_no, fixmedins_code, med_type, begntime, endtime, dscg_maindiag_code, drg_code,
+    drg_weight, atddr_no, dept, gend, age
+FROM stg_visit
+WHERE in_win;
 
 CREATE OR REPLACE TEMP VIEW setl_d AS
 SELECT * FROM src_setl

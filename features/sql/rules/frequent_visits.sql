@@ -13,6 +13,14 @@ WITH visits AS (
     WHERE med_type IN (${med_types})
 ),
 
+frequent_people AS (
+    -- a person with at most max_visits such visits in the whole window cannot exceed it in a part
+    SELECT psn_no
+    FROM visits
+    GROUP BY psn_no
+    HAVING COUNT(*) > ${max_visits}
+),
+
 counted AS (
     SELECT
         v.*,
@@ -20,6 +28,7 @@ counted AS (
             PARTITION BY v.psn_no ORDER BY v.day_no RANGE BETWEEN ${lookback_days} PRECEDING AND CURRENT ROW
         ) AS n_visits
     FROM visits AS v
+    WHERE v.psn_no IN (SELECT psn_no FROM frequent_people)
 ),
 
 flagged AS (

@@ -10,11 +10,20 @@ WITH visits AS (
     WHERE med_type IN (${med_types})
 ),
 
-busy_days AS (
-    SELECT psn_no, visit_date, COUNT(DISTINCT fixmedins_code) AS n_facilities
+candidate_days AS (
+    -- fewer visits than min_facilities cannot reach min_facilities facilities: skip the distinct count
+    SELECT psn_no, visit_date
     FROM visits
     GROUP BY psn_no, visit_date
-    HAVING COUNT(DISTINCT fixmedins_code) >= ${min_facilities}
+    HAVING COUNT(*) >= ${min_facilities}
+),
+
+busy_days AS (
+    SELECT v.psn_no, v.visit_date, COUNT(DISTINCT v.fixmedins_code) AS n_facilities
+    FROM visits AS v
+    INNER JOIN candidate_days AS c ON v.psn_no = c.psn_no AND v.visit_date = c.visit_date
+    GROUP BY v.psn_no, v.visit_date
+    HAVING COUNT(DISTINCT v.fixmedins_code) >= ${min_facilities}
 ),
 
 flagged AS (
