@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -90,7 +89,7 @@ def main() -> None:
 
     from serving.auth import issue
     from serving.db import open_database
-    from serving.serve_cli import serve_command, service_env
+    from serving.serve_cli import serve_command, service_env, stop
 
     db = open_database(args.workspace)
     token = issue(db, "bench", "admin")[1]
@@ -158,11 +157,7 @@ def main() -> None:
                   f"({(last - first) / first:+.1%}); samples every 10 s: "
                   + " ".join(f"{m:.0f}" for _, m in rss))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 

@@ -35,6 +35,16 @@ def serve_command(host: str, port: int) -> list[str]:
     return [str(bentoml), "serve", "serving.service:Feijian", "--host", host, "--port", str(port)]
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM a `bentoml serve` process and wait; kill it if it has not gone in 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def run_serve(workspace: Path, models: Path, host: str, port: int, db_url: str | None, console: Console) -> int:
     """Check the bundle and snapshot first (a clear message beats a stack trace), then serve until stopped."""
     from serving.state import load_state

@@ -19,6 +19,7 @@ import bentoml
 import pandas as pd
 from bentoml.exceptions import BentoMLException
 
+from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
 from feijian.errors import FeijianError
 from serving.findings import FindingIn, burden, record
 from serving.middleware import GuardMiddleware
@@ -167,6 +168,7 @@ class Feijian:
             "regions": sorted(fac["admdvs"].dropna().unique().tolist()) if not fac.empty else [],
             "types": sorted(fac["fixmedins_type"].dropna().unique().tolist()) if not fac.empty else [],
             "levels": sorted(fac["hosp_lv"].dropna().unique().tolist()) if not fac.empty else [],
+            "labels": {"type": FIXMEDINS_TYPE, "level": HOSP_LV, "ownership": OWNERSHIP},
         }
 
 

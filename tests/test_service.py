@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -178,7 +177,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def live(served: Served) -> Iterator[str]:
     """One real `bentoml serve` process on 127.0.0.1 for the session; SIGTERM at the end."""
-    from serving.serve_cli import serve_command
+    from serving.serve_cli import serve_command, stop
 
     port = _free_port()
     proc = subprocess.Popen(serve_command("127.0.0.1", port), env=served.env, stdout=subprocess.PIPE,
@@ -198,12 +197,7 @@ def live(served: Served) -> Iterator[str]:
             pytest.fail("bentoml serve did not become ready in 180 s")
         yield base
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def test_real_bentoml_process_serves(live: str, served: Served) -> None:

@@ -63,31 +63,24 @@ def make_page_app() -> FastAPI:
     def app_css() -> Response:
         return Response(_static("app.css"), media_type="text/css; charset=utf-8")
 
-    @app.post("/download/plan")
-    def download_plan(req: PlanRequest, request: Request) -> Response:
+    def round_file(req: PlanRequest, request: Request, kind: str, filename: str) -> Response:
         from serving.reports.round import write_round_report
 
         svc = service(request)
         try:
             plan = svc.plan_object(req)
             with tempfile.TemporaryDirectory() as tmp:
-                paths = write_round_report(plan, svc.state.explainer, Path(tmp))
-                return _file(paths["xlsx"], "检查计划.xlsx")
+                return _file(write_round_report(plan, svc.state.explainer, Path(tmp))[kind], filename)
         except FeijianError as exc:
             raise fail(exc) from None
+
+    @app.post("/download/plan")
+    def download_plan(req: PlanRequest, request: Request) -> Response:
+        return round_file(req, request, "xlsx", "检查计划.xlsx")
 
     @app.post("/download/round_report")
     def download_round_report(req: PlanRequest, request: Request) -> Response:
-        from serving.reports.round import write_round_report
-
-        svc = service(request)
-        try:
-            plan = svc.plan_object(req)
-            with tempfile.TemporaryDirectory() as tmp:
-                paths = write_round_report(plan, svc.state.explainer, Path(tmp))
-                return _file(paths["pdf"], "检查计划报告.pdf")
-        except FeijianError as exc:
-            raise fail(exc) from None
+        return round_file(req, request, "pdf", "检查计划报告.pdf")
 
     @app.get("/download/facility_report/{code}")
     def download_facility_report(code: str, request: Request, fmt: str = "pdf") -> Response:

@@ -2,6 +2,7 @@
 "use strict";
 const $ = (s) => document.querySelector(s);
 let current = null; // code of the facility in the detail panel
+let labels = {type: {}, level: {}, ownership: {}}; // code → Chinese, from /api/info
 
 function token() { return sessionStorage.getItem("feijian-token") || ""; }
 function say(msg, error = false) { const f = $("#status"); f.textContent = msg; f.className = error ? "error" : ""; }
@@ -39,9 +40,9 @@ async function loadInfo() {
   try {
     const info = await api("/api/info");
     $("#info").textContent = `模型 v${info.model_version} · 数据截至 ${info.as_of}`;
-    for (const [id, values] of [["#regions", info.regions], ["#types", info.types]]) {
-      $(id).innerHTML = values.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
-    }
+    labels = info.labels || labels;
+    $("#regions").innerHTML = info.regions.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
+    $("#types").innerHTML = info.types.map((v) => `<option value="${esc(v)}">${esc(labels.type[v] || v)}</option>`).join("");
     say("令牌有效，可以生成检查计划。");
   } catch (e) { say("令牌无效或无权限：" + e.message, true); }
 }
@@ -52,7 +53,7 @@ async function plan() {
     const res = await api("/api/plan", planRequest());
     const rows = res.targets.map((t) => `<tr data-code="${esc(t.fixmedins_code)}">
       <td class="num">${t.rank}</td><td>${esc(t.fixmedins_name || t.name || t.fixmedins_code)}</td><td>${esc(t.admdvs)}</td>
-      <td>${esc(t.fixmedins_type)}</td><td>${esc(t.hosp_lv)}</td><td class="num">${fmtPct(t.p_serious)}</td>
+      <td>${esc(labels.type[t.fixmedins_type] || t.fixmedins_type)}</td><td>${esc(labels.level[t.hosp_lv] || t.hosp_lv)}</td><td class="num">${fmtPct(t.p_serious)}</td>
       <td class="num">${fmtYuan(t.expected_recovery)}</td><td>${esc((t.top_reasons || []).slice(0, 2).join("；"))}</td>
       <td><span class="badge ${t.pick}">${t.pick === "exploration" ? "随机探索" : "模型"}</span></td></tr>`);
     $("#plan-table tbody").innerHTML = rows.join("");
@@ -67,7 +68,7 @@ function renderExplanation(x) {
     const ev = (r.evidence || []).map((e) => `${esc(e.name_zh)}（${esc(e.rule_id)}）${e.n_hits} 条，涉及 ${fmtYuan(e.amount_at_risk)} 元${e.article ? "，依据 " + esc(e.article) : ""}`);
     return `<div class="reason"><div>${esc(r.text)}</div>${ev.length ? `<div class="ev">证据：${ev.join("；")}</div>` : ""}</div>`;
   }).join("");
-  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 风险 ${fmtPct(d.p_risk)}，规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
+  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 风险 ${fmtPct(d.p_risk)}（第 ${d.risk_percentile ?? "—"} 百分位），规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
   const hist = (x.inspections || []).map((h) => `<li>${esc(h.insp_date)} ${esc(h.batch || "")} 追回 ${fmtYuan(h.amount_recovered)} 元</li>`).join("");
   const t = x.target || {}; const risk = x.risk || {};
   const iv = risk.expected_recovery_interval || [];
