@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -58,6 +59,46 @@ async def drive(base: str, token: str, path: str, bodies: list[dict], clients: i
     a = np.array(lat) * 1000
     return {"n": len(a), "p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)),
             "rps": len(a) / seconds, "errors": errors}
+
+
+WRK_SCRIPT = """
+local bodies = {%s}
+local i = 0
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format("POST", nil, nil, bodies[i])
+end
+"""
+
+
+def drive_wrk(base: str, token: str, path: str, bodies: list[dict], clients: int, seconds: float) -> dict:
+    """The same load from wrk (C, a second process): the client costs little, so the figures are the server's."""
+    import json as _json
+    import re
+    import tempfile
+
+    lua_bodies = ", ".join("[[" + _json.dumps(b) + "]]" for b in bodies)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(WRK_SCRIPT % lua_bodies)
+        script = fh.name
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", script,
+         "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json", base + path],
+        capture_output=True, text=True, check=True,
+    ).stdout
+
+    def ms(label: str) -> float:
+        m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return float("nan")
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else (v * 1000 if unit == "s" else v)
+
+    n = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(bad.group(1)) if bad else 0) + (sum(int(x) for x in errs.groups()) if errs else 0)
+    return {"n": n, "p50_ms": ms("50"), "p99_ms": ms("99"), "rps": n / seconds, "errors": errors}
 
 
 def in_process(workspace: Path, models: Path, codes: list[str], repeat: int) -> dict[str, float]:
@@ -127,9 +168,14 @@ def main() -> None:
               f"{n_fac}+ facilities in the plan pool")
         print("| endpoint | clients | requests | p50 ms | p99 ms | req/s | errors | p50 ÷ in-process |")
         print("|---|---|---|---|---|---|---|---|")
+        use_wrk = shutil.which("wrk") is not None
+        print(f"load generator: {'wrk (apt-get install wrk)' if use_wrk else 'httpx asyncio in this process'}")
         for name, path, bodies, base_ms in (("plan k=50", "/api/plan", plan_bodies, ref["plan_ms"]),
                                             ("explain", "/api/explain", explain_bodies, ref["explain_ms"])):
-            r = asyncio.run(drive(base, token, path, bodies, args.clients, args.seconds))
+            if use_wrk:
+                r = drive_wrk(base, token, path, bodies, args.clients, args.seconds)
+            else:
+                r = asyncio.run(drive(base, token, path, bodies, args.clients, args.seconds))
             print(f"| {name} | {args.clients} | {r['n']:,} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
                   f"{r['rps']:.0f} | {r['errors']} | {r['p50_ms'] / max(base_ms, 1e-6):.1f}× |")
         if args.soak > 0:

@@ -9,6 +9,7 @@ the first entry that does not match.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -41,14 +42,20 @@ def load_or_create_key(path: Path) -> bytes:
 
 
 class AuditLog:
-    """Thread-safe appender; resumes the chain from the file's last line."""
+    """Appender safe across threads and worker processes: an exclusive file lock around read-tail-and-append.
+
+    Each worker keeps the chain head it last wrote and the file size after it; when the size has moved
+    (another worker appended), it re-reads the last line before linking to it.
+    """
 
     def __init__(self, path: Path, key: bytes) -> None:
         self.path = Path(path)
         self.key = key
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch(exist_ok=True)
         self._seq, self._prev = self._tail()
+        self._size = self.path.stat().st_size
 
     def _tail(self) -> tuple[int, str]:
         if not self.path.exists() or self.path.stat().st_size == 0:
@@ -64,7 +71,11 @@ class AuditLog:
 
     def append(self, actor: str, role: str, action: str, target: str, status: int, response_sha256: str) -> dict:
         """Append one entry; `response_sha256` is the SHA-256 (hex) of the body that was returned."""
-        with self._lock:
+        with self._lock, self.path.open("a+", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            size = os.fstat(fh.fileno()).st_size
+            if size != self._size:
+                self._seq, self._prev = self._tail()
             body = {
                 "seq": self._seq + 1,
                 "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -77,8 +88,9 @@ class AuditLog:
                 "prev": self._prev,
             }
             entry = {**body, "mac": self._mac(body, self._prev)}
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+            fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+            fh.flush()
+            self._size = os.fstat(fh.fileno()).st_size
             self._seq, self._prev = body["seq"], entry["mac"]
             return entry
 

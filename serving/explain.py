@@ -45,6 +45,10 @@ class Explainer:
     rules: dict[str, Rule]
     _evidence: pd.DataFrame | None = None
     _inspections: pd.DataFrame | None = None
+    # The snapshot and the model never change under an Explainer: what is derived from them is kept.
+    _by_code: dict[str, pd.DataFrame] | None = None
+    _scored: pd.DataFrame | None = None
+    _scored_dr: pd.DataFrame | None = None
 
     @classmethod
     def build(cls, workspace: Path, bundle: Bundle, snapshot: Path | None = None, seed: int = 0) -> Explainer:
@@ -127,8 +131,9 @@ class Explainer:
         self.facilities.row(code)
         if rule_id is not None and rule_id not in self.rules:
             raise InputError(f"unknown rule id {rule_id!r}; rules: {', '.join(sorted(self.rules))}")
-        ev = self.all_evidence()
-        out = ev[ev["fixmedins_code"] == str(code)]
+        if self._by_code is None:
+            self._by_code = {str(k): g for k, g in self.all_evidence().groupby("fixmedins_code", sort=False)}
+        out = self._by_code.get(str(code), self.all_evidence().head(0))
         if rule_id is not None:
             out = out[out["rule_id"] == rule_id]
         return out.sort_values(["rule_id", "amount_at_risk"], ascending=[True, False]).reset_index(drop=True)
@@ -145,6 +150,11 @@ class Explainer:
 
     def scored(self) -> pd.DataFrame:
         """One row per facility: identity, risk, percentile, expected recovery and its band, top 3 reasons."""
+        if self._scored is None:
+            self._scored = self._score_facilities()
+        return self._scored.copy()
+
+    def _score_facilities(self) -> pd.DataFrame:
         f = self.facilities.frame
         cols = [
             "fixmedins_code",
@@ -170,6 +180,12 @@ class Explainer:
         return out
 
     def scored_physicians(self) -> pd.DataFrame:
+        """One row per physician: risk, percentile, top 3 reasons and the facility's identity."""
+        if self._scored_dr is None:
+            self._scored_dr = self._score_physicians()
+        return self._scored_dr.copy()
+
+    def _score_physicians(self) -> pd.DataFrame:
         d = self.physicians.frame
         out = d[["dr_code", "fixmedins_code", "dept", "p_risk", "risk_percentile"]].copy()
         out["top_reasons"] = self.physicians.top_reasons(3)

@@ -18,6 +18,7 @@ from typing import Any
 import bentoml
 import pandas as pd
 from bentoml.exceptions import BentoMLException
+from starlette.responses import Response
 
 from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
 from feijian.errors import FeijianError
@@ -29,6 +30,7 @@ from serving.web.app import make_page_app
 
 ENV_WORKSPACE = "FEIJIAN_WORKSPACE"
 ENV_DB = "FEIJIAN_DB_URL"
+MAX_CACHED = 256  # distinct plan requests kept (explanations: 16× as many targets)
 
 
 class ServiceError(BentoMLException):
@@ -50,6 +52,10 @@ def _principal(ctx: bentoml.Context) -> Any:
     return ctx.request.scope.get("state", {}).get("principal")
 
 
+def _json(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, default=str).encode()
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso", double_precision=15))
 
@@ -57,13 +63,20 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 page = make_page_app()
 
 
-@bentoml.service(name="feijian", traffic={"timeout": 120}, workers=1)
+# Two workers on a 2-core machine; no per-request access log line (the audit log records what matters).
+@bentoml.service(
+    name="feijian",
+    traffic={"timeout": 120},
+    workers=int(os.environ.get("FEIJIAN_WORKERS", "2")),
+    logging={"access": {"enabled": False}},
+)
 @bentoml.asgi_app(page, path="/ui")
 class Feijian:
     def __init__(self) -> None:
         self.state: ServingState = load_state(db_url=os.environ.get(ENV_DB))
         page.state.service = self
-        self._plans: dict[str, dict[str, Any]] = {}
+        self._plans: dict[str, bytes] = {}
+        self._explained: dict[str, bytes] = {}
 
     # --- planning ----------------------------------------------------------------------------------
 
@@ -90,24 +103,24 @@ class Feijian:
             level=req.level,
         )
 
-    def plan_payload(self, req: PlanRequest) -> dict[str, Any]:
-        """The plan as JSON, cached per request (the snapshot and model do not change while serving)."""
+    def plan_payload(self, req: PlanRequest) -> Response:
+        """The plan as JSON bytes, cached per request (the snapshot and model do not change while serving;
+        recording a finding clears the cache, since exclusions and cool-downs read the findings)."""
         key = req.model_dump_json()
         hit = self._plans.get(key)
-        if hit is not None:
-            return hit
-        plan = self.plan_object(req)
-        out = {"targets": _records(plan.targets), "meta": json.loads(json.dumps(plan.meta, default=str))}
-        if len(self._plans) > 256:
-            self._plans.clear()
-        self._plans[key] = out
-        return out
+        if hit is None:
+            plan = self.plan_object(req)
+            hit = _json({"targets": _records(plan.targets), "meta": plan.meta})
+            if len(self._plans) > MAX_CACHED:
+                self._plans.clear()
+            self._plans[key] = hit
+        return Response(hit, media_type="application/json")
 
     @bentoml.api(route="/api/plan")
     @_guarded
     def plan(self, req: PlanRequest, /) -> dict[str, Any]:
         """Plan the next round: ordered targets with risk, expected recovery, top reasons; the expected total."""
-        return self.plan_payload(req)
+        return self.plan_payload(req)  # type: ignore[return-value]  # JSON bytes, served as they are
 
     # --- scoring and explanations ------------------------------------------------------------------
 
@@ -123,7 +136,13 @@ class Feijian:
     @_guarded
     def explain(self, req: ExplainRequest, /) -> dict[str, Any]:
         """One facility: contributions, reasons with peer comparison, evidence summary, physicians, history."""
-        return self.state.explainer.explain(req.code)  # type: ignore[attr-defined]
+        hit = self._explained.get(req.code)
+        if hit is None:
+            hit = _json(self.state.explainer.explain(req.code))  # type: ignore[attr-defined]
+            if len(self._explained) > MAX_CACHED * 16:
+                self._explained.clear()
+            self._explained[req.code] = hit
+        return Response(hit, media_type="application/json")  # type: ignore[return-value]
 
     @bentoml.api(route="/api/explain_physician")
     @_guarded

@@ -180,8 +180,13 @@ def live(served: Served) -> Iterator[str]:
     from serving.serve_cli import serve_command, stop
 
     port = _free_port()
-    proc = subprocess.Popen(serve_command("127.0.0.1", port), env=served.env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, cwd=Path(sys.executable).parent)
+    proc = subprocess.Popen(
+        serve_command("127.0.0.1", port),
+        env=served.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=Path(sys.executable).parent,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -211,8 +216,16 @@ def test_real_bentoml_process_serves(live: str, served: Served) -> None:
     assert "/api/plan" in spec["paths"]
 
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def test_page_plans_a_round_and_opens_an_explanation(live: str, served: Served, tmp_path: Path) -> None:
@@ -238,3 +251,21 @@ def test_page_plans_a_round_and_opens_an_explanation(live: str, served: Served, 
             assert (tmp_path / "page.png").stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def test_downloads_follow_roles(client: object, served: Served) -> None:
+    code = _code(client, served)
+    cases = [
+        ("POST", "/ui/download/plan", {"capacity": 5}, {"planner", "supervisor", "admin"}, "spreadsheetml"),
+        ("GET", f"/ui/download/facility_report/{code}?fmt=html", None, {"planner", "supervisor", "admin"}, "text/html"),
+        ("GET", f"/ui/download/evidence/{code}", None, {"supervisor", "admin"}, "spreadsheetml"),
+    ]
+    for method, path, body, allowed, media in cases:
+        for role in served.tokens:
+            r = client.request(method, path, json=body, headers=_auth(served, role))  # type: ignore[attr-defined]
+            if role in allowed:
+                assert r.status_code == 200, f"{path} as {role}: {r.status_code} {r.text[:200]}"
+                assert media in r.headers["content-type"] and len(r.content) > 500
+            else:
+                assert r.status_code == 403, f"{path} as {role}: {r.status_code}"
+    assert client.get(f"/ui/download/evidence/{code}").status_code == 401  # type: ignore[attr-defined]
