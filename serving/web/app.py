@@ -12,6 +12,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -35,7 +36,7 @@ def _file(path: Path, filename: str) -> Response:
     return Response(
         path.read_bytes(),
         media_type=MEDIA.get(kind, "application/octet-stream"),
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
     )
 
 

@@ -6,7 +6,9 @@ let labels = {type: {}, level: {}, ownership: {}}; // code → Chinese, from /ap
 
 function token() { return sessionStorage.getItem("feijian-token") || ""; }
 function say(msg, error = false) { const f = $("#status"); f.textContent = msg; f.className = error ? "error" : ""; }
-function fmtPct(p) { return p == null ? "—" : (100 * p).toFixed(1) + "%"; }
+// A calibrated probability from a few hundred findings is not known to the decimal at its ends.
+function fmtPct(p) { return p == null ? "—" : p >= 0.995 ? "≥99.5%" : p <= 0.005 ? "≤0.5%" : (100 * p).toFixed(1) + "%"; }
+function fmtRank(v) { return v == null ? "—" : Math.round(v); }
 function fmtYuan(v) { return v == null ? "—" : Math.round(v).toLocaleString("zh-CN"); }
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); }
 
@@ -68,13 +70,13 @@ function renderExplanation(x) {
     const ev = (r.evidence || []).map((e) => `${esc(e.name_zh)}（${esc(e.rule_id)}）${e.n_hits} 条，涉及 ${fmtYuan(e.amount_at_risk)} 元${e.article ? "，依据 " + esc(e.article) : ""}`);
     return `<div class="reason"><div>${esc(r.text)}</div>${ev.length ? `<div class="ev">证据：${ev.join("；")}</div>` : ""}</div>`;
   }).join("");
-  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 风险 ${fmtPct(d.p_risk)}（第 ${d.risk_percentile ?? "—"} 百分位），规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
+  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 风险 ${fmtPct(d.p_risk)}（第 ${fmtRank(d.risk_percentile)} 百分位），规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
   const hist = (x.inspections || []).map((h) => `<li>${esc(h.insp_date)} ${esc(h.batch || "")} 追回 ${fmtYuan(h.amount_recovered)} 元</li>`).join("");
   const t = x.target || {}; const risk = x.risk || {};
   const iv = risk.expected_recovery_interval || [];
   return `<h2>${esc(t.name || t.fixmedins_code)}</h2>
     <p>${esc(t.type_zh || t.fixmedins_type || "")} · ${esc(t.hosp_lv_zh || "")} · ${esc(t.ownership_zh || "")} · 统筹区 ${esc(t.admdvs || "")}</p>
-    <p>风险概率 <b>${fmtPct(risk.p_serious)}</b>（第 ${risk.percentile ?? "—"} 百分位） · 预期追回 <b>${fmtYuan(risk.expected_recovery)}</b> 元
+    <p>风险概率 <b>${fmtPct(risk.p_serious)}</b>（第 ${fmtRank(risk.percentile)} 百分位） · 预期追回 <b>${fmtYuan(risk.expected_recovery)}</b> 元
     （区间 ${fmtYuan(iv[0])}–${fmtYuan(iv[1])}） · 模型 v${esc(x.model_version || "")} · 数据 ${esc(x.snapshot_id || "")}</p>
     <h3>提示风险的原因</h3>${reasons || "<p>—</p>"}
     <h3>医师（按风险）</h3><ul>${docs || "<li>—</li>"}</ul>
