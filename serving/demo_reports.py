@@ -13,7 +13,7 @@ TOP_REPORTS = 5
 
 def run_demo_reports(workspace: Path, models: Path, capacity: int, console: Console) -> dict[str, Path]:
     from serving.plan import plan_round
-    from serving.reports.facility import write_facility_report
+    from serving.reports.facility import write_facility_reports
     from serving.reports.round import write_round_report
     from serving.state import load_state
 
@@ -29,8 +29,8 @@ def run_demo_reports(workspace: Path, models: Path, capacity: int, console: Cons
     )
     console.print(f"  round report: {paths['pdf']} · {paths['xlsx']} · {paths['html']}")
     model_picks = plan.targets[plan.targets["pick"] == "model"]["fixmedins_code"].head(TOP_REPORTS)
-    for code in model_picks:
-        fac = write_facility_report(explainer, str(code), out)  # type: ignore[arg-type]
+    done = write_facility_reports(explainer, [str(c) for c in model_picks], out)  # type: ignore[arg-type]
+    for code, fac in done.items():
         console.print(f"  facility report {code}: {fac['pdf']}")
     state.db.dispose()
     return paths

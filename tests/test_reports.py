@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from serving.explain import Explainer
 from serving.global_explain import global_explanation
 from serving.plan import plan_round
-from serving.reports.facility import write_facility_report
+from serving.reports.facility import write_facility_report, write_facility_reports
 from serving.reports.round import write_round_report
 from tests import serving_setup
 
@@ -122,3 +122,12 @@ def test_training_logs_the_global_explanation_to_mlflow(bundled: serving_setup.S
     finally:
         mlflow.set_tracking_uri(before)
     assert {"explanations/beeswarm.png", "explanations/importance.csv", "explanations/importance.png"} <= logged
+
+
+def test_parallel_reports_match_one_by_one(explainer: Explainer, tmp_path: Path) -> None:
+    codes = explainer.scored()["fixmedins_code"].head(3).tolist()
+    done = write_facility_reports(explainer, codes, tmp_path / "par", workers=2)
+    assert sorted(done) == sorted(codes)
+    one = write_facility_report(explainer, codes[0], tmp_path / "one")
+    assert done[codes[0]]["html"].read_text(encoding="utf-8") == one["html"].read_text(encoding="utf-8")
+    assert all(p["pdf"].stat().st_size > 10_000 for p in done.values())

@@ -109,3 +109,35 @@ def write_facility_report(explainer: Explainer, code: str, out_dir: Path) -> dic
         out_dir / f"{stem}_evidence.xlsx",
     )
     return {"html": html, "pdf": pdf, "xlsx": xlsx, "png": png}
+
+
+_SHARED: Explainer | None = None  # the explainer a forked worker inherits
+
+
+def _one(code: str, out_dir: str) -> tuple[str, dict[str, Path]]:
+    assert _SHARED is not None
+    return code, write_facility_report(_SHARED, code, Path(out_dir))
+
+
+def write_facility_reports(
+    explainer: Explainer, codes: list[str], out_dir: Path, workers: int | None = None
+) -> dict[str, dict[str, Path]]:
+    """Several facility reports, laid out in parallel (PDF layout is single-threaded and dominates).
+
+    Workers are forked, so each inherits the loaded explainer instead of rebuilding it; on one
+    code or one core it simply runs in this process.
+    """
+    global _SHARED
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = workers or min(len(codes), os.cpu_count() or 1)
+    if n <= 1 or len(codes) <= 1:
+        return {c: write_facility_report(explainer, c, out_dir) for c in codes}
+    _SHARED = explainer
+    try:
+        with ProcessPoolExecutor(n, mp_context=mp.get_context("fork")) as pool:
+            return dict(pool.map(_one, codes, [str(out_dir)] * len(codes)))
+    finally:
+        _SHARED = None
