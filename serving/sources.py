@@ -43,6 +43,15 @@ def _query(sql: str) -> pd.DataFrame:
         con.close()
 
 
+def read_table(workspace: Path, table: str) -> pd.DataFrame:
+    """A whole workspace table (empty frame when the workspace does not have it)."""
+    try:
+        src = source_expr(Path(workspace), table)
+    except MissingWorkspaceTableError:
+        return pd.DataFrame()
+    return _query(f"SELECT * FROM {src}")
+
+
 def facility_names(workspace: Path) -> pd.DataFrame:
     """fixmedins_code → fixmedins_name (empty frame when the workspace has no fixmedins table)."""
     try:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
-from features.build import latest_snapshot, source_expr
+from features.build import latest_snapshot
 from feijian.errors import NotReadyError
 from feijian.settings import ENV_WORKSPACE, Workspace, models_dir, workspace_dir
 from serving.db import Database, open_database
+from serving.sources import read_table
 from training.bundle import Bundle, champion_path
 
 ENV_BUNDLE = "FEIJIAN_BUNDLE"
@@ -33,6 +33,7 @@ class ServingState:
     explainer: object  # serving.explain.Explainer
     db: Database
     facilities: pd.DataFrame  # identity of every facility in the snapshot (name, region, type, level, ownership)
+    ingested: pd.DataFrame  # the workspace's inspections table, read once: it does not change while serving
 
     @property
     def as_of(self) -> date:
@@ -43,8 +44,7 @@ class ServingState:
         from serving.findings import as_frames
 
         recorded, _ = as_frames(self.db)
-        ingested = _read_raw(self.workspace, "inspections")
-        frames = [f for f in (recorded, ingested) if not f.empty]
+        frames = [f for f in (recorded, self.ingested) if not f.empty]
         if not frames:
             return pd.DataFrame(
                 columns=[
@@ -59,16 +59,6 @@ class ServingState:
         both = pd.concat(frames, ignore_index=True)
         both["insp_date"] = pd.to_datetime(both["insp_date"]).dt.date
         return both.drop_duplicates("insp_id", keep="first").reset_index(drop=True)
-
-
-def _read_raw(ws: Workspace, table: str) -> pd.DataFrame:
-    if not ws.table(table).is_dir() or not any(ws.table(table).rglob("*.parquet")):
-        return pd.DataFrame()
-    con = duckdb.connect()
-    try:
-        return con.sql(f"SELECT * FROM {source_expr(ws.root, table)}").df()
-    finally:
-        con.close()
 
 
 def check_compatible(bundle: Bundle, meta: dict) -> None:
@@ -94,5 +84,6 @@ def load_state(workspace: Path | None = None, models: Path | None = None, db_url
     check_compatible(bundle, meta)
     explainer = Explainer.build(ws.root, bundle, snapshot, seed=int(bundle.meta.get("seed", 0)))
     db = open_database(ws.root, db_url)
-    fac = _read_raw(ws, "fixmedins")
-    return ServingState(ws, bundle, snapshot, meta, explainer, db, fac)
+    return ServingState(
+        ws, bundle, snapshot, meta, explainer, db, read_table(ws.root, "fixmedins"), read_table(ws.root, "inspections")
+    )
