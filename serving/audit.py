@@ -60,10 +60,16 @@ class AuditLog:
     def _tail(self) -> tuple[int, str]:
         if not self.path.exists() or self.path.stat().st_size == 0:
             return 0, GENESIS
+        size = self.path.stat().st_size
         with self.path.open("rb") as fh:
-            fh.seek(max(0, self.path.stat().st_size - 65536))
-            last = fh.read().splitlines()[-1]
-        entry = json.loads(last)
+            span = 4096  # an entry is well under 1 KB; read more only if a line is longer
+            while True:
+                fh.seek(max(0, size - span))
+                lines = fh.read().splitlines()
+                if len(lines) > 1 or span >= size:
+                    break
+                span *= 4
+        entry = json.loads(lines[-1])
         return int(entry["seq"]), str(entry["mac"])
 
     def _mac(self, body: dict[str, Any], prev: str) -> str:

@@ -2,12 +2,19 @@
 
 Every key listed (mdtrt_id, feedetl_sn) is read from the snapshot's evidence table itself, so a
 linked row always exists there; the on-site list is `Explainer.evidence(code, rule_id)`.
+
+`summarise_evidence` walks one target's rule hits once (plain Python over its columns: a facility
+has tens to a few thousand hits, where pandas' per-group overhead would dominate) and gives one
+summary per rule; `link_evidence` picks the summaries of some rule kinds from it.
 """
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.rules import SEVERITY_ZH, Rule
@@ -16,38 +23,63 @@ MAX_KEYS = 50  # evidence keys listed per rule in an explanation; the full list 
 MAX_PHYSICIANS = 5
 
 
-def link_evidence(evidence: pd.DataFrame, kinds: tuple[str, ...], rules: dict[str, Rule]) -> list[dict[str, Any]]:
-    """Per rule of the given kinds ("*" = all) that has hits: counts, amounts, physicians, keys."""
-    ev = evidence if "*" in kinds else evidence[evidence["kind"].isin(kinds)]
+def _is_missing(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def summarise_evidence(evidence: pd.DataFrame, rules: dict[str, Rule]) -> list[dict[str, Any]]:
+    """Per rule with hits: counts, amounts, top physicians, example reason and keys; largest amount first.
+
+    Within a rule, hits are taken in descending amount (ties in table order, missing amounts last).
+    """
+    if evidence.empty:
+        return []
+    amount = evidence["amount_at_risk"].to_numpy(dtype=float, na_value=np.nan)
+    order = np.argsort(np.where(np.isnan(amount), np.inf, -amount), kind="stable")
+    cols = {c: evidence[c].to_numpy(dtype=object) for c in ("rule_id", "kind", "dr_code", "mdtrt_id", "reason")}
+    feedetl = evidence["feedetl_sn"].to_numpy(dtype=object)
+    by_rule: dict[str, list[int]] = defaultdict(list)
+    for i in order.tolist():
+        by_rule[str(cols["rule_id"][i])].append(i)
     out = []
-    for rule_id, hits in ev.groupby("rule_id", sort=True):
-        rule = rules.get(str(rule_id))
-        hits = hits.sort_values("amount_at_risk", ascending=False, kind="mergesort")
-        docs = (
-            hits.groupby("dr_code", dropna=True)["amount_at_risk"]
-            .agg(["size", "sum"])
-            .sort_values("sum", ascending=False)
-            .head(MAX_PHYSICIANS)
-        )
-        keys = hits[["mdtrt_id", "feedetl_sn"]].head(MAX_KEYS)
+    for rule_id in sorted(by_rule):
+        rows = by_rule[rule_id]
+        per_doc: dict[str, list[float]] = defaultdict(list)
+        for i in rows:
+            dr = cols["dr_code"][i]
+            if not _is_missing(dr):
+                per_doc[str(dr)].append(0.0 if math.isnan(amount[i]) else float(amount[i]))
+        docs = {dr: (len(a), math.fsum(a)) for dr, a in per_doc.items()}
+        top_docs = sorted(docs.items(), key=lambda kv: (-kv[1][1], kv[0]))[:MAX_PHYSICIANS]
+        rule = rules.get(rule_id)
+        first = rows[0]
         out.append(
             {
-                "rule_id": str(rule_id),
-                "kind": str(hits["kind"].iloc[0]),
-                "name_zh": rule.name_zh if rule else str(rule_id),
+                "rule_id": rule_id,
+                "kind": str(cols["kind"][first]),
+                "name_zh": rule.name_zh if rule else rule_id,
                 "article": rule.article if rule else "",
                 "severity_zh": SEVERITY_ZH.get(rule.severity, "") if rule else "",
-                "n_hits": len(hits),
-                "amount_at_risk": float(hits["amount_at_risk"].sum()),
+                "n_hits": len(rows),
+                "amount_at_risk": float(np.nansum(amount[rows])),
                 "physicians": [
-                    {"dr_code": str(dr), "n_hits": int(r["size"]), "amount_at_risk": float(r["sum"])}
-                    for dr, r in docs.iterrows()
+                    {"dr_code": dr, "n_hits": int(n), "amount_at_risk": float(s)} for dr, (n, s) in top_docs
                 ],
-                "example_reason": str(hits["reason"].iloc[0]),
+                "example_reason": str(cols["reason"][first]),
                 "rows": [
-                    {"mdtrt_id": m, "feedetl_sn": None if pd.isna(f) else f}
-                    for m, f in zip(keys["mdtrt_id"], keys["feedetl_sn"], strict=True)
+                    {"mdtrt_id": cols["mdtrt_id"][i], "feedetl_sn": None if _is_missing(feedetl[i]) else feedetl[i]}
+                    for i in rows[:MAX_KEYS]
                 ],
             }
         )
     return sorted(out, key=lambda r: -r["amount_at_risk"])
+
+
+def pick_kinds(summary: list[dict[str, Any]], kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The summaries of the given rule kinds ("*" = all), in the summary's order."""
+    return list(summary) if "*" in kinds else [s for s in summary if s["kind"] in kinds]
+
+
+def link_evidence(evidence: pd.DataFrame, kinds: tuple[str, ...], rules: dict[str, Rule]) -> list[dict[str, Any]]:
+    """Per rule of the given kinds ("*" = all) that has hits: counts, amounts, physicians, keys."""
+    return pick_kinds(summarise_evidence(evidence, rules), kinds)

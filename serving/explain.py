@@ -20,14 +20,16 @@ from features.build import latest_snapshot
 from features.rules import SEVERITY_ZH, Rule, load_rules
 from feijian.errors import InputError
 from serving import contrib as cb
-from serving.evidence_links import link_evidence
+from serving.evidence_links import pick_kinds, summarise_evidence
 from serving.reasons import theme_of
 from serving.sources import facility_names, identity_zh, inspections_before, jsonable
 from serving.targets import TargetRows, UnknownTargetError, as_number, peer_lookup, render_value
-
-__all__ = ["DeclarationMismatchError", "Explainer", "UnknownTargetError"]
 from training.bundle import Bundle
 from training.dataset import add_facility_context, add_physician_context, column_label, read_meta
+
+__all__ = ["DeclarationMismatchError", "Explainer", "UnknownTargetError"]
+
+DOC_COLUMNS = ["dr_code", "dept", "p_risk", "risk_percentile", "dr_rule_hit_amount", "dr_amount"]
 
 
 class DeclarationMismatchError(InputError):
@@ -49,6 +51,7 @@ class Explainer:
     _by_code: dict[str, pd.DataFrame] | None = None
     _scored: pd.DataFrame | None = None
     _scored_dr: pd.DataFrame | None = None
+    _dr_rows: dict[str, np.ndarray] | None = None
 
     @classmethod
     def build(cls, workspace: Path, bundle: Bundle, snapshot: Path | None = None, seed: int = 0) -> Explainer:
@@ -198,9 +201,15 @@ class Explainer:
         out.attrs.update(self.provenance())
         return out
 
+    def _physician_rows(self) -> dict[str, np.ndarray]:
+        """Facility code → positions of its physicians in the physician frame (built once)."""
+        if self._dr_rows is None:
+            codes = self.physicians.frame["fixmedins_code"].astype(str)
+            self._dr_rows = {str(k): v for k, v in codes.groupby(codes, sort=False).indices.items()}
+        return self._dr_rows
+
     # --- one target -----------------------------------------------------------------------------
-    def _contributions(self, lv: TargetRows, i: int, values: np.ndarray) -> list[dict[str, Any]]:
-        row = lv.frame.iloc[i]
+    def _contributions(self, lv: TargetRows, row: pd.Series, values: np.ndarray) -> list[dict[str, Any]]:
         order = np.argsort(-np.abs(values), kind="stable")
         out = []
         for j in order:
@@ -226,11 +235,11 @@ class Explainer:
         i = lv.row(code)
         row = lv.frame.iloc[i]
         values = lv.shap()[i]
-        ev = self.evidence(code)
-        reasons = lv.reasons(i, values)
+        linked = summarise_evidence(self.evidence(code), self.rules)
+        reasons = lv.reasons(i, values, row=row)
         for r in reasons:
-            r["evidence"] = link_evidence(ev, theme_of(r["feature"]).kinds, self.rules)
-        docs = self.physicians.frame[self.physicians.frame["fixmedins_code"] == str(code)]
+            r["evidence"] = pick_kinds(linked, theme_of(r["feature"]).kinds)
+        docs = self.physicians.frame.iloc[self._physician_rows().get(str(code), [])]
         docs = docs.sort_values(["p_risk", "dr_rule_hit_amount"], ascending=False, na_position="last")
         insp = self.inspections()
         return jsonable(
@@ -246,9 +255,9 @@ class Explainer:
                     "interval_basis": "风险概率取相邻校准区间的上下限 × 严重问题预计追回金额",
                 },
                 "bias": float(row[cb.SHAP_PREFIX + cb.BIAS]),
-                "contributions": self._contributions(lv, i, values),
+                "contributions": self._contributions(lv, row, values),
                 "reasons": reasons,
-                "evidence_summary": link_evidence(ev, ("*",), self.rules),
+                "evidence_summary": linked,
                 "physicians": [
                     {
                         "dr_code": d.dr_code,
@@ -258,7 +267,7 @@ class Explainer:
                         "rule_hit_amount": d.dr_rule_hit_amount,
                         "amount": d.dr_amount,
                     }
-                    for d in docs.itertuples()
+                    for d in docs[DOC_COLUMNS].itertuples()
                 ],
                 "inspections": insp[insp["fixmedins_code"] == str(code)].to_dict("records"),
                 "rule_severity_zh": SEVERITY_ZH,
@@ -273,16 +282,17 @@ class Explainer:
         values = lv.shap()[i] if lv.has_shap else np.zeros(len(lv.columns))
         ev = self.all_evidence()
         ev = ev[ev["dr_code"] == str(dr_code)]
-        reasons = lv.reasons(i, values) if lv.has_shap else []
+        linked = summarise_evidence(ev, self.rules)
+        reasons = lv.reasons(i, values, row=row) if lv.has_shap else []
         for r in reasons:
-            r["evidence"] = link_evidence(ev, theme_of(r["feature"]).kinds, self.rules)
+            r["evidence"] = pick_kinds(linked, theme_of(r["feature"]).kinds)
         return jsonable(
             {
                 **self.provenance(),
                 "target": {"dr_code": row["dr_code"], "fixmedins_code": row["fixmedins_code"], "dept": row["dept"]},
                 "risk": {"p_risk": row["p_risk"], "percentile": row["risk_percentile"]},
-                "contributions": self._contributions(lv, i, values) if lv.has_shap else [],
+                "contributions": self._contributions(lv, row, values) if lv.has_shap else [],
                 "reasons": reasons,
-                "evidence_summary": link_evidence(ev, ("*",), self.rules),
+                "evidence_summary": linked,
             }
         )

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, select
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from features.schema import AGREEMENT_ACTION, INSP_TYPE, SELECTION
@@ -145,6 +145,13 @@ def record(db: Database, finding: FindingIn, recorded_by: str, known_facilities:
             s.add(FindingPoints(insp_id=finding.insp_id, dr_code=p.dr_code, points=p.points))
         s.commit()
     return new
+
+
+def version(db: Database) -> tuple[int, str]:
+    """(number of findings, latest recording time): changes whenever any worker records or corrects one."""
+    with db.session() as s:
+        n, latest = s.execute(select(func.count(Finding.insp_id), func.max(Finding.recorded_at))).one()
+    return int(n), str(latest)
 
 
 def as_frames(db: Database) -> tuple[pd.DataFrame, pd.DataFrame]:

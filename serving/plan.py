@@ -80,13 +80,20 @@ def _history(inspections: pd.DataFrame, as_of: date, exclude_days: int, cooldown
     for c in ("fixmedins_code", "insp_date"):
         if c not in inspections.columns:
             raise PlanInputError(f"inspections table lacks column {c!r}")
-    ins = inspections.assign(insp_date=pd.to_datetime(inspections["insp_date"]).dt.date)
-    ins = ins[ins["insp_date"] < as_of].sort_values("insp_date")
-    last = ins.groupby("fixmedins_code").tail(1)
-    recent = set(last.loc[last["insp_date"] >= as_of - timedelta(days=exclude_days), "fixmedins_code"].astype(str))
-    recovered = last.get("amount_recovered", pd.Series(0.0, index=last.index)).fillna(0.0)
-    clean = last[(recovered <= 0) & (last["insp_date"] >= as_of - timedelta(days=cooldown))]
-    return recent, set(clean["fixmedins_code"].astype(str)) - recent
+    day = pd.to_datetime(inspections["insp_date"]).to_numpy(dtype="datetime64[D]")
+    recovered = pd.to_numeric(inspections.get("amount_recovered", 0.0), errors="coerce")
+    last = pd.DataFrame(
+        {
+            "code": inspections["fixmedins_code"].astype(str).to_numpy(dtype=object),
+            "day": day,
+            "recovered": np.nan_to_num(np.broadcast_to(np.asarray(recovered, dtype=float), day.shape)),
+        }
+    )
+    last = last[last["day"] < np.datetime64(as_of)].sort_values("day", kind="mergesort")
+    last = last.drop_duplicates("code", keep="last")  # each facility's latest visit before as_of
+    recent = set(last.loc[last["day"] >= np.datetime64(as_of - timedelta(days=exclude_days)), "code"])
+    clean = last[(last["recovered"] <= 0) & (last["day"] >= np.datetime64(as_of - timedelta(days=cooldown)))]
+    return recent, set(clean["code"]) - recent
 
 
 def plan_round(
@@ -129,9 +136,11 @@ def plan_round(
     n_explore = round(capacity * exploration_share)
     taken: dict[str, int] = {}
     capped: set[int] = set()
+    regions_col = eligible["admdvs"].astype(str) if "admdvs" in eligible.columns else [""] * len(eligible)
+    region_of = dict(zip(eligible.index, regions_col, strict=True))
 
     def fits(i: int) -> bool:
-        region = str(eligible.at[i, "admdvs"]) if "admdvs" in eligible.columns else ""
+        region = region_of[i]
         if region in caps and taken.get(region, 0) >= caps[region]:
             capped.add(i)
             return False
@@ -144,7 +153,8 @@ def plan_round(
             break
         if fits(i):
             model_picks.append(i)
-    rest = [i for i in eligible.index if i not in set(model_picks)]
+    picked = set(model_picks)
+    rest = [i for i in eligible.index if i not in picked]
     rng = np.random.default_rng(seed)
     explore: list[int] = []
     for i in rng.permutation(np.asarray(rest, dtype=int)).tolist() if rest else []:

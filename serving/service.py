@@ -10,11 +10,13 @@ Bodies are flat JSON objects validated by the pydantic models in serving.schemas
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 from http import HTTPStatus
 from typing import Any
 
+import anyio
 import bentoml
 import pandas as pd
 from bentoml.exceptions import BentoMLException
@@ -38,6 +40,17 @@ class ServiceError(BentoMLException):
 
 
 def _guarded(fn: Any) -> Any:
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def inner_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except FeijianError as exc:
+                raise ServiceError(str(exc), error_code=HTTPStatus(exc.http_status)) from None
+
+        return inner_async
+
     @functools.wraps(fn)
     def inner(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -103,24 +116,31 @@ class Feijian:
             level=req.level,
         )
 
-    def plan_payload(self, req: PlanRequest) -> Response:
-        """The plan as JSON bytes, cached per request (the snapshot and model do not change while serving;
-        recording a finding clears the cache, since exclusions and cool-downs read the findings)."""
-        key = req.model_dump_json()
-        hit = self._plans.get(key)
+    def _cached(self, cache: dict[str, bytes], key: str, limit: int) -> tuple[str, bytes | None]:
+        """Responses are kept as JSON bytes: the snapshot and model do not change while serving, and the
+        findings (exclusions, cool-downs, inspection history) are part of the key through their version."""
+        key = f"{self.state.findings_version()}|{key}"
+        if len(cache) > limit:
+            cache.clear()
+        return key, cache.get(key)
+
+    def _plan_bytes(self, req: PlanRequest) -> bytes:
+        plan = self.plan_object(req)
+        return _json({"targets": _records(plan.targets), "meta": plan.meta})
+
+    async def plan_payload(self, req: PlanRequest) -> Response:
+        """The plan as JSON bytes: from the cache, or computed in a worker thread so the event loop keeps
+        answering cached requests meanwhile."""
+        key, hit = self._cached(self._plans, req.model_dump_json(), MAX_CACHED)
         if hit is None:
-            plan = self.plan_object(req)
-            hit = _json({"targets": _records(plan.targets), "meta": plan.meta})
-            if len(self._plans) > MAX_CACHED:
-                self._plans.clear()
-            self._plans[key] = hit
+            hit = self._plans[key] = await anyio.to_thread.run_sync(self._plan_bytes, req)
         return Response(hit, media_type="application/json")
 
     @bentoml.api(route="/api/plan")
     @_guarded
-    def plan(self, req: PlanRequest, /) -> dict[str, Any]:
+    async def plan(self, req: PlanRequest, /) -> dict[str, Any]:
         """Plan the next round: ordered targets with risk, expected recovery, top reasons; the expected total."""
-        return self.plan_payload(req)  # type: ignore[return-value]  # JSON bytes, served as they are
+        return await self.plan_payload(req)  # type: ignore[return-value]  # JSON bytes, served as they are
 
     # --- scoring and explanations ------------------------------------------------------------------
 
@@ -134,14 +154,12 @@ class Feijian:
 
     @bentoml.api(route="/api/explain")
     @_guarded
-    def explain(self, req: ExplainRequest, /) -> dict[str, Any]:
+    async def explain(self, req: ExplainRequest, /) -> dict[str, Any]:
         """One facility: contributions, reasons with peer comparison, evidence summary, physicians, history."""
-        hit = self._explained.get(req.code)
+        key, hit = self._cached(self._explained, req.code, MAX_CACHED * 16)
         if hit is None:
-            hit = _json(self.state.explainer.explain(req.code))  # type: ignore[attr-defined]
-            if len(self._explained) > MAX_CACHED * 16:
-                self._explained.clear()
-            self._explained[req.code] = hit
+            explain = self.state.explainer.explain  # type: ignore[attr-defined]
+            hit = self._explained[key] = _json(await anyio.to_thread.run_sync(explain, req.code))
         return Response(hit, media_type="application/json")  # type: ignore[return-value]
 
     @bentoml.api(route="/api/explain_physician")
@@ -165,7 +183,7 @@ class Feijian:
         who = _principal(ctx)
         known = set(self.state.facilities["fixmedins_code"]) if not self.state.facilities.empty else None
         new = record(self.state.db, finding, who.name if who else "unknown", known)
-        self._plans.clear()  # exclusions and cool-downs depend on findings
+        self.state.forget_findings()  # cached plans and explanations are keyed by the findings version
         return {"insp_id": finding.insp_id, "created": new}
 
     @bentoml.api(route="/api/burden")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from serving.sources import read_table
 from training.bundle import Bundle, champion_path
 
 ENV_BUNDLE = "FEIJIAN_BUNDLE"
+FINDINGS_TTL = 1.0  # seconds
 
 
 @dataclass
@@ -34,13 +36,38 @@ class ServingState:
     db: Database
     facilities: pd.DataFrame  # identity of every facility in the snapshot (name, region, type, level, ownership)
     ingested: pd.DataFrame  # the workspace's inspections table, read once: it does not change while serving
+    # Findings recorded through the service (by any worker) are noticed within FINDINGS_TTL seconds.
+    _findings: tuple[float, tuple[int, str]] | None = field(default=None, repr=False)
+    _inspections: tuple[tuple[int, str], pd.DataFrame] | None = field(default=None, repr=False)
 
     @property
     def as_of(self) -> date:
         return date.fromisoformat(self.snapshot_meta["as_of"])
 
+    def findings_version(self, now: float | None = None) -> tuple[int, str]:
+        """A token that changes when a finding is recorded or corrected; the database is asked at most
+        once per FINDINGS_TTL seconds (a cheap COUNT/MAX), so caches keyed by it stay right across workers."""
+        from serving.findings import version
+
+        now = time.monotonic() if now is None else now
+        if self._findings is None or now - self._findings[0] > FINDINGS_TTL:
+            self._findings = (now, version(self.db))
+        return self._findings[1]
+
+    def forget_findings(self) -> None:
+        """This worker just recorded a finding: ask the database again on the next request."""
+        self._findings = None
+
     def inspections(self) -> pd.DataFrame:
-        """Ingested findings and the ones recorded through the service (an insp_id recorded later wins)."""
+        """Ingested findings and the ones recorded through the service (an insp_id recorded later wins).
+
+        Kept until the findings version changes; callers must not modify the frame."""
+        v = self.findings_version()
+        if self._inspections is None or self._inspections[0] != v:
+            self._inspections = (v, self._read_inspections())
+        return self._inspections[1]
+
+    def _read_inspections(self) -> pd.DataFrame:
         from serving.findings import as_frames
 
         recorded, _ = as_frames(self.db)

@@ -45,6 +45,7 @@ class TargetRows:
     peer: dict[tuple[str, str], tuple[float, int]]
     _themes: list[tuple[str, str, list[int], list[str]]] = field(default_factory=list)  # id, hint, cols, bases
     _pos: dict[str, int] = field(default_factory=dict)
+    _shap: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._pos = {c: i for i, c in enumerate(self.frame[self.key].astype(str))}
@@ -64,7 +65,11 @@ class TargetRows:
         return bool(self.columns) and cb.SHAP_PREFIX + self.columns[0] in self.frame.columns
 
     def shap(self) -> np.ndarray:
-        return self.frame[[cb.SHAP_PREFIX + c for c in self.columns]].to_numpy(dtype=float)
+        """Contributions, one row per target and one column per model feature (read-only, built once)."""
+        if self._shap is None:
+            self._shap = self.frame[[cb.SHAP_PREFIX + c for c in self.columns]].to_numpy(dtype=float)
+            self._shap.flags.writeable = False
+        return self._shap
 
     def row(self, code: str) -> int:
         if str(code) not in self._pos:
@@ -80,13 +85,16 @@ class TargetRows:
                 return med
         return None
 
-    def reasons(self, i: int, values: np.ndarray, top: int | None = None) -> list[dict[str, Any]]:
-        """Themes with a positive summed contribution for row i, largest first."""
+    def reasons(
+        self, i: int, values: np.ndarray, top: int | None = None, row: pd.Series | None = None
+    ) -> list[dict[str, Any]]:
+        """Themes with a positive summed contribution for row i (`row`: frame.iloc[i] if the caller has it)."""
         totals = [(values[idx].sum(), tid, hint, idx, bases) for tid, hint, idx, bases in self._themes]
         totals = sorted((t for t in totals if t[0] > 0), key=lambda t: -t[0])
         floor = MIN_SHARE * totals[0][0] if totals else 0.0
         totals = [t for t in totals if t[0] >= floor][: top or MAX_REASONS]
-        row = self.frame.iloc[i]
+        if row is None:
+            row = self.frame.iloc[i]
         out = []
         for total, tid, hint, idx, bases in totals:
             by_base = {b: sum(values[j] for j in idx if base_of(self.columns[j]) == b) for b in bases}

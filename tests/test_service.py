@@ -168,6 +168,42 @@ def test_finding_recorded_then_in_burden_and_audit_verifies(client: object, serv
     assert run_audit_verify(served.trained.province.workspace, Console(file=io.StringIO()))
 
 
+def test_a_recorded_finding_reaches_cached_plans(client: object, served: Served) -> None:
+    """Plans are cached as bytes; recording a visit before the planning date must still exclude the facility."""
+    from datetime import date, timedelta
+
+    from serving.db import open_database
+    from serving.findings import Finding
+
+    body = {"capacity": 5, "exploration_share": 0.0}
+    before = client.post("/api/plan", json=body, headers=_auth(served, "planner")).json()  # type: ignore[attr-defined]
+    top = before["targets"][0]["fixmedins_code"]
+    visit = date.fromisoformat(before["meta"]["as_of"]) - timedelta(days=10)
+    finding = {
+        "insp_id": "TEST-CACHE-1",
+        "fixmedins_code": top,
+        "batch": "2024Q4",
+        "insp_date": visit.isoformat(),
+        "period_begn": "2023-01-01",
+        "period_end": "2023-12-31",
+        "selection": "targeted",
+        "amount_recovered": 500.0,
+    }
+    r = client.post("/api/findings", json=finding, headers=_auth(served, "supervisor"))  # type: ignore[attr-defined]
+    assert r.status_code == 200
+    try:
+        after = client.post("/api/plan", json=body, headers=_auth(served, "planner")).json()  # type: ignore[attr-defined]
+        assert top not in [t["fixmedins_code"] for t in after["targets"]]
+        recent = [p["meta"]["exclusions"]["recently_inspected"] for p in (before, after)]
+        assert recent[1] == recent[0] + 1
+    finally:
+        db = open_database(served.trained.province.workspace)
+        with db.session() as s:
+            s.delete(s.get(Finding, "TEST-CACHE-1"))
+            s.commit()
+        db.dispose()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
