@@ -27,6 +27,9 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+WARM_ROUNDS = 4
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,12 +160,18 @@ def main() -> None:
         codes = [t["fixmedins_code"] for t in plan["targets"]]
         n_fac = len(httpx.post(base + "/api/plan", json={"capacity": 500, "exploration_share": 0}, headers=h,
                                timeout=120).json()["targets"])
-        for c in codes:  # warm the caches the way a planner's first look would
-            httpx.post(base + "/api/explain", json={"code": c}, headers=h, timeout=120)
         plan_bodies = [{"capacity": 50, "seed": s, "exploration_share": 0.1} for s in range(20)]
-        for b in plan_bodies:
-            httpx.post(base + "/api/plan", json=b, headers=h, timeout=120)
         explain_bodies = [{"code": c} for c in codes]
+        # Warm the caches the way a planner's first look would: each request a few times on fresh
+        # connections, so that every worker (each has its own cache) has computed it once.
+        t_warm = time.perf_counter()
+        for _ in range(WARM_ROUNDS):
+            for b in explain_bodies:
+                httpx.post(base + "/api/explain", json=b, headers=h, timeout=120)
+            for b in plan_bodies:
+                httpx.post(base + "/api/plan", json=b, headers=h, timeout=120)
+        print(f"warm-up: {WARM_ROUNDS} × ({len(explain_bodies)} explanations + {len(plan_bodies)} plans) "
+              f"in {time.perf_counter() - t_warm:.1f} s")
         ref = in_process(args.workspace, args.models, codes, 20)
         print(f"in-process (same run): plan k=50 {ref['plan_ms']:.2f} ms, explain {ref['explain_ms']:.2f} ms; "
               f"{n_fac}+ facilities in the plan pool")

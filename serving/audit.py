@@ -77,28 +77,50 @@ class AuditLog:
 
     def append(self, actor: str, role: str, action: str, target: str, status: int, response_sha256: str) -> dict:
         """Append one entry; `response_sha256` is the SHA-256 (hex) of the body that was returned."""
-        with self._lock, self.path.open("a+", encoding="utf-8") as fh:
+        with self._lock:
+            fh = self._handle()
             fcntl.flock(fh, fcntl.LOCK_EX)
-            size = os.fstat(fh.fileno()).st_size
-            if size != self._size:
-                self._seq, self._prev = self._tail()
-            body = {
-                "seq": self._seq + 1,
-                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "actor": actor,
-                "role": role,
-                "action": action,
-                "target": target,
-                "status": status,
-                "response_sha256": response_sha256,
-                "prev": self._prev,
-            }
-            entry = {**body, "mac": self._mac(body, self._prev)}
-            fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
-            fh.flush()
-            self._size = os.fstat(fh.fileno()).st_size
-            self._seq, self._prev = body["seq"], entry["mac"]
-            return entry
+            try:
+                return self._append_locked(fh, actor, role, action, target, status, response_sha256)
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _handle(self) -> Any:
+        """The log kept open for appending (reopened if the file was rotated or removed)."""
+        fh = getattr(self, "_fh", None)
+        if fh is not None:
+            try:
+                if os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino:
+                    return fh
+            except FileNotFoundError:
+                pass
+            fh.close()
+        self._fh = self.path.open("a", encoding="utf-8")
+        return self._fh
+
+    def _append_locked(
+        self, fh: Any, actor: str, role: str, action: str, target: str, status: int, response_sha256: str
+    ) -> dict:
+        size = os.fstat(fh.fileno()).st_size
+        if size != self._size:
+            self._seq, self._prev = self._tail()
+        body = {
+            "seq": self._seq + 1,
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "actor": actor,
+            "role": role,
+            "action": action,
+            "target": target,
+            "status": status,
+            "response_sha256": response_sha256,
+            "prev": self._prev,
+        }
+        entry = {**body, "mac": self._mac(body, self._prev)}
+        fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+        fh.flush()
+        self._size = os.fstat(fh.fileno()).st_size
+        self._seq, self._prev = body["seq"], entry["mac"]
+        return entry
 
 
 @dataclass

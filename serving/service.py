@@ -10,6 +10,7 @@ Bodies are flat JSON objects validated by the pydantic models in serving.schemas
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import json
 import os
@@ -82,6 +83,9 @@ page = make_page_app()
     traffic={"timeout": 120},
     workers=int(os.environ.get("FEIJIAN_WORKERS", "2")),
     logging={"access": {"enabled": False}},
+    # Spans cost ~10 % of a cached request and go nowhere without an exporter; FEIJIAN_TRACING=1 keeps
+    # them for a bureau that configures one (BentoML's tracing settings). The audit log is always on.
+    tracing={} if os.environ.get("FEIJIAN_TRACING") == "1" else {"excluded_urls": ["/api/", "/ui/", "/docs"]},
 )
 @bentoml.asgi_app(page, path="/ui")
 class Feijian:
@@ -90,6 +94,9 @@ class Feijian:
         page.state.service = self
         self._plans: dict[str, bytes] = {}
         self._explained: dict[str, bytes] = {}
+        if os.environ.get("FEIJIAN_GC_FREEZE", "1") == "1":
+            gc.collect()
+            gc.freeze()  # the loaded state never changes: keep it out of the collector's full passes
 
     # --- planning ----------------------------------------------------------------------------------
 
