@@ -19,10 +19,11 @@ import pandas as pd
 from features.build import latest_snapshot
 from features.rules import SEVERITY_ZH, Rule, load_rules
 from feijian.errors import InputError
+from feijian.jsonsafe import jsonable
 from serving import contrib as cb
 from serving.evidence_links import pick_kinds, summarise_evidence
 from serving.reasons import theme_of
-from serving.sources import facility_names, identity_zh, inspections_before, jsonable
+from serving.sources import facility_names, identity_zh, inspections_before
 from serving.targets import TargetRows, UnknownTargetError, as_number, peer_lookup, render_value
 from training.bundle import Bundle
 from training.dataset import add_facility_context, add_physician_context, column_label, read_meta

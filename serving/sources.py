@@ -6,13 +6,11 @@ SQL does). A workspace without them still explains: names fall back to codes, th
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from features.build import source_expr
@@ -89,20 +87,3 @@ def identity_zh(row: pd.Series | dict) -> dict[str, Any]:
         "admdvs": get("admdvs"),
         "peer_group": get("peer_group"),
     }
-
-
-def jsonable(value: Any) -> Any:
-    """numpy scalars → Python, NaN → None, dates → ISO text; recursive over dicts and lists."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, pd.Timestamp | date):
-        return value.isoformat()
-    if value is pd.NaT or value is pd.NA:
-        return None
-    return value

@@ -20,6 +20,7 @@ import pandas as pd
 from dateutil.relativedelta import relativedelta
 
 from feijian.errors import InputError
+from feijian.jsonsafe import jsonable
 from training import metrics
 from training.backtest import RANKERS, Fold, labelled_metrics
 
@@ -63,17 +64,8 @@ def truth_metrics(fold: Fold, truth: pd.Series, inspections: pd.DataFrame) -> di
 
 
 def _clean(value: object) -> object:
-    """JSON-safe: NaN → None, numpy scalars → Python numbers, rounded for reading."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.integer | int) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        v = float(value)
-        return None if np.isnan(v) else round(v, 6)
-    return value
+    """JSON-safe and rounded to 6 digits for reading."""
+    return jsonable(value, digits=6)
 
 
 def pooled(folds: list[Fold], selection: str | None = None, seed: int = 0) -> dict[str, dict[str, float]]:
