@@ -3,9 +3,9 @@
 Planners rank by expected recovery (yuan an inspection is worth on average); AUC and average
 precision read the calibrated probability. Both halves are LightGBM (training.model); the amount
 half learns from serious findings only, since what a minor finding recovers says little about what
-a serious one would (it falls back to every labelled row when serious ones are too few). Both
-halves respect the domain priors of `training.priors` (monotone constraints: more rule-hit amount
-never lowers the score).
+a serious one would (it falls back to every labelled row when serious ones are too few), and
+keeps a small-sample tree shape of its own (`AMOUNT_SHAPE`). Both halves respect the domain priors
+of `training.priors` (monotone constraints: more rule-hit amount never lowers the score).
 Optional inverse-propensity weights correct for inspections that were not chosen at random.
 """
 
@@ -23,6 +23,11 @@ from training.priors import monotone_constraints
 
 Weighting = Literal["none", "ipw"]
 MAX_WEIGHT = 20.0
+# The amount half's own tree shape, whatever the risk half's (tuned) one. It learns from the serious
+# findings alone, a few dozen at demo scale: with the risk half's 20-row leaves a cross-validation
+# fold of ~30 rows cannot split at all, the amount came out one constant, and expected recovery
+# ranked by probability alone (a clinic's 3,000 yuan before a hospital's 300,000).
+AMOUNT_SHAPE: dict[str, Any] = {"num_leaves": 4, "min_data_in_leaf": 5}
 
 
 def propensity_weights(candidates: pd.DataFrame, inspected: pd.Series, columns: list[str], seed: int = 0) -> np.ndarray:
@@ -77,7 +82,7 @@ class TargetModel(BaseEstimator):
             self.amount_basis_ = "all"
             rows = np.ones(len(y), dtype=bool)
         try:
-            self.amount_ = AmountModel(params=params, seed=self.seed, n_folds=self.n_folds).fit(
+            self.amount_ = AmountModel(params={**params, **AMOUNT_SHAPE}, seed=self.seed, n_folds=self.n_folds).fit(
                 X[rows], amount[rows], sample_weight=None if w is None else w[rows]
             )
         except TooFewLabelsError:
