@@ -134,3 +134,27 @@ def test_auc_ap_brier_and_reliability_by_hand() -> None:
         metrics.precision_at_k(y, y, 0)
     with pytest.raises(InputError, match="0/1"):
         metrics.auc([0, 2], [0.1, 0.2])
+
+
+def test_amount_half_learns_from_a_few_dozen_serious_findings() -> None:
+    """~35 serious rows: the amount half must still split (it used to come out one constant)."""
+    import pandas as pd
+
+    from training.target_model import TargetModel
+
+    rng = np.random.default_rng(0)
+    n = 160
+    size = rng.uniform(1, 10, n)
+    serious = (rng.uniform(0, 1, n) < 0.22).astype(float)
+    frame = pd.DataFrame(
+        {
+            "size": size,
+            "noise": rng.normal(size=n),
+            "serious": serious,
+            "amount_recovered": serious * 1_000 * size * rng.uniform(0.8, 1.2, n),
+        }
+    )
+    model = TargetModel(["size", "noise"], seed=0, monotone=False).fit(frame)
+    assert model.amount_basis_ == "serious" and 20 <= serious.sum() <= 50
+    amount = model.predict_amount(frame)
+    assert amount.std() > 0 and np.corrcoef(amount, size)[0, 1] > 0.5

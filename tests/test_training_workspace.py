@@ -67,10 +67,15 @@ def test_alias_moves_only_to_a_better_procedure(trained: Trained, tmp_path_facto
     weak = {"num_leaves": 2, "learning_rate": 0.001, "min_data_in_leaf": 60, "feature_fraction": 0.1}
     first = train_workspace(ws, mlruns, models, params=weak)
     assert first.promoted  # no champion yet
-    better = train_workspace(ws, mlruns, models, n_trials=0)
-    assert better.objective > first.objective, "the default procedure should beat the crippled one here"
-    assert better.promoted and better.champion_objective == pytest.approx(first.objective)
-    again = train_workspace(ws, mlruns, models, params=weak)
+    # Which procedure wins is the data's call (on 10 serious findings it is noise), not this test's:
+    # the alias must follow the higher objective on the same backtest, and then stay put.
+    second = train_workspace(ws, mlruns, models, n_trials=0)
+    assert second.champion_objective == pytest.approx(first.objective)
+    assert second.objective != pytest.approx(first.objective)
+    assert second.promoted == (second.objective > first.objective)
+    better = second if second.promoted else first
+    loser: dict = {"params": weak} if second.promoted else {"n_trials": 0}
+    again = train_workspace(ws, mlruns, models, **loser)
     assert not again.promoted and again.champion_version == better.version
     assert json.loads((models / "champion.json").read_text())["version"] == better.version
     client = registry.setup(mlruns)
@@ -94,3 +99,18 @@ def test_evaluate_writes_the_contract(trained: Trained) -> None:
     assert not saved["rounds"][-1]["used_for_tuning"]
     assert report["improper_payment"]["n_random"] > 0
     assert (trained.province.workspace / "reports" / "evaluation.html").read_text(encoding="utf-8").count("<tr>") > 3
+
+
+def test_tuning_is_decided_on_an_inner_hold_out(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from training.search import default_params
+    from training.train import train_workspace
+
+    base = tmp_path_factory.mktemp("tuning")
+    r = train_workspace(trained.province.workspace, base / "mlruns", base / "models", n_trials=4, seed=0)
+    verdict = [n for n in r.notes if n.startswith("tuning on")]
+    assert len(verdict) == 1, r.notes
+    searched, why = verdict[0].split(": ", 1)
+    assert f"inner hold-out {r.rounds[-2]}" in searched and r.rounds[-1] not in searched
+    assert r.trials == 4
+    if why.startswith("defaults kept"):
+        assert {k: r.params[k] for k in default_params()} == default_params()

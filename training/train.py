@@ -36,11 +36,12 @@ from training.dataset import (
 from training.evaluate import evaluation_report
 from training.labels import LabelConfig, facility_labels, physician_labels
 from training.model import DEFAULT_PARAMS, RiskModel, TooFewLabelsError
-from training.search import study_name, tune_backtest
+from training.search import accept_tuned, holdout_shares, study_name, tune_backtest
 from training.target_model import TargetModel, Weighting
 
 BUNDLE_FOLDER = "facility"
-# Tuned parameters replace the defaults only when they beat them on the tuning folds by this much.
+# Tuned parameters replace the defaults only when their mean share on the searched folds beats the
+# defaults' by this much (and they win most of those folds and the inner hold-out: search.accept_tuned).
 MIN_TUNING_GAIN = 0.02
 
 
@@ -132,6 +133,45 @@ def _log_global_explanation(workspace: Path, bundle: Path, snapshot: Path, note:
         note(f"global explanation skipped: {exc}")
 
 
+def _tune(
+    rounds: list[Round],
+    columns: list[str],
+    mlruns: Path,
+    fingerprint: str,
+    cfg: LabelConfig,
+    weighting: Weighting,
+    n_trials: int,
+    timeout: float | None,
+    seed: int,
+    say: Callable[[str], None],
+    note: Callable[[str], None],
+) -> tuple[dict[str, Any], float, int]:
+    """(accepted parameters, {} for the defaults; the defaults' search objective; trials run).
+
+    The latest round is never used: it stays an honest hold-out for the reported figures. The one
+    before it is the inner hold-out that decides whether the search's best replaces the defaults;
+    the search itself scores the folds before that.
+    """
+    searched = rounds[:-2]
+    first = min(3, len(searched) - 1)
+    tuning = tune_backtest(
+        searched,
+        columns,
+        mlruns,
+        study_name(fingerprint, cfg.model_dump_json(), weighting, len(searched)),
+        n_trials=n_trials,
+        timeout=timeout,
+        seed=seed,
+        weighting=weighting,
+        progress=lambda n, s: say(f"tuning: trial {n} ({s:.0f} s)"),
+        min_train_rounds=first,
+    )
+    holdout = holdout_shares(rounds[:-1], columns, tuning.params, seed, weighting)
+    accepted, why = accept_tuned(tuning.shares, tuning.default_shares, holdout, MIN_TUNING_GAIN)
+    note(f"tuning on {', '.join(r.batch for r in searched[first:])} (inner hold-out {rounds[-2].batch}): {why}")
+    return (tuning.params if accepted else {}), tuning.default_value, tuning.trials
+
+
 def train_workspace(
     workspace: Path,
     mlruns: Path,
@@ -169,30 +209,15 @@ def train_workspace(
             f"training needs at least 2 inspection rounds for a time-ordered backtest; found {len(rounds)}"
         )
     fingerprint = input_fingerprint(Workspace(Path(workspace)))
+    min_train = min(3, len(rounds) - 1)
 
     t = time.perf_counter()
-    name = study_name(fingerprint, cfg.model_dump_json(), weighting)
-    min_train = min(3, len(rounds) - 1)
-    # The latest round is never used for tuning: it stays an honest hold-out for the reported figures.
     tuned_params: dict[str, Any] = {}
     default_obj, trials = float("nan"), 0
-    if params is None and n_trials > 0 and len(rounds) > 2:
-        tuned_params, _best, default_obj, trials = tune_backtest(
-            rounds[:-1],
-            columns,
-            Path(mlruns),
-            name,
-            n_trials=n_trials,
-            timeout=timeout,
-            seed=seed,
-            weighting=weighting,
-            progress=lambda n, s: say(f"tuning: trial {n} ({s:.0f} s)"),
-            min_train_rounds=min(min_train, len(rounds) - 2),
+    if params is None and n_trials > 0 and len(rounds) > 3:
+        tuned_params, default_obj, trials = _tune(
+            rounds, columns, Path(mlruns), fingerprint, cfg, weighting, n_trials, timeout, seed, say, note
         )
-        if not _best >= default_obj + MIN_TUNING_GAIN:
-            # a gain smaller than this is within the fold-to-fold noise of ~30 findings a round: keep the defaults
-            note(f"tuning: best {_best:.3f} vs defaults {default_obj:.3f}, gain under {MIN_TUNING_GAIN}: defaults kept")
-            tuned_params = {}
     seconds["tuning"] = time.perf_counter() - t
     tunable = ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction", "bagging_fraction", "lambda_l2")
     lgbm_params = {**{k: DEFAULT_PARAMS[k] for k in tunable}, **tuned_params, **(params or {})}

@@ -68,6 +68,9 @@ def print_result(console: Console, r: TrainResult) -> None:
         f"  examples: {r.n_examples} inspections in {len(r.rounds)} rounds ({r.n_serious} serious); "
         f"tuning: {r.trials} new trial(s), objective {r.objective:.3f} (defaults {r.default_objective:.3f})"
     )
+    for line in r.notes:
+        if line.startswith("tuning"):
+            console.print(f"  {line}")
     table = Table(title="backtest: share of the best possible recovery in the top k (inspected targets)")
     table.add_column("round")
     table.add_column("AUC")
