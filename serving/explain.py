@@ -49,7 +49,7 @@ class Explainer:
     _evidence: pd.DataFrame | None = None
     _inspections: pd.DataFrame | None = None
     # The snapshot and the model never change under an Explainer: what is derived from them is kept.
-    _by_code: dict[str, pd.DataFrame] | None = None
+    _by_code: dict[str, np.ndarray] | None = None
     _scored: pd.DataFrame | None = None
     _scored_dr: pd.DataFrame | None = None
     _dr_rows: dict[str, np.ndarray] | None = None
@@ -135,12 +135,32 @@ class Explainer:
         self.facilities.row(code)
         if rule_id is not None and rule_id not in self.rules:
             raise InputError(f"unknown rule id {rule_id!r}; rules: {', '.join(sorted(self.rules))}")
-        if self._by_code is None:
-            self._by_code = {str(k): g for k, g in self.all_evidence().groupby("fixmedins_code", sort=False)}
-        out = self._by_code.get(str(code), self.all_evidence().head(0))
+        ev = self.all_evidence()
+        rows = self._evidence_rows().get(str(code))
+        out = ev.iloc[rows] if rows is not None else ev.head(0)
         if rule_id is not None:
             out = out[out["rule_id"] == rule_id]
         return out.sort_values(["rule_id", "amount_at_risk"], ascending=[True, False]).reset_index(drop=True)
+
+    def _evidence_rows(self) -> dict[str, np.ndarray]:
+        """Facility code → positions of its rule hits in the evidence table (built once; positions, not
+        3,000 small frames, which would also weigh on every garbage-collector pass of a serving worker)."""
+        if self._by_code is None:
+            codes = self.all_evidence()["fixmedins_code"].astype(str)
+            self._by_code = {str(k): v for k, v in codes.groupby(codes, sort=False).indices.items()}
+        return self._by_code
+
+    def warm(self) -> Explainer:
+        """Build now what requests would otherwise build on first use (a service calls this at start)."""
+        self.scored()
+        self.scored_physicians()
+        self._evidence_rows()
+        self._physician_rows()
+        self.inspections()
+        for lv in (self.facilities, self.physicians):
+            if lv.has_shap:
+                lv.shap()
+        return self
 
     def all_evidence(self) -> pd.DataFrame:
         if self._evidence is None:

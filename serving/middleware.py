@@ -10,6 +10,7 @@ of the response body.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import time
@@ -38,6 +39,7 @@ PERMISSION_BY_PATH = {
 }
 AUDITED_PREFIXES = ("/api/", "/ui/download/")
 MAX_BODY = 1_000_000  # bytes
+FREEZE_AFTER = 200  # requests
 
 
 def audit_key_path(workspace: Path) -> Path:
@@ -77,11 +79,18 @@ class GuardMiddleware:
         self.db = open_database(self.workspace, db_url)
         self.tokens = TokenCache(self.db)
         self.audit = AuditLog(audit_log_path(self.workspace), load_or_create_key(audit_key_path(self.workspace)))
+        self._seen = 0
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self._seen += 1
+        if self._seen == FREEZE_AFTER:
+            # The framework builds its routes, schemas and pools on the first requests; once they are
+            # built, move them (with the loaded state) out of the collector's passes too.
+            gc.collect()
+            gc.freeze()
         path: str = scope.get("path", "")
         if path in OPEN_PATHS:
             await self.app(scope, receive, send)

@@ -206,6 +206,23 @@ def test_a_recorded_finding_reaches_cached_plans(client: object, served: Served)
         db.dispose()
 
 
+def test_requests_leave_no_timers_behind(client: object, served: Served) -> None:
+    """BentoML's timeout middleware armed a 120 s timer per request and never cancelled it (serving.bentoml_fixes)."""
+    import asyncio
+    import gc
+
+    def live_timers() -> int:
+        gc.collect()
+        return sum(isinstance(o, asyncio.TimerHandle) and not o.cancelled() for o in gc.get_objects())
+
+    body = {"capacity": 3}
+    client.post("/api/plan", json=body, headers=_auth(served, "planner"))  # type: ignore[attr-defined]
+    before = live_timers()
+    for _ in range(100):
+        assert client.post("/api/plan", json=body, headers=_auth(served, "planner")).status_code == 200  # type: ignore[attr-defined]
+    assert live_timers() - before < 10
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
