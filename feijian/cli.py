@@ -377,16 +377,8 @@ def demo(
 
     try:
         run_demo(
-            workspace=workspace_dir(workspace),
-            out=out,
-            seed=seed,
-            scale=scale,
-            console=console,
-            mlruns=mlruns_dir(mlruns),
-            models=models_dir(models),
-            trials=trials,
-            serve=serve,
-            port=port,
+            workspace=workspace_dir(workspace), out=out, seed=seed, scale=scale, console=console,
+            mlruns=mlruns_dir(mlruns), models=models_dir(models), trials=trials, serve=serve, port=port,
         )
     except FeijianError as exc:
         _fail(exc)

@@ -29,9 +29,8 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def table(ws: Path, name: str, order: str) -> list[tuple]:
     cols = "* EXCLUDE (month)" if name in ("mdtrt_d", "setl_d", "fee_list_d") else "*"
-    return duckdb.sql(
-        f"SELECT {cols} FROM read_parquet('{ws}/raw/{name}/**/*.parquet', hive_partitioning = true) ORDER BY {order}"
-    ).fetchall()
+    return duckdb.sql(f"SELECT {cols} FROM read_parquet('{ws}/raw/{name}/**/*.parquet', hive_partitioning = true) "
+                      f"ORDER BY {order}").fetchall()
 
 
 def test_csv_and_parquet_exports_load_the_same_typed_rows(tmp_path: Path) -> None:
@@ -39,17 +38,11 @@ def test_csv_and_parquet_exports_load_the_same_typed_rows(tmp_path: Path) -> Non
     ingest(write_export(tmp_path / "pq", "parquet"), tmp_path / "b", now=NOW)
     for name, key in (("fee_list_d", "feedetl_sn"), ("catalog", "med_list_codg"), ("setl_d", "setl_id")):
         assert table(tmp_path / "a", name, key) == table(tmp_path / "b", name, key)
-    types = dict(
-        duckdb.sql(
-            f"DESCRIBE SELECT * FROM read_parquet('{tmp_path}/a/raw/fee_list_d/**/*.parquet', hive_partitioning = true)"
-        ).fetchall()[i][:2]
-        for i in range(17)
-    )
+    types = dict(duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{tmp_path}/a/raw/fee_list_d/**/*.parquet', "
+                            "hive_partitioning = true)").fetchall()[i][:2] for i in range(17))
     assert types["fee_ocur_time"] == "TIMESTAMP" and types["cnt"] == "DOUBLE" and types["month"] == "VARCHAR"
-    assert sorted(p.name for p in (tmp_path / "a" / "raw" / "fee_list_d").iterdir()) == [
-        "month=2024-01",
-        "month=2024-02",
-    ]
+    assert sorted(p.name for p in (tmp_path / "a" / "raw" / "fee_list_d").iterdir()) == ["month=2024-01",
+                                                                                        "month=2024-02"]
 
 
 def test_coercion_of_untidy_text(tmp_path: Path) -> None:
@@ -68,15 +61,8 @@ def test_pseudonyms_are_keyed_and_raw_ids_never_stored(tmp_path: Path, monkeypat
     ingest(src, tmp_path / "b", now=NOW)
     monkeypatch.setenv("FEIJIAN_PSEUDONYM_KEY", "another-key-0123456789")
     ingest(src, tmp_path / "c", now=NOW)
-    psn = {
-        w: [
-            r[0]
-            for r in duckdb.sql(
-                f"SELECT psn_no FROM read_parquet('{tmp_path}/{w}/raw/setl_d/**/*.parquet') ORDER BY setl_id"
-            ).fetchall()
-        ]
-        for w in "abc"
-    }
+    psn = {w: [r[0] for r in duckdb.sql(f"SELECT psn_no FROM read_parquet('{tmp_path}/{w}/raw/setl_d/**/*.parquet') "
+                                        "ORDER BY setl_id").fetchall()] for w in "abc"}
     assert psn["a"] == psn["b"] != psn["c"]
     assert psn["a"][0] == psn["a"][2] != psn["a"][1]  # P001 twice, P002 once: linkage kept
     assert all(len(p) == 64 for p in psn["a"])
@@ -157,12 +143,8 @@ def _province_export(root: Path) -> Path:
     """The contract export rewritten in example_province's layout: GBK, renamed, variant codes."""
     ad = load_adapter(ADAPTER)
     rows = export_rows()
-    inverse = {
-        "gend": {"1": "M", "2": "F"},
-        "med_type": {"11": "101", "21": "201"},
-        "chrgitm_lv": {"01": "甲"},
-        "ownership": {"public": "公立"},
-    }
+    inverse = {"gend": {"1": "M", "2": "F"}, "med_type": {"11": "101", "21": "201"},
+               "chrgitm_lv": {"01": "甲"}, "ownership": {"public": "公立"}}
     compact = {"begntime", "endtime", "setl_time", "fee_ocur_time", "begndate"}
     for name, rs in rows.items():
         ta = ad.table(name)
@@ -190,12 +172,8 @@ def test_adapter_round_trip(tmp_path: Path) -> None:
     for r in ref["mdtrt_d"]:
         r["certno"] = ""  # the province does not export certno; the adapter defaults it to empty
     ingest(write_export(tmp_path / "contract", "csv", ref), tmp_path / "ref", now=NOW)
-    for name, key in (
-        ("mdtrt_d", "mdtrt_id"),
-        ("fee_list_d", "feedetl_sn"),
-        ("fixmedins", "fixmedins_code"),
-        ("setl_d", "setl_id"),
-    ):
+    for name, key in (("mdtrt_d", "mdtrt_id"), ("fee_list_d", "feedetl_sn"), ("fixmedins", "fixmedins_code"),
+                      ("setl_d", "setl_id")):
         assert table(tmp_path / "ws", name, key) == table(tmp_path / "ref", name, key), name
 
 

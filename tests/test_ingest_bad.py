@@ -72,12 +72,8 @@ def _quarantine(ws: Path, table: str) -> list[dict[str, object]]:
 
 
 def _ids(ws: Path, table: str, key: str) -> set[str]:
-    return {
-        r[0]
-        for r in duckdb.sql(
-            f"SELECT {key} FROM read_parquet('{ws}/raw/{table}/**/*.parquet', hive_partitioning = true)"
-        ).fetchall()
-    }
+    return {r[0] for r in duckdb.sql(f"SELECT {key} FROM read_parquet('{ws}/raw/{table}/**/*.parquet', "
+                                     "hive_partitioning = true)").fetchall()}
 
 
 CASES = [  # (kind, table, substring of the quarantined row's file/value/reason, words in the reason)

@@ -117,7 +117,8 @@ def _level(c: RuleCase) -> Expected:
 def _readmission(c: RuleCase) -> Expected:
     def stays(psn: str, first_end: int, second_begin: int, fac2: str = "F3", mt2: str = "21") -> str:
         c.visit(f"{psn}a", psn=psn, med_type="21", begin=at(0), end=at(first_end))
-        return c.visit(f"{psn}b", psn=psn, fac=fac2, med_type=mt2, begin=at(second_begin), end=at(second_begin + 4))
+        return c.visit(f"{psn}b", psn=psn, fac=fac2, med_type=mt2, begin=at(second_begin),
+                       end=at(second_begin + 4))
 
     quick = stays("P1", 5, 8)  # 3 days after discharge
     mid = stays("P2", 5, 15)  # 10 days after

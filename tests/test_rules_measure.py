@@ -26,10 +26,8 @@ def write_workspace(case: RuleCase, root: Path) -> Path:
         out = root / "raw" / table
         out.mkdir(parents=True)
         if table in TIME_COLUMN:
-            con.execute(
-                f"COPY (SELECT *, strftime({TIME_COLUMN[table]}, '%Y-%m') AS month FROM {table}) "
-                f"TO '{out}' (FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE)"
-            )
+            con.execute(f"COPY (SELECT *, strftime({TIME_COLUMN[table]}, '%Y-%m') AS month FROM {table}) "
+                        f"TO '{out}' (FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE)")
         else:
             con.execute(f"COPY {table} TO '{out / 'part-0.parquet'}' (FORMAT parquet)")
     return root
@@ -50,11 +48,11 @@ def _province(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     truth = tmp_path / "truth"
     truth.mkdir()
     duckdb.sql(f"""COPY (SELECT * FROM (VALUES
-        ('{ids["psa_woman"]}', 'V1', 'F3', 'sex_restricted', 80.0),
-        ('{ids["late"]}', 'V3', 'F3', 'sex_restricted', 80.0),
-        ('{ids["over_cap"]}', 'V4', 'F3', 'over_price', 50.0)
+        ('{ids['psa_woman']}', 'V1', 'F3', 'sex_restricted', 80.0),
+        ('{ids['late']}', 'V3', 'F3', 'sex_restricted', 80.0),
+        ('{ids['over_cap']}', 'V4', 'F3', 'over_price', 50.0)
         ) AS t(feedetl_sn, mdtrt_id, fixmedins_code, pattern, amount))
-        TO '{truth / "fraud_lines.parquet"}' (FORMAT parquet)""")
+        TO '{truth / 'fraud_lines.parquet'}' (FORMAT parquet)""")
     return ws, ids
 
 
@@ -111,8 +109,8 @@ def test_measure_accepts_pattern_ids(tmp_path: Path) -> None:
     ws, ids = _province(tmp_path)
     truth = tmp_path / "truth_ids"
     truth.mkdir()
-    duckdb.sql(f"""COPY (SELECT '{ids["psa_woman"]}' AS feedetl_sn, 'V1' AS mdtrt_id, 'F3' AS fixmedins_code,
-        CAST({PATTERN_ID["sex_restricted"]} AS BIGINT) AS pattern, 80.0 AS amount)
-        TO '{truth / "fraud_lines.parquet"}' (FORMAT parquet)""")
+    duckdb.sql(f"""COPY (SELECT '{ids['psa_woman']}' AS feedetl_sn, 'V1' AS mdtrt_id, 'F3' AS fixmedins_code,
+        CAST({PATTERN_ID['sex_restricted']} AS BIGINT) AS pattern, 80.0 AS amount)
+        TO '{truth / 'fraud_lines.parquet'}' (FORMAT parquet)""")
     df = measure_rules(ws, truth, "2024-04-01", 6, Console(record=True)).set_index("rule_id")
     assert df.loc["R-XB-01"].recall == pytest.approx(1.0)

@@ -13,15 +13,8 @@ import pytest
 from features.schema import TABLES
 from simulator import simulate
 
-_TYPES = {
-    "string": pa.string(),
-    "code": pa.string(),
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("s"),
-    "bool": pa.bool_(),
-}
+_TYPES = {"string": pa.string(), "code": pa.string(), "int": pa.int64(), "float": pa.float64(),
+          "date": pa.date32(), "timestamp": pa.timestamp("s"), "bool": pa.bool_()}
 
 
 @pytest.fixture(scope="module")
@@ -76,52 +69,28 @@ def test_codes_and_references_are_valid(con: duckdb.DuckDBPyConnection) -> None:
     for name, t in TABLES.items():
         for c in t.columns:
             if c.codes:
-                bad = one(
-                    con,
-                    f"select count(*) from {name} where {c.name} is not null and {c.name} not in "
-                    f"({', '.join(repr(x) for x in c.codes)})",
-                )[0]
+                bad = one(con, f"select count(*) from {name} where {c.name} is not null and {c.name} not in "
+                               f"({', '.join(repr(x) for x in c.codes)})")[0]
                 assert bad == 0, (name, c.name)
             if c.references:
                 rt, rc = c.references
-                bad = one(
-                    con,
-                    f"select count(*) from {name} where {c.name} is not null and {c.name} not in "
-                    f"(select {rc} from {rt})",
-                )[0]
+                bad = one(con, f"select count(*) from {name} where {c.name} is not null and {c.name} not in "
+                               f"(select {rc} from {rt})")[0]
                 assert bad == 0, (name, c.name)
-    assert (
-        one(
-            con,
-            "select count(*) from fee_list_d f join mdtrt_d m using (mdtrt_id) "
-            "where f.fee_ocur_time < m.begntime or f.fee_ocur_time > m.endtime",
-        )[0]
-        == 0
-    )
+    assert one(con, "select count(*) from fee_list_d f join mdtrt_d m using (mdtrt_id) "
+                    "where f.fee_ocur_time < m.begntime or f.fee_ocur_time > m.endtime")[0] == 0
 
 
 def test_amount_identities(con: duckdb.DuckDBPyConnection) -> None:
     q = "select count(*) from fee_list_d where abs(round(cnt * pric, 2) - det_item_fee_sumamt) > 0.005"
     assert one(con, q)[0] == 0
-    bad = one(
-        con,
-        """with l as (select setl_id, sum(det_item_fee_sumamt) s from fee_list_d group by 1)
-        select count(*) from setl_d left join l using (setl_id) where abs(coalesce(l.s, 0) - medfee_sumamt) > 0.005""",
-    )
+    bad = one(con, """with l as (select setl_id, sum(det_item_fee_sumamt) s from fee_list_d group by 1)
+        select count(*) from setl_d left join l using (setl_id) where abs(coalesce(l.s, 0) - medfee_sumamt) > 0.005""")
     assert bad[0] == 0
-    assert (
-        one(
-            con,
-            "select count(*) from setl_d where abs(medfee_sumamt - fund_pay_sumamt - acct_pay - psn_cash_pay)"
-            " > 0.005 or abs(hifp_pay) > abs(fund_pay_sumamt) + 0.001",
-        )[0]
-        == 0
-    )
-    n, refunds, neg_ok = one(
-        con,
-        """select count(*), sum((refd_setl_flag = '1')::int),
-        sum((refd_setl_flag = '1' and medfee_sumamt <= 0)::int) from setl_d""",
-    )
+    assert one(con, "select count(*) from setl_d where abs(medfee_sumamt - fund_pay_sumamt - acct_pay - psn_cash_pay)"
+                    " > 0.005 or abs(hifp_pay) > abs(fund_pay_sumamt) + 0.001")[0] == 0
+    n, refunds, neg_ok = one(con, """select count(*), sum((refd_setl_flag = '1')::int),
+        sum((refd_setl_flag = '1' and medfee_sumamt <= 0)::int) from setl_d""")
     assert 0 < refunds < 0.02 * n and neg_ok == refunds
     assert one(con, "select count(*) from setl_d where refd_setl_flag = '0' and medfee_sumamt < 0")[0] == 0
 
@@ -159,13 +128,10 @@ def test_sex_restricted_items_go_to_the_wrong_sex_only_under_a_scheme(con: duckd
         where c.lmt_gend is not null and c.lmt_gend <> m.gend group by 1""").fetchall()
     counts = dict(rows)
     assert counts.get(False, 0) == 0
-    women = one(
-        con,
-        """select sum((m.gend = '2')::int), count(*) from fee_list_d f join mdtrt_d m using (mdtrt_id)
+    women = one(con, """select sum((m.gend = '2')::int), count(*) from fee_list_d f join mdtrt_d m using (mdtrt_id)
         join catalog c using (med_list_codg) join fixmedins x on x.fixmedins_code = m.fixmedins_code
         where c.lmt_gend = '2' and x.fixmedins_type = 'maternal_child'
-          and f.feedetl_sn not in (select feedetl_sn from truth_fraud_lines)""",
-    )
+          and f.feedetl_sn not in (select feedetl_sn from truth_fraud_lines)""")
     assert women[1] > 0 and women[0] == women[1]
 
 
