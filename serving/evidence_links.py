@@ -5,7 +5,7 @@ linked row always exists there; the on-site list is `Explainer.evidence(code, ru
 
 `summarise_evidence` walks one target's rule hits once (plain Python over its columns: a facility
 has tens to a few thousand hits, where pandas' per-group overhead would dominate) and gives one
-summary per rule; `link_evidence` picks the summaries of some rule kinds from it.
+summary per rule; `pick_kinds` picks the summaries of some rule kinds from it.
 """
 
 from __future__ import annotations
@@ -79,7 +79,3 @@ def pick_kinds(summary: list[dict[str, Any]], kinds: tuple[str, ...]) -> list[di
     """The summaries of the given rule kinds ("*" = all), in the summary's order."""
     return list(summary) if "*" in kinds else [s for s in summary if s["kind"] in kinds]
 
-
-def link_evidence(evidence: pd.DataFrame, kinds: tuple[str, ...], rules: dict[str, Rule]) -> list[dict[str, Any]]:
-    """Per rule of the given kinds ("*" = all) that has hits: counts, amounts, physicians, keys."""
-    return pick_kinds(summarise_evidence(evidence, rules), kinds)

@@ -33,6 +33,12 @@ __all__ = ["DeclarationMismatchError", "Explainer", "UnknownTargetError"]
 DOC_COLUMNS = ["dr_code", "dept", "p_risk", "risk_percentile", "dr_rule_hit_amount", "dr_amount"]
 
 
+def _positions_by_code(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Facility code → row positions in `frame`, in table order."""
+    codes = frame["fixmedins_code"].astype(str)
+    return {str(k): v for k, v in codes.groupby(codes, sort=False).indices.items()}
+
+
 class DeclarationMismatchError(InputError):
     """Snapshot and model were built from different feature declarations."""
 
@@ -146,8 +152,7 @@ class Explainer:
         """Facility code → positions of its rule hits in the evidence table (built once; positions, not
         3,000 small frames, which would also weigh on every garbage-collector pass of a serving worker)."""
         if self._by_code is None:
-            codes = self.all_evidence()["fixmedins_code"].astype(str)
-            self._by_code = {str(k): v for k, v in codes.groupby(codes, sort=False).indices.items()}
+            self._by_code = _positions_by_code(self.all_evidence())
         return self._by_code
 
     def warm(self) -> Explainer:
@@ -225,8 +230,7 @@ class Explainer:
     def _physician_rows(self) -> dict[str, np.ndarray]:
         """Facility code → positions of its physicians in the physician frame (built once)."""
         if self._dr_rows is None:
-            codes = self.physicians.frame["fixmedins_code"].astype(str)
-            self._dr_rows = {str(k): v for k, v in codes.groupby(codes, sort=False).indices.items()}
+            self._dr_rows = _positions_by_code(self.physicians.frame)
         return self._dr_rows
 
     # --- one target -----------------------------------------------------------------------------

@@ -95,7 +95,8 @@ class Feijian:
     def __init__(self) -> None:
         self.state: ServingState = load_state(db_url=os.environ.get(ENV_DB))
         page.state.service = self
-        self._plans: dict[str, bytes] = {}
+        self._plans: dict[str, bytes] = {}  # JSON bytes per request, for one findings version
+        self._plans_version: tuple[int, str] | None = None
         self._explained: dict[str, bytes] = {}
         self.state.explainer.warm()  # type: ignore[attr-defined]
         # The loaded state never changes: freeze it out of the collector, whose full passes over ~200k
@@ -129,14 +130,6 @@ class Feijian:
             level=req.level,
         )
 
-    def _cached(self, cache: dict[str, bytes], key: str, limit: int) -> tuple[str, bytes | None]:
-        """Responses are kept as JSON bytes: the snapshot and model do not change while serving, and the
-        findings (exclusions, cool-downs, inspection history) are part of the key through their version."""
-        key = f"{self.state.findings_version()}|{key}"
-        if len(cache) > limit:
-            cache.clear()
-        return key, cache.get(key)
-
     def _plan_bytes(self, req: PlanRequest) -> bytes:
         plan = self.plan_object(req)
         return _json({"targets": _records(plan.targets), "meta": plan.meta})
@@ -144,9 +137,13 @@ class Feijian:
     async def plan_payload(self, req: PlanRequest) -> Response:
         """The plan as JSON bytes: from the cache, or computed in a worker thread so the event loop keeps
         answering cached requests meanwhile."""
-        key, hit = self._cached(self._plans, req.model_dump_json(), MAX_CACHED)
+        version = self.state.findings_version()  # exclusions and cool-downs read the findings
+        if version != self._plans_version or len(self._plans) > MAX_CACHED:
+            self._plans, self._plans_version = {}, version
+        plans, key = self._plans, req.model_dump_json()  # a plan computed meanwhile goes to its own version's dict
+        hit = plans.get(key)
         if hit is None:
-            hit = self._plans[key] = await anyio.to_thread.run_sync(self._plan_bytes, req)
+            hit = plans[key] = await anyio.to_thread.run_sync(self._plan_bytes, req)
         return Response(hit, media_type="application/json")
 
     @bentoml.api(route="/api/plan")
@@ -169,10 +166,13 @@ class Feijian:
     @_guarded
     async def explain(self, req: ExplainRequest, /) -> dict[str, Any]:
         """One facility: contributions, reasons with peer comparison, evidence summary, physicians, history."""
-        key, hit = self._cached(self._explained, req.code, MAX_CACHED * 16)
+        # An explanation reads only the snapshot, the model and the ingested history: no findings version.
+        hit = self._explained.get(req.code)
         if hit is None:
+            if len(self._explained) > MAX_CACHED * 16:
+                self._explained.clear()
             explain = self.state.explainer.explain  # type: ignore[attr-defined]
-            hit = self._explained[key] = _json(await anyio.to_thread.run_sync(explain, req.code))
+            hit = self._explained[req.code] = _json(await anyio.to_thread.run_sync(explain, req.code))
         return Response(hit, media_type="application/json")  # type: ignore[return-value]
 
     @bentoml.api(route="/api/explain_physician")
@@ -196,7 +196,7 @@ class Feijian:
         who = _principal(ctx)
         known = set(self.state.facilities["fixmedins_code"]) if not self.state.facilities.empty else None
         new = record(self.state.db, finding, who.name if who else "unknown", known)
-        self.state.forget_findings()  # cached plans and explanations are keyed by the findings version
+        self.state.forget_findings()  # this worker's cached plans go with the old findings version
         return {"insp_id": finding.insp_id, "created": new}
 
     @bentoml.api(route="/api/burden")
