@@ -62,6 +62,20 @@ class PeerStats:
         return pd.DataFrame(rows, columns=["group", "feature", "median", "scale", "n"])
 
 
+def denoise(x: np.ndarray) -> np.ndarray:
+    """Values rounded to 12 significant digits.
+
+    Parallel float sums (DuckDB, Spark) differ between runs in the last bits; without this, two
+    peers with the same amount could swap percentile ranks from one run to the next (and with them
+    the model), although the data and the seed are the same.
+    """
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where(np.isfinite(x) & (x != 0), np.floor(np.log10(np.abs(x))), 0.0)
+    scale = np.power(10.0, 11.0 - mag)
+    return np.where(np.isfinite(x), np.round(x * scale) / scale, x)
+
+
 def fit(frame: pd.DataFrame, level: Level) -> PeerStats:
     stats = PeerStats(level=level)
     groups = frame["peer_group"].astype(str)
@@ -69,7 +83,7 @@ def fit(frame: pd.DataFrame, level: Level) -> PeerStats:
     for feat in features(level):
         if not feat.peer:
             continue
-        values = frame[feat.name].astype(float)
+        values = pd.Series(denoise(frame[feat.name].astype(float).to_numpy()), index=frame.index)
         for key in keyed.values():
             for g, x in values.groupby(key):
                 arr = x.dropna().to_numpy()
@@ -100,7 +114,7 @@ def transform(frame: pd.DataFrame, stats: PeerStats) -> pd.DataFrame:
     for feat in features(stats.level):
         if not feat.peer:
             continue
-        x = frame[feat.name].astype(float).to_numpy()
+        x = denoise(frame[feat.name].astype(float).to_numpy())
         z = np.full(x.shape, np.nan)
         pct = np.full(x.shape, np.nan)
         for g in np.unique(groups):

@@ -190,6 +190,22 @@ def test_peer_z_and_percentile_within_group() -> None:
     assert out.loc["P0", "alos__pct"] == pytest.approx(0.5, abs=0.1)
 
 
+def test_peer_percentiles_ignore_float_noise_in_the_last_bits() -> None:
+    """Parallel sums differ between runs in the last bits; equal amounts must keep equal ranks."""
+    names = [f.name for f in registry.features("facility")]
+    values = [7.3, 7.3, 7.3, 1.0, 2.0, 9.0, 12.5, 7.3]
+    noisy = [v * (1 + k * 1e-15) for k, v in enumerate(values)]
+    out = []
+    for vals in (values, noisy):
+        rows = [
+            {"fixmedins_code": f"T{i}", "peer_group": "general|3", **dict.fromkeys(names, v)}
+            for i, v in enumerate(vals)
+        ]
+        frame = pd.DataFrame(rows)
+        out.append(peer.transform(frame, peer.fit(frame, "facility"))["alos__pct"].to_numpy())
+    assert np.array_equal(out[0], out[1])
+
+
 def test_small_peer_group_falls_back() -> None:
     base = {f.name: 1.0 for f in registry.features("facility")}
     rows = [{"fixmedins_code": f"G{i}", "peer_group": "general|3", **base, "alos": float(i)} for i in range(6)]
