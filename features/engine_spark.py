@@ -19,7 +19,9 @@ Statement by statement:
 
 Decimal literals (`1.0`, `1.4826`) are DECIMAL in both dialects, but Spark keeps decimal arithmetic
 (AVG of a decimal keeps only 4 more digits), DuckDB turns it into DOUBLE. The transpiler makes them
-DOUBLE literals, so both engines compute in double precision.
+DOUBLE literals, so both engines compute in double precision. Amounts are summed as DECIMAL (exact,
+so no sum depends on row order); DuckDB divides decimals in DOUBLE, Spark keeps 6 decimal places, so
+the transpiler casts every dividend to DOUBLE, and decimal results reach pandas as float64.
 
 Configuration: the master URL comes from `--spark-master`, else $FEIJIAN_SPARK_MASTER, else
 `local[*]`. Spark needs a Java 17 runtime (Debian: openjdk-17-jre-headless).
@@ -86,10 +88,17 @@ def _double_literal(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _double_division(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Div) and not (isinstance(node.this, exp.Cast) and node.this.is_type("double")):
+        node = node.copy()
+        node.set("this", exp.cast(node.this, exp.DataType.build("DOUBLE")))
+    return node
+
+
 def to_spark(node: exp.Expression | str) -> str:
     """One DuckDB-dialect statement or query as Spark SQL; an untranslatable construct raises."""
     tree = sqlglot.parse_one(node, read="duckdb") if isinstance(node, str) else node
-    tree = tree.transform(_double_literal)
+    tree = tree.transform(_double_literal).transform(_double_division)
     return tree.sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
 
 
@@ -145,7 +154,11 @@ class _Relation:
 
     def _df(self) -> pd.DataFrame:
         # Arrow, not Spark's own pandas conversion: PySpark 4.3 warns that pandas 3 is not fully supported.
-        return self._frame.toArrow().to_pandas()
+        table = self._frame.toArrow()
+        as_float = pa.schema(
+            [f.with_type(pa.float64()) if pa.types.is_decimal(f.type) else f for f in table.schema]
+        )
+        return table.cast(as_float).to_pandas()  # DuckDB's .df() turns DECIMAL into float64 too
 
     def fetchall(self) -> list[tuple]:
         return [tuple(r) for r in self._frame.collect()]

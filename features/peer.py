@@ -86,7 +86,7 @@ def fit(frame: pd.DataFrame, level: Level) -> PeerStats:
         values = pd.Series(denoise(frame[feat.name].astype(float).to_numpy()), index=frame.index)
         for key in keyed.values():
             for g, x in values.groupby(key):
-                arr = x.dropna().to_numpy()
+                arr = np.sort(x.dropna().to_numpy())  # sorted: the mean/std fallbacks then ignore row order
                 if arr.size == 0:
                     continue
                 med = float(np.median(arr))

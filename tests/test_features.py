@@ -231,3 +231,24 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
     pq.write_table(pq.read_table(path).drop_columns(["open_beds"]), path)
     with pytest.raises(MissingColumnError, match="open_beds"):
         build_snapshot(ws, AS_OF, 12)
+
+
+def test_features_do_not_depend_on_the_order_rows_arrive_in(small_province, tmp_path: Path) -> None:
+    """Another pseudonym key, or another export order, reorders the rows; the features must stay
+    identical to the bit (float sums in a different order differ in the last bits, and equal peers
+    then swap ranks, which changed the model between two demo runs of the same seed)."""
+    shuffled = tmp_path / "workspace"
+    shutil.copytree(small_province.workspace, shuffled)
+    rng = np.random.default_rng(0)
+    for table in ("fee_list_d", "setl_d", "mdtrt_d"):
+        for part in sorted((shuffled / "raw" / table).rglob("*.parquet")):
+            data = pq.read_table(part)
+            pq.write_table(data.take(rng.permutation(data.num_rows)), part)
+    as_of = date.fromisoformat(small_province.meta["next_round_date"])
+    a = build_snapshot(small_province.workspace, as_of)
+    b = build_snapshot(shuffled, as_of)
+    for x, y in ((a.facility, b.facility), (a.physician, b.physician)):
+        key = x.columns[0]
+        pd.testing.assert_frame_equal(
+            x.sort_values(key).reset_index(drop=True), y.sort_values(key).reset_index(drop=True), check_exact=True
+        )

@@ -96,7 +96,7 @@ def facility_labels(workspace: Path, cfg: LabelConfig | None = None) -> pd.DataF
             f"""
             WITH insp AS (SELECT * FROM {source_expr(ws.root, "inspections")}),
             fund AS (
-                SELECT i.insp_id, SUM(s.fund_pay_sumamt) AS fund_pay_checked
+                SELECT i.insp_id, CAST(SUM(CAST(s.fund_pay_sumamt AS DECIMAL(18, 4))) AS DOUBLE) AS fund_pay_checked
                 FROM insp AS i
                 JOIN {source_expr(ws.root, "setl_d")} AS s
                   ON s.fixmedins_code = i.fixmedins_code

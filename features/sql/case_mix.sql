@@ -14,7 +14,7 @@ drg_norm AS (
 )
 SELECT
     adm.fixmedins_code,
-    AVG(adm.drg_weight) AS case_mix_index,
+    AVG(CAST(adm.drg_weight AS DECIMAL(18, 6))) AS case_mix_index,
     SUM(adm.fee_total) / NULLIF(SUM(n.med_fee), 0) AS drg_cost_index,
     SUM(adm.los) / NULLIF(SUM(n.med_los), 0) AS drg_los_index
 FROM adm

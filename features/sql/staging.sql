@@ -3,6 +3,8 @@
 --   src_visit, src_setl, src_fee, fixmedins, catalog
 -- Parameters: {as_of}, {window_start}, {prev_start} (DATE literals). Nothing on or after {as_of} is read:
 -- visits must have ended, settlements and fee lines must have happened, before {as_of}.
+-- Amounts are DECIMAL from here on: their sums are exact, so no feature depends on the order rows
+-- arrive in (parallel float sums differ in the last bits; equal peers then swapped ranks between runs).
 -- Design for 50 M fee lines: visits are staged before fee lines, the window's fee lines are read from
 -- Parquet once (win_fee) and summed per visit; every later step works on visits or on win_fee.
 
@@ -20,7 +22,10 @@ WITH visits AS (
     WHERE v.begntime >= {prev_start} AND v.endtime < {as_of}
 ),
 pay AS (
-    SELECT mdtrt_id, SUM(fund_pay_sumamt) AS fund_pay, SUM(medfee_sumamt) AS medfee
+    SELECT
+        mdtrt_id,
+        SUM(CAST(fund_pay_sumamt AS DECIMAL(18, 4))) AS fund_pay,
+        SUM(CAST(medfee_sumamt AS DECIMAL(18, 4))) AS medfee
     FROM src_setl
     WHERE setl_time >= {prev_start} AND setl_time < {as_of}
     GROUP BY mdtrt_id
@@ -53,7 +58,8 @@ LEFT JOIN inpatient_gaps ON inpatient_gaps.mdtrt_id = visits.mdtrt_id;
 CREATE OR REPLACE TEMP TABLE win_fee AS
 SELECT
     f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fixmedins_code, f.fee_ocur_time, f.med_list_codg,
-    f.list_type, f.med_chrgitm_type, f.chrgitm_lv, f.cnt, f.pric, f.det_item_fee_sumamt,
+    f.list_type, f.med_chrgitm_type, f.chrgitm_lv, f.cnt, f.pric,
+    CAST(f.det_item_fee_sumamt AS DECIMAL(18, 4)) AS det_item_fee_sumamt,
     f.bilg_dr_codg, f.trace_code
 FROM src_fee AS f
 WHERE f.fee_ocur_time >= {window_start} AND f.fee_ocur_time < {as_of}
