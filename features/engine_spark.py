@@ -89,8 +89,9 @@ def _double_literal(node: exp.Expression) -> exp.Expression:
 
 
 def _double_division(node: exp.Expression) -> exp.Expression:
+    # In place (transform has already copied the tree), so a division nested in the dividend or the
+    # divisor is still visited and cast too.
     if isinstance(node, exp.Div) and not (isinstance(node.this, exp.Cast) and node.this.is_type("double")):
-        node = node.copy()
         node.set("this", exp.cast(node.this, exp.DataType.build("DOUBLE")))
     return node
 

@@ -80,10 +80,11 @@ def builtins() -> dict[str, str]:
     return {
         "hosp_tier_case": f"CASE fm.hosp_lv {tier} ELSE 0 END",
         "hosp_lv_name_case": f"CASE fm.hosp_lv {names} ELSE '未知等级' END",
-        # Visit-level kinds name their hit visits `flagged`; the fund paid for them is what is at risk.
+        # Visit-level kinds name their hit visits `flagged`; the fund paid for them is what is at risk
+        # (summed exactly, like every amount in the feature SQL).
         "visit_fund_cte": (
             "visit_fund AS (\n"
-            "    SELECT mdtrt_id, SUM(fund_pay_sumamt) AS fund_amt\n"
+            "    SELECT mdtrt_id, SUM(CAST(fund_pay_sumamt AS DECIMAL(18, 4))) AS fund_amt\n"
             "    FROM setl_d\n"
             "    WHERE mdtrt_id IN (SELECT mdtrt_id FROM flagged)\n"
             "    GROUP BY mdtrt_id\n"

@@ -67,6 +67,11 @@ HOSP_LV = {
     "10": "一级丙等",
     "11": "未定级",
 }
+# One fee line or settlement of ten billion yuan or more is a data error (an identifier pasted into an
+# amount column, a unit in fen read as yuan twice); the feature SQL sums amounts as DECIMAL(18, 4),
+# which holds up to 1e14, so such a value is quarantined at ingest rather than stopping a later build.
+MAX_AMOUNT = 1e10
+MAX_COUNT = 1e7
 HOSP_TIER = {"01": 3, "02": 3, "03": 3, "04": 3, "05": 2, "06": 2, "07": 2, "08": 1, "09": 1, "10": 1, "11": 0}
 OWNERSHIP = {"public": "公立", "private": "民营"}
 REFD_SETL_FLAG = {"0": "正常结算", "1": "退费"}
@@ -109,6 +114,7 @@ class Column:
     nullable: bool = False  # a value may be empty
     codes: tuple[str, ...] | None = None  # accepted codes for type "code"
     min_value: float | None = None
+    max_abs: float | None = None  # |value| above this is implausible (and would overflow exact sums)
     pseudonymise: bool = False  # keyed hash on ingest (personal identifiers)
     references: tuple[str, str] | None = None  # (table, column) the value must exist in
     no_future: bool = False  # a date/time after the export's end is rejected
@@ -239,11 +245,11 @@ SETL_D = Table(
         Column("fixmedins_code", "string", "定点医药机构编号", references=("fixmedins", "fixmedins_code")),
         Column("setl_time", "timestamp", "结算时间", no_future=True),
         # Amounts may be negative only on refunds (refd_setl_flag = 1); ingest checks the pair.
-        Column("medfee_sumamt", "float", "医疗费总额"),
-        Column("hifp_pay", "float", "统筹基金支出"),
-        Column("fund_pay_sumamt", "float", "基金支付总额"),
-        Column("acct_pay", "float", "个人账户支出"),
-        Column("psn_cash_pay", "float", "个人现金支出"),
+        Column("medfee_sumamt", "float", "医疗费总额", max_abs=MAX_AMOUNT),
+        Column("hifp_pay", "float", "统筹基金支出", max_abs=MAX_AMOUNT),
+        Column("fund_pay_sumamt", "float", "基金支付总额", max_abs=MAX_AMOUNT),
+        Column("acct_pay", "float", "个人账户支出", max_abs=MAX_AMOUNT),
+        Column("psn_cash_pay", "float", "个人现金支出", max_abs=MAX_AMOUNT),
         Column("refd_setl_flag", "code", "退费结算标志", codes=_codes(REFD_SETL_FLAG)),
     ),
 )
@@ -264,9 +270,9 @@ FEE_LIST_D = Table(
         Column("list_type", "code", "目录类别", codes=_codes(LIST_TYPE)),
         Column("med_chrgitm_type", "code", "医疗收费项目类别", codes=_codes(MED_CHRGITM_TYPE)),
         Column("chrgitm_lv", "code", "收费项目等级", codes=_codes(CHRGITM_LV)),
-        Column("cnt", "float", "数量"),
-        Column("pric", "float", "单价", min_value=0),
-        Column("det_item_fee_sumamt", "float", "明细项目费用总额"),
+        Column("cnt", "float", "数量", max_abs=MAX_COUNT),
+        Column("pric", "float", "单价", min_value=0, max_abs=MAX_AMOUNT),
+        Column("det_item_fee_sumamt", "float", "明细项目费用总额", max_abs=MAX_AMOUNT),
         Column("bilg_dr_codg", "string", "开单医师代码", nullable=True, references=("dr_info", "dr_code")),
         Column("bilg_dept_codg", "string", "开单科室代码", nullable=True),
         Column("trace_code", "string", "药品追溯码", required=False, nullable=True),

@@ -121,6 +121,9 @@ def column_errors(table: Table, col: Column, now: date) -> str:
     if col.min_value is not None:
         checks.append((f"{v} < {col.min_value}",
                        f"{sq(col.name + ' = ')} || {x} || {sq(f' is below the minimum {col.min_value:g}')}"))
+    if col.max_abs is not None:
+        checks.append((f"abs({v}) >= {col.max_abs:.0f}",
+                       f"{sq(col.name + ' = ')} || {x} || {sq(f' is not plausible (limit ±{col.max_abs:,.0f})')}"))
     if col.name in REFUND_AMOUNTS.get(table.name, ()) and table.name == REFUND_FLAG[0]:
         flag = f"t_{REFUND_FLAG[1]}"
         checks.append((f"{v} < 0 AND {flag} IS DISTINCT FROM '1'",

@@ -38,6 +38,7 @@ def _bad_export(root: Path) -> Path:
     setl = rows["setl_d"]
     setl[2]["medfee_sumamt"] = "31.00"  # S3: its fee lines add up to 30.00
     setl.append(dict(setl[0], setl_id="S9", medfee_sumamt="-10.00"))  # negative, not a refund
+    setl.append(dict(setl[0], setl_id="S10", medfee_sumamt="0.00", hifp_pay="110101199001011234"))  # an ID as amount
     write_csv(root / "setl_d.csv", setl)
     fees = rows["fee_list_d"] + [
         dict(rows["fee_list_d"][0], feedetl_sn="F100", cnt="1", det_item_fee_sumamt="60.00"),
@@ -88,6 +89,7 @@ CASES = [  # (kind, table, substring of the quarantined row's file/value/reason,
     ("reconciliation", "setl_d", "S3", ["does not reconcile", "30.0", "31.0"]),
     ("negative amount", "setl_d", "S9", ["medfee_sumamt", "negative", "refd_setl_flag"]),
     ("negative fee line", "fee_list_d", "F101", ["not a refund"]),
+    ("implausible amount", "setl_d", "S10", ["hifp_pay", "110101199001011234", "not plausible"]),
     ("truncated csv", "inspections", "I2", ["fields", "truncated"]),
     ("empty file", "insp_dr_points", "b.csv", ["empty file"]),
     ("unknown table", "_unknown", "claims_extra", ["unknown table 'claims_extra'", "fee_list_d"]),

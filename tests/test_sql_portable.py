@@ -26,6 +26,14 @@ def test_decimal_literals_become_doubles() -> None:
     assert "CAST(3 AS DOUBLE)" not in to_spark("SELECT 3 FROM t")
 
 
+def test_every_division_is_in_double_on_spark() -> None:
+    """DuckDB divides DECIMAL sums in DOUBLE; Spark would keep 6 decimal places. Nested ones too."""
+    out = to_spark("SELECT (a / b) / c AS r, x / NULLIF(y / z, 0) AS q, CAST(u AS DOUBLE) / 2 AS w FROM t")
+    assert "CAST(a AS DOUBLE) / b" in out
+    assert "CAST(x AS DOUBLE) / NULLIF(CAST(y AS DOUBLE) / z, 0)" in out
+    assert "CAST(u AS DOUBLE) / 2" in out and "CAST(CAST(u" not in out
+
+
 def test_fac_tier_and_dates_transpile() -> None:
     sql = to_spark(fac_tier_sql(Window(date(2024, 1, 1), 12)))
     assert "VALUES" in sql and "2024-01-01" in sql

@@ -36,7 +36,7 @@ attending AS (
     GROUP BY atddr_no
 ),
 hits AS (
-    SELECT dr_code, SUM(CAST(amount_at_risk AS DECIMAL(18, 4))) AS dr_rule_hit_amount, COUNT(DISTINCT rule_id) AS dr_n_rules_hit
+    SELECT dr_code, SUM(CAST(amount_at_risk AS DECIMAL(38, 4))) AS dr_rule_hit_amount, COUNT(DISTINCT rule_id) AS dr_n_rules_hit
     FROM evidence
     WHERE dr_code IS NOT NULL
     GROUP BY dr_code

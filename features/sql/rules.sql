@@ -16,15 +16,15 @@ hits AS (
     SELECT
         fixmedins_code,
         COUNT(*) AS rule_hit_lines,
-        SUM(CAST(amount_at_risk AS DECIMAL(18, 4))) AS rule_hit_amount,
+        SUM(CAST(amount_at_risk AS DECIMAL(38, 4))) AS rule_hit_amount,
         COUNT(DISTINCT rule_id) AS n_rules_hit,
         COUNT(DISTINCT CASE WHEN kind IN ('readmission', 'mild_admission', 'no_treatment_days',
                                            'billing_outside_stay') THEN mdtrt_id END) AS adm_hit,
         COUNT(DISTINCT CASE WHEN kind IN ('gender_restricted', 'age_restricted', 'frequency_per_period',
                                            'daily_quantity', 'facility_level') THEN mdtrt_id END) AS restricted_hit,
         SUM(CASE WHEN kind IN ('package_repeat', 'split_charge', 'duplicate_line', 'price_cap')
-                 THEN CAST(amount_at_risk AS DECIMAL(18, 4)) ELSE 0 END) AS charge_amt,
-        SUM(CASE WHEN kind IN ('days_supply', 'trace_duplicate') THEN CAST(amount_at_risk AS DECIMAL(18, 4)) ELSE 0 END)
+                 THEN CAST(amount_at_risk AS DECIMAL(38, 4)) ELSE 0 END) AS charge_amt,
+        SUM(CASE WHEN kind IN ('days_supply', 'trace_duplicate') THEN CAST(amount_at_risk AS DECIMAL(38, 4)) ELSE 0 END)
             AS drug_amt,
         COUNT(DISTINCT CASE WHEN kind IN ('frequent_visits', 'diagnosis_gender') THEN mdtrt_id END) AS pattern_hit
     FROM evidence

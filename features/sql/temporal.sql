@@ -10,7 +10,7 @@ WITH monthly AS (
     GROUP BY fixmedins_code, DATE_TRUNC('month', visit_day)
 ),
 own_past AS (
-    SELECT fixmedins_code, MEDIAN(fund_pay) AS past_median
+    SELECT fixmedins_code, MEDIAN(CAST(fund_pay AS DOUBLE)) AS past_median
     FROM monthly
     WHERE in_win = 0
     GROUP BY fixmedins_code
