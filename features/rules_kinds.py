@@ -18,11 +18,11 @@ HitLevel = Literal["fee_line", "visit"]
 # ("N70-N98"), rendered as a predicate over the column `diag3`.
 ParamType = Literal["int", "number", "bool", "codes", "icd3"]
 # How a detail field is printed in the reason sentence and the detail JSON.
-FieldType = Literal["str", "int", "num", "date"]
+FieldType = Literal["str", "int", "num", "date", "pseudonym"]
 
 # Columns every `hits` CTE provides besides its detail fields; templates may use these names.
 STANDARD_FIELDS: dict[str, tuple[str, FieldType]] = {
-    "psn": ("psn_no", "str"),
+    "psn": ("psn_no", "pseudonym"),  # a 64-character keyed hash: its first 8 characters in the sentence
     "fixmedins": ("fixmedins_code", "str"),
     "mdtrt": ("mdtrt_id", "str"),
     "dr": ("dr_code", "str"),

@@ -103,6 +103,8 @@ def _field_text(column: str, ftype: FieldType) -> str:
         return f"CASE WHEN {x} = ROUND({x}, 0) THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) ELSE CAST({x} AS VARCHAR) END"
     if ftype == "date":
         return f"CAST(CAST({col} AS DATE) AS VARCHAR)"
+    if ftype == "pseudonym":  # readable in a report; the evidence row keeps the whole pseudonym
+        return f"CASE WHEN LENGTH({col}) > 12 THEN CONCAT(SUBSTRING({col}, 1, 8), '…') ELSE CAST({col} AS VARCHAR) END"
     return f"CAST({col} AS VARCHAR)"
 
 

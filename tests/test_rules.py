@@ -273,6 +273,17 @@ def test_hits_carry_evidence_and_a_readable_reason(kind: str) -> None:
         assert "骗保" not in reason and "欺诈" not in reason, reason
 
 
+def test_reasons_show_a_short_pseudonym_and_evidence_keeps_the_whole() -> None:
+    pseudonym = "71a6debf11cd4988cfa1b36203578d2748b0bd632a1fac0f606a826ceaa25c30"
+    case = RuleCase()
+    case.visit("V1", gend="2", psn=pseudonym)
+    case.line("V1", "PSA")
+    rows = evaluate_rules(case.connect(), [r for r in RULES if r.kind == "gender_restricted"]).to_pylist()
+    assert [r["psn_no"] for r in rows] == [pseudonym]
+    assert rows[0]["reason"].startswith("参保人71a6debf…（性别女）"), rows[0]["reason"]
+    assert pseudonym not in rows[0]["reason"]
+
+
 def test_amount_at_risk_is_what_the_rule_puts_at_risk() -> None:
     by_rule = {r["rule_id"]: r for r in run_kind("price_cap")[0]}
     assert by_rule["R-JG-01"]["amount_at_risk"] == pytest.approx(20.0)  # (120 − 100) × 1
