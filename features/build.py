@@ -135,10 +135,16 @@ def source_expr(workspace: Path, table: str) -> str:
     return f"read_parquet('{pattern}', union_by_name = true)"
 
 
-def connect(ws: Workspace, memory_limit: str = "4GB", threads: int = 2) -> duckdb.DuckDBPyConnection:
+def connect(
+    ws: Workspace, memory_limit: str = "4GB", threads: int = 2, database: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """DuckDB with the build's limits. With `database` (a scratch file), the build's regular tables
+    (`win_fee`) are written compressed to that file as they fill, instead of being held uncompressed
+    in memory: at 18 M window fee lines the table is ~775 MB on disk against > 4 GB in memory, which
+    spilled past the memory limit (snapshot 147–158 s before, 101 s with it; see docs/benchmarks.md)."""
     tmp = ws.root / ".tmp" / "duckdb"
     tmp.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
+    con = duckdb.connect(str(database) if database else ":memory:")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET temp_directory = '{tmp}'")
@@ -278,7 +284,8 @@ def build_snapshot(
     params = win.params()
     say = progress or (lambda _s: None)
     timings: dict[str, float] = {}
-    con, sources = open_engine(engine, ws, memory_limit, spark_master)
+    scratch = ws.root / ".tmp" / "duckdb" / f"build-{uuid.uuid4().hex}.duckdb"
+    con, sources = open_engine(engine, ws, memory_limit, spark_master, scratch)
     try:
         t = time.perf_counter()
         sources(con, ws, win)
@@ -321,16 +328,21 @@ def build_snapshot(
         snap = _write(con, ws, win, facility, physician, fac_stats, dr_stats, timings, engine)
     finally:
         con.close()
+        for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
+            leftover.unlink(missing_ok=True)
     return snap
 
 
-def open_engine(engine: str, ws: Workspace, memory_limit: str, spark_master: str | None = None) -> tuple:
+def open_engine(
+    engine: str, ws: Workspace, memory_limit: str, spark_master: str | None = None, scratch: Path | None = None
+) -> tuple:
     """A connection that runs the build's DuckDB-dialect statements, and its source-view builder.
 
-    DuckDB runs them as written; Spark (features.engine_spark) transpiles each with sqlglot.
+    DuckDB runs them as written (its regular tables in the `scratch` file, removed by the caller);
+    Spark (features.engine_spark) transpiles each with sqlglot.
     """
     if engine == "duckdb":
-        return connect(ws, memory_limit=memory_limit), create_sources
+        return connect(ws, memory_limit=memory_limit, database=scratch), create_sources
     if engine == "spark":
         from features import engine_spark
 

@@ -215,6 +215,16 @@ def test_small_peer_group_falls_back() -> None:
     assert out.loc["S0", "alos__pct"] > 0.95
 
 
+def test_the_scratch_database_is_removed_after_a_build(tmp_path: Path) -> None:
+    ws = make_province().write(tmp_path)
+    build_snapshot(ws, AS_OF)
+    shutil.rmtree(ws / "raw" / "fee_list_d")
+    with pytest.raises(MissingTableError):
+        build_snapshot(ws, AS_OF)  # a failed build cleans up too
+    assert (ws / ".tmp" / "duckdb").is_dir()
+    assert not list((ws / ".tmp" / "duckdb").glob("build-*")), "scratch database left behind"
+
+
 # --- errors -----------------------------------------------------------------------------------------
 
 

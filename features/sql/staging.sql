@@ -55,7 +55,9 @@ LEFT JOIN inpatient_gaps ON inpatient_gaps.mdtrt_id = visits.mdtrt_id;
 -- staging's visit sums, the physician roll-up, the census and every fee-line rule read this table,
 -- so all agree on what is known and none re-decodes the files (at 18 M window lines the 20-odd
 -- re-reads cost more than everything else together).
-CREATE OR REPLACE TEMP TABLE win_fee AS
+-- A regular table, not TEMP: the DuckDB build keeps it in a scratch database file, compressed as it
+-- is written (a temp table is held uncompressed in memory and spilled past the limit at 18 M lines).
+CREATE OR REPLACE TABLE win_fee AS
 SELECT
     f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fixmedins_code, f.fee_ocur_time, f.med_list_codg,
     f.list_type, f.med_chrgitm_type, f.chrgitm_lv, f.cnt, f.pric,
