@@ -135,6 +135,11 @@ def source_expr(workspace: Path, table: str) -> str:
     return f"read_parquet('{pattern}', union_by_name = true)"
 
 
+def scratch_dir(ws: Workspace) -> Path:
+    """DuckDB's spill directory and the build's scratch databases."""
+    return ws.root / ".tmp" / "duckdb"
+
+
 def connect(
     ws: Workspace, memory_limit: str = "4GB", threads: int = 2, database: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
@@ -142,7 +147,7 @@ def connect(
     (`win_fee`) are written compressed to that file as they fill, instead of being held uncompressed
     in memory: at 18 M window fee lines the table is ~775 MB on disk against > 4 GB in memory, which
     spilled past the memory limit (snapshot 147–158 s before, 101 s with it; see docs/benchmarks.md)."""
-    tmp = ws.root / ".tmp" / "duckdb"
+    tmp = scratch_dir(ws)
     tmp.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(database) if database else ":memory:")
     con.execute(f"SET memory_limit = '{memory_limit}'")
@@ -284,7 +289,7 @@ def build_snapshot(
     params = win.params()
     say = progress or (lambda _s: None)
     timings: dict[str, float] = {}
-    scratch = ws.root / ".tmp" / "duckdb" / f"build-{uuid.uuid4().hex}.duckdb"
+    scratch = scratch_dir(ws) / f"build-{uuid.uuid4().hex}.duckdb"  # used by the DuckDB engine only
     con, sources = open_engine(engine, ws, memory_limit, spark_master, scratch)
     try:
         t = time.perf_counter()

@@ -35,8 +35,8 @@ from training.dataset import (
 )
 from training.evaluate import evaluation_report
 from training.labels import LabelConfig, facility_labels, physician_labels
-from training.model import DEFAULT_PARAMS, RiskModel, TooFewLabelsError
-from training.search import accept_tuned, holdout_shares, study_name, tune_backtest
+from training.model import RiskModel, TooFewLabelsError
+from training.search import accept_tuned, default_params, holdout_shares, study_name, tune_backtest
 from training.target_model import TargetModel, Weighting
 
 BUNDLE_FOLDER = "facility"
@@ -219,8 +219,7 @@ def train_workspace(
             rounds, columns, Path(mlruns), fingerprint, cfg, weighting, n_trials, timeout, seed, say, note
         )
     seconds["tuning"] = time.perf_counter() - t
-    tunable = ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction", "bagging_fraction", "lambda_l2")
-    lgbm_params = {**{k: DEFAULT_PARAMS[k] for k in tunable}, **tuned_params, **(params or {})}
+    lgbm_params = {**default_params(), **tuned_params, **(params or {})}
 
     t = time.perf_counter()
     folds = run_backtest(rounds, columns, lgbm_params, seed, weighting, min_train_rounds=min_train)
