@@ -170,5 +170,23 @@ def take_str(values: list[str] | pa.Array, idx: np.ndarray) -> pa.Array:
                                        null_count=int(neg.sum()))
 
 
+def take_dict(values: list[str] | pa.Array, idx: np.ndarray) -> pa.DictionaryArray:
+    """values[idx] as a dictionary-encoded Arrow array; negative indices become null.
+
+    For codes from a small list (facilities, physicians, catalogue items, departments): no string is
+    gathered per row, and the Parquet writer stores the indices as they are instead of hashing every
+    value to build its own dictionary. Readers see the same strings.
+    """
+    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
+    idx = np.asarray(idx, dtype=np.int64)
+    neg = idx < 0
+    uniq = pc.unique(arr)
+    if len(uniq) != len(arr):  # repeated values (an item's class, say): index the distinct ones
+        to_uniq = pc.index_in(arr, uniq).to_numpy(zero_copy_only=False).astype(np.int64)
+        idx = np.where(neg, -1, to_uniq[np.maximum(idx, 0)])
+    indices = pa.array(idx.astype(np.int32), mask=neg if neg.any() else None)
+    return pa.DictionaryArray.from_arrays(indices, uniq)
+
+
 def cents_to_float(c: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(c, dtype=np.float64) / 100.0, 2)

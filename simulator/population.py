@@ -6,7 +6,7 @@ diabetics, monthly pharmacy refills); the home facility and pharmacy make most c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -39,13 +39,38 @@ class Persons:
     pharmacy: np.ndarray  # home pharmacy (-1 none in region)
     psn_no: pa.Array
     certno: pa.Array
+    # Everyone's age on one day, and people per region of at least some age on that day: asked for by
+    # legitimate care and by four behaviours each month, so kept for the month's first day.
+    _ages: tuple[int, np.ndarray] | None = field(default=None, init=False, repr=False)
+    _pools: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict, init=False, repr=False)
+    _by_region: list[np.ndarray] | None = field(default=None, init=False, repr=False)
 
     @property
     def n(self) -> int:
         return len(self.region)
 
-    def age_at(self, day: np.ndarray | int) -> np.ndarray:
-        return ((np.asarray(day) - self.birth_day) // 365.25).astype(np.int64)
+    def age_at(self, day: int) -> np.ndarray:
+        """Everyone's age in whole years on `day` (read-only; the same array for repeated calls)."""
+        day = int(day)
+        if self._ages is None or self._ages[0] != day:
+            ages = ((day - self.birth_day) // 365.25).astype(np.int64)
+            ages.flags.writeable = False
+            self._ages = (day, ages)
+            self._pools.clear()
+        return self._ages[1]
+
+    def region_pools(self, day: int, min_age: int) -> list[np.ndarray]:
+        """Per region, the people at least `min_age` on `day` (everyone in the region when nobody is)."""
+        ages = self.age_at(day)
+        key = (int(day), min_age)
+        if self._by_region is None:
+            order = np.argsort(self.region, kind="stable")
+            bounds = np.searchsorted(self.region[order], np.arange(len(REGIONS) + 1))
+            self._by_region = [order[bounds[r]:bounds[r + 1]] for r in range(len(REGIONS))]
+        if key not in self._pools:
+            pools = [everyone[ages[everyone] >= min_age] for everyone in self._by_region]
+            self._pools[key] = [p if len(p) else everyone for p, everyone in zip(pools, self._by_region, strict=True)]
+        return self._pools[key]
 
 
 def _digits(x: np.ndarray, width: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import pyarrow as pa
 from simulator.care import MED
 from simulator.codes import DEPTS, DIAGS, DRG_SUFFIX_FACTOR, PATTERN_ID, VISIT_PATTERNS, WHOLE_VISIT_PATTERNS
 from simulator.config import DAY, export_end_day
-from simulator.frame import Frame, cents_to_float, fixed_ids, take_str
+from simulator.frame import Frame, cents_to_float, fixed_ids, take_dict, take_str
 from simulator.world import State, World
 
 _DIAG_CODES = [d.code for d in DIAGS] + [d.heavy or d.code for d in DIAGS]
@@ -114,17 +114,17 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
         "mdtrt_id": take_str(mdtrt_ids, rows_all),
         "setl_id": take_str(setl_ids, setl_of_line),
         "psn_no": take_str(psn, rows_all),
-        "fixmedins_code": take_str(fcodes, rows_all),
+        "fixmedins_code": take_dict(w.fac.code, v["fac"][rows_all]),
         "fee_ocur_time": ln["time"][idx_all],
-        "med_list_codg": take_str(cat.codes, item),
-        "list_type": take_str([r["list_type"] for r in cat.rows], item),
-        "med_chrgitm_type": take_str([r["med_chrgitm_type"] for r in cat.rows], item),
-        "chrgitm_lv": take_str([r["chrgitm_lv"] for r in cat.rows], item),
+        "med_list_codg": take_dict(cat.codes, item),
+        "list_type": take_dict([r["list_type"] for r in cat.rows], item),
+        "med_chrgitm_type": take_dict([r["med_chrgitm_type"] for r in cat.rows], item),
+        "chrgitm_lv": take_dict([r["chrgitm_lv"] for r in cat.rows], item),
         "cnt": ln["cnt"][idx_all] * sign,
         "pric": cents_to_float(ln["pric"][idx_all]),
         "det_item_fee_sumamt": cents_to_float(amt[idx_all] * sign.astype(np.int64)),
-        "bilg_dr_codg": take_str(w.phy.code, dr),
-        "bilg_dept_codg": take_str([c for _, c in DEPTS], w.phy.dept[dr]),
+        "bilg_dr_codg": take_dict(w.phy.code, dr),
+        "bilg_dept_codg": take_dict([c for _, c in DEPTS], w.phy.dept[dr]),
         "trace_code": fixed_ids("8", ln["titem"][idx_all].astype(np.int64) * 10**13 + np.maximum(tser[idx_all], 0),
                                 19, valid=valid_t),
     }
@@ -136,16 +136,16 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
     drg_w = np.where(inp, _DRG_W[np.maximum(drg_idx, 0)], np.nan)
     mdtrt = {
         "mdtrt_id": mdtrt_ids, "psn_no": psn, "certno": take_str(w.per.certno, v["person"]),
-        "fixmedins_code": fcodes, "med_type": take_str(list(MED), v["med"]),
+        "fixmedins_code": take_dict(w.fac.code, v["fac"]), "med_type": take_dict(list(MED), v["med"]),
         "begntime": v["begin"], "endtime": v["end"],
-        "dscg_maindiag_code": take_str(_DIAG_CODES, dcode),
-        "drg_code": take_str(_DRG_CODES, drg_idx),
+        "dscg_maindiag_code": take_dict(_DIAG_CODES, dcode),
+        "drg_code": take_dict(_DRG_CODES, drg_idx),
         "drg_weight": pa.array(np.round(drg_w, 4), mask=~inp),
-        "atddr_no": take_str(w.phy.code, v["dr"]),
-        "dept": take_str([n for n, _ in DEPTS], v["dept"]),
-        "gend": take_str(["2", "1"], w.per.male[v["person"]].astype(np.int64)),
+        "atddr_no": take_dict(w.phy.code, v["dr"]),
+        "dept": take_dict([n for n, _ in DEPTS], v["dept"]),
+        "gend": take_dict(["2", "1"], w.per.male[v["person"]].astype(np.int64)),
         "age": v["age"],
-        "insutype": take_str(["390", "310"], ins.astype(np.int64)),
+        "insutype": take_dict(["390", "310"], ins.astype(np.int64)),
     }
     vrow = np.concatenate([np.arange(nv), refund])
     sg = np.concatenate([np.ones(nv, dtype=np.int64), -np.ones(len(refund), dtype=np.int64)])
@@ -153,14 +153,14 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
         "setl_id": setl_ids,
         "mdtrt_id": take_str(mdtrt_ids, vrow),
         "psn_no": take_str(psn, vrow),
-        "fixmedins_code": take_str(fcodes, vrow),
+        "fixmedins_code": take_dict(w.fac.code, v["fac"][vrow]),
         "setl_time": np.concatenate([setl_time, r_time]),
         "medfee_sumamt": cents_to_float(medfee[vrow] * sg),
         "hifp_pay": cents_to_float(hifp[vrow] * sg),
         "fund_pay_sumamt": cents_to_float(fund[vrow] * sg),
         "acct_pay": cents_to_float(acct[vrow] * sg),
         "psn_cash_pay": cents_to_float(cash[vrow] * sg),
-        "refd_setl_flag": take_str(["0", "1"], (sg < 0).astype(np.int64)),
+        "refd_setl_flag": take_dict(["0", "1"], (sg < 0).astype(np.int64)),
     }
     truth = _truth(w, st, m, v, ln, fraud_fund, fee, mdtrt_ids, fcodes, fund)
     return {"mdtrt_d": mdtrt, "setl_d": setl, "fee_list_d": fee, "truth": truth, "n_visits": nv,

@@ -193,15 +193,12 @@ def scheme_physician(act: Active, s: np.ndarray, w: World, fac: np.ndarray, rng:
 def local_people(w: World, fac: np.ndarray, rng: np.random.Generator, min_age: int = 0, day: int = 0
                  ) -> np.ndarray:
     """A person from each facility's region (older people when min_age is set)."""
-    per = w.per
     out = np.empty(len(fac), dtype=np.int64)
     reg = w.fac.region[fac]
-    old_enough = per.age_at(day) >= min_age
+    pools = w.per.region_pools(day, min_age)
     for r in np.unique(reg):
         sel = reg == r
-        pool = np.flatnonzero((per.region == r) & old_enough)
-        if len(pool) == 0:
-            pool = np.flatnonzero(per.region == r)
+        pool = pools[r]
         out[sel] = pool[rng.integers(0, len(pool), int(sel.sum()))]
     return out
 

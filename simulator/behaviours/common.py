@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.behaviours import Ctx
+from simulator.behaviours import Active, Ctx
 from simulator.frame import Frame, Growable
 
 
@@ -38,10 +38,24 @@ def add_lines(ctx: Ctx, row: np.ndarray, item: np.ndarray, cnt: np.ndarray, time
     ctx.ln = ctx.lbuf.append(new)
 
 
-def line_mask(ctx: Ctx, vmask: np.ndarray) -> np.ndarray:
-    """Legitimate lines of the touched visits."""
+def touched_lines(ctx: Ctx, vmask: np.ndarray) -> np.ndarray:
+    """Indices of the legitimate fee lines on the visits a scheme touches (few of the month's)."""
     assert ctx.ln is not None
-    return vmask[ctx.ln["row"]] & (ctx.ln["pattern"] == 0)
+    idx = np.flatnonzero(vmask[ctx.ln["row"]])
+    return idx[ctx.ln["pattern"][idx] == 0]
+
+
+def chosen(ctx: Ctx, act: Active, cand: np.ndarray, s: np.ndarray, base: float, n: int | None = None
+           ) -> np.ndarray:
+    """The candidate lines a scheme acts on, each with probability min(0.9, base × intensity).
+
+    One uniform is drawn for each of the month's first `n` fee lines (all of them by default) and
+    only the candidates' are compared, so the draws are those of a full-length mask but the
+    arithmetic is on the candidates alone.
+    """
+    assert ctx.ln is not None
+    r = ctx.rng.random(len(ctx.ln["row"]) if n is None else n)
+    return cand[r[cand] < act.prob(s[ctx.ln["row"][cand]], base)]
 
 
 def variants(ctx: Ctx, keys: tuple[str, ...]) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.behaviours import Active, Ctx
-from simulator.behaviours.common import add_lines, line_mask, pick, variants
+from simulator.behaviours.common import add_lines, chosen, pick, touched_lines, variants
 from simulator.facilities import T
 from simulator.lines import MODE_PH
 
@@ -20,21 +20,20 @@ def lines(ctx: Ctx, act: Active) -> None:
     ln, rng, w = ctx.ln, ctx.rng, ctx.w
     assert ln is not None
     vmask, s = act.visit_mask(ctx.v)
-    lm = line_mask(ctx, vmask)
-    sl = s[ln["row"]]
-    to = w.cat.swap_to[ln["item"]]
-    hit = np.flatnonzero(lm & (to >= 0) & (rng.random(len(lm)) < act.prob(sl, 0.6)))
+    cand = touched_lines(ctx, vmask)
+    hit = chosen(ctx, act, cand[w.cat.swap_to[ln["item"][cand]] >= 0], s, 0.6)
     if len(hit):
+        to = w.cat.swap_to[ln["item"][hit]]
         fac = ctx.v["fac"][ln["row"][hit]]
         old = np.rint(ln["cnt"][hit] * ln["pric"][hit]).astype(np.int64)
-        ln["item"][hit] = to[hit]
-        ln["titem"][hit] = to[hit]
-        ln["pric"][hit] = w.price[fac, to[hit]]
-        old_lv3 = w.cat.lv[to[hit]] == 3
+        ln["item"][hit] = to
+        ln["titem"][hit] = to
+        ln["pric"][hit] = w.price[fac, to]
+        old_lv3 = w.cat.lv[to] == 3
         new = np.rint(ln["cnt"][hit] * ln["pric"][hit]).astype(np.int64)
         ln["fraud"][hit] = np.where(old_lv3, new, np.maximum(new - old, 0))
         ln["pattern"][hit] = act.pattern
-        ln["scheme"][hit] = sl[hit]
+        ln["scheme"][hit] = s[ln["row"][hit]]
     ph = np.flatnonzero(vmask & (ctx.v["mode"] == MODE_PH) & (w.fac.ftype[ctx.v["fac"]] == T["pharmacy"])
                         & (rng.random(len(vmask)) < act.prob(s, 0.3)))
     if len(ph):

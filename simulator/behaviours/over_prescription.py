@@ -10,29 +10,29 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.behaviours import Active, Ctx
-from simulator.behaviours.common import line_mask
+from simulator.behaviours.common import chosen, touched_lines
 
 
 def lines(ctx: Ctx, act: Active) -> None:
     ln, rng, cat = ctx.ln, ctx.rng, ctx.w.cat
     assert ln is not None
     vmask, s = act.visit_mask(ctx.v)
-    lm = line_mask(ctx, vmask)
-    sl = s[ln["row"]]
-    dpu = cat.days_per_unit[ln["item"]]
-    maxd = cat.max_days[ln["item"]]
-    hit = np.flatnonzero(lm & (dpu > 0) & (maxd > 0)
-                         & (rng.random(len(lm)) < act.prob(sl, 0.4)))
+    cand = touched_lines(ctx, vmask)
+    item = ln["item"][cand]
+    hit = chosen(ctx, act, cand[(cat.days_per_unit[item] > 0) & (cat.max_days[item] > 0)], s, 0.4)
     if len(hit) == 0:
         return
-    adaptive = act.sch.adaptive[sl[hit]]
-    at_max = np.floor(maxd[hit] / dpu[hit])
-    over = np.ceil(maxd[hit] * rng.uniform(2, 4, len(hit)) / dpu[hit])
+    sl = s[ln["row"][hit]]
+    dpu = cat.days_per_unit[ln["item"][hit]]
+    maxd = cat.max_days[ln["item"][hit]]
+    adaptive = act.sch.adaptive[sl]
+    at_max = np.floor(maxd / dpu)
+    over = np.ceil(maxd * rng.uniform(2, 4, len(hit)) / dpu)
     new = np.where(adaptive, at_max, over)
     ok = new > ln["cnt"][hit]
-    hit, new = hit[ok], new[ok]
+    hit, new, sl = hit[ok], new[ok], sl[ok]
     extra = new - ln["cnt"][hit]
     ln["fraud"][hit] = np.rint(extra * ln["pric"][hit]).astype(np.int64)
     ln["cnt"][hit] = new
     ln["pattern"][hit] = act.pattern
-    ln["scheme"][hit] = sl[hit]
+    ln["scheme"][hit] = sl

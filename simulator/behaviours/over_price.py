@@ -10,26 +10,25 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.behaviours import Active, Ctx
-from simulator.behaviours.common import line_mask
+from simulator.behaviours.common import chosen, touched_lines
 
 
 def lines(ctx: Ctx, act: Active) -> None:
     ln, rng, cat = ctx.ln, ctx.rng, ctx.w.cat
     assert ln is not None
     vmask, s = act.visit_mask(ctx.v)
-    lm = line_mask(ctx, vmask)
-    sl = s[ln["row"]]
-    cap = cat.cap_cents[ln["item"]]
-    hit = np.flatnonzero(lm & (cap > 0) & (rng.random(len(lm)) < act.prob(sl, 0.5)))
+    cand = touched_lines(ctx, vmask)
+    hit = chosen(ctx, act, cand[cat.cap_cents[ln["item"][cand]] > 0], s, 0.5)
     if len(hit) == 0:
         return
-    adaptive = act.sch.adaptive[sl[hit]]
-    c = cap[hit].astype(np.float64)
+    sl = s[ln["row"][hit]]
+    adaptive = act.sch.adaptive[sl]
+    c = cat.cap_cents[ln["item"][hit]].astype(np.float64)
     new = np.rint(np.where(adaptive, c * rng.uniform(0.97, 0.999, len(hit)), c * rng.uniform(1.05, 1.4, len(hit))))
     new = new.astype(np.int64)
     ok = new > ln["pric"][hit]
-    hit, new = hit[ok], new[ok]
+    hit, new, sl = hit[ok], new[ok], sl[ok]
     ln["fraud"][hit] = np.rint(ln["cnt"][hit] * (new - ln["pric"][hit])).astype(np.int64)
     ln["pric"][hit] = new
     ln["pattern"][hit] = act.pattern
-    ln["scheme"][hit] = sl[hit]
+    ln["scheme"][hit] = sl

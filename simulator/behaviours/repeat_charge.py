@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.behaviours import Active, Ctx
-from simulator.behaviours.common import add_lines, line_mask
+from simulator.behaviours.common import add_lines, chosen, touched_lines
 from simulator.catalog import PACKAGES
 
 
@@ -29,19 +29,17 @@ def lines(ctx: Ctx, act: Active) -> None:
     vmask, s = act.visit_mask(ctx.v)
     assert ctx.ln is not None
     n0 = len(ctx.ln["row"])
+    touched = touched_lines(ctx, vmask)  # lines added below are not legitimate, so never candidates
     for pkg, comp in components(ctx).items():
         ln = ctx.ln
         assert ln is not None
-        lm = line_mask(ctx, vmask)
-        sl = s[ln["row"]]
-        hit = np.flatnonzero(lm & (ln["item"] == pkg) & (rng.random(len(lm)) < act.prob(sl, 0.4)))
+        hit = chosen(ctx, act, touched[ln["item"][touched] == pkg], s, 0.4)
         if len(hit):
             add_lines(ctx, ln["row"][hit], comp[rng.integers(0, len(comp), len(hit))], np.ones(len(hit)),
-                      ln["time"][hit], act.pattern, sl[hit])
+                      ln["time"][hit], act.pattern, s[ln["row"][hit]])
     ln = ctx.ln
     assert ln is not None
-    lm = line_mask(ctx, vmask)[:n0]
-    sl = s[ln["row"][:n0]]
-    dup = np.flatnonzero(lm & (rng.random(n0) < act.prob(sl, 0.03)))
+    dup = chosen(ctx, act, touched, s, 0.03, n=n0)
     if len(dup):
-        add_lines(ctx, ln["row"][dup], ln["item"][dup], ln["cnt"][dup], ln["time"][dup], act.pattern, sl[dup])
+        add_lines(ctx, ln["row"][dup], ln["item"][dup], ln["cnt"][dup], ln["time"][dup], act.pattern,
+                  s[ln["row"][dup]])

@@ -10,21 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.behaviours import Active, Ctx
-from simulator.behaviours.common import add_lines, line_mask
+from simulator.behaviours.common import add_lines, chosen, touched_lines
 from simulator.behaviours.repeat_charge import components
 
 
 def lines(ctx: Ctx, act: Active) -> None:
-    rng = ctx.rng
     vmask, s = act.visit_mask(ctx.v)
+    touched = touched_lines(ctx, vmask)
     for pkg, comp in components(ctx).items():
         ln = ctx.ln
         assert ln is not None
-        lm = line_mask(ctx, vmask)
-        sl = s[ln["row"]]
-        hit = np.flatnonzero(lm & (ln["item"] == pkg) & (rng.random(len(lm)) < act.prob(sl, 0.5)))
+        cand = touched[(ln["pattern"][touched] == 0) & (ln["item"][touched] == pkg)]
+        hit = chosen(ctx, act, cand, s, 0.5)
         if len(hit) == 0:
             continue
+        sl = s[ln["row"][hit]]
         pkg_amt = np.rint(ln["cnt"][hit] * ln["pric"][hit]).astype(np.int64)
         # the package line becomes its first component; the others are added
         ln["item"][hit] = comp[0]
@@ -32,13 +32,13 @@ def lines(ctx: Ctx, act: Active) -> None:
         ln["titem"][hit] = comp[0]
         rows = np.repeat(ln["row"][hit], len(comp) - 1)
         add_lines(ctx, rows, np.tile(comp[1:], len(hit)), np.repeat(ln["cnt"][hit], len(comp) - 1),
-                  np.repeat(ln["time"][hit], len(comp) - 1), act.pattern, np.repeat(sl[hit], len(comp) - 1))
+                  np.repeat(ln["time"][hit], len(comp) - 1), act.pattern, np.repeat(sl, len(comp) - 1))
         # improper: Σ components − package, carried on the first component line
         ln = ctx.ln
         assert ln is not None
         comp_sum = np.rint(ln["cnt"][hit] * ctx.w.price[ctx.v["fac"][ln["row"][hit]]][:, comp].sum(axis=1))
         ln["pattern"][hit] = act.pattern
-        ln["scheme"][hit] = sl[hit]
+        ln["scheme"][hit] = sl
         ln["fraud"][hit] = np.maximum(comp_sum.astype(np.int64) - pkg_amt, 0)
         added = np.arange(len(ln["row"]) - len(rows), len(ln["row"]))
         ln["fraud"][added] = 0
