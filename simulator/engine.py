@@ -11,6 +11,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -58,10 +59,26 @@ def run(out: Path, seed: int = 7, scale: str | int = "demo", progress: Progress 
     point_rows: list[dict] = []
     history: list[dict] = []
     d_start = month_first_day(0)
+    settler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="settle")
+    pending: Future | None = None
+
+    def finish_month(m: int, v: dict, ln: dict, rng: np.random.Generator) -> None:
+        """Money, ids and the Arrow tables of month m, then hand them to the writer (on `settler`)."""
+        res = settle_month(w, st, m, v, ln, rng)
+        for name in counts:
+            tbl = to_table(name, res[name])
+            counts[name] += tbl.num_rows
+            writer.put(inp / name / f"part-{m:05d}.parquet", tbl)
+        truth.add_month(m, res["truth"])
+        if progress:
+            progress(m, counts["fee_list_d"])
+
     try:
         for m in range(N_MONTHS):
             rng = np.random.default_rng([seed, 3, m])
             if m in ROUND_MONTHS:
+                if pending is not None:  # inspections read the money settled up to last month
+                    pending.result()
                 rows, pts = run_round(w, st, sch, m, len(insp_rows), history, np.random.default_rng([seed, 4, m]))
                 insp_rows += rows
                 point_rows += pts
@@ -82,15 +99,16 @@ def run(out: Path, seed: int = 7, scale: str | int = "demo", progress: Progress 
                 if line_fn is not None:
                     line_fn(ctx, acts[p])
             _update_pool(st, ctx, rng)
-            res = settle_month(w, st, m, ctx.v, ctx.ln, rng)
-            for name in counts:
-                tbl = to_table(name, res[name])
-                counts[name] += tbl.num_rows
-                writer.put(inp / name / f"part-{m:05d}.parquet", tbl)
-            truth.add_month(m, res["truth"])
-            if progress:
-                progress(m, counts["fee_list_d"])
+            if pending is not None:
+                pending.result()
+            # Month m is settled while month m + 1 is generated: settling touches only the id
+            # counters and the money aggregates (st.taken, st.fund, st.n_visits), which nothing reads
+            # before the next inspection round waits for it above; `rng` is month m's alone.
+            pending = settler.submit(finish_month, m, ctx.v, ctx.ln, rng)
+        if pending is not None:
+            pending.result()
     finally:
+        settler.shutdown(wait=True, cancel_futures=True)
         writer.close()
     refs = reference_tables(w, st, insp_rows, point_rows, d_start)
     for name, cols in refs.items():

@@ -128,6 +128,39 @@ def fixed_ids(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray | 
     )
 
 
+def seq_ids(prefix: str, runs: list[tuple[int, int]], width: int) -> pa.Array:
+    """fixed_ids for runs of consecutive numbers, [(start, count), ...], ~10x cheaper.
+
+    Within each block of 10,000 consecutive numbers only the last four digits change, so a block is
+    one contiguous copy from a 10,000-row template plus one broadcast of its leading digits.
+    """
+    pre = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    w = len(pre) + width
+    total = sum(count for _, count in runs)
+    mat = np.empty((total, w), dtype=np.uint8)
+    tmpl = np.zeros((10000, w), dtype=np.uint8)
+    tmpl[:, w - 4:] = _LUT4
+    pos = 0
+    for start, count in runs:
+        if count == 0:
+            continue
+        end = start + count
+        hi0, hi1 = start // 10000, (end - 1) // 10000
+        heads = np.empty((hi1 - hi0 + 1, w - 4), dtype=np.uint8)
+        heads[:, :len(pre)] = pre
+        _fill_digits(heads[:, len(pre):], np.arange(hi0, hi1 + 1))
+        x = start
+        for head in heads:
+            lo = x % 10000
+            k = min(10000 - lo, end - x)
+            block = mat[pos:pos + k]
+            block[:] = tmpl[lo:lo + k]
+            block[:, :w - 4] = head
+            pos, x = pos + k, x + k
+    offsets = np.arange(0, (total + 1) * w, w, dtype=np.int32)
+    return pa.StringArray.from_buffers(total, pa.py_buffer(offsets), pa.py_buffer(mat))
+
+
 def _fixed_width(arr: pa.Array) -> np.ndarray | None:
     """The strings of `arr` as a numpy 'S<w>' array when all are non-null and w bytes long, else None."""
     if arr.type != pa.string() or arr.null_count or len(arr) == 0:
@@ -170,23 +203,32 @@ def take_str(values: list[str] | pa.Array, idx: np.ndarray) -> pa.Array:
                                        null_count=int(neg.sum()))
 
 
-def take_dict(values: list[str] | pa.Array, idx: np.ndarray) -> pa.DictionaryArray:
-    """values[idx] as a dictionary-encoded Arrow array; negative indices become null.
+class Codes:
+    """A list of codes as an Arrow dictionary of its distinct values, for `take`-ing by index.
 
     For codes from a small list (facilities, physicians, catalogue items, departments): no string is
     gathered per row, and the Parquet writer stores the indices as they are instead of hashing every
-    value to build its own dictionary. Readers see the same strings.
+    value to build its own dictionary. Readers see the same strings. Build once, take every month.
     """
-    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
-    idx = np.asarray(idx, dtype=np.int64)
-    neg = idx < 0
-    uniq = pc.unique(arr)
-    if len(uniq) != len(arr):  # repeated values (an item's class, say): index the distinct ones
-        to_uniq = pc.index_in(arr, uniq).to_numpy(zero_copy_only=False).astype(np.int64)
-        idx = np.where(neg, -1, to_uniq[np.maximum(idx, 0)])
-    indices = pa.array(idx.astype(np.int32), mask=neg if neg.any() else None)
-    return pa.DictionaryArray.from_arrays(indices, uniq)
+
+    def __init__(self, values: list[str] | pa.Array) -> None:
+        arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
+        self.dictionary = pc.unique(arr)
+        self.remap: np.ndarray | None = None  # entry → its distinct value, when values repeat
+        if len(self.dictionary) != len(arr):
+            self.remap = pc.index_in(arr, self.dictionary).to_numpy(zero_copy_only=False).astype(np.int32)
+
+    def take(self, idx: np.ndarray) -> pa.DictionaryArray:
+        """values[idx]; negative indices become null."""
+        idx = np.asarray(idx)
+        neg = idx < 0
+        has_null = bool(neg.any())
+        ix = idx.astype(np.int32) if self.remap is None else self.remap[np.maximum(idx, 0) if has_null else idx]
+        indices = pa.array(ix, mask=neg) if has_null else pa.array(ix)
+        return pa.DictionaryArray.from_arrays(indices, self.dictionary)
 
 
 def cents_to_float(c: np.ndarray) -> np.ndarray:
-    return np.round(np.asarray(c, dtype=np.float64) / 100.0, 2)
+    """Integer cents as yuan. c / 100 is already the double nearest to the 2-decimal value (checked
+    bit for bit against np.round(c / 100, 2) for |c| up to 1e12), so no rounding pass is needed."""
+    return np.asarray(c, dtype=np.float64) / 100.0

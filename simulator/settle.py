@@ -13,12 +13,20 @@ import pyarrow as pa
 from simulator.care import MED
 from simulator.codes import DEPTS, DIAGS, DRG_SUFFIX_FACTOR, PATTERN_ID, VISIT_PATTERNS, WHOLE_VISIT_PATTERNS
 from simulator.config import DAY, export_end_day
-from simulator.frame import Frame, cents_to_float, fixed_ids, take_dict, take_str
+from simulator.frame import Codes, Frame, cents_to_float, fixed_ids, seq_ids, take_str
 from simulator.world import State, World
 
 _DIAG_CODES = [d.code for d in DIAGS] + [d.heavy or d.code for d in DIAGS]
 _SFX = (1, 3, 5)
 _DRG_CODES = [f"{d.adrg}{s}" if d.adrg else "" for d in DIAGS for s in _SFX]
+_DEPT_CODES = Codes([c for _, c in DEPTS])
+_DEPT_NAMES = Codes([n for n, _ in DEPTS])
+_MED = Codes(list(MED))
+_DIAG = Codes(_DIAG_CODES)
+_DRG = Codes(_DRG_CODES)
+_GEND = Codes(["2", "1"])  # by male
+_INSUTYPE = Codes(["390", "310"])  # by insutype310
+_REFUND_FLAG = Codes(["0", "1"])
 _DRG_W = np.array([d.weight * DRG_SUFFIX_FACTOR[s] for d in DIAGS for s in _SFX])
 _LV_FACTOR = np.array([0.0, 1.0, 0.9, 0.0])  # by chrgitm_lv 1/2/3
 _VISIT_PAT = np.zeros(32, dtype=bool)
@@ -77,14 +85,14 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
     hshare = np.where(medfee > 1_000_000, rng.uniform(0.8, 0.95, nv), 1.0)
     hifp = np.floor(fund * hshare).astype(np.int64)
     # ids
-    vid = st.visit_seq + np.arange(nv, dtype=np.int64)
+    vid0 = st.visit_seq
     st.visit_seq += nv
-    sid = st.setl_seq + np.arange(nv, dtype=np.int64)
+    sid0 = st.setl_seq
     st.setl_seq += nv
     # refunds: ~0.5 % of legitimate settlements are reversed in full
     tainted = np.bincount(ln["row"], weights=ln["pattern"] > 0, minlength=nv) > 0
     refund = np.flatnonzero((v["pattern"] == 0) & ~tainted & (rng.random(nv) < 0.005))
-    rsid = st.setl_seq + np.arange(len(refund), dtype=np.int64)
+    rsid0 = st.setl_seq
     st.setl_seq += len(refund)
     setl_time = np.minimum(v["end"] + (rng.random(nv) * 600).astype(np.int64), (export_end_day() + 1) * DAY - 1)
     r_time = np.minimum(setl_time[refund] + (3600 + rng.random(len(refund)) * 2 * DAY).astype(np.int64),
@@ -98,33 +106,33 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
     rows_all = np.concatenate([ln["row"], ln["row"][lref]])
     sign = np.concatenate([np.ones(nl), -np.ones(len(lref))])
     setl_of_line = np.concatenate([ln["row"], nv + rmap[ln["row"][lref]]])  # row of the setl table
-    setl_ids = fixed_ids("S", np.concatenate([sid, rsid]), 13)
+    setl_ids = seq_ids("S", [(sid0, nv), (rsid0, len(refund))], 13)
     idx_all = np.concatenate([np.arange(nl), lref])
     n_all = len(rows_all)
-    fsn = st.line_seq + np.arange(n_all, dtype=np.int64)
+    fsn0 = st.line_seq
     st.line_seq += n_all
-    mdtrt_ids = fixed_ids("M", vid, 13)
+    mdtrt_ids = seq_ids("M", [(vid0, nv)], 13)
     psn = take_str(w.per.psn_no, v["person"])
     fcodes = take_str(w.fac.code, v["fac"])
     item = ln["item"][idx_all]
     dr = ln["dr"][idx_all]
     valid_t = tser[idx_all] >= 0
     fee = {
-        "feedetl_sn": fixed_ids("F", fsn, 15),
+        "feedetl_sn": seq_ids("F", [(fsn0, n_all)], 15),
         "mdtrt_id": take_str(mdtrt_ids, rows_all),
         "setl_id": take_str(setl_ids, setl_of_line),
         "psn_no": take_str(psn, rows_all),
-        "fixmedins_code": take_dict(w.fac.code, v["fac"][rows_all]),
+        "fixmedins_code": w.code_list("fac").take(v["fac"][rows_all]),
         "fee_ocur_time": ln["time"][idx_all],
-        "med_list_codg": take_dict(cat.codes, item),
-        "list_type": take_dict([r["list_type"] for r in cat.rows], item),
-        "med_chrgitm_type": take_dict([r["med_chrgitm_type"] for r in cat.rows], item),
-        "chrgitm_lv": take_dict([r["chrgitm_lv"] for r in cat.rows], item),
+        "med_list_codg": w.code_list("item").take(item),
+        "list_type": w.code_list("list_type").take(item),
+        "med_chrgitm_type": w.code_list("med_chrgitm_type").take(item),
+        "chrgitm_lv": w.code_list("chrgitm_lv").take(item),
         "cnt": ln["cnt"][idx_all] * sign,
         "pric": cents_to_float(ln["pric"][idx_all]),
         "det_item_fee_sumamt": cents_to_float(amt[idx_all] * sign.astype(np.int64)),
-        "bilg_dr_codg": take_dict(w.phy.code, dr),
-        "bilg_dept_codg": take_dict([c for _, c in DEPTS], w.phy.dept[dr]),
+        "bilg_dr_codg": w.code_list("phy").take(dr),
+        "bilg_dept_codg": _DEPT_CODES.take(w.phy.dept[dr]),
         "trace_code": fixed_ids("8", ln["titem"][idx_all].astype(np.int64) * 10**13 + np.maximum(tser[idx_all], 0),
                                 19, valid=valid_t),
     }
@@ -136,16 +144,16 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
     drg_w = np.where(inp, _DRG_W[np.maximum(drg_idx, 0)], np.nan)
     mdtrt = {
         "mdtrt_id": mdtrt_ids, "psn_no": psn, "certno": take_str(w.per.certno, v["person"]),
-        "fixmedins_code": take_dict(w.fac.code, v["fac"]), "med_type": take_dict(list(MED), v["med"]),
+        "fixmedins_code": w.code_list("fac").take(v["fac"]), "med_type": _MED.take(v["med"]),
         "begntime": v["begin"], "endtime": v["end"],
-        "dscg_maindiag_code": take_dict(_DIAG_CODES, dcode),
-        "drg_code": take_dict(_DRG_CODES, drg_idx),
+        "dscg_maindiag_code": _DIAG.take(dcode),
+        "drg_code": _DRG.take(drg_idx),
         "drg_weight": pa.array(np.round(drg_w, 4), mask=~inp),
-        "atddr_no": take_dict(w.phy.code, v["dr"]),
-        "dept": take_dict([n for n, _ in DEPTS], v["dept"]),
-        "gend": take_dict(["2", "1"], w.per.male[v["person"]].astype(np.int64)),
+        "atddr_no": w.code_list("phy").take(v["dr"]),
+        "dept": _DEPT_NAMES.take(v["dept"]),
+        "gend": _GEND.take(w.per.male[v["person"]].astype(np.int64)),
         "age": v["age"],
-        "insutype": take_dict(["390", "310"], ins.astype(np.int64)),
+        "insutype": _INSUTYPE.take(ins.astype(np.int64)),
     }
     vrow = np.concatenate([np.arange(nv), refund])
     sg = np.concatenate([np.ones(nv, dtype=np.int64), -np.ones(len(refund), dtype=np.int64)])
@@ -153,14 +161,14 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
         "setl_id": setl_ids,
         "mdtrt_id": take_str(mdtrt_ids, vrow),
         "psn_no": take_str(psn, vrow),
-        "fixmedins_code": take_dict(w.fac.code, v["fac"][vrow]),
+        "fixmedins_code": w.code_list("fac").take(v["fac"][vrow]),
         "setl_time": np.concatenate([setl_time, r_time]),
         "medfee_sumamt": cents_to_float(medfee[vrow] * sg),
         "hifp_pay": cents_to_float(hifp[vrow] * sg),
         "fund_pay_sumamt": cents_to_float(fund[vrow] * sg),
         "acct_pay": cents_to_float(acct[vrow] * sg),
         "psn_cash_pay": cents_to_float(cash[vrow] * sg),
-        "refd_setl_flag": take_dict(["0", "1"], (sg < 0).astype(np.int64)),
+        "refd_setl_flag": _REFUND_FLAG.take((sg < 0).astype(np.int64)),
     }
     truth = _truth(w, st, m, v, ln, fraud_fund, fee, mdtrt_ids, fcodes, fund)
     return {"mdtrt_d": mdtrt, "setl_d": setl, "fee_list_d": fee, "truth": truth, "n_visits": nv,

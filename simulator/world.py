@@ -10,6 +10,7 @@ from simulator.catalog import Catalog, build_catalog
 from simulator.codes import DEPTS, N_PATTERNS_PLUS_ONE
 from simulator.config import N_MONTHS, Scale, export_end_day, month_first_day
 from simulator.facilities import Facilities, Physicians, T, build_facilities, build_physicians
+from simulator.frame import Codes
 from simulator.lines import Bundles, price_matrix
 from simulator.population import Persons, build_persons
 
@@ -26,6 +27,18 @@ class World:
     price: np.ndarray  # cents, (n_fac, n_items)
     fac_phy_start: np.ndarray
     fac_phy_count: np.ndarray
+    codes: dict[str, Codes] = field(default_factory=dict, repr=False)  # code lists as Arrow dictionaries
+
+    def code_list(self, name: str) -> Codes:
+        """The Arrow dictionary of one code list (built on first use): facilities, physicians,
+        catalogue items and their classes."""
+        if name not in self.codes:
+            if name in ("fac", "phy", "item"):
+                values = {"fac": self.fac.code, "phy": self.phy.code, "item": self.cat.codes}[name]
+            else:  # a catalogue column: list_type, med_chrgitm_type, chrgitm_lv
+                values = [r[name] for r in self.cat.rows]
+            self.codes[name] = Codes(values)
+        return self.codes[name]
 
     @property
     def ftier(self) -> np.ndarray:
