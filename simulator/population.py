@@ -43,7 +43,8 @@ class Persons:
     # legitimate care and by four behaviours each month, so kept for the month's first day.
     _ages: tuple[int, np.ndarray] | None = field(default=None, init=False, repr=False)
     _pools: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict, init=False, repr=False)
-    _by_region: list[np.ndarray] | None = field(default=None, init=False, repr=False)
+    _by_region: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
+    _region_ages: np.ndarray | None = field(default=None, init=False, repr=False)  # ages in _by_region order
 
     @property
     def n(self) -> int:
@@ -57,19 +58,27 @@ class Persons:
             ages.flags.writeable = False
             self._ages = (day, ages)
             self._pools.clear()
+            self._region_ages = None
         return self._ages[1]
 
     def region_pools(self, day: int, min_age: int) -> list[np.ndarray]:
         """Per region, the people at least `min_age` on `day` (everyone in the region when nobody is)."""
         ages = self.age_at(day)
         key = (int(day), min_age)
-        if self._by_region is None:
+        if self._by_region is None:  # people ordered by region, then index: one slice per region
             order = np.argsort(self.region, kind="stable")
-            bounds = np.searchsorted(self.region[order], np.arange(len(REGIONS) + 1))
-            self._by_region = [order[bounds[r]:bounds[r + 1]] for r in range(len(REGIONS))]
+            self._by_region = (order, np.searchsorted(self.region[order], np.arange(len(REGIONS) + 1)))
         if key not in self._pools:
-            pools = [everyone[ages[everyone] >= min_age] for everyone in self._by_region]
-            self._pools[key] = [p if len(p) else everyone for p, everyone in zip(pools, self._by_region, strict=True)]
+            order, bounds = self._by_region
+            if self._region_ages is None:
+                self._region_ages = ages[order]
+            old = self._region_ages >= min_age
+            pools = []
+            for r in range(len(REGIONS)):
+                seg = slice(bounds[r], bounds[r + 1])
+                p = order[seg][old[seg]]
+                pools.append(p if len(p) else order[seg])
+            self._pools[key] = pools
         return self._pools[key]
 
 

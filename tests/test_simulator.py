@@ -176,3 +176,22 @@ def test_numeric_scale_is_proportional(tmp_path: Path) -> None:
     r = simulate(tmp_path, seed=1, scale=40)
     assert r["counts"]["fixmedins"] == 40
     assert r["counts"]["fee_list_d"] > 50_000
+
+
+def test_block_built_ids_equal_the_general_builder() -> None:
+    from simulator.frame import fixed_ids, seq_ids
+
+    runs = [(9_995, 12), (123_456_789, 25_003), (0, 0), (10_000, 1), (99_999_999_990, 30)]
+    expected = pa.concat_arrays([fixed_ids("S", np.arange(s, s + n), 13) for s, n in runs])
+    assert seq_ids("S", runs, 13).equals(expected)
+
+
+def test_code_dictionaries_give_the_listed_values() -> None:
+    from simulator.frame import Codes
+
+    values = ["301", "101", "301", "201", "101"]  # repeated values share a dictionary entry
+    idx = np.array([0, 2, -1, 4, 3, 1, -1])
+    got = Codes(values).take(idx)
+    assert len(got.dictionary) == 3
+    assert got.cast(pa.string()).to_pylist() == [values[i] if i >= 0 else None for i in idx]
+    assert Codes(pa.array(["a", "b"])).take(np.array([1, 1, 0])).cast(pa.string()).to_pylist() == ["b", "b", "a"]
