@@ -185,6 +185,9 @@ def ingest(src: Path, workspace: Path, adapter: Path | Adapter | None = None, en
             old = iw.old_table_sql(current, table)
             if name in REFERENCED and (name in sources or old):
                 key_tables[name] = build_keys(con, table, old, name in sources)
+        for keys_table in key_tables.values():  # tens of millions of keys at scale: free them for the write
+            con.execute(f"DROP TABLE {keys_table}")
+        con.execute("DROP TABLE IF EXISTS dupl_cand")
         _register_pseudonyms(con, sources, key)
         qdir = workspace / "quarantine" / run_id
         report.quarantine_dir = str(qdir)

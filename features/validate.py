@@ -53,11 +53,22 @@ def _fmt_list(fmts: list[str]) -> str:
     return "[" + ", ".join(sq(f) for f in fmts) + "]"
 
 
+def _trimmed(ref: str) -> str:
+    """NULLIF(trim(ref), '') — trimming only values that start or end with a space.
+
+    trim() allocates a new string for every value; clean exports (nearly every value) skip it. At
+    53 M fee lines: counting trim(psn_no) took 7.2 s, this expression 1.9 s, reading the column 1.1 s.
+    DuckDB's trim removes spaces only, so the two agree on every value.
+    """
+    return (f"(CASE WHEN starts_with({ref}, ' ') OR ends_with({ref}, ' ') THEN NULLIF(trim({ref}), '') "
+            f"ELSE NULLIF({ref}, '') END)")
+
+
 def column_sql(col: Column, src_type: str, ta: TableAdapter, adapter: Adapter) -> ColumnSql:
     """Text and typed expressions for one column, given its DuckDB type in the source."""
     ref = f"s.{qi(col.name)}"
     is_text = src_type.upper() in TEXT_TYPES or src_type.upper() == '"NULL"'
-    text = f"NULLIF(trim({ref}), '')" if is_text else f"CAST({ref} AS VARCHAR)"
+    text = _trimmed(ref) if is_text else f"CAST({ref} AS VARCHAR)"
     mapping = ta.values.get(col.name)
     if mapping:
         cases = " ".join(f"WHEN {sq(k)} THEN {sq(v)}" for k, v in mapping.items())

@@ -89,6 +89,7 @@ FROM s FULL JOIN f ON s.setl_id = f.setl_id""")
                      FROM recon""").fetchall()[0]
     examples = con.sql("SELECT setl_id, medfee_sumamt, round(fee_sum, 2) AS fee_sum, n_lines FROM recon_bad "
                        "ORDER BY setl_id LIMIT 20").fetchall()
+    con.sql("DROP TABLE recon")  # one row per settlement: memory the rest of the run needs more
     return Reconciliation(
         settlements_checked=row[0], settlements_ok=row[0] - row[1], settlements_mismatched=row[1],
         settlements_without_fee_lines=row[2], fee_lines_without_settlement=int(row[3]),

@@ -47,12 +47,16 @@ def test_csv_and_parquet_exports_load_the_same_typed_rows(tmp_path: Path) -> Non
 
 def test_coercion_of_untidy_text(tmp_path: Path) -> None:
     rows = export_rows()
-    rows["fee_list_d"][0].update(fee_ocur_time="2024/01/05 09:00:00", pric=" 60.00 ", cnt="1.0")
+    first = rows["fee_list_d"][0]
+    code, level = first["med_list_codg"], first["chrgitm_lv"]
+    first.update(fee_ocur_time="2024/01/05 09:00:00", pric=" 60.00 ", cnt="1.0", med_list_codg=f"  {code} ",
+                 chrgitm_lv=f" {level}", trace_code="   ")
     rows["fixmedins"][0]["begndate"] = "2010/01/01"
     rep = ingest(write_export(tmp_path / "src", "csv", rows), tmp_path / "ws", now=NOW)
-    assert all(t.quarantined == 0 for t in rep.tables.values())
+    assert all(t.quarantined == 0 for t in rep.tables.values())  # the padded code still finds its catalogue row
     f = table(tmp_path / "ws", "fee_list_d", "feedetl_sn")[0]
     assert f[5] == datetime(2024, 1, 5, 9) and f[10] == 1.0 and f[11] == 60.0
+    assert (f[6], f[9], f[15]) == (code, level, None)
 
 
 def test_pseudonyms_are_keyed_and_raw_ids_never_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
