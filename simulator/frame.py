@@ -134,6 +134,8 @@ def seq_ids(prefix: str, runs: list[tuple[int, int]], width: int) -> pa.Array:
     Within each block of 10,000 consecutive numbers only the last four digits change, so a block is
     one contiguous copy from a 10,000-row template plus one broadcast of its leading digits.
     """
+    if width < 4:  # the blocks assume four trailing digits
+        return fixed_ids(prefix, np.concatenate([np.arange(s, s + n, dtype=np.int64) for s, n in runs]), width)
     pre = np.frombuffer(prefix.encode(), dtype=np.uint8)
     w = len(pre) + width
     total = sum(count for _, count in runs)

@@ -49,8 +49,8 @@ def test_coercion_of_untidy_text(tmp_path: Path) -> None:
     rows = export_rows()
     first = rows["fee_list_d"][0]
     code, level = first["med_list_codg"], first["chrgitm_lv"]
-    first.update(fee_ocur_time="2024/01/05 09:00:00", pric=" 60.00 ", cnt="1.0", med_list_codg=f"  {code} ",
-                 chrgitm_lv=f" {level}", trace_code="   ")
+    first.update(fee_ocur_time="2024/01/05 09:00:00", pric=" 60.00 ", cnt="1.0", med_list_codg=f"\u3000{code} ",
+                 chrgitm_lv=f" {level}\u00a0", trace_code=" \u3000 ")  # ideographic and no-break spaces too
     rows["fixmedins"][0]["begndate"] = "2010/01/01"
     rep = ingest(write_export(tmp_path / "src", "csv", rows), tmp_path / "ws", now=NOW)
     assert all(t.quarantined == 0 for t in rep.tables.values())  # the padded code still finds its catalogue row

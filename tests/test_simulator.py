@@ -184,6 +184,7 @@ def test_block_built_ids_equal_the_general_builder() -> None:
     runs = [(9_995, 12), (123_456_789, 25_003), (0, 0), (10_000, 1), (99_999_999_990, 30)]
     expected = pa.concat_arrays([fixed_ids("S", np.arange(s, s + n), 13) for s, n in runs])
     assert seq_ids("S", runs, 13).equals(expected)
+    assert seq_ids("S", [(5, 3), (998, 4)], 3).equals(fixed_ids("S", np.r_[5:8, 998:1002], 3))
 
 
 def test_code_dictionaries_give_the_listed_values() -> None:
