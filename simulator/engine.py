@@ -2,7 +2,8 @@
 
 Inspections run at each quarter's first month using only what happened before it, and their
 findings change behaviour from the month after the visit, so the labels are endogenous the way
-real ones are. Only one month of fee lines is ever in memory.
+real ones are. At most three months of fee lines are in memory: one being generated, one being
+settled (on its own thread), one waiting for or in the Parquet writer.
 """
 
 from __future__ import annotations
