@@ -187,7 +187,6 @@ def ingest(src: Path, workspace: Path, adapter: Path | Adapter | None = None, en
                 key_tables[name] = build_keys(con, table, old, name in sources)
         for keys_table in key_tables.values():  # tens of millions of keys at scale: free them for the write
             con.execute(f"DROP TABLE {keys_table}")
-        con.execute("DROP TABLE IF EXISTS dupl_cand")
         _register_pseudonyms(con, sources, key)
         qdir = workspace / "quarantine" / run_id
         report.quarantine_dir = str(qdir)

@@ -35,6 +35,7 @@ SELECT hash({keys}) AS h FROM checked_{table.name} WHERE {not_null} GROUP BY h H
     if con.sql("SELECT count(*) FROM dupl_cand").fetchall()[0][0] == 0:  # the usual case: no second scan
         con.sql(f"CREATE OR REPLACE TEMP TABLE dupl_{table.name} "
                 "(_fid BIGINT, _row BIGINT, first_fid BIGINT, first_row BIGINT)")
+        con.sql("DROP TABLE dupl_cand")
         return 0
     con.sql(f"""
 CREATE OR REPLACE TEMP TABLE dupl_{table.name} AS
@@ -44,6 +45,7 @@ w AS (SELECT *, row_number() OVER win AS rn, first_value(_fid) OVER win AS first
              first_value(_row) OVER win AS first_row
       FROM r WINDOW win AS (PARTITION BY {keys} ORDER BY _fid, _row))
 SELECT _fid, _row, first_fid, first_row FROM w WHERE rn > 1""")
+    con.sql("DROP TABLE dupl_cand")
     return con.sql(f"SELECT count(*) FROM dupl_{table.name}").fetchall()[0][0]
 
 

@@ -42,7 +42,7 @@ class Persons:
     # Everyone's age on one day, and people per region of at least some age on that day: asked for by
     # legitimate care and by four behaviours each month, so kept for the month's first day.
     _ages: tuple[int, np.ndarray] | None = field(default=None, init=False, repr=False)
-    _pools: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict, init=False, repr=False)
+    _pools: dict[int, list[np.ndarray]] = field(default_factory=dict, init=False, repr=False)  # by min_age
     _by_region: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
     _region_ages: np.ndarray | None = field(default=None, init=False, repr=False)  # ages in _by_region order
 
@@ -63,12 +63,11 @@ class Persons:
 
     def region_pools(self, day: int, min_age: int) -> list[np.ndarray]:
         """Per region, the people at least `min_age` on `day` (everyone in the region when nobody is)."""
-        ages = self.age_at(day)
-        key = (int(day), min_age)
+        ages = self.age_at(day)  # a new day clears the pools
         if self._by_region is None:  # people ordered by region, then index: one slice per region
             order = np.argsort(self.region, kind="stable")
             self._by_region = (order, np.searchsorted(self.region[order], np.arange(len(REGIONS) + 1)))
-        if key not in self._pools:
+        if min_age not in self._pools:
             order, bounds = self._by_region
             if self._region_ages is None:
                 self._region_ages = ages[order]
@@ -78,8 +77,8 @@ class Persons:
                 seg = slice(bounds[r], bounds[r + 1])
                 p = order[seg][old[seg]]
                 pools.append(p if len(p) else order[seg])
-            self._pools[key] = pools
-        return self._pools[key]
+            self._pools[min_age] = pools
+        return self._pools[min_age]
 
 
 def _digits(x: np.ndarray, width: int) -> np.ndarray:

@@ -113,7 +113,6 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
     st.line_seq += n_all
     mdtrt_ids = seq_ids("M", [(vid0, nv)], 13)
     psn = take_str(w.per.psn_no, v["person"])
-    fcodes = take_str(w.fac.code, v["fac"])
     item = ln["item"][idx_all]
     dr = ln["dr"][idx_all]
     valid_t = tser[idx_all] >= 0
@@ -170,13 +169,13 @@ def settle_month(w: World, st: State, m: int, v: Frame, ln: Frame, rng: np.rando
         "psn_cash_pay": cents_to_float(cash[vrow] * sg),
         "refd_setl_flag": _REFUND_FLAG.take((sg < 0).astype(np.int64)),
     }
-    truth = _truth(w, st, m, v, ln, fraud_fund, fee, mdtrt_ids, fcodes, fund)
+    truth = _truth(w, st, m, v, ln, fraud_fund, fee, mdtrt_ids, fund)
     return {"mdtrt_d": mdtrt, "setl_d": setl, "fee_list_d": fee, "truth": truth, "n_visits": nv,
             "medfee": medfee, "fund": fund}
 
 
 def _truth(w: World, st: State, m: int, v: Frame, ln: Frame, fraud_fund: np.ndarray, fee: dict,
-           mdtrt_ids: pa.Array, fcodes: pa.Array, fund: np.ndarray) -> dict:
+           mdtrt_ids: pa.Array, fund: np.ndarray) -> dict:
     nl = len(ln["row"])
     fl = np.flatnonzero(ln["pattern"][:nl] > 0)
     fac_l = v["fac"][ln["row"][fl]]
@@ -188,10 +187,10 @@ def _truth(w: World, st: State, m: int, v: Frame, ln: Frame, fraud_fund: np.ndar
     np.add.at(st.n_visits, (v["fac"], m), 1)
     np.add.at(st.fund, (v["fac"], m), fund / 100.0)
     lines = {"feedetl_sn": fee["feedetl_sn"].take(pa.array(fl)), "mdtrt_id": take_str(mdtrt_ids, ln["row"][fl]),
-             "fixmedins_code": take_str(fcodes, ln["row"][fl]), "pattern": pat_l, "amount": np.round(amt_l, 2),
+             "fixmedins_code": take_str(w.fac.code, fac_l), "pattern": pat_l, "amount": np.round(amt_l, 2),
              "_fac": fac_l, "_dr": ln["dr"][fl], "_row": ln["row"][fl]}
     fv = np.flatnonzero(_VISIT_PAT[v["pattern"]])
-    visits = {"mdtrt_id": take_str(mdtrt_ids, fv), "fixmedins_code": take_str(fcodes, fv),
+    visits = {"mdtrt_id": take_str(mdtrt_ids, fv), "fixmedins_code": take_str(w.fac.code, v["fac"][fv]),
               "pattern": v["pattern"][fv].astype(np.int64)}
     upc_rows = {"fac": v["fac"][upc], "dr": v["dr"][upc], "amount": v["upc"][upc]}
     return {"lines": lines, "visits": visits, "upcoding": upc_rows}
