@@ -6,9 +6,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean system-demo system-test
 
 setup: $(VENV)/.installed
+
+# Debian packages (fonts, Java, PDF and test tools): installed when missing and run as root, otherwise
+# the exact apt-get line is printed and make stops here, before any long work.
+system-demo:
+	@scripts/system-deps.sh demo
+system-test:
+	@scripts/system-deps.sh test
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +25,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m compileall -q -j 0 feijian simulator features training serving
 	@touch $@
 
-demo: setup          ## simulate → ingest → features (→ train → plan → report → serve, as built)
+demo: system-demo setup          ## simulate → ingest → features (→ train → plan → report → serve, as built)
 	$(BIN)/feijian demo
 
-test: setup          ## lint, then the whole test suite
+test: system-test setup          ## lint, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
