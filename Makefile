@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: setup demo test lint bench clean system-demo system-test
+.PHONY: setup demo test lint bench clean system-demo system-test wheel-check
 
 setup: $(VENV)/.installed
 
@@ -40,3 +40,6 @@ lock:                ## re-resolve exact pins after editing pyproject.toml
 
 clean:
 	rm -rf workspace province .pytest_cache
+
+wheel-check: setup   ## build the wheel, install it outside the source tree, run the pipeline from it (CI)
+	scripts/wheel-check.sh

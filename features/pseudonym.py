@@ -33,21 +33,34 @@ def demo_key_path(workspace: Path) -> Path:
     return Workspace(workspace).secrets / DEMO_KEY_NAME
 
 
-def ensure_demo_key(workspace: Path) -> Path:
-    """Create `<workspace>/.secrets/pseudonym.key` (32 random bytes, hex, mode 0600) if absent.
+def new_key(path: Path) -> Path:
+    """Write a new 256-bit key (`secrets`, hex) to `path` with mode 0600; never overwrite one.
 
-    For the demo only: a real deployment supplies its own key through the environment so that
-    pseudonyms stay stable across workspaces and machines.
+    The key is what links a person's visits across exports: pseudonyms made with another key do not
+    match the earlier ones. Keep it (and a backup) for as long as the workspace's history is used.
     """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ConfigError(
+            f"{path} already holds a key; it is not replaced (pseudonyms made with it would no longer link "
+            "to new ones). Remove it yourself only if no workspace uses it, or give another --file."
+        ) from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_bytes(32).hex() + "\n")
+    return path
+
+
+def ensure_demo_key(workspace: Path) -> Path:
+    """Create `<workspace>/.secrets/pseudonym.key` if absent (the demo's own key, see `new_key`)."""
     path = demo_key_path(workspace)
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_bytes(32).hex() + "\n")
-    return path
+    return new_key(path)
 
 
 def _read_key_file(path: Path, source: str) -> bytes:
@@ -72,9 +85,12 @@ def load_key(workspace: Path) -> bytes:
         key, source = _read_key_file(path, "the demo key"), str(path)
     else:
         raise ConfigError(
-            "no pseudonym key: set $" + ENV_PSEUDONYM_KEY + " (the key itself) or $" + ENV_PSEUDONYM_KEY_FILE
-            + " (a file holding it); psn_no and certno are hashed with it on ingest. "
-            "For a demo, `feijian demo` creates one in <workspace>/.secrets/."
+            "no pseudonym key: make one with `feijian key new` (it writes <workspace>/.secrets/pseudonym.key, "
+            "or `--file PATH` and set $"
+            + ENV_PSEUDONYM_KEY_FILE
+            + "=PATH), or set $"
+            + ENV_PSEUDONYM_KEY
+            + " to the key itself; psn_no and certno are hashed with it on ingest."
         )
     if len(key) < MIN_KEY_BYTES:
         raise ConfigError(f"the pseudonym key from {source} is {len(key)} bytes; use at least {MIN_KEY_BYTES}")

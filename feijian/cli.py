@@ -430,6 +430,91 @@ def report(
         _fail(exc)
 
 
+def _plan_help(name: str, text: str) -> str:
+    """Help text with the default the service's PlanRequest declares (the one place defaults live)."""
+    from serving.schemas import PlanRequest
+
+    return f"{text} (default {PlanRequest.model_fields[name].default})."
+
+
+@app.command()
+def plan(
+    capacity: Annotated[int | None, typer.Option(help=_plan_help("capacity", "How many facilities, 1–500"))] = None,
+    region: Annotated[list[str] | None, typer.Option(help="Only these regions (admdvs); repeatable.")] = None,
+    ftype: Annotated[list[str] | None, typer.Option("--type", help="Facility types; repeatable.")] = None,
+    level: Annotated[list[str] | None, typer.Option("--level", help="hosp_lv codes; repeatable.")] = None,
+    ownership: Annotated[list[str] | None, typer.Option(help="public / private; repeatable.")] = None,
+    region_cap: Annotated[list[str] | None, typer.Option(help="REGION=N: at most N targets there.")] = None,
+    exclude_days: Annotated[
+        int | None, typer.Option(help=_plan_help("exclude_days", "Skip facilities inspected this many days back"))
+    ] = None,
+    clean_cooldown_days: Annotated[
+        int | None,
+        typer.Option(help=_plan_help("clean_cooldown_days", "Skip facilities found clean this many days back")),
+    ] = None,
+    exploration_share: Annotated[
+        float | None, typer.Option(help=_plan_help("exploration_share", "Share of capacity drawn at random"))
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help=_plan_help("seed", "Seed of the exploration draw"))] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table (Rich), csv or json (for scripts).")] = "table",
+    workspace: WorkspaceOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Plan the next inspection round under capacity: rank, facility, type, region, risk, expected recovery,
+    top reason. The same request and planner as the API's /api/plan and the page."""
+    from serving.plan_cli import plan_request, run_plan
+    from serving.reports.run import parse_caps
+
+    try:
+        req = plan_request(
+            {
+                "capacity": capacity,
+                "regions": region,
+                "types": ftype,
+                "levels": level,
+                "ownership": ownership,
+                "region_caps": parse_caps(region_cap),
+                "exclude_days": exclude_days,
+                "clean_cooldown_days": clean_cooldown_days,
+                "exploration_share": exploration_share,
+                "seed": seed,
+            }
+        )
+        run_plan(workspace_dir(workspace), models_dir(models), req, fmt, console)
+    except FeijianError as exc:
+        _fail(exc)
+
+
+key_app = typer.Typer(help="The pseudonymisation key that psn_no and certno are hashed with.", no_args_is_help=True)
+app.add_typer(key_app, name="key")
+
+
+@key_app.command("new")
+def key_new(
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Where to write it (default <workspace>/.secrets/pseudonym.key).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Make a 256-bit pseudonymisation key (mode 0600); an existing key is never overwritten.
+
+    Keep this key for as long as the workspace's history is used, and back it up: ingest hashes every
+    psn_no and certno with it, and a lost or changed key makes new pseudonyms unlinkable to earlier ones
+    (a person's past visits and findings no longer join their new ones).
+    """
+    from features.pseudonym import demo_key_path, new_key
+    from feijian.settings import ENV_PSEUDONYM_KEY_FILE
+
+    try:
+        path = new_key(file if file else demo_key_path(workspace_dir(workspace)))
+    except FeijianError as exc:
+        _fail(exc)
+    console.print(f"pseudonym key written to {path} (mode 0600)")
+    if file:
+        console.print(f"  use it with: export {ENV_PSEUDONYM_KEY_FILE}={path.resolve()}")
+    console.print("  keep it and a backup: with another key, new pseudonyms no longer link to earlier ones")
+
+
 def main() -> None:
     try:
         app()

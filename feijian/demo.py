@@ -33,8 +33,10 @@ def run_demo(
 ) -> None:
     from features.ingest_cli import run_ingest
     from features.pseudonym import ensure_demo_key
+    from serving.charts import require_fonts
     from simulator.cli_support import run_simulate
 
+    require_fonts()  # step 6 writes Chinese PDFs: say so now, not after the training
     t0 = time.perf_counter()
     t = _stage(console, "1/7 模拟省份 simulate")
     run_simulate(out=out, seed=seed, scale=scale, console=console)

@@ -38,6 +38,15 @@ def cjk_font_files() -> list[str]:
     return []
 
 
+def require_fonts() -> None:
+    """Stop at once, before any long work, when the reports could not show Chinese."""
+    if not cjk_font_files():
+        raise NotReadyError(
+            "no Chinese font found: install Noto CJK (`apt-get install fonts-noto-cjk`, or run "
+            "`scripts/system-deps.sh demo` as root), or charts and PDFs show boxes"
+        )
+
+
 def setup_fonts() -> None:
     """Register Noto Sans CJK with matplotlib (Agg backend); a clear error when the font is missing."""
     global _ready
@@ -49,12 +58,8 @@ def setup_fonts() -> None:
     matplotlib.use("Agg")
     from matplotlib import font_manager
 
-    files = cjk_font_files()
-    if not files:
-        raise NotReadyError(
-            "no Chinese font found: install Noto CJK (`apt-get install fonts-noto-cjk`), or charts show boxes"
-        )
-    for f in files:
+    require_fonts()
+    for f in cjk_font_files():
         font_manager.fontManager.addfont(f)
     matplotlib.rcParams["font.family"] = [CJK_FAMILY, "DejaVu Sans"]
     matplotlib.rcParams["axes.unicode_minus"] = False
