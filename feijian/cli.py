@@ -515,6 +515,30 @@ def key_new(
     console.print("  keep it and a backup: with another key, new pseudonyms no longer link to earlier ones")
 
 
+bento_app = typer.Typer(help="Ship the service as a Bento (BentoML's unit of deployment).", no_args_is_help=True)
+app.add_typer(bento_app, name="bento")
+
+
+@bento_app.command("build")
+def bento_build(
+    project: Annotated[Path, typer.Option(help="The folder of bentofile.yaml (the feijian checkout).")] = Path("."),
+    workspace: WorkspaceOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Stage the champion bundle and the newest snapshot into bento/, then `bentoml build`.
+
+    Serve the result with `FEIJIAN_STATE_DIR=/var/lib/feijian bentoml serve feijian:latest` (the state
+    folder holds the audit log, its key and the default database; nothing writable lives in the Bento),
+    or make an OCI image with `bentoml containerize feijian:latest` where Docker exists.
+    """
+    from serving.bento import build
+
+    try:
+        build(workspace_dir(workspace), models_dir(models), project, console)
+    except FeijianError as exc:
+        _fail(exc)
+
+
 def main() -> None:
     try:
         app()

@@ -1,7 +1,7 @@
 """The service's database: SQLite in the workspace by default, PostgreSQL (or any SQLAlchemy URL) by URL.
 
 Holds recorded findings and API tokens. The URL comes from `--db`, else $FEIJIAN_DB_URL, else
-sqlite:///<workspace>/feijian.db.
+sqlite:///<workspace>/feijian.db ($FEIJIAN_STATE_DIR instead of the workspace where it is set).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from feijian.settings import state_dir
+
 ENV_DB_URL = "FEIJIAN_DB_URL"
 
 
@@ -20,7 +22,7 @@ class Base(DeclarativeBase):
 
 
 def default_url(workspace: Path) -> str:
-    return os.environ.get(ENV_DB_URL) or f"sqlite:///{(Path(workspace) / 'feijian.db').resolve()}"
+    return os.environ.get(ENV_DB_URL) or f"sqlite:///{(state_dir(workspace) / 'feijian.db').resolve()}"
 
 
 class Database:
@@ -56,6 +58,6 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def open_database(workspace: Path, url: str | None = None) -> Database:
-    if url is None:
-        Path(workspace).mkdir(parents=True, exist_ok=True)
+    if url is None and not os.environ.get(ENV_DB_URL):
+        state_dir(workspace).mkdir(parents=True, exist_ok=True)
     return Database(url or default_url(workspace)).create_all()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from feijian.errors import FeijianError
+from feijian.settings import state_dir
 from serving.audit import AuditLog, digest, load_or_create_key
 from serving.auth import AuthError, Principal, TokenCache
 from serving.db import open_database
@@ -43,11 +44,11 @@ FREEZE_AFTER = 200  # requests
 
 
 def audit_key_path(workspace: Path) -> Path:
-    return Path(workspace) / ".secrets" / "audit.key"
+    return state_dir(workspace) / ".secrets" / "audit.key"
 
 
 def audit_log_path(workspace: Path) -> Path:
-    return Path(workspace) / "audit" / "audit.log"
+    return state_dir(workspace) / "audit" / "audit.log"
 
 
 async def _reply(send: Any, status: int, message: str) -> None:

@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
 from feijian.errors import FeijianError
+from feijian.settings import workspace_dir
 from serving import bentoml_fixes
 from serving.findings import FindingIn, burden, record
 from serving.middleware import GuardMiddleware
@@ -33,7 +34,6 @@ from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, ScoreR
 from serving.state import ServingState, load_state
 from serving.web.app import make_page_app
 
-ENV_WORKSPACE = "FEIJIAN_WORKSPACE"
 ENV_DB = "FEIJIAN_DB_URL"
 MAX_CACHED = 256  # distinct plan requests kept (explanations: 16× as many targets)
 
@@ -223,5 +223,5 @@ class Feijian:
 
 
 Feijian.add_asgi_middleware(
-    GuardMiddleware, workspace=os.environ.get(ENV_WORKSPACE, "workspace"), db_url=os.environ.get(ENV_DB)
+    GuardMiddleware, workspace=str(workspace_dir()), db_url=os.environ.get(ENV_DB)
 )

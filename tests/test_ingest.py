@@ -76,9 +76,9 @@ def test_pseudonyms_are_keyed_and_raw_ids_never_stored(tmp_path: Path, monkeypat
             assert b"P001" not in data and b"110101199001010001" not in data, p
 
 
-def test_missing_key_names_both_env_vars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_names_the_command_and_both_env_vars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FEIJIAN_PSEUDONYM_KEY")
-    with pytest.raises(ConfigError, match=r"FEIJIAN_PSEUDONYM_KEY.*FEIJIAN_PSEUDONYM_KEY_FILE"):
+    with pytest.raises(ConfigError, match=r"feijian key new.*FEIJIAN_PSEUDONYM_KEY_FILE.*FEIJIAN_PSEUDONYM_KEY\b"):
         ingest(write_export(tmp_path / "src", "csv"), tmp_path / "ws", now=NOW)
     path = ensure_demo_key(tmp_path / "ws")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
