@@ -66,6 +66,8 @@ def safe_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Every text column (and the column names) neutralised; other columns untouched."""
     cols = []
     for col in batch.columns:
+        if pa.types.is_dictionary(col.type):  # a categorical column: its values are what the file shows
+            col = col.cast(col.type.value_type)
         text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type)
         cols.append(safe_strings(col) if text else col)
     return pa.RecordBatch.from_arrays(cols, names=[safe_text(str(n)) for n in batch.schema.names])
@@ -125,7 +127,7 @@ def csv_text(data: Rows) -> str:
 def _missing(value: Any) -> bool:
     if value is None or value is pd.NaT or value is pd.NA:
         return True
-    return isinstance(value, float) and math.isnan(value)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and math.isnan(float(value))
 
 
 def _write_cell(ws: Any, r: int, c: int, value: Any, fmt: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,13 +65,16 @@ def xlsx_cells(path: Path) -> list[Cell]:
 
 
 def csv_cells(path: Path) -> list[list[str]]:
-    raw = path.read_bytes()
-    assert raw.startswith("\ufeff".encode()), "Excel needs the BOM to read the Chinese as UTF-8"
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.reader(fh))
+    return csv_text_cells(path.read_bytes().decode("utf-8"))
+
+
+def csv_text_cells(text: str) -> list[list[str]]:
+    """The cells of a CSV; fails on a missing BOM or on any cell Excel would read as a formula."""
+    assert text.startswith("\ufeff"), "Excel needs the BOM to read the Chinese as UTF-8"
+    rows = list(csv.reader(io.StringIO(text[1:], newline="")))
     for row in rows:
         for v in row:
-            assert not v.startswith(DANGER) or is_number_text(v), f"{path.name}: cell {v!r} would run as a formula"
+            assert not v.startswith(DANGER) or is_number_text(v), f"cell {v!r} would run as a formula"
     return rows
 
 
@@ -93,25 +97,28 @@ def test_safe_text_quotes_formula_starts_and_leaves_numbers_and_plain_text() -> 
 def test_workbook_keeps_numbers_and_dates_and_neutralises_text(tmp_path: Path) -> None:
     from feijian.tabular import write_xlsx
 
-    frame = pd.DataFrame({"名称": PAYLOADS, "金额": [-12.5, 3, 0.0, 1, 2, 4, 5], "标记": [True] * 7,
-                          "时间": pd.Timestamp("2024-01-05 09:00")})
+    frame = pd.DataFrame({"名称": PAYLOADS, "金额": [-12.5, 3, float("nan"), 1, 2, 4, 5], "标记": [True] * 7,
+                          "时间": pd.Timestamp("2024-01-05 09:00"), "类别": pd.Categorical(PAYLOADS)})
     cells = xlsx_cells(write_xlsx({"表": frame, "=SUM(1)": frame.head(1)}, tmp_path / "t.xlsx"))
     values = {c.coordinate: c for c in cells}
     assert [values[f"A{i}"].value for i in range(2, 9)] == [shown(p) for p in PAYLOADS]
-    assert values["B2"].value == -12.5 and values["B2"].data_type == "n"
+    assert [values[f"E{i}"].value for i in range(2, 9)] == [shown(p) for p in PAYLOADS]
+    assert values["B2"].value == -12.5 and values["B2"].data_type == "n" and values["B4"].value is None
     assert values["C2"].value is True and values["D2"].is_date
 
 
 def test_csv_quotes_text_and_keeps_negative_numbers(tmp_path: Path) -> None:
     from feijian.tabular import csv_text, write_csv
 
-    frame = pd.DataFrame({"名称": CSV_PAYLOADS, "金额": [-12.5] * len(CSV_PAYLOADS), "原文": "-10.00"})
+    frame = pd.DataFrame({"名称": CSV_PAYLOADS, "金额": [-12.5] * len(CSV_PAYLOADS), "原文": "-10.00",
+                          "类别": pd.Categorical(CSV_PAYLOADS)})
     rows = csv_cells(write_csv(frame, tmp_path / "t.csv"))
-    assert rows[0] == ["名称", "金额", "原文"]
-    assert [r[0] for r in rows[1:]] == [p if p.startswith(",") or p.startswith("x") else shown(p) for p in CSV_PAYLOADS]
+    assert rows[0] == ["名称", "金额", "原文", "类别"]
+    expect = [p if p.startswith(",") or p.startswith("x") else shown(p) for p in CSV_PAYLOADS]
+    assert [r[0] for r in rows[1:]] == expect and [r[3] for r in rows[1:]] == expect
     assert {r[1] for r in rows[1:]} == {"-12.5"} and {r[2] for r in rows[1:]} == {"-10.00"}
-    text = csv_text(frame)
-    assert "'=cmd" in text and "\n=" not in text.replace("\r", "")
+    assert csv_cells(write_csv(frame.head(0), tmp_path / "empty.csv")) == [rows[0]]  # the header alone
+    assert csv_text_cells(csv_text(frame)) == rows
 
 
 # --- the round workbook and the service's downloads ------------------------------------------------------
