@@ -116,11 +116,13 @@ def write_csv(data: Rows, out: Path, *, schema: pa.Schema | None = None) -> Path
     return out
 
 
-def csv_text(data: Rows) -> str:
-    """What `write_csv` would write, as text (for an artifact logged as text, e.g. to MLflow)."""
+def csv_text(data: Rows, *, bom: bool = True) -> str:
+    """What `write_csv` would write, as text: for an artifact logged as text (MLflow), or standard output
+    (`bom=False`: a pipe's reader does not expect one)."""
     buf = io.BytesIO()
     _write_csv_to(buf, data, None)
-    return buf.getvalue().decode("utf-8")
+    text = buf.getvalue().decode("utf-8")
+    return text if bom else text.removeprefix("\ufeff")
 
 
 # --- xlsx -------------------------------------------------------------------------------------------

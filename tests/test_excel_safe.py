@@ -122,6 +122,14 @@ def test_csv_quotes_text_and_keeps_negative_numbers(tmp_path: Path) -> None:
 
 
 # --- the round workbook and the service's downloads ------------------------------------------------------
+def taint_scored(s: pd.DataFrame) -> pd.DataFrame:
+    """Scored facilities named with the payloads, their reasons led by one."""
+    n = min(len(s), len(PAYLOADS))
+    s.loc[: n - 1, "fixmedins_name"] = PAYLOADS[:n]
+    s["top_reasons"] = [[PAYLOADS[i % len(PAYLOADS)], "正常理由"] for i in range(len(s))]
+    return s
+
+
 class Tainted:
     """The real explainer, but the facilities are named with the payloads and the evidence and reasons
     carry them too (what a hostile claims export would put there)."""
@@ -133,11 +141,7 @@ class Tainted:
         return getattr(self._real, name)
 
     def scored(self) -> pd.DataFrame:
-        s = self._real.scored()
-        n = min(len(s), len(PAYLOADS))
-        s.loc[: n - 1, "fixmedins_name"] = PAYLOADS[:n]
-        s["top_reasons"] = [[PAYLOADS[i % len(PAYLOADS)], "正常理由"] for i in range(len(s))]
-        return s
+        return taint_scored(self._real.scored())
 
     def evidence(self, code: str, rule_id: str | None = None) -> pd.DataFrame:
         ev = self._real.evidence(code, rule_id).copy()
@@ -225,6 +229,30 @@ def test_round_report_workbook_has_no_formula(explainer: Any, tmp_path: Path) ->
     plan = plan_round(t.scored(), t.inspections(), t.as_of, 10, exploration_share=0.0, seed=1)
     cells = xlsx_cells(write_round_report(plan, t, tmp_path)["xlsx"])  # type: ignore[arg-type]
     assert shown(PAYLOADS[0]) in {c.value for c in cells}
+
+
+@pytest.mark.slow
+def test_plan_cli_csv_has_no_formula(bundled: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`feijian plan --format csv` (stdout, for a pipe or a file opened in Excel)."""
+    from typer.testing import CliRunner
+
+    from feijian.cli import app
+    from serving.explain import Explainer
+    from tests import serving_setup
+
+    real = Explainer.scored
+    monkeypatch.setattr(Explainer, "scored", lambda self: taint_scored(real(self)))
+    models = serving_setup.mark(bundled)
+    res = CliRunner().invoke(app, ["plan", "--workspace", str(bundled.workspace), "--models", str(models),
+                                   "--capacity", "10", "--exploration-share", "0", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader(io.StringIO(res.stdout, newline="")))
+    for row in rows:
+        for v in row:
+            assert not v.startswith(DANGER) or is_number_text(v), f"cell {v!r} would run as a formula"
+    header = rows[0]
+    assert {shown(p) for p in PAYLOADS} <= {r[header.index("name")] for r in rows[1:]}
+    assert all(is_number_text(r[header.index("expected_recovery")]) for r in rows[1:])
 
 
 # --- the ingest quarantine, from a real ingest of a hostile export -------------------------------------
