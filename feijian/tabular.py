@@ -31,8 +31,7 @@ import pyarrow as pa
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 QUOTE = "'"
-# the same two patterns serve Python's re (one cell) and RE2 (pyarrow, whole columns)
-_STARTS = r"^[=+\-@\t\r\x00]"
+# the same pattern serves Python's re (one cell) and RE2 (pyarrow, whole columns)
 _NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _NUMBER_RE = re.compile(_NUMBER)
 BOM = "\ufeff".encode()  # Excel reads a CSV with a BOM as UTF-8 (Chinese shows); without it, as the ANSI codepage
@@ -57,7 +56,10 @@ def safe_strings(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArra
 
     if pa.types.is_string_view(array.type):
         array = array.cast(pa.string())
-    danger = pc.and_(pc.match_substring_regex(array, _STARTS), pc.invert(pc.match_substring_regex(array, _NUMBER)))
+    starts = pc.is_in(pc.utf8_slice_codeunits(array, 0, 1), value_set=pa.array(FORMULA_PREFIXES, array.type))
+    if not pc.any(starts).as_py():  # the usual column: nothing to quote, nothing to copy
+        return array
+    danger = pc.and_(starts, pc.invert(pc.match_substring_regex(array, _NUMBER)))
     quoted = pc.binary_join_element_wise(pa.scalar(QUOTE, array.type), array, pa.scalar("", array.type))
     return pc.if_else(pc.fill_null(danger, False), quoted, array)
 
