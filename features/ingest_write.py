@@ -22,6 +22,7 @@ import pyarrow.dataset as pads
 
 from features.schema import TABLES, Table
 from features.validate import qi, sq
+from feijian.tabular import write_csv
 
 KEEP_VERSIONS = 2  # the current one and the one before, for a manual rollback
 ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group in the workspace
@@ -181,14 +182,9 @@ def write_json_atomic(path: Path, payload: dict[str, object]) -> None:
 
 
 def write_quarantine(con: duckdb.DuckDBPyConnection, relation: str, qdir: Path, name: str) -> Path:
-    """Write a quarantine relation as Parquet and a CSV copy (UTF-8 with BOM so Excel shows Chinese)."""
+    """Write a quarantine relation as Parquet and a CSV copy for Excel (feijian.tabular: BOM, formulas neutralised)."""
     qdir.mkdir(parents=True, exist_ok=True)
     pq_path = qdir / f"{name}.parquet"
     con.execute(f"COPY (SELECT * FROM {relation} ORDER BY file, row) TO {sq(str(pq_path))} (FORMAT parquet)")
-    csv_tmp = qdir / f"{name}.csv.tmp"
-    con.execute(f"COPY (SELECT * FROM {relation} ORDER BY file, row) TO {sq(str(csv_tmp))} (FORMAT csv, HEADER)")
-    with (qdir / f"{name}.csv").open("wb") as out, csv_tmp.open("rb") as src:
-        out.write("\ufeff".encode())
-        shutil.copyfileobj(src, out)
-    csv_tmp.unlink()
+    write_csv(con.sql(f"SELECT * FROM {relation} ORDER BY file, row").to_arrow_reader(), qdir / f"{name}.csv")
     return pq_path

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from feijian.tabular import write_csv
 from serving.charts import setup_fonts
 from training.dataset import column_label
 
@@ -44,7 +45,7 @@ def global_explanation(explainer: Explainer, out_dir: Path) -> list[Path]:
     lv = explainer.facilities
     imp = importance(explainer)
     paths = [out_dir / "importance.csv"]
-    imp.to_csv(paths[0], index=False, encoding="utf-8")
+    write_csv(imp, paths[0])
 
     top = imp.head(N_SUMMARY)
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(top) + 1.2), dpi=120)

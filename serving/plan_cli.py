@@ -7,7 +7,6 @@ give one round for one request.
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from feijian.errors import InputError
+from feijian.tabular import csv_text
 from serving.schemas import PlanRequest
 from training.bundle import Bundle, champion_path
 
@@ -109,9 +109,7 @@ def run_plan(workspace: Path, models: Path, req: PlanRequest, fmt: str, console:
         records = json.loads(plan.targets.to_json(orient="records", force_ascii=False, double_precision=15))
         sys.stdout.write(json.dumps({"targets": records, "meta": plan.meta}, ensure_ascii=False, default=str) + "\n")
     elif fmt == "csv":
-        buf = io.StringIO()
-        flat_targets(plan.targets).to_csv(buf, index=False)  # TODO(merge): the formula-safe writer
-        sys.stdout.write(buf.getvalue())
+        sys.stdout.write(csv_text(flat_targets(plan.targets), bom=False))
     else:
         console.print(_table(plan.targets, plan.meta))
         ex = plan.meta["exclusions_zh"]

@@ -21,6 +21,7 @@ import pandas as pd
 from features.build import input_fingerprint
 from feijian.errors import FeijianError, InputError
 from feijian.settings import Workspace
+from feijian.tabular import csv_text
 from training import registry
 from training.backtest import Fold, labelled_metrics, objective, run_backtest
 from training.bundle import Bundle, export_bundle, mark_champion
@@ -290,7 +291,7 @@ def train_workspace(
             mlflow.log_metric("physician_cv_auc", dr_auc)
         mlflow.log_dict(report, "evaluation.json")
         imp = _importance(final)
-        mlflow.log_text(imp.to_csv(index=False), "feature_importance.csv")
+        mlflow.log_text(csv_text(imp), "feature_importance.csv")
         mlflow.log_dict(registry.package_versions(), "package_versions.json")
         meta = {
             "model_version": version,

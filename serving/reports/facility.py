@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from features.registry import PEER_PCT, PEER_Z, get
+from feijian.tabular import write_xlsx
 from serving.charts import waterfall
 from serving.reports import render
 
@@ -104,7 +105,7 @@ def write_facility_report(explainer: Explainer, code: str, out_dir: Path) -> dic
             for i, r in enumerate(x["reasons"])
         ]
     )
-    xlsx = render.write_xlsx(
+    xlsx = write_xlsx(
         {"疑点汇总": summary, "疑点清单": render.evidence_sheet(ev, explainer.rules), "入选理由": reasons},
         out_dir / f"{stem}_evidence.xlsx",
     )

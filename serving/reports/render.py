@@ -1,4 +1,5 @@
-"""Rendering shared by the reports: the jinja2 environment, number formats, HTML → PDF, Excel sheets."""
+"""Rendering shared by the reports: the jinja2 environment, number formats, HTML → PDF, the evidence sheet
+(workbooks themselves are written by feijian.tabular, like every file a user opens in Excel)."""
 
 from __future__ import annotations
 
@@ -69,22 +70,6 @@ def write_pdf(html: Path, out: Path) -> Path:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     HTML(filename=str(html), base_url=str(html.parent)).write_pdf(str(out))
-    return out
-
-
-def write_xlsx(sheets: dict[str, pd.DataFrame], out: Path) -> Path:
-    """One sheet per frame, a bold header row, columns sized to their content, the header frozen."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(out, engine="xlsxwriter") as xw:
-        bold = xw.book.add_format({"bold": True, "bg_color": "#F3F3F3", "border": 1})
-        for name, frame in sheets.items():
-            frame.to_excel(xw, sheet_name=name[:31], index=False)
-            ws = xw.sheets[name[:31]]
-            ws.freeze_panes(1, 0)
-            for j, col in enumerate(frame.columns):
-                ws.write(0, j, str(col), bold)
-                width = max([len(str(col)) * 2] + [len(str(v)) for v in frame[col].head(200)])
-                ws.set_column(j, j, min(60, max(8, width + 2)))
     return out
 
 

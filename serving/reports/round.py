@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
+from feijian.tabular import write_xlsx
 from serving.reports import render
 
 if TYPE_CHECKING:
@@ -97,5 +98,5 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[
         "按地区汇总": by_region,
         "按类型汇总": by_type,
     }
-    xlsx = render.write_xlsx(sheets, out_dir / f"{stem}.xlsx")
+    xlsx = write_xlsx(sheets, out_dir / f"{stem}.xlsx")
     return {"html": html, "pdf": pdf, "xlsx": xlsx}

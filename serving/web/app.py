@@ -18,6 +18,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from feijian.errors import FeijianError
+from feijian.tabular import write_xlsx
 from serving.schemas import PlanRequest
 
 MEDIA = {
@@ -107,8 +108,7 @@ def make_page_app() -> FastAPI:
         except FeijianError as exc:
             raise fail(exc) from None
         with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "evidence.xlsx"
-            rows.to_excel(out, index=False, sheet_name="疑点清单", engine="xlsxwriter")
+            out = write_xlsx({"疑点清单": rows}, Path(tmp) / "evidence.xlsx")
             return _file(out, f"{code}_疑点清单.xlsx")
 
     return app
