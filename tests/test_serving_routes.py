@@ -265,8 +265,14 @@ def test_refusals_are_audited_with_who_was_refused(live: Live) -> None:
 def test_analyst_sees_no_facility_risk_or_ranking(live: Live) -> None:
     """Item 13: an analyst's explanations over all codes rebuilt the ranking; now no route gives them one."""
     h = _auth(live, "analyst")
-    for path in ("/api/explain", "/api/explain_physician", "/api/plan", "/api/evidence"):
-        r = httpx.post(live.base + path, json={"code": FACILITY, "capacity": 3}, headers=h, timeout=30)
+    calls = [
+        ("/api/explain", {"code": FACILITY}),
+        ("/api/explain_physician", {"code": PHYSICIAN}),
+        ("/api/evidence", {"code": FACILITY}),
+        ("/api/plan", {"capacity": 3}),
+    ]
+    for path, body in calls:
+        r = httpx.post(live.base + path, json=body, headers=h, timeout=30)
         assert r.status_code == 403, f"{path}: {r.status_code}"
     for path in (f"/ui/download/facility_report/{FACILITY}?fmt=xlsx", f"/ui/download/evidence/{FACILITY}"):
         assert httpx.get(live.base + path, headers=h, timeout=30).status_code == 403
