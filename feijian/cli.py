@@ -303,7 +303,7 @@ def serve(
 @token_app.command("issue")
 def token_issue(
     name: Annotated[str, typer.Option(help="Who holds the token.")],
-    role: Annotated[str, typer.Option(help="planner, supervisor, analyst or admin.")],
+    role: Annotated[str, typer.Option(help="planner, supervisor, analyst, monitor (/metrics only) or admin.")],
     workspace: WorkspaceOpt = None,
     db: DbOpt = None,
 ) -> None:

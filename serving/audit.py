@@ -53,7 +53,7 @@ class AuditLog:
         self.key = key
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.touch(exist_ok=True)
+        self.path.touch(mode=0o600, exist_ok=True)  # readable by the service's user only
         self._seq, self._prev = self._tail()
         self._size = self.path.stat().st_size
 

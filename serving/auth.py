@@ -1,12 +1,24 @@
 """Tokens and roles: the next round's list is confidential, so every endpoint but health needs a token.
 
 A token is 32 random bytes shown once when issued; only its SHA-256 is stored (a leaked database
-gives no usable token). Roles decide what a token may do:
+gives no usable token). Roles decide what a token may do (the rights and the route each one opens
+are declared once, in serving.permissions):
 
-  planner     plan a round, explain targets, download plans and reports, read the burden view
-  supervisor  explain, pull evidence (疑点清单), download reports, record findings, burden view
-  analyst     score feature rows in batches, explain, burden view
-  admin       everything, and manage tokens
+  planner     plan a round and download it, explain targets, facility reports (without claim rows),
+              burden view
+  supervisor  explain, pull evidence (疑点清单), facility reports with their claim rows, record
+              findings, burden view; never the plan or its downloads
+  analyst     score feature rows in batches, burden view, the API schema
+  monitor     /metrics only (a Prometheus scraper's token)
+  admin       everything
+
+What an analyst may see (issue 16, item 13): no facility's or physician's explanation at all. An
+explanation carries the risk score, percentile and expected recovery, and its contributions sum
+to the score; run over every code it rebuilds the confidential ranking (all 30 planned targets
+fell in an analyst's top 60). Removing only the score fields would not close that: the feature
+values it shows, sent back to /api/score, give the scores again. Analysts study the model through
+the rows they score themselves, the burden view and the training reports (MLflow, evaluation.json),
+none of which reveals the next round.
 """
 
 from __future__ import annotations
@@ -21,15 +33,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from feijian.errors import FeijianError, InputError
 from serving.db import Base, Database
+from serving.permissions import ROLE_LABELS, ROLES, roles_with
 
-PERMISSIONS = ("plan", "score", "explain", "evidence", "report", "findings_write", "burden", "tokens")
-ROLES: dict[str, frozenset[str]] = {
-    "planner": frozenset({"plan", "explain", "report", "burden"}),
-    "supervisor": frozenset({"explain", "evidence", "report", "findings_write", "burden"}),
-    "analyst": frozenset({"score", "explain", "burden"}),
-    "admin": frozenset(PERMISSIONS),
-}
-ROLE_LABELS = {"planner": "检查计划员", "supervisor": "监督检查员", "analyst": "数据分析员", "admin": "管理员"}
 TOKEN_PREFIX = "fj_"
 
 
@@ -64,11 +69,11 @@ class Principal:
     name: str
     role: str
 
-    def require(self, permission: str) -> None:
-        if permission not in ROLES.get(self.role, frozenset()):
+    def require(self, right: str) -> None:
+        if right not in ROLES.get(self.role, frozenset()):
             raise ForbiddenError(
-                f"role {self.role!r} ({ROLE_LABELS.get(self.role, '')}) may not {permission}; "
-                f"roles that may: {', '.join(r for r, p in ROLES.items() if permission in p)}"
+                f"role {self.role!r} ({ROLE_LABELS.get(self.role, '')}) may not {right}; "
+                f"roles that may: {', '.join(roles_with(right))}"
             )
 
 

@@ -1,11 +1,14 @@
 """The service's database: SQLite in the workspace by default, PostgreSQL (or any SQLAlchemy URL) by URL.
 
 Holds recorded findings and API tokens. The URL comes from `--db`, else $FEIJIAN_DB_URL, else
-sqlite:///<workspace>/feijian.db ($FEIJIAN_STATE_DIR instead of the workspace where it is set).
+sqlite:///<workspace>/feijian.db ($FEIJIAN_STATE_DIR instead of the workspace where it is set). The SQLite
+file is created readable by its owner only (0600; SQLite gives its -wal and -shm files the same mode): it
+holds the findings and the token digests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -57,7 +60,18 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cur.close()
 
 
+def _create_private(url: str) -> None:
+    """Create a SQLite database file with mode 0600 before SQLite does (it would use 0644 under the usual umask)."""
+    path = url.removeprefix("sqlite:///")
+    if not url.startswith("sqlite:///") or path in ("", ":memory:") or os.path.exists(path):
+        return
+    with contextlib.suppress(FileExistsError):  # another worker created it meanwhile
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def open_database(workspace: Path, url: str | None = None) -> Database:
     if url is None and not os.environ.get(ENV_DB_URL):
         state_dir(workspace).mkdir(parents=True, exist_ok=True)
-    return Database(url or default_url(workspace)).create_all()
+    url = url or default_url(workspace)
+    _create_private(url)
+    return Database(url).create_all()

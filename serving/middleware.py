@@ -1,11 +1,14 @@
-"""Tokens, roles, size limits and the audit trail, in front of every route of the service.
+"""Tokens, roles, size limits, response headers and the audit trail, in front of every route of the service.
 
-An ASGI middleware, so the BentoML APIs, the mounted page's data routes and BentoML's own
-endpoints (/metrics, /docs.json) are all covered the same way; only the health probes and the
-page's static shell (which holds no data) are open. The authenticated principal is handed to the
-handlers in the request state; a client cannot inject one (its headers are not trusted).
-Every request to a route that reads or changes targets is appended to the audit log with a digest
-of the response body.
+An ASGI middleware, so the BentoML APIs, the mounted page's routes and BentoML's own endpoints
+(/metrics, /docs.json) are all covered the same way, by the one table in serving.permissions: a
+request whose route is not named there is refused before it reaches the app. The authenticated
+principal is handed to the handlers in the request state; a client cannot inject one (its
+headers are not trusted). Every request to an audited route, refused or not, is appended to the
+audit log with the principal and a digest of the response body.
+
+Bodies are limited while they stream in: a chunked request declares no length, so the bytes are
+counted as they arrive and the request is answered 413 as soon as they pass the limit.
 """
 
 from __future__ import annotations
@@ -14,33 +17,35 @@ import gc
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from feijian.errors import FeijianError
 from feijian.settings import state_dir
+from serving import permissions
 from serving.audit import AuditLog, digest, load_or_create_key
-from serving.auth import AuthError, Principal, TokenCache
+from serving.auth import AuthError, ForbiddenError, Principal, TokenCache
 from serving.db import open_database
 
-OPEN_PATHS = ("/healthz", "/livez", "/readyz", "/ui", "/ui/", "/ui/static/app.js", "/ui/static/app.css")
-# path → permission; a path not listed needs any valid token
-PERMISSION_BY_PATH = {
-    "/api/plan": "plan",
-    "/api/score": "score",
-    "/api/explain": "explain",
-    "/api/explain_physician": "explain",
-    "/api/evidence": "evidence",
-    "/api/findings": "findings_write",
-    "/api/burden": "burden",
-    "/ui/download/plan": "report",
-    "/ui/download/round_report": "report",
-    "/ui/download/facility_report": "report",
-    "/ui/download/evidence": "evidence",
-}
-AUDITED_PREFIXES = ("/api/", "/ui/download/")
 MAX_BODY = 1_000_000  # bytes
 FREEZE_AFTER = 200  # requests
+# The page (serving/web/static) loads its script and style from /ui/static and calls the API on the
+# same origin; downloads are blob: URLs. Nothing inline, nothing framed, no other origin.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+]
+NO_STORE = (b"cache-control", b"no-store")  # everything that carries data (and every refusal)
+NO_CACHE = (b"cache-control", b"no-cache")  # the open static shell: may be kept, but revalidated
+
+Send = Callable[[dict], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict]]
 
 
 def audit_key_path(workspace: Path) -> Path:
@@ -51,7 +56,20 @@ def audit_log_path(workspace: Path) -> Path:
     return state_dir(workspace) / "audit" / "audit.log"
 
 
-async def _reply(send: Any, status: int, message: str) -> None:
+def with_headers(send: Send, cache_control: tuple[bytes, bytes]) -> Send:
+    """`send` with the security headers and a Cache-Control added to the response start."""
+
+    async def wrapped(msg: dict) -> None:
+        if msg["type"] == "http.response.start":
+            names = {k.lower() for k, _ in msg.get("headers", [])}
+            extra = [h for h in (*SECURITY_HEADERS, cache_control) if h[0] not in names]
+            msg = {**msg, "headers": [*msg.get("headers", []), *extra]}
+        await send(msg)
+
+    return wrapped
+
+
+async def _reply(send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps({"error": message, "status": status}, ensure_ascii=False).encode()
     await send(
         {
@@ -60,17 +78,37 @@ async def _reply(send: Any, status: int, message: str) -> None:
             "headers": [
                 (b"content-type", b"application/json; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),
+                *(extra or []),
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
 
 
-def permission_for(path: str) -> str | None:
-    for prefix, perm in PERMISSION_BY_PATH.items():
-        if path == prefix or path.startswith(prefix + "/"):
-            return perm
-    return None
+async def read_body(receive: Receive, limit: int) -> list[dict] | None:
+    """The request's messages, read until the body ends; None as soon as more than `limit` bytes arrived."""
+    messages: list[dict] = []
+    size = 0
+    while True:
+        msg = await receive()
+        messages.append(msg)
+        if msg["type"] != "http.request":
+            return messages  # the client went away: the app sees the disconnect
+        size += len(msg.get("body", b""))
+        if size > limit:
+            return None
+        if not msg.get("more_body", False):
+            return messages
+
+
+def replay(messages: list[dict], receive: Receive) -> Receive:
+    """A receive that hands out the messages already read, then waits on the connection as usual."""
+    queue = list(messages)
+
+    async def recv() -> dict:
+        return queue.pop(0) if queue else await receive()
+
+    return recv
 
 
 class GuardMiddleware:
@@ -82,7 +120,7 @@ class GuardMiddleware:
         self.audit = AuditLog(audit_log_path(self.workspace), load_or_create_key(audit_key_path(self.workspace)))
         self._seen = 0
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -93,42 +131,82 @@ class GuardMiddleware:
             gc.collect()
             gc.freeze()
         path: str = scope.get("path", "")
-        if path in OPEN_PATHS:
-            await self.app(scope, receive, send)
+        method: str = scope.get("method", "GET")
+        route = permissions.match(method, path)
+        send = with_headers(send, NO_CACHE if route is not None and route.right == permissions.OPEN else NO_STORE)
+        if route is None:
+            known = permissions.templates_for(path)
+            if known:
+                allow = ", ".join(sorted({r.method for r in known}))
+                await _reply(send, 405, f"{method} is not allowed here; use {allow}", [(b"allow", allow.encode())])
+            else:
+                await _reply(send, 404, "no such route")
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if int(headers.get("content-length") or 0) > MAX_BODY:
-            await _reply(send, 413, f"request body larger than {MAX_BODY:,} bytes")
+        if route.right == permissions.OPEN:
+            await self._forward(scope, receive, send, headers)
             return
         try:
             principal = self.tokens.authenticate(headers.get("authorization"), time.monotonic())
-            perm = permission_for(path)
-            if perm is not None:
-                principal.require(perm)
-        except FeijianError as exc:
-            if path.startswith(AUDITED_PREFIXES):
-                self.audit.append(
-                    "anonymous" if isinstance(exc, AuthError) else "?", "-", path, "", exc.http_status, digest(str(exc))
-                )
+        except AuthError as exc:
+            if route.audited:
+                self.audit.append("anonymous", "-", path, self._target(scope, path), exc.http_status, digest(str(exc)))
+            await _reply(send, exc.http_status, str(exc))
+            return
+        if not permissions.allowed(principal.role, route.right):
+            exc = ForbiddenError(
+                f"role {principal.role!r} ({permissions.ROLE_LABELS.get(principal.role, '')}) may not "
+                f"{route.right} ({method} {route.template}); roles that may: "
+                f"{', '.join(permissions.roles_with(route.right))}"
+            )
+            if route.audited:
+                target = self._target(scope, path)
+                self.audit.append(principal.name, principal.role, path, target, exc.http_status, digest(str(exc)))
             await _reply(send, exc.http_status, str(exc))
             return
         scope.setdefault("state", {})["principal"] = principal
-        if not path.startswith(AUDITED_PREFIXES):
-            await self.app(scope, receive, send)
+        if not route.audited:
+            await self._forward(scope, receive, send, headers)
             return
-        await self._audited(scope, receive, send, principal, path)
+        await self._audited(scope, receive, send, headers, principal, path)
 
-    async def _audited(self, scope: dict, receive: Any, send: Any, principal: Principal, path: str) -> None:
+    @staticmethod
+    def _target(scope: dict, path: str, body: bytes | None = None) -> str:
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = f"{scope.get('method', '')} {path}" + (f"?{query}" if query else "")
+        return target if body is None else f"{target} body_sha256={digest(body)}"
+
+    async def _forward(
+        self, scope: dict, receive: Receive, send: Send, headers: dict[str, str], on_body: Any = None
+    ) -> bool:
+        """Check the body's size (declared, then counted as it streams) and pass the request on.
+
+        False when it was refused with 413 (the app never saw it)."""
+        if int(headers.get("content-length") or 0) > MAX_BODY:
+            await _reply(send, 413, f"request body larger than {MAX_BODY:,} bytes")
+            return False
+        if (
+            scope.get("method") in ("GET", "HEAD")
+            and "transfer-encoding" not in headers
+            and not headers.get("content-length")
+        ):
+            await self.app(scope, receive, send)
+            return True
+        messages = await read_body(receive, MAX_BODY)
+        if messages is None:
+            await _reply(send, 413, f"request body larger than {MAX_BODY:,} bytes")
+            return False
+        if on_body is not None:
+            on_body(b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request"))
+        await self.app(scope, replay(messages, receive), send)
+        return True
+
+    async def _audited(
+        self, scope: dict, receive: Receive, send: Send, headers: dict[str, str], principal: Principal, path: str
+    ) -> None:
         status = {"code": 500}
-        body_hash = []
-        request_parts: list[bytes] = []
-
-        async def recv() -> Any:
-            msg = await receive()
-            if msg.get("type") == "http.request":
-                request_parts.append(msg.get("body", b""))
-            return msg
-
+        body_hash: list[str] = []
+        request_body: list[bytes] = []
         h = hashlib.sha256()
 
         async def snd(msg: dict) -> None:
@@ -141,11 +219,9 @@ class GuardMiddleware:
             await send(msg)
 
         try:
-            await self.app(scope, recv, snd)
+            await self._forward(scope, receive, snd, headers, on_body=request_body.append)
         finally:
-            query = scope.get("query_string", b"").decode("latin-1")
-            target = f"{scope.get('method', '')} {path}" + (f"?{query}" if query else "")
-            target += f" body_sha256={digest(b''.join(request_parts))}"
+            target = self._target(scope, path, b"".join(request_body))
             self.audit.append(
                 principal.name, principal.role, path, target, status["code"], body_hash[0] if body_hash else digest(b"")
             )

@@ -1,4 +1,8 @@
-"""Typed requests of the service, with limits and examples (they also make the OpenAPI schema)."""
+"""Typed requests of the service, with limits and examples (they also make the OpenAPI schema).
+
+Strict types: a number must be a JSON number (`"30"` and `true` are not a capacity; an integer
+field takes no 30.0), a string a string. Floats accept integers (`"exploration_share": 0`).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ class PlanRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"example": {"capacity": 30, "regions": [], "exclude_days": 180, "exploration_share": 0.1}},
     )
 
@@ -34,19 +39,19 @@ class PlanRequest(BaseModel):
 class ScoreRequest(BaseModel):
     """Feature rows (the model's columns, as in a snapshot) → scores, in one batch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     rows: list[dict[str, float | None]] = Field(min_length=1, max_length=MAX_SCORE_ROWS)
 
 
 class ExplainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"code": "H99010100001"}})
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"example": {"code": "H99010100001"}})
 
     code: str = Field(min_length=1, max_length=40, description="fixmedins_code（或医师 dr_code）")
 
 
 class EvidenceRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     code: str = Field(min_length=1, max_length=40)
     rule_id: str | None = Field(None, max_length=20)

@@ -1,21 +1,36 @@
-"""Terminal side of `feijian serve`, `feijian token` and `feijian audit verify`."""
+"""Terminal side of `feijian serve`, `feijian token` and `feijian audit verify`.
+
+`feijian serve` runs `bentoml serve` as a child and owns its lifetime: the child gets a session
+(and process group) of its own, so a terminal's Ctrl-C reaches it only through this process, and
+SIGTERM, SIGINT or SIGHUP sent to `feijian serve` is forwarded to it. BentoML then stops taking
+connections and lets its workers finish the requests in flight; whatever has not exited after
+`STOP_GRACE` seconds (the group and every worker seen under it: BentoML's process manager puts
+each worker in a session of its own, out of reach of the group) is killed. A second signal skips
+the wait.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import FrameType
 
+import psutil
 from rich.console import Console
 from rich.table import Table
 
 from feijian.errors import InputError
 from feijian.settings import ENV_MODELS, ENV_WORKSPACE, Workspace
 from serving.audit import load_or_create_key, verify
-from serving.auth import ROLE_LABELS, issue, list_tokens, revoke
+from serving.auth import issue, list_tokens, revoke
 from serving.db import ENV_DB_URL, open_database
 from serving.middleware import audit_key_path, audit_log_path
+from serving.permissions import ROLE_LABELS, ROLES
 
 
 def service_env(workspace: Path, models: Path, db_url: str | None = None) -> dict[str, str]:
@@ -45,6 +60,70 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+STOP_GRACE = 30.0  # seconds for in-flight requests to finish once asked to stop
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _kill_all(pgid: int, procs: list[psutil.Process]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()  # psutil checks it is still the same process (no PID reuse)
+
+
+def supervise(cmd: list[str], env: dict[str, str], grace: float = STOP_GRACE) -> int:
+    """Run `cmd` in its own session until it exits or this process is asked to stop; then stop it all.
+
+    Returns the child's exit status, or 0 when it was stopped on request."""
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
+    try:
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+        tree: dict[int, psutil.Process] = {}
+        while proc.poll() is None and not received:
+            # the workers, looked up while their parent still has them (refreshed: BentoML restarts dead ones)
+            tree.update({p.pid: p for p in _descendants(proc.pid)})
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=1.0)
+        tree.update({p.pid: p for p in _descendants(proc.pid)})
+        if proc.poll() is not None and not received:
+            _kill_all(proc.pid, list(tree.values()))  # BentoML exited on its own: leave nothing of it behind
+            return proc.returncode
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)  # BentoML stops its workers, which drain first
+        deadline = time.monotonic() + grace
+        n_signals = len(received)
+        while time.monotonic() < deadline and len(received) == n_signals:
+            if proc.poll() is not None and not any(_alive(p) for p in tree.values()):
+                break
+            time.sleep(0.1)
+        _kill_all(proc.pid, list(tree.values()))
+        proc.wait()
+        return 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def run_serve(workspace: Path, models: Path, host: str, port: int, db_url: str | None, console: Console) -> int:
     """Check the bundle and snapshot first (a clear message beats a stack trace), then serve until stopped."""
     from serving.state import load_state
@@ -63,7 +142,7 @@ def run_serve(workspace: Path, models: Path, host: str, port: int, db_url: str |
         f"  [bold]page[/]: http://{host}:{port}/ui/   API: http://{host}:{port}/api/…   "
         f"health: http://{host}:{port}/healthz"
     )
-    return subprocess.call(serve_command(host, port), env=service_env(workspace, models, db_url))
+    return supervise(serve_command(host, port), service_env(workspace, models, db_url))
 
 
 def run_token(
@@ -79,9 +158,7 @@ def run_token(
     try:
         if action == "issue":
             if not name or not role:
-                raise InputError(
-                    "feijian token issue needs --name WHO and --role (planner, supervisor, analyst, admin)"
-                )
+                raise InputError(f"feijian token issue needs --name WHO and --role ({', '.join(ROLES)})")
             tid, token = issue(db, name, role)
             console.print(f"  token {tid} for {name} ({role} {ROLE_LABELS.get(role, '')}), shown once:")
             console.print(f"  [bold]{token}[/]", soft_wrap=True)

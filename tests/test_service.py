@@ -65,7 +65,7 @@ def _auth(served: Served, role: str) -> dict[str, str]:
 
 ENDPOINTS = {  # path → (body, roles allowed)
     "/api/plan": ({"capacity": 5}, {"planner", "admin"}),
-    "/api/explain": (None, {"planner", "supervisor", "analyst", "admin"}),
+    "/api/explain": (None, {"planner", "supervisor", "admin"}),  # not analysts: see serving/auth.py
     "/api/evidence": (None, {"supervisor", "admin"}),
     "/api/burden": ({}, {"planner", "supervisor", "analyst", "admin"}),
 }
@@ -319,18 +319,24 @@ def test_page_plans_a_round_and_opens_an_explanation(live: str, served: Served, 
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
+            console: list[str] = []
+            page.on("console", lambda msg: console.append(msg.text))
             page.goto(live + "/ui/")
+            assert "frame-ancestors 'none'" in page.request.get(live + "/ui/").headers["content-security-policy"]
             page.fill("#token", served.tokens["planner"])
             page.click("#save-token")
-            page.wait_for_function("document.querySelector('#info').textContent.includes('模型')", timeout=30_000)
+            # locators, not wait_for_function: its string predicates are eval()ed, which the page's CSP forbids
+            page.wait_for_selector("#info:has-text('模型')", timeout=30_000)
             page.fill("#capacity", "6")
             page.click("#plan-btn")
-            page.wait_for_function("document.querySelectorAll('#plan-table tbody tr').length === 6", timeout=30_000)
+            page.locator("#plan-table tbody tr").nth(5).wait_for(timeout=30_000)
+            assert page.locator("#plan-table tbody tr").count() == 6
             assert "预期追回合计" in page.text_content("#plan-summary")
             page.click("#plan-table tbody tr:first-child")
             page.wait_for_selector("#detail-body h2", timeout=30_000)
             body = page.text_content("#detail-body")
             assert "提示风险的原因" in body and "百分位" in body
+            assert not [m for m in console if "Content Security Policy" in m], console  # the page works under its CSP
             page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
             assert (tmp_path / "page.png").stat().st_size > 10_000
         finally:
@@ -340,7 +346,7 @@ def test_page_plans_a_round_and_opens_an_explanation(live: str, served: Served, 
 def test_downloads_follow_roles(client: object, served: Served) -> None:
     code = _code(client, served)
     cases = [
-        ("POST", "/ui/download/plan", {"capacity": 5}, {"planner", "supervisor", "admin"}, "spreadsheetml"),
+        ("POST", "/ui/download/plan", {"capacity": 5}, {"planner", "admin"}, "spreadsheetml"),
         ("GET", f"/ui/download/facility_report/{code}?fmt=html", None, {"planner", "supervisor", "admin"}, "text/html"),
         ("GET", f"/ui/download/evidence/{code}", None, {"supervisor", "admin"}, "spreadsheetml"),
     ]

@@ -137,3 +137,53 @@ def test_burden_rates_by_region() -> None:
     out = {r["admdvs"]: r for r in burden(insp, fac)["admdvs"]}
     assert out["R1"]["repeat_rate"] == 0.5 and out["R1"]["no_finding_rate"] == 0.5
     assert out["R2"]["no_finding_rate"] == 1.0 and out["R2"]["inspections"] == 1
+
+
+def test_permission_table_fails_closed_and_labels_by_template() -> None:
+    from serving import permissions as pm
+
+    assert pm.match("GET", "/no/such/route") is None
+    assert pm.match("GET", "/api/plan") is None  # the API is POST only
+    route = pm.match("GET", "/ui/download/evidence/P99010200050")
+    assert route is not None and route.right == "evidence"
+    assert pm.route_label("/ui/download/evidence/P99010200050") == "/ui/download/evidence/{code}"
+    assert pm.route_label("/x/" + "a" * 50) == pm.UNMATCHED
+    assert all(r.right in pm.RIGHTS or r.right == pm.OPEN for r in pm.ROUTES)
+    assert len({(r.method, r.template) for r in pm.ROUTES}) == len(pm.ROUTES)
+    assert set(pm.ROLES) == set(pm.ROLE_LABELS)
+    # the confidential plan: its downloads need the same right as /api/plan
+    plan_routes = {r.template for r in pm.ROUTES if r.right == "plan"}
+    assert plan_routes == {"/api/plan", "/ui/download/plan", "/ui/download/round_report"}
+    assert not pm.ROLES["supervisor"] & {"plan"}
+    assert not pm.ROLES["analyst"] & {"plan", "explain", "evidence", "report"}
+    assert pm.ROLES["monitor"] == {"metrics"}
+
+
+def test_request_numbers_are_strict() -> None:
+    from pydantic import ValidationError
+
+    from serving.schemas import EvidenceRequest, PlanRequest
+
+    for bad in ('"30"', "true", "30.0"):
+        with pytest.raises(ValidationError, match="capacity"):
+            PlanRequest.model_validate_json(f'{{"capacity": {bad}}}')
+    with pytest.raises(ValidationError, match="exploration_share"):
+        PlanRequest.model_validate_json('{"exploration_share": "0.1"}')
+    with pytest.raises(ValidationError, match="limit"):
+        EvidenceRequest.model_validate_json('{"code": "H1", "limit": "5"}')
+    ok = PlanRequest.model_validate_json('{"capacity": 30, "exploration_share": 0, "region_caps": {"990101": 3}}')
+    assert ok.capacity == 30 and ok.exploration_share == 0.0
+
+
+def test_database_and_audit_log_are_created_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        open_database(tmp_path).dispose()
+        AuditLog(tmp_path / "audit" / "audit.log", b"k" * 32).append("x", "admin", "/api/plan", "", 200, "0" * 64)
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "feijian.db", tmp_path / "audit" / "audit.log"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

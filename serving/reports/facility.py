@@ -2,6 +2,8 @@
 
 HTML (jinja2), an A4 PDF of it (WeasyPrint) and an Excel workbook of the evidence (疑点汇总 and the
 full 疑点清单). The PDF lists at most `PDF_ROWS` evidence rows per rule; the workbook lists all.
+With `claims=False` (a reader without the evidence right) the claim rows are left out of all three:
+the report keeps the rule-hit summary that /api/explain gives, and says where the list is.
 """
 
 from __future__ import annotations
@@ -61,8 +63,10 @@ def evidence_rows(evidence: pd.DataFrame, rule_id: str, limit: int = PDF_ROWS) -
     ]
 
 
-def write_facility_report(explainer: Explainer, code: str, out_dir: Path) -> dict[str, Path]:
-    """Write facility_<code>.html/.pdf/.xlsx and the waterfall PNG into out_dir; return their paths."""
+def write_facility_report(explainer: Explainer, code: str, out_dir: Path, claims: bool = True) -> dict[str, Path]:
+    """Write facility_<code>.html/.pdf/.xlsx and the waterfall PNG into out_dir; return their paths.
+
+    `claims=False` leaves the claim rows (疑点清单) out."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     x = explainer.explain(code)
@@ -72,7 +76,11 @@ def write_facility_report(explainer: Explainer, code: str, out_dir: Path) -> dic
         x["contributions"], x["bias"], out_dir / f"{stem}_waterfall.png", title=f"{x['target']['name']} 风险分构成"
     )
     rules = [
-        {**s, "evidence_rows": evidence_rows(ev, s["rule_id"]), "more": max(0, s["n_hits"] - PDF_ROWS)}
+        {
+            **s,
+            "evidence_rows": evidence_rows(ev, s["rule_id"]) if claims else [],
+            "more": max(0, s["n_hits"] - PDF_ROWS),
+        }
         for s in x["evidence_summary"]
     ]
     context = {
@@ -82,6 +90,7 @@ def write_facility_report(explainer: Explainer, code: str, out_dir: Path) -> dic
         "rules": rules,
         "n_evidence": len(ev),
         "pdf_rows": PDF_ROWS,
+        "claims": claims,
     }
     html = render.write_html("facility.html", context, out_dir / f"{stem}.html")
     pdf = render.write_pdf(html, out_dir / f"{stem}.pdf")
@@ -105,10 +114,10 @@ def write_facility_report(explainer: Explainer, code: str, out_dir: Path) -> dic
             for i, r in enumerate(x["reasons"])
         ]
     )
-    xlsx = write_xlsx(
-        {"疑点汇总": summary, "疑点清单": render.evidence_sheet(ev, explainer.rules), "入选理由": reasons},
-        out_dir / f"{stem}_evidence.xlsx",
-    )
+    sheets = {"疑点汇总": summary, "疑点清单": render.evidence_sheet(ev, explainer.rules), "入选理由": reasons}
+    if not claims:
+        del sheets["疑点清单"]
+    xlsx = write_xlsx(sheets, out_dir / f"{stem}_evidence.xlsx")
     return {"html": html, "pdf": pdf, "xlsx": xlsx, "png": png}
 
 

@@ -3,7 +3,9 @@
 The page itself is a static shell (no data): it asks for a token, keeps it in the tab's
 sessionStorage, and calls the JSON API with it. Downloads (plan and evidence as Excel, reports as
 PDF/HTML) are POST/GET routes here; the service's middleware checks their token and role and
-audits them like the API.
+audits them like the API (serving.permissions names each route). A facility report keeps its claim
+rows (疑点清单) for roles with the evidence right only, as /api/evidence does. Request errors never
+quote the request body back.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from feijian.errors import FeijianError
 from feijian.tabular import write_xlsx
+from serving import permissions
 from serving.schemas import PlanRequest
 
 MEDIA = {
@@ -41,8 +45,21 @@ def _file(path: Path, filename: str) -> Response:
     )
 
 
+def may_read_claims(request: Request) -> bool:
+    principal = request.scope.get("state", {}).get("principal")
+    return principal is not None and permissions.allowed(principal.role, "evidence")
+
+
+async def bad_request(_: Request, exc: Exception) -> JSONResponse:
+    """400 naming each bad field and why, like the API; never the value sent (FastAPI's default echoes it)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    return JSONResponse({"error": f"{len(detail)} validation error(s) in the request", "detail": detail}, 400)
+
+
 def make_page_app() -> FastAPI:
     app = FastAPI(title="feijian page", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_exception_handler(RequestValidationError, bad_request)
 
     def service(request: Request) -> Any:
         svc = getattr(request.app.state, "service", None)
@@ -93,7 +110,7 @@ def make_page_app() -> FastAPI:
         svc = service(request)
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                paths = write_facility_report(svc.state.explainer, code, Path(tmp))
+                paths = write_facility_report(svc.state.explainer, code, Path(tmp), claims=may_read_claims(request))
                 if fmt not in paths:
                     raise HTTPException(404, f"no {fmt} report for {code}")
                 return _file(paths[fmt], f"{code}_报告.{fmt}")
