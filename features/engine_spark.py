@@ -45,22 +45,19 @@ from sqlglot.errors import ErrorLevel
 
 from features.schema import TABLES
 from feijian.errors import MissingColumnError
-from feijian.settings import Workspace
+from feijian.settings import (
+    Workspace,
+    spark_driver_memory,
+    spark_master,
+    spark_shuffle_partitions_env,
+    spark_trace,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from features.build import Window
 
-ENV_SPARK_MASTER = "FEIJIAN_SPARK_MASTER"
-DEFAULT_MASTER = "local[*]"
-ENV_SHUFFLE_PARTITIONS = "FEIJIAN_SPARK_SHUFFLE_PARTITIONS"
-ENV_TRACE = "FEIJIAN_SPARK_TRACE"  # set to print each statement's seconds to stderr
-
-
-def spark_master(cli_value: str | None = None) -> str:
-    """The master URL: the CLI flag, else $FEIJIAN_SPARK_MASTER, else local[*]."""
-    return cli_value or os.environ.get(ENV_SPARK_MASTER) or DEFAULT_MASTER
 
 
 def default_shuffle_partitions(master: str) -> int | None:
@@ -69,9 +66,9 @@ def default_shuffle_partitions(master: str) -> int | None:
     Spark's default of 200 shuffle partitions costs more in task overhead than a province's window
     needs on one machine: the build runs some 70 queries, each with shuffles.
     """
-    env = os.environ.get(ENV_SHUFFLE_PARTITIONS)
+    env = spark_shuffle_partitions_env()
     if env:
-        return int(env)
+        return env
     if not master.startswith("local"):
         return None
     cores = master[len("local["):-1] if master.startswith("local[") else "1"
@@ -123,7 +120,7 @@ def session_builder(master: str, shuffle_partitions: int | None = None, local_di
         .config("spark.sql.adaptive.enabled", "true")
         # a month-partitioned table has ~40 folders; listing them needs no Spark job of its own
         .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "1000")
-        .config("spark.driver.memory", os.environ.get("FEIJIAN_SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.driver.memory", spark_driver_memory())
     )
     if shuffle_partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
@@ -150,7 +147,7 @@ class _Relation:
         try:
             return self._df()
         finally:
-            if os.environ.get(ENV_TRACE):
+            if spark_trace():
                 print(f"[spark {time.perf_counter() - t:6.1f}s] (query to pandas)", file=sys.stderr, flush=True)
 
     def _df(self) -> pd.DataFrame:
@@ -202,7 +199,7 @@ class SparkConnection:
         return self
 
     def _trace(self, sql: str, started: float) -> None:
-        if os.environ.get(ENV_TRACE):
+        if spark_trace():
             head = " ".join(sql.split())[:70]
             print(f"[spark {time.perf_counter() - started:6.1f}s] {head}", file=sys.stderr, flush=True)
 

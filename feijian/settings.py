@@ -1,4 +1,7 @@
-"""Paths, URIs and environment names in one place. Nothing here runs on import."""
+"""Paths, URIs and environment names in one place: every `FEIJIAN_*` variable, its default, and the
+workspace layout. Nothing here reads the environment on import; each value is read by a function, when
+the command or the service asks for it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ ENV_PSEUDONYM_KEY = "FEIJIAN_PSEUDONYM_KEY"
 ENV_PSEUDONYM_KEY_FILE = "FEIJIAN_PSEUDONYM_KEY_FILE"
 
 DEFAULT_WORKSPACE = Path("workspace")
-MLFLOW_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 ENV_MLRUNS = "FEIJIAN_MLRUNS"
 ENV_MODELS = "FEIJIAN_MODELS"
 DEFAULT_MLRUNS = Path("mlruns")
@@ -20,6 +22,23 @@ DEFAULT_MLRUNS = Path("mlruns")
 # A Bento carries read-only data, so serving one needs this set to a writable folder outside it.
 ENV_STATE_DIR = "FEIJIAN_STATE_DIR"
 BENTO_DATA = "bento"  # the staged workspace and models inside a Bento's src/ (serving.bento)
+# The service's database: a SQLAlchemy URL; unset, SQLite in the state folder (`db_url`).
+ENV_DB_URL = "FEIJIAN_DB_URL"
+# One bundle folder to serve instead of models/champion.json's.
+ENV_BUNDLE = "FEIJIAN_BUNDLE"
+# Set to 1 to let `feijian serve` bind an address other than loopback.
+ENV_ALLOW_PUBLIC = "FEIJIAN_ALLOW_PUBLIC"
+# BentoML worker processes, and whether to keep its request spans (see `service_options`).
+ENV_WORKERS = "FEIJIAN_WORKERS"
+DEFAULT_WORKERS = 2
+ENV_TRACING = "FEIJIAN_TRACING"
+# The Spark engine (`feijian features --engine spark`).
+ENV_SPARK_MASTER = "FEIJIAN_SPARK_MASTER"
+DEFAULT_SPARK_MASTER = "local[*]"
+ENV_SPARK_SHUFFLE_PARTITIONS = "FEIJIAN_SPARK_SHUFFLE_PARTITIONS"
+ENV_SPARK_DRIVER_MEMORY = "FEIJIAN_SPARK_DRIVER_MEMORY"
+DEFAULT_SPARK_DRIVER_MEMORY = "4g"
+ENV_SPARK_TRACE = "FEIJIAN_SPARK_TRACE"  # set to print each Spark statement's seconds to stderr
 
 
 def bento_data() -> Path | None:
@@ -27,6 +46,8 @@ def bento_data() -> Path | None:
     holds bento/ and sits beside the Bento's bento.yaml (whichever copy of this code is imported)."""
     src = Path.cwd()
     return src / BENTO_DATA if (src.parent / "bento.yaml").is_file() and (src / BENTO_DATA).is_dir() else None
+
+
 DEFAULT_MODELS = Path("models")
 
 
@@ -69,16 +90,68 @@ def state_dir(workspace: str | Path) -> Path:
     return Path(workspace)
 
 
+def db_url_env() -> str | None:
+    """$FEIJIAN_DB_URL, or None (then serving.db uses SQLite in the state folder)."""
+    return os.environ.get(ENV_DB_URL) or None
+
+
+def bundle_override() -> Path | None:
+    """$FEIJIAN_BUNDLE: one bundle folder to serve instead of the champion."""
+    env = os.environ.get(ENV_BUNDLE)
+    return Path(env) if env else None
+
+
+def allow_public() -> bool:
+    return bool(os.environ.get(ENV_ALLOW_PUBLIC))
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    workers: int
+    tracing: bool
+
+
+def service_options() -> ServiceOptions:
+    """$FEIJIAN_WORKERS (default 2) and $FEIJIAN_TRACING=1. BentoML takes both as arguments of the
+    `@bentoml.service` decorator, so serving/service.py calls this once, when its class is defined."""
+    return ServiceOptions(
+        workers=int(os.environ.get(ENV_WORKERS) or DEFAULT_WORKERS), tracing=os.environ.get(ENV_TRACING) == "1"
+    )
+
+
+def spark_master(cli_value: str | None = None) -> str:
+    """The master URL: the CLI flag, else $FEIJIAN_SPARK_MASTER, else local[*]."""
+    return cli_value or os.environ.get(ENV_SPARK_MASTER) or DEFAULT_SPARK_MASTER
+
+
+def spark_shuffle_partitions_env() -> int | None:
+    env = os.environ.get(ENV_SPARK_SHUFFLE_PARTITIONS)
+    return int(env) if env else None
+
+
+def spark_driver_memory() -> str:
+    return os.environ.get(ENV_SPARK_DRIVER_MEMORY, DEFAULT_SPARK_DRIVER_MEMORY)
+
+
+def spark_trace() -> bool:
+    return bool(os.environ.get(ENV_SPARK_TRACE))
+
+
 @dataclass(frozen=True)
 class Workspace:
     """The on-disk layout every stage agrees on.
 
     raw/<table>/month=YYYY-MM/part-*.parquet   time-partitioned tables (visits, settlements, fee lines)
     raw/<table>/part-0.parquet                  reference tables (facilities, physicians, catalogue, findings)
-    quarantine/<table>.parquet                  rejected rows with file, row, field, value, reason
+    quarantine/<run_id>/<table>.parquet         one ingest run's rejected rows with file, row, field, value, reason
     manifest.json                               the last ingest: counts, reconciliation, fingerprints
-    features/<snapshot_id>/...                  feature snapshots and rule evidence
+    features/<snapshot_id>/...                  feature snapshots and rule evidence; features/LATEST names one
+    explanations/<snapshot_id>__v<version>/     scores and SHAP contributions of one snapshot by one bundle
     reports/                                    evaluation, plans and reports
+    feijian.db                                  the service's SQLite database (findings, tokens) by default
+    audit/audit.log, .secrets/audit.key         the service's chained audit log and its key (`state_dir`)
+    .secrets/                                   demo-generated secrets (pseudonym key, audit key)
+    .bentoml/                                   BentoML's home for `feijian serve`
     """
 
     root: Path
@@ -92,6 +165,7 @@ class Workspace:
 
     @property
     def quarantine(self) -> Path:
+        """Holds one folder per ingest run: quarantine/<run_id>/."""
         return self.root / "quarantine"
 
     @property
@@ -107,6 +181,30 @@ class Workspace:
         return self.root / "reports"
 
     @property
+    def explanations(self) -> Path:
+        return self.root / "explanations"
+
+    def explanation(self, snapshot_id: str, model_version: str) -> Path:
+        return self.explanations / f"{snapshot_id}__v{model_version}"
+
+    @property
+    def bentoml_home(self) -> Path:
+        return self.root / ".bentoml"
+
+    @property
     def secrets(self) -> Path:
         """Demo-generated secrets live here, inside the git-ignored workspace, never in the repo."""
         return self.root / ".secrets"
+
+
+def database_file(workspace: str | Path) -> Path:
+    """The default SQLite database: feijian.db in the state folder."""
+    return state_dir(workspace) / "feijian.db"
+
+
+def audit_log_path(workspace: str | Path) -> Path:
+    return state_dir(workspace) / "audit" / "audit.log"
+
+
+def audit_key_path(workspace: str | Path) -> Path:
+    return state_dir(workspace) / ".secrets" / "audit.key"

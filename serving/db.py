@@ -15,9 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from feijian.settings import state_dir
-
-ENV_DB_URL = "FEIJIAN_DB_URL"
+from feijian.settings import database_file, db_url_env, state_dir
 
 
 class Base(DeclarativeBase):
@@ -25,7 +23,7 @@ class Base(DeclarativeBase):
 
 
 def default_url(workspace: Path) -> str:
-    return os.environ.get(ENV_DB_URL) or f"sqlite:///{(state_dir(workspace) / 'feijian.db').resolve()}"
+    return db_url_env() or f"sqlite:///{database_file(workspace).resolve()}"
 
 
 class Database:
@@ -70,7 +68,7 @@ def _create_private(url: str) -> None:
 
 
 def open_database(workspace: Path, url: str | None = None) -> Database:
-    if url is None and not os.environ.get(ENV_DB_URL):
+    if url is None and not db_url_env():
         state_dir(workspace).mkdir(parents=True, exist_ok=True)
     url = url or default_url(workspace)
     _create_private(url)

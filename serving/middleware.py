@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from feijian.settings import state_dir
+from feijian.settings import audit_key_path, audit_log_path
 from serving import permissions
 from serving.audit import AuditLog, digest, load_or_create_key
 from serving.auth import AuthError, ForbiddenError, Principal, TokenCache
@@ -46,14 +46,6 @@ NO_CACHE = (b"cache-control", b"no-cache")  # the open static shell: may be kept
 
 Send = Callable[[dict], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict]]
-
-
-def audit_key_path(workspace: Path) -> Path:
-    return state_dir(workspace) / ".secrets" / "audit.key"
-
-
-def audit_log_path(workspace: Path) -> Path:
-    return state_dir(workspace) / "audit" / "audit.log"
 
 
 def with_headers(send: Send, cache_control: tuple[bytes, bytes]) -> Send:

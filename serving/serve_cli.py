@@ -25,11 +25,19 @@ from rich.console import Console
 from rich.table import Table
 
 from feijian.errors import InputError
-from feijian.settings import ENV_MODELS, ENV_WORKSPACE, Workspace
+from feijian.settings import (
+    ENV_ALLOW_PUBLIC,
+    ENV_DB_URL,
+    ENV_MODELS,
+    ENV_WORKSPACE,
+    Workspace,
+    allow_public,
+    audit_key_path,
+    audit_log_path,
+)
 from serving.audit import load_or_create_key, verify
 from serving.auth import issue, list_tokens, revoke
-from serving.db import ENV_DB_URL, open_database
-from serving.middleware import audit_key_path, audit_log_path
+from serving.db import open_database
 from serving.permissions import ROLE_LABELS, ROLES
 
 
@@ -38,7 +46,7 @@ def service_env(workspace: Path, models: Path, db_url: str | None = None) -> dic
     env = dict(os.environ)
     env[ENV_WORKSPACE] = str(Path(workspace).resolve())
     env[ENV_MODELS] = str(Path(models).resolve())
-    env.setdefault("BENTOML_HOME", str((Path(workspace) / ".bentoml").resolve()))
+    env.setdefault("BENTOML_HOME", str(Workspace(Path(workspace)).bentoml_home.resolve()))
     env["BENTOML_DO_NOT_TRACK"] = "true"
     if db_url:
         env[ENV_DB_URL] = db_url
@@ -128,10 +136,10 @@ def run_serve(workspace: Path, models: Path, host: str, port: int, db_url: str |
     """Check the bundle and snapshot first (a clear message beats a stack trace), then serve until stopped."""
     from serving.state import load_state
 
-    if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("FEIJIAN_ALLOW_PUBLIC"):
+    if host not in ("127.0.0.1", "localhost", "::1") and not allow_public():
         raise InputError(
             f"--host {host}: the round plan is confidential; serve on 127.0.0.1 behind the bureau's own gateway "
-            "(set FEIJIAN_ALLOW_PUBLIC=1 to bind elsewhere on purpose)"
+            f"(set {ENV_ALLOW_PUBLIC}=1 to bind elsewhere on purpose)"
         )
     state = load_state(workspace, models, db_url)
     console.print(

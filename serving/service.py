@@ -14,7 +14,6 @@ import functools
 import gc
 import inspect
 import json
-import os
 from http import HTTPStatus
 from typing import Any
 
@@ -26,7 +25,7 @@ from starlette.responses import Response
 
 from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
 from feijian.errors import FeijianError
-from feijian.settings import workspace_dir
+from feijian.settings import db_url_env, service_options, workspace_dir
 from serving import bentoml_fixes
 from serving.findings import FindingIn, burden, record
 from serving.middleware import GuardMiddleware
@@ -34,7 +33,6 @@ from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, ScoreR
 from serving.state import ServingState, load_state
 from serving.web.app import make_page_app
 
-ENV_DB = "FEIJIAN_DB_URL"
 MAX_CACHED = 256  # distinct plan requests kept (explanations: 16× as many targets)
 
 
@@ -78,22 +76,24 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 bentoml_fixes.apply()
 page = make_page_app()
+# BentoML reads workers and tracing from the decorator's arguments, when the class is defined.
+_options = service_options()
 
 
 # Two workers on a 2-core machine; no per-request access log line (the audit log records what matters).
 @bentoml.service(
     name="feijian",
     traffic={"timeout": 120},
-    workers=int(os.environ.get("FEIJIAN_WORKERS", "2")),
+    workers=_options.workers,
     logging={"access": {"enabled": False}},
     # Spans cost ~10 % of a cached request and go nowhere without an exporter; FEIJIAN_TRACING=1 keeps
     # them for a bureau that configures one (BentoML's tracing settings). The audit log is always on.
-    tracing={} if os.environ.get("FEIJIAN_TRACING") == "1" else {"excluded_urls": ["/api/", "/ui/", "/docs"]},
+    tracing={} if _options.tracing else {"excluded_urls": ["/api/", "/ui/", "/docs"]},
 )
 @bentoml.asgi_app(page, path="/ui")
 class Feijian:
     def __init__(self) -> None:
-        self.state: ServingState = load_state(db_url=os.environ.get(ENV_DB))
+        self.state: ServingState = load_state(db_url=db_url_env())
         page.state.service = self
         self._plans: dict[str, bytes] = {}  # JSON bytes per request, for one findings version
         self._plans_version: tuple[int, str] | None = None
@@ -222,6 +222,4 @@ class Feijian:
         }
 
 
-Feijian.add_asgi_middleware(
-    GuardMiddleware, workspace=str(workspace_dir()), db_url=os.environ.get(ENV_DB)
-)
+Feijian.add_asgi_middleware(GuardMiddleware, workspace=str(workspace_dir()), db_url=db_url_env())

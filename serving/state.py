@@ -7,7 +7,6 @@ match (the snapshot was built with other feature declarations than the model was
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,12 +16,11 @@ import pandas as pd
 
 from features.build import latest_snapshot
 from feijian.errors import NotReadyError
-from feijian.settings import ENV_WORKSPACE, Workspace, models_dir, workspace_dir
+from feijian.settings import Workspace, bundle_override, models_dir, workspace_dir
 from serving.db import Database, open_database
 from serving.sources import read_table
 from training.bundle import Bundle, champion_path
 
-ENV_BUNDLE = "FEIJIAN_BUNDLE"
 FINDINGS_TTL = 1.0  # seconds
 
 
@@ -101,8 +99,8 @@ def check_compatible(bundle: Bundle, meta: dict) -> None:
 def load_state(workspace: Path | None = None, models: Path | None = None, db_url: str | None = None) -> ServingState:
     from serving.explain import Explainer
 
-    ws = Workspace(workspace_dir(workspace or os.environ.get(ENV_WORKSPACE)))
-    bundle_path = Path(os.environ[ENV_BUNDLE]) if os.environ.get(ENV_BUNDLE) else champion_path(models_dir(models))
+    ws = Workspace(workspace_dir(workspace))
+    bundle_path = bundle_override() or champion_path(models_dir(models))
     bundle = Bundle.load(bundle_path)
     snapshot = latest_snapshot(ws.root)
     if not (snapshot / "meta.json").is_file():

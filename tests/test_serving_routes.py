@@ -251,7 +251,7 @@ def test_unknown_routes_are_refused_for_every_role(live: Live) -> None:
 
 
 def test_refusals_are_audited_with_who_was_refused(live: Live) -> None:
-    from serving.middleware import audit_log_path
+    from feijian.settings import audit_log_path
 
     r = httpx.post(live.base + "/ui/download/plan", json={"capacity": 3}, headers=_auth(live, "supervisor"), timeout=30)
     assert r.status_code == 403
