@@ -1,14 +1,12 @@
 """Held-out ranking quality on the real Kaggle provider-fraud table, over several split seeds.
 
-    .venv/bin/python benchmarks/bench_kaggle.py [--file CSV] [--seeds 5] [--tune N] [--derive] [--blend]
+    .venv/bin/python benchmarks/bench_kaggle.py [--file CSV] [--seeds 5] [--tune N]
 
 Each seed draws its own 80/20 split stratified by label, by provider id; the model never sees the
-test providers (cross-validation, early stopping, calibration, derived-feature recipes and any
-tuning use the training part only). One split can be lucky, so the mean and spread over seeds is
+test providers (cross-validation, early stopping, calibration and any tuning use the training part
+only). One split can be lucky, so the mean and spread over seeds is
 the figure to quote.
 With --tune N, N Optuna trials on the training part's CV pick the parameters for each seed.
-With --derive, rates and totals against a volume column are added (`training.table.learn_derived`).
-With --blend, the model is `training.table.BlendModel` (LightGBM and a random forest, rank-averaged).
 """
 
 from __future__ import annotations
@@ -19,11 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from training.table import train_table
-from training.tune import tune_table
+from training.table import drop_label_leaks, load_xy, split_ids, train_table
+from training.tune import tune_xy
 
 DEFAULT_FILE = Path("/work/shared/data/external/kaggle-provider-fraud/train_final.csv")
 COLUMNS = ("cv_auc_mean", "cv_ap_mean", "test_auc", "test_ap", "precision_at_k", "brier", "seconds")
+
+
+def tune_table(path: Path, id_col: str, label_col: str, seed: int, n_trials: int) -> dict:
+    """Tuned parameters from the same training part `train_table` uses for this seed (held-out untouched)."""
+    ids, X, y, times = load_xy(path, id_col, label_col, None, None, lambda _m: None)
+    tr, _, _ = split_ids(ids, y, times, 0.2, seed)
+    return tune_xy(drop_label_leaks(X.iloc[tr], y[tr], lambda _m: None), y[tr], n_trials=n_trials, seed=seed)[0]
 
 
 def main() -> None:
@@ -32,15 +37,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="split seeds 0..N-1")
     parser.add_argument("--seed-list", default=None, help="comma-separated seeds instead of 0..N-1")
     parser.add_argument("--tune", type=int, default=0, help="Optuna trials per seed (0 = defaults)")
-    parser.add_argument("--derive", action="store_true", help="add derived rates and totals")
-    parser.add_argument("--size-col", default=None, help="volume column for --derive (default: found)")
-    parser.add_argument("--blend", action="store_true", help="LightGBM + random forest, rank-averaged")
     args = parser.parse_args()
 
     rows = []
     total = time.perf_counter()
-    model = "LightGBM + random forest (rank blend)" if args.blend else "LightGBM"
-    model += f", isotonic calibration{', derived features' if args.derive else ''}"
+    model = "LightGBM, isotonic calibration"
     model += f", {args.tune} Optuna trials per seed" if args.tune else ", default parameters"
     print(f"{args.file.name}: id Provider, label PotentialFraud · {model}")
     print(f"{'seed':>4} {'train/test':>10} {'pos':>7} " + " ".join(f"{c:>14}" for c in COLUMNS))
@@ -50,16 +51,13 @@ def main() -> None:
         start = time.perf_counter()
         params = None
         if args.tune:
-            params, _, _ = tune_table(args.file, "Provider", "PotentialFraud", seed=seed, n_trials=args.tune)
+            params = tune_table(args.file, "Provider", "PotentialFraud", seed=seed, n_trials=args.tune)
         r = train_table(
             args.file,
             "Provider",
             "PotentialFraud",
             seed=seed,
             params=params,
-            derive=args.derive,
-            size_col=args.size_col,
-            blend=args.blend,
             note=lambda _m: None,
         )
         r.seconds = time.perf_counter() - start

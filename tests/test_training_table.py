@@ -11,16 +11,7 @@ import pytest
 from rich.console import Console
 
 from feijian.errors import InputError, MissingColumnError
-from training import metrics
-from training.table import (
-    BlendModel,
-    add_derived,
-    format_table_result,
-    learn_derived,
-    map_label,
-    run_train_table,
-    train_table,
-)
+from training.table import format_table_result, map_label, run_train_table, train_table
 
 KAGGLE = Path("/work/shared/data/external/kaggle-provider-fraud/train_final.csv")
 
@@ -120,59 +111,6 @@ def volume_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
             "signed": rng.normal(size=n),
         }
     ).astype(float)
-
-
-def test_derived_rates_and_totals_are_learned_from_features_alone() -> None:
-    X = volume_table()
-    recipe = learn_derived(X)
-    assert recipe.size in {"claims", "inpatient", "patients"}
-    assert recipe == learn_derived(X.copy())  # deterministic
-    assert "mean_amount" in recipe.totals and "signed" not in recipe.rates + recipe.totals  # negatives left alone
-    named = learn_derived(X, size="claims")
-    assert set(named.rates) == {"inpatient", "patients"} and named.totals == ("mean_amount",)
-    out = add_derived(X, named)
-    assert np.allclose(out["inpatient_per_claims"], X["inpatient"] / X["claims"])
-    assert np.allclose(out["mean_amount_x_claims"], X["mean_amount"] * X["claims"])
-    # Row by row: a row's derived values do not depend on the other rows (nothing from the test part).
-    pd.testing.assert_frame_equal(add_derived(X.iloc[:7], named), out.iloc[:7])
-    zero = X.iloc[:2].copy()
-    zero.loc[zero.index[0], "claims"] = 0
-    assert add_derived(zero, named)["inpatient_per_claims"].isna().tolist() == [True, False]
-    assert learn_derived(X[["mean_amount", "signed"]]).size is None
-    with pytest.raises(InputError, match="size column 'signed'"):
-        learn_derived(X, size="signed")
-
-
-def test_train_table_derive_ignores_labels_and_held_out_rows(tmp_path: Path) -> None:
-    X = volume_table(n=400)
-    rng = np.random.default_rng(1)
-    y = (X["inpatient"] / X["claims"] + rng.normal(scale=0.08, size=len(X)) > 0.25).map({True: "Yes", False: "No"})
-    frame = X.assign(facility=[f"H{i:04d}" for i in range(len(X))], serious=y)
-    path = tmp_path / "volume.csv"
-    frame.to_csv(path, index=False)
-    notes: list[str] = []
-    r = train_table(path, "facility", "serious", derive=True, size_col="claims", note=notes.append)
-    assert "inpatient_per_claims" in r.features and any("size column 'claims'" in n for n in notes)
-    again = train_table(path, "facility", "serious", derive=True, size_col="claims", note=lambda _m: None)
-    assert r.to_dict() | {"seconds": 0} == again.to_dict() | {"seconds": 0}
-    # Flipping every label changes the model, not which features are derived.
-    frame.assign(serious=y.map({"Yes": "No", "No": "Yes"})).to_csv(path, index=False)
-    flipped = train_table(path, "facility", "serious", derive=True, size_col="claims", note=lambda _m: None)
-    assert flipped.features == r.features
-
-
-@pytest.mark.slow
-def test_blend_model_is_seeded_calibrated_and_ranks(tmp_path: Path) -> None:
-    rng = np.random.default_rng(3)
-    X = pd.DataFrame(rng.normal(size=(300, 4)), columns=list("abcd"))
-    y = (X["a"] + X["b"] ** 2 + rng.normal(scale=0.8, size=300) > 1.2).astype(float).to_numpy()
-    a = BlendModel(seed=1, n_trees=50).fit(X.iloc[:200], y[:200]).predict_proba(X.iloc[200:])
-    b = BlendModel(seed=1, n_trees=50).fit(X.iloc[:200], y[:200]).predict_proba(X.iloc[200:])
-    assert np.array_equal(a, b) and a.min() >= 0 and a.max() <= 1
-    assert len(np.unique(a)) > 50  # the tie-break keeps the blend's order inside isotonic steps
-    assert metrics.auc(y[200:], a) > 0.75
-    r = train_table(write_table(tmp_path, n=200), "facility", "serious", blend=True, note=lambda _m: None)
-    assert isinstance(r.model, BlendModel) and r.test_auc > 0.75
 
 
 def test_label_mapping() -> None:

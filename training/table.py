@@ -16,23 +16,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from feijian.errors import InputError, MissingColumnError
 from training import metrics
-from training.model import _TIE_BREAK, RiskModel, _as_frame
+from training.model import RiskModel
 
 TRUE_WORDS = {"yes", "y", "true", "t", "1", "1.0", "是"}
 FALSE_WORDS = {"no", "n", "false", "f", "0", "0.0", "否"}
 # A single feature that ranks the training labels (almost) perfectly is the label in another form.
 LEAK_AUC = 0.995
-# Derived features: a column this rank-correlated with the size column grows with volume (a count or
-# a sum), so its per-unit rate is new information; a column less correlated is a per-unit figure
-# (a mean, a share), so its total (× size) is.
-RATE_RHO = 0.5
 
 
 @dataclass
@@ -57,7 +50,7 @@ class TableResult:
     features: list[str]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    model: RiskModel | BlendModel | None = field(default=None, repr=False)
+    model: RiskModel | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the model, JSON-ready."""
@@ -133,101 +126,6 @@ def drop_label_leaks(X: pd.DataFrame, y: np.ndarray, note: Callable[[str], None]
     return X.drop(columns=leaks)
 
 
-@dataclass(frozen=True)
-class DerivedRecipe:
-    """Which derived columns to add: learned from training features only (never the label)."""
-
-    size: str | None
-    rates: tuple[str, ...] = ()
-    totals: tuple[str, ...] = ()
-
-
-def learn_derived(X: pd.DataFrame, size: str | None = None) -> DerivedRecipe:
-    """Pick the size column and the columns to turn into rates or totals, from features alone.
-
-    The size column (unless given) is the non-negative whole-number column (a count) with the highest
-    mean rank correlation with the other counts: the common volume that counts and sums grow with
-    (claims, visits, patients). Columns that follow it become rates (column / size); the others,
-    per-unit figures such as means and shares, become totals (column × size). Tables without a count
-    get nothing. Ties go to the first column, so the same table always gives the same recipe.
-    """
-    nonneg = [c for c in X.columns if X[c].notna().any() and X[c].min() >= 0 and X[c].nunique() > 2]
-    counts = [c for c in nonneg if np.allclose(X[c].dropna() % 1, 0)]
-    if size is None:
-        if len(counts) < 2:
-            return DerivedRecipe(size=None)
-        rho_counts = X[counts].rank().corr().fillna(0.0)
-        size = max(counts, key=lambda c: (round(rho_counts[c].drop(c).mean(), 12), -counts.index(c)))
-    elif size not in nonneg:
-        raise InputError(f"size column '{size}' must be a non-negative feature column")
-    rho = X[nonneg].rank().corr().fillna(0.0)[size]
-    others = [c for c in nonneg if c != size]
-    rates = tuple(c for c in others if rho[c] >= RATE_RHO)
-    totals = tuple(c for c in others if rho[c] < RATE_RHO)
-    return DerivedRecipe(size=size, rates=rates, totals=totals)
-
-
-def add_derived(X: pd.DataFrame, recipe: DerivedRecipe) -> pd.DataFrame:
-    """The features plus the recipe's rates and totals (NaN where the size is 0 or missing)."""
-    if recipe.size is None:
-        return X
-    size = X[recipe.size].where(X[recipe.size] > 0)
-    extra = {f"{c}_per_{recipe.size}": X[c] / size for c in recipe.rates}
-    extra |= {f"{c}_x_{recipe.size}": X[c] * size for c in recipe.totals}
-    return pd.concat([X, pd.DataFrame(extra, index=X.index)], axis=1)
-
-
-class BlendModel(BaseEstimator):
-    """A RiskModel and a random forest, averaged by percentile rank, then calibrated (isotonic).
-
-    Each model's score becomes its percentile among that model's out-of-sample training scores
-    (LightGBM: out-of-fold; forest: out-of-bag), the two percentiles are averaged, and the
-    calibrator is fitted on that out-of-sample blend, never on scores from a model that saw the row.
-    On the Kaggle table it ranked within noise of LightGBM alone at 4-6x the time (docs/benchmarks.md).
-    """
-
-    def __init__(self, params: dict | None = None, seed: int = 0, n_trees: int = 500) -> None:
-        self.params = params
-        self.seed = seed
-        self.n_trees = n_trees
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BlendModel:
-        """Fit both models, then the calibrator on their out-of-sample blend."""
-        frame = _as_frame(X)
-        yy = np.asarray(y, dtype=float).ravel()
-        self.booster_model_ = RiskModel(params=self.params, seed=self.seed).fit(frame, yy, sample_weight)
-        self.forest_ = RandomForestClassifier(
-            n_estimators=self.n_trees,
-            min_samples_leaf=3,
-            max_features=0.3,
-            oob_score=True,
-            n_jobs=1,
-            random_state=self.seed,
-        ).fit(frame, yy, sample_weight=sample_weight)
-        oob = np.nan_to_num(self.forest_.oob_decision_function_[:, 1], nan=float(yy.mean()))
-        self.reference_ = (np.sort(self.booster_model_.oof_raw_), np.sort(oob))
-        blend = self._blend(self.booster_model_.oof_raw_, oob)
-        self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
-            blend, yy, sample_weight=sample_weight
-        )
-        self.feature_names_in_ = list(frame.columns)
-        return self
-
-    def _blend(self, raw: np.ndarray, forest: np.ndarray) -> np.ndarray:
-        ref_raw, ref_forest = self.reference_
-        return 0.5 * (
-            np.searchsorted(ref_raw, raw, side="right") / ref_raw.size
-            + np.searchsorted(ref_forest, forest, side="right") / ref_forest.size
-        )
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Calibrated P(positive) of the blend, one value per row."""
-        raw = self.booster_model_.raw_score(X)
-        forest = self.forest_.predict_proba(_as_frame(X)[self.feature_names_in_])[:, 1]
-        blend = self._blend(raw, forest)
-        return (1 - _TIE_BREAK) * self.calibrator_.predict(blend) + _TIE_BREAK * blend
-
-
 def split_ids(
     ids: pd.Series, y: np.ndarray, times: pd.Series | None, test_size: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, str]:
@@ -254,16 +152,10 @@ def _check_columns(frame: pd.DataFrame, path: Path, wanted: dict[str, str | None
             )
 
 
-def _make_model(params: dict | None, seed: int, blend: bool) -> RiskModel | BlendModel:
-    return BlendModel(params=params, seed=seed) if blend else RiskModel(params=params, seed=seed)
-
-
-def _cross_validate(
-    X: pd.DataFrame, y: np.ndarray, seed: int, params: dict | None, blend: bool = False
-) -> tuple[list, list]:
+def _cross_validate(X: pd.DataFrame, y: np.ndarray, seed: int, params: dict | None) -> tuple[list, list]:
     aucs, aps = [], []
     for tr, va in StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y):
-        p = _make_model(params, seed, blend).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[va])
+        p = RiskModel(params=params, seed=seed).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[va])
         aucs.append(metrics.auc(y[va], p))
         aps.append(metrics.average_precision(y[va], p))
     return aucs, aps
@@ -309,18 +201,8 @@ def train_table(
     positive: str | None = None,
     params: dict | None = None,
     note: Callable[[str], None] = print,
-    derive: bool = False,
-    size_col: str | None = None,
-    blend: bool = False,
 ) -> TableResult:
-    """Split held-out ids, cross-validate and fit a RiskModel on the rest, report held-out ranking figures.
-
-    With `derive=True`, rates (count / size) and totals (mean × size) are added first, learned from the
-    training part's features alone (`learn_derived`; `size_col` names the volume column, else it is
-    found). Measured on the Kaggle table they did not improve held-out ranking (docs/benchmarks.md).
-    With `blend=True` the model is a `BlendModel` (LightGBM and a random forest, rank-averaged);
-    there it was within noise of LightGBM alone.
-    """
+    """Split held-out ids, cross-validate and fit a RiskModel on the rest, report held-out ranking figures."""
     start = time.perf_counter()
     notes: list[str] = []
 
@@ -333,18 +215,9 @@ def train_table(
     ids, X, y, times = load_xy(Path(path), id_col, label_col, time_col, positive, say)
     tr, te, how = split_ids(ids, y, times, test_size, seed)
     X_tr = drop_label_leaks(X.iloc[tr], y[tr], say)
-    if derive:
-        recipe = learn_derived(X_tr, size_col)
-        say(
-            f"derived {len(recipe.rates)} rates and {len(recipe.totals)} totals with size column '{recipe.size}'"
-            if recipe.size
-            else "derived nothing: no count column to scale by"
-        )
-        X_tr = drop_label_leaks(add_derived(X_tr, recipe), y[tr], say)
-        X = add_derived(X, recipe)
     X_te = X.iloc[te][X_tr.columns]
-    aucs, aps = _cross_validate(X_tr, y[tr], seed, params, blend)
-    model = _make_model(params, seed, blend).fit(X_tr, y[tr])
+    aucs, aps = _cross_validate(X_tr, y[tr], seed, params)
+    model = RiskModel(params=params, seed=seed).fit(X_tr, y[tr])
     p = model.predict_proba(X_te)
     k = max(1, int(y[te].sum()))
     return TableResult(

@@ -7,7 +7,6 @@ a fixed seed are enough on small tables; the defaults are usually within noise o
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -17,7 +16,6 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from training.model import DEFAULT_PARAMS, EARLY_STOP, MAX_ROUNDS
-from training.table import drop_label_leaks, load_xy, split_ids
 
 
 def cv_average_precision(params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, seed: int) -> float:
@@ -55,19 +53,3 @@ def tune_xy(X: pd.DataFrame, y: np.ndarray, n_trials: int = 20, seed: int = 0) -
     default_score = study.trials[0].value
     return dict(study.best_params), float(study.best_value), float(default_score)
 
-
-def tune_table(
-    path: Path,
-    id_col: str,
-    label_col: str,
-    time_col: str | None = None,
-    test_size: float = 0.2,
-    seed: int = 0,
-    positive: str | None = None,
-    n_trials: int = 20,
-) -> tuple[dict[str, Any], float, float]:
-    """Tune on the same training part `train_table` would use; pass the result as `params=` to it."""
-    ids, X, y, times = load_xy(Path(path), id_col, label_col, time_col, positive, lambda _m: None)
-    tr, _, _ = split_ids(ids, y, times, test_size, seed)
-    X_tr = drop_label_leaks(X.iloc[tr], y[tr], lambda _m: None)
-    return tune_xy(X_tr, y[tr], n_trials=n_trials, seed=seed)
