@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from explain import contrib as cb
 from features.build import latest_snapshot
-from serving import contrib as cb
 from serving.explain import Explainer
 from serving.reports.facility import write_facility_report, write_facility_reports
 from training.bundle import Bundle, champion_path
-from training.dataset import add_facility_context, add_physician_context
 
 
 def replicate(frame: pd.DataFrame, times: int, keys: list[str]) -> pd.DataFrame:
@@ -41,14 +40,17 @@ def bench_contributions(workspace: Path, bundle: Bundle, times: int) -> dict[str
     snap = latest_snapshot(workspace)
     fac = replicate(pd.read_parquet(snap / "facility.parquet"), times, ["fixmedins_code"])
     dr = replicate(pd.read_parquet(snap / "physician.parquet"), times, ["dr_code", "fixmedins_code"])
-    seed = int(bundle.meta.get("seed", 0))
     t0 = time.perf_counter()
-    fac = add_facility_context(fac, seed)
-    dr = add_physician_context(dr, fac, seed)
+    fac = bundle.facility_context(fac)
+    dr = bundle.physician_context(dr, fac)
     t1 = time.perf_counter()
-    fs = cb.score_facilities(bundle, fac)
+    fs = pd.concat(
+        [bundle.score_facilities(fac), cb.contributions(bundle.facility_risk, bundle.matrix(fac, "facility"))], axis=1
+    )
     t2 = time.perf_counter()
-    ds = cb.score_physicians(bundle, dr)
+    ds = pd.concat(
+        [bundle.score_physicians(dr), cb.contributions(bundle.physician_risk, bundle.matrix(dr, "physician"))], axis=1
+    )
     t3 = time.perf_counter()
     assert len(fs) == len(fac) and len(ds) == len(dr)
     return {

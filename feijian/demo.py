@@ -31,9 +31,9 @@ def run_demo(
     serve: bool = True,
     port: int = 3000,
 ) -> None:
+    from explain.charts import require_fonts
     from features.ingest_cli import run_ingest
     from features.pseudonym import ensure_demo_key
-    from serving.charts import require_fonts
     from simulator.cli_support import run_simulate
 
     require_fonts()  # step 6 writes Chinese PDFs: say so now, not after the training

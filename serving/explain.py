@@ -2,7 +2,7 @@
 
 `Explainer.build` scores every facility and physician of one feature snapshot with a model bundle and
 computes (or reads the cached) SHAP contributions once; `explain(code)` then only reads rows. Reasons
-group contributions by theme (serving.reasons), state the value, the peer median and the percentile,
+group contributions by theme (explain.reasons), state the value, the peer median and the percentile,
 and link to the rule hits (疑点清单) of the theme's rule kinds — indicators for review, not findings.
 """
 
@@ -16,17 +16,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explain import contrib as cb
+from explain.evidence_links import pick_kinds, summarise_evidence
+from explain.global_importance import Explained
+from explain.reasons import theme_of
+from explain.targets import TargetRows, UnknownTargetError, as_number, peer_lookup, render_value
 from features.build import latest_snapshot
 from features.rules import SEVERITY_ZH, Rule, load_rules
 from feijian.errors import InputError
 from feijian.jsonsafe import jsonable
-from serving import contrib as cb
-from serving.evidence_links import pick_kinds, summarise_evidence
-from serving.reasons import theme_of
 from serving.sources import facility_names, identity_zh, inspections_before
-from serving.targets import TargetRows, UnknownTargetError, as_number, peer_lookup, render_value
 from training.bundle import Bundle
-from training.dataset import add_facility_context, add_physician_context, column_label, read_meta
+from training.dataset import column_label, read_meta
 
 __all__ = ["DeclarationMismatchError", "Explainer", "UnknownTargetError"]
 
@@ -37,6 +38,14 @@ def _positions_by_code(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Facility code → row positions in `frame`, in table order."""
     codes = frame["fixmedins_code"].astype(str)
     return {str(k): v for k, v in codes.groupby(codes, sort=False).indices.items()}
+
+
+def _physician_scores(bundle: Bundle, frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """p_risk, its percentile and (with a physician model) the contributions of every physician row."""
+    scores = bundle.score_physicians(frame)
+    if bundle.physician_risk is None:
+        return [scores]
+    return [scores, cb.contributions(bundle.physician_risk, bundle.matrix(frame, "physician"))]
 
 
 class DeclarationMismatchError(InputError):
@@ -61,11 +70,11 @@ class Explainer:
     _dr_rows: dict[str, np.ndarray] | None = None
 
     @classmethod
-    def build(cls, workspace: Path, bundle: Bundle, snapshot: Path | None = None, seed: int = 0) -> Explainer:
+    def build(cls, workspace: Path, bundle: Bundle, snapshot: Path | None = None) -> Explainer:
         """Score the snapshot (default: LATEST) and compute or load the cached contributions.
 
-        Context columns (anomaly score) are rebuilt with the bundle's training seed (`meta.seed`,
-        falling back to `seed`) so the model sees what it saw in training.
+        Context columns (anomaly score) are added by the bundle's recorded recipe and training seed
+        (training.bundle), so the model sees what it saw in training.
         """
         workspace = Path(workspace)
         snap = Path(snapshot) if snapshot is not None else latest_snapshot(workspace)
@@ -78,16 +87,16 @@ class Explainer:
                 "or retrain (`feijian train`)"
             )
         folder = cb.cache_dir(workspace, snap.name, bundle.version)
-        stamp = cb.stamp_of(bundle, meta)
+        stamp = cb.stamp_of(bundle.meta, meta)
         cached = cb.read_cache(folder, stamp)
         if cached is None:
-            s = int(bundle.meta.get("seed", seed))
-            fac = add_facility_context(pd.read_parquet(snap / "facility.parquet"), s)
+            fac = bundle.facility_context(pd.read_parquet(snap / "facility.parquet"))
             names = facility_names(workspace)
             fac = fac.merge(names, on="fixmedins_code", how="left") if len(names) else fac.assign(fixmedins_name=None)
-            fac = pd.concat([fac, cb.score_facilities(bundle, fac)], axis=1)
-            dr = add_physician_context(pd.read_parquet(snap / "physician.parquet"), fac, s)
-            dr = pd.concat([dr, cb.score_physicians(bundle, dr)], axis=1)
+            X = bundle.matrix(fac, "facility")
+            fac = pd.concat([fac, bundle.score_facilities(fac), cb.contributions(bundle.facility_risk, X)], axis=1)
+            dr = bundle.physician_context(pd.read_parquet(snap / "physician.parquet"), fac)
+            dr = pd.concat([dr, *_physician_scores(bundle, dr)], axis=1)
             cb.write_cache(folder, stamp, fac, dr)
         else:
             fac, dr = cached
@@ -134,6 +143,17 @@ class Explainer:
             "as_of": self.meta["as_of"],
             "window_start": self.meta.get("window_start"),
         }
+
+    def explained(self) -> Explained:
+        """Every facility's model matrix and contributions, for the global explanation."""
+        lv = self.facilities
+        return Explained(
+            X=lv.frame[lv.columns].astype(float),
+            S=lv.shap(),
+            labels={c: column_label(c) for c in lv.columns},
+            model_version=self.model_version,
+            snapshot_id=self.snapshot_id,
+        )
 
     # --- tables ---------------------------------------------------------------------------------
     def evidence(self, code: str, rule_id: str | None = None) -> pd.DataFrame:

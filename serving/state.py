@@ -107,7 +107,7 @@ def load_state(workspace: Path | None = None, models: Path | None = None, db_url
         raise NotReadyError(f"snapshot {snapshot} is incomplete (no meta.json); rebuild it with `feijian features`")
     meta = json.loads((snapshot / "meta.json").read_text(encoding="utf-8"))
     check_compatible(bundle, meta)
-    explainer = Explainer.build(ws.root, bundle, snapshot, seed=int(bundle.meta.get("seed", 0)))
+    explainer = Explainer.build(ws.root, bundle, snapshot)
     db = open_database(ws.root, db_url)
     return ServingState(
         ws, bundle, snapshot, meta, explainer, db, read_table(ws.root, "fixmedins"), read_table(ws.root, "inspections")

@@ -21,6 +21,7 @@ from features.build import build_snapshot
 from features.registry import declaration_version
 from tests.builders import Province
 from training.bundle import Bundle, export_bundle
+from training.context import context_spec
 from training.dataset import (
     add_facility_context,
     add_physician_context,
@@ -101,7 +102,9 @@ def build(root: Path) -> Setup:
         "trained_at": "2024-01-01T00:00:00+00:00",
     }
     labels = {c: column_label(c) for c in facility_columns() + physician_columns()}
-    path = export_bundle(root / "models" / "v1", model, dr_model, physician_columns(), labels, snap, meta)
+    path = export_bundle(
+        root / "models" / "v1", model, dr_model, physician_columns(), labels, snap, meta, context_spec(0)
+    )
     return Setup(ws, snap, Bundle.load(path))
 
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import shap
 
+from explain import contrib as cb
 from features.registry import PEER_PCT, get
 from feijian.errors import InputError
-from serving import contrib as cb
 from serving.explain import DeclarationMismatchError, Explainer, UnknownTargetError
 from tests.serving_setup import N_BAD, Setup
 
@@ -128,6 +128,6 @@ def test_contributions_are_cached(explainer: Explainer, bundled: Setup, monkeypa
     def boom(*_a: object, **_k: object) -> None:
         raise AssertionError("contributions recomputed although cached")
 
-    monkeypatch.setattr(cb, "score_facilities", boom)
+    monkeypatch.setattr(cb, "contributions", boom)
     again = Explainer.build(bundled.workspace, bundled.bundle)
     np.testing.assert_array_equal(again.facilities.shap(), explainer.facilities.shap())

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from explain.global_importance import global_explanation
 from serving.explain import Explainer
-from serving.global_explain import global_explanation
 from serving.plan import plan_round
 from serving.reports.facility import write_facility_report, write_facility_reports
 from serving.reports.round import write_round_report
@@ -82,7 +82,7 @@ def test_round_report(explainer: Explainer, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_global_explanation_plots(explainer: Explainer, tmp_path: Path) -> None:
-    paths = global_explanation(explainer, tmp_path)
+    paths = global_explanation(explainer.explained(), tmp_path)
     names = {p.name for p in paths}
     assert {"importance.csv", "importance.png", "beeswarm.png"} <= names
     assert sum(n.startswith("dependence_") for n in names) == 4
@@ -114,14 +114,16 @@ def test_cli_report_facility_and_round(bundled: serving_setup.Setup, explainer: 
 def test_training_logs_the_global_explanation_to_mlflow(bundled: serving_setup.Setup, tmp_path: Path) -> None:
     import mlflow
 
-    from training.train import _log_global_explanation
+    from training.dataset import add_facility_context
+    from training.train import log_global_explanation
 
     before = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     try:
         exp = mlflow.create_experiment("explain-test", artifact_location=(tmp_path / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=exp) as run:
-            _log_global_explanation(bundled.workspace, bundled.bundle.path, bundled.snapshot, print)
+            candidates = add_facility_context(pd.read_parquet(bundled.snapshot / "facility.parquet"), 0)
+            log_global_explanation(bundled.bundle.path, bundled.snapshot, candidates, print)
         logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "explanations")}
     finally:
         mlflow.set_tracking_uri(before)

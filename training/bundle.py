@@ -6,6 +6,8 @@ models/<name>/v<version>/
   physician_risk.txt       LightGBM booster for physicians (absent when too few physician labels)
   calibration.json         isotonic steps (or Platt coefficients) per risk model
   features.json            model columns in order, their Chinese labels, declaration version
+  context.json             the recipe of the model's context columns (training.context): type codes,
+                           the anomaly forest's columns, trees, sample size, clip and training seed
   peer_facility.parquet    peer statistics of the training snapshot (what "同类中位数" meant)
   peer_physician.parquet
   meta.json                version, run, snapshot, fingerprints, label definition, params, metrics
@@ -13,6 +15,15 @@ models/champion.json       which bundle is the champion
 
 Text boosters and JSON calibration keep the bundle readable and free of pickles: loading it
 executes no code from the file.
+
+Serving scores a snapshot with the bundle alone: `facility_context` / `physician_context` add the
+context columns by the recorded recipe, then `score_facilities` / `score_physicians` predict. The
+anomaly score's isolation forest is not stored fitted: the score is defined on the snapshot it scores
+(each training round's rows were scored by the forest of their own snapshot), so it is refitted on the
+served snapshot from the recipe and seed — deterministic, once per snapshot and bundle (serving caches
+the scored snapshot: explain.contrib). A forest fitted on the training snapshot would score a newer
+snapshot differently from how training scored its rows; and scikit-learn can store a fitted forest
+only as a pickle, which loading would execute.
 """
 
 from __future__ import annotations
@@ -30,7 +41,8 @@ import pandas as pd
 from scipy.special import expit
 
 from feijian.errors import InputError, NotReadyError
-from training.model import _TIE_BREAK, RiskModel, expected_recovery
+from training.context import context_spec, facility_context, physician_context
+from training.model import RiskModel, blend, expected_recovery
 from training.target_model import TargetModel
 
 CHAMPION_FILE = "champion.json"
@@ -50,7 +62,25 @@ def _calibrate(raw: np.ndarray, cal: dict[str, Any]) -> np.ndarray:
         p = np.interp(raw, np.asarray(cal["x"]), np.asarray(cal["y"]))
     else:
         p = expit(cal["coef"] * raw + cal["intercept"])
-    return (1 - _TIE_BREAK) * p + _TIE_BREAK * expit(raw)
+    return blend(p, raw)
+
+
+def probability_band(raw: np.ndarray, cal: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The probabilities of the neighbouring calibration steps around each raw score.
+
+    Isotonic calibration maps a raw score onto a reliability step; the steps either side bound what
+    the calibrated probability would be had the score moved by one step — the resolution of the
+    estimate. For Platt (sigmoid) calibration, half a logit either side.
+    """
+    if cal["kind"] == "isotonic":
+        x, y = np.asarray(cal["x"]), np.asarray(cal["y"])
+        j = np.searchsorted(x, raw, side="right")
+        lo = y[np.clip(j - 2, 0, len(y) - 1)]
+        hi = y[np.clip(j, 0, len(y) - 1)]
+    else:
+        lo = expit(cal["coef"] * (raw - 0.5) + cal["intercept"])
+        hi = expit(cal["coef"] * (raw + 0.5) + cal["intercept"])
+    return blend(np.minimum(lo, hi), raw), blend(np.maximum(lo, hi), raw)
 
 
 def export_bundle(
@@ -61,6 +91,7 @@ def export_bundle(
     labels: dict[str, str],
     snapshot: Path,
     meta: dict[str, Any],
+    context: dict[str, Any],
 ) -> Path:
     """Write the bundle atomically (a temp folder renamed into place)."""
     out_dir = Path(out_dir)
@@ -81,6 +112,7 @@ def export_bundle(
         "declaration_version": meta.get("declaration_version"),
     }
     (tmp / "features.json").write_text(json.dumps(feats, ensure_ascii=False, indent=1), encoding="utf-8")
+    (tmp / "context.json").write_text(json.dumps(context, indent=1), encoding="utf-8")
     for name in ("peer_facility.parquet", "peer_physician.parquet"):
         if (snapshot / name).is_file():
             shutil.copy2(snapshot / name, tmp / name)
@@ -122,6 +154,7 @@ class Bundle:
     facility_risk: lgb.Booster
     facility_amount: lgb.Booster | None
     physician_risk: lgb.Booster | None
+    context: dict[str, Any]
 
     @classmethod
     def load(cls, path: Path) -> Bundle:
@@ -136,21 +169,35 @@ class Bundle:
         risk = booster("facility_risk.txt")
         if risk is None:
             raise NotReadyError(f"{path}: facility_risk.txt is missing; the bundle is incomplete")
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        ctx = path / "context.json"
         return cls(
             path=path,
-            meta=json.loads((path / "meta.json").read_text(encoding="utf-8")),
+            meta=meta,
             features=json.loads((path / "features.json").read_text(encoding="utf-8")),
             calibration=json.loads((path / "calibration.json").read_text(encoding="utf-8")),
             facility_risk=risk,
             facility_amount=booster("facility_amount.txt"),
             physician_risk=booster("physician_risk.txt"),
+            # bundles written before context.json: the current recipe with the training seed
+            context=(
+                json.loads(ctx.read_text(encoding="utf-8")) if ctx.is_file() else context_spec(int(meta.get("seed", 0)))
+            ),
         )
 
     @property
     def version(self) -> str:
         return str(self.meta.get("model_version", "?"))
 
-    def _matrix(self, frame: pd.DataFrame, level: str) -> pd.DataFrame:
+    def facility_context(self, facility: pd.DataFrame) -> pd.DataFrame:
+        """A snapshot's facility rows with the context columns the model was trained with."""
+        return facility_context(facility, self.context)
+
+    def physician_context(self, physician: pd.DataFrame, facility: pd.DataFrame) -> pd.DataFrame:
+        return physician_context(physician, facility, self.context)
+
+    def matrix(self, frame: pd.DataFrame, level: str) -> pd.DataFrame:
+        """The level's model columns of `frame`, in the bundle's order, as floats."""
         cols: list[str] = self.features[level]
         missing = [c for c in cols if c not in frame.columns]
         if missing:
@@ -162,7 +209,7 @@ class Bundle:
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """p_serious, amount_if_serious, expected_recovery per facility row."""
-        X = self._matrix(frame, "facility")
+        X = self.matrix(frame, "facility")
         p = _calibrate(self.facility_risk.predict(X, raw_score=True), self.calibration["facility"])
         if self.facility_amount is not None:
             amt = np.maximum(self.facility_amount.predict(X), 0.0)
@@ -173,8 +220,31 @@ class Bundle:
             index=frame.index,
         )
 
+    def score_facilities(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`predict_frame` with the expected-recovery interval and the risk percentile of every row.
+
+        Interval: expected recovery is p × amount; its band is [p_lo × amount, p_hi × amount] with p_lo
+        and p_hi the neighbouring calibration steps (`probability_band`). It shows how coarsely the risk
+        is known from the findings the model was calibrated on; it does not include the amount model's
+        own error, which the bundle does not record.
+        """
+        pred = self.predict_frame(frame)
+        raw = self.facility_risk.predict(self.matrix(frame, "facility"), raw_score=True)
+        lo, hi = probability_band(raw, self.calibration["facility"])
+        pred["recovery_low"] = np.minimum(lo * pred["amount_if_serious"], pred["expected_recovery"])
+        pred["recovery_high"] = np.maximum(hi * pred["amount_if_serious"], pred["expected_recovery"])
+        pred["risk_percentile"] = 100.0 * pred["p_serious"].rank(pct=True, method="average")
+        return pred
+
+    def score_physicians(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """p_risk and its percentile per physician row (NaN when the bundle has no physician model)."""
+        if self.physician_risk is None:
+            return pd.DataFrame({"p_risk": np.full(len(frame), np.nan), "risk_percentile": np.nan}, index=frame.index)
+        p = pd.Series(self.predict_physician(frame), index=frame.index, name="p_risk")
+        return pd.DataFrame({"p_risk": p, "risk_percentile": 100.0 * p.rank(pct=True, method="average")})
+
     def predict_physician(self, frame: pd.DataFrame) -> np.ndarray:
         if self.physician_risk is None:
             raise NotReadyError("this bundle has no physician model (too few physician labels at training)")
-        X = self._matrix(frame, "physician")
+        X = self.matrix(frame, "physician")
         return _calibrate(self.physician_risk.predict(X, raw_score=True), self.calibration["physician"])

@@ -26,7 +26,8 @@ from features.build import Window, build_snapshot, snapshot_identity
 from features.schema import FIXMEDINS_TYPE
 from feijian.errors import InputError
 from feijian.settings import Workspace
-from training.anomaly import ANOMALY_COLUMN, anomaly_score
+from training.anomaly import ANOMALY_COLUMN
+from training.context import context_spec, facility_context, physician_context
 from training.labels import check_round
 
 # Model inputs besides the registry's features: who the target is, in numbers a tree can split on.
@@ -73,25 +74,12 @@ def read_meta(snapshot: Path) -> dict:
 
 
 def add_facility_context(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """hosp_tier, ownership and type as numbers, and the snapshot's own anomaly score."""
-    out = frame.copy()
-    out["hosp_tier"] = out["hosp_tier"].astype(float)
-    out["is_private"] = (out["ownership"] == "private").astype(float)
-    for code in FIXMEDINS_TYPE:
-        out[f"type_{code}"] = (out["fixmedins_type"] == code).astype(float)
-    out[ANOMALY_COLUMN] = anomaly_score(out, "facility", seed)
-    return out
+    """hosp_tier, ownership and type as numbers, and the snapshot's own anomaly score (training.context)."""
+    return facility_context(frame, context_spec(seed))
 
 
 def add_physician_context(frame: pd.DataFrame, facility: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    out = frame.merge(
-        facility[["fixmedins_code", "hosp_tier"]].rename(columns={"hosp_tier": "dr_facility_tier"}),
-        on="fixmedins_code",
-        how="left",
-    )
-    out["dr_facility_tier"] = out["dr_facility_tier"].astype(float)
-    out[ANOMALY_COLUMN] = anomaly_score(out, "physician", seed)
-    return out
+    return physician_context(frame, facility, context_spec(seed))
 
 
 def matrix(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

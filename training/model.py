@@ -39,6 +39,12 @@ EARLY_STOP = 30
 # function, and without this the rows on one step would tie and be ranked by row order, not by risk.
 _TIE_BREAK = 1e-6
 
+
+def blend(p: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """Calibrated probabilities `p` with the tie-breaking share of the raw score `raw` mixed in."""
+    return (1 - _TIE_BREAK) * p + _TIE_BREAK * expit(raw)
+
+
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05,
     "num_leaves": 15,
@@ -188,7 +194,7 @@ class RiskModel(BaseEstimator):
             p = self.calibrator_.predict(raw)
         else:
             p = self.calibrator_.predict_proba(raw.reshape(-1, 1))[:, 1]
-        return (1 - _TIE_BREAK) * p + _TIE_BREAK * expit(raw)
+        return blend(p, raw)
 
 
 class AmountModel(BaseEstimator):

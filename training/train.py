@@ -8,8 +8,10 @@ Training never reads the simulator's truth (only `feijian evaluate --truth` does
 from __future__ import annotations
 
 import json
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,18 +20,22 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from explain.contrib import contributions
+from explain.global_importance import Explained, global_explanation
 from features.build import input_fingerprint
 from feijian.errors import FeijianError, InputError
 from feijian.settings import Workspace
 from feijian.tabular import csv_text
-from training import registry
-from training.backtest import Fold, labelled_metrics, objective, run_backtest
+from training import metrics, registry
+from training.backtest import Fold, ipw_for, labelled_metrics, objective, run_backtest
 from training.bundle import Bundle, export_bundle, mark_champion
+from training.context import context_spec
 from training.dataset import (
     Round,
     build_rounds,
     column_label,
     facility_columns,
+    known_before,
     physician_columns,
     read_meta,
     stack,
@@ -86,13 +92,10 @@ def _importance(model: TargetModel) -> pd.DataFrame:
     return imp.sort_values("gain", ascending=False).reset_index(drop=True)
 
 
-def _physician_model(
+def physician_model(
     rounds: list[Round], seed: int, say: Callable[[str], None]
 ) -> tuple[RiskModel | None, float | None]:
     """The physician model on every round, and its AUC on the last rounds, each scored by a model of earlier ones."""
-    from training import metrics
-    from training.dataset import known_before
-
     lab = stack(rounds, physician=True)
     if lab.empty:
         say("physician model: no physician labels (insp_dr_points) — skipped")
@@ -119,22 +122,7 @@ def _physician_model(
     return model, auc
 
 
-def _log_global_explanation(workspace: Path, bundle: Path, snapshot: Path, note: Callable[[str], None]) -> None:
-    """SHAP importance, beeswarm and dependence plots of the new bundle, logged as run artifacts."""
-    import tempfile
-
-    from serving.explain import Explainer
-    from serving.global_explain import global_explanation
-
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            global_explanation(Explainer.build(workspace, Bundle.load(bundle), snapshot), Path(tmp))
-            mlflow.log_artifacts(tmp, "explanations")
-    except FeijianError as exc:  # e.g. no CJK font installed: the run stands, the plots are missing
-        note(f"global explanation skipped: {exc}")
-
-
-def _tune(
+def tune(
     rounds: list[Round],
     columns: list[str],
     mlruns: Path,
@@ -173,6 +161,223 @@ def _tune(
     return (tuning.params if accepted else {}), tuning.default_value, tuning.trials
 
 
+class Log:
+    """Progress lines, the notes kept in the result, and seconds per step."""
+
+    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
+        self.say: Callable[[str], None] = progress or (lambda _m: None)
+        self.notes: list[str] = []
+        self.seconds: dict[str, float] = {}
+        self.start = time.perf_counter()
+
+    def note(self, msg: str) -> None:
+        self.notes.append(msg)
+        self.say(msg)
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        t = time.perf_counter()
+        yield
+        self.seconds[step] = time.perf_counter() - t
+
+
+@dataclass
+class Examples:
+    """Labels and their point-in-time rounds: what every later step fits or scores."""
+
+    fac: pd.DataFrame
+    rounds: list[Round]
+    columns: list[str]
+    all_rows: pd.DataFrame
+    fingerprint: str
+
+    @property
+    def latest(self) -> Round:
+        return self.rounds[-1]
+
+
+def examples(workspace: Path, cfg: LabelConfig, window_months: int, seed: int, say: Callable[[str], None]) -> Examples:
+    """Facility and physician labels, and one round per inspection batch with features as of its planning date."""
+    fac = facility_labels(workspace, cfg)
+    drs = physician_labels(workspace, fac, cfg)
+    rounds = build_rounds(workspace, fac, drs, window_months, seed, progress=say)
+    all_rows = stack(rounds)
+    if len(rounds) < 2:
+        raise InputError(
+            f"training needs at least 2 inspection rounds for a time-ordered backtest; found {len(rounds)}"
+        )
+    return Examples(fac, rounds, facility_columns(), all_rows, input_fingerprint(Workspace(Path(workspace))))
+
+
+def backtest(ex: Examples, params: dict[str, Any], seed: int, weighting: Weighting) -> tuple[list[Fold], float]:
+    """Each round from the fourth (or second) on scored by a model of the rounds before it; the objective."""
+    folds = run_backtest(ex.rounds, ex.columns, params, seed, weighting, min_train_rounds=min(3, len(ex.rounds) - 1))
+    return folds, objective(folds)
+
+
+def final_fit(ex: Examples, params: dict[str, Any], seed: int, weighting: Weighting) -> TargetModel:
+    """The model the bundle carries: every labelled round (inverse-propensity weighted with `ipw`)."""
+    weights = ipw_for(ex.all_rows, ex.rounds, ex.columns, seed) if weighting == "ipw" else None
+    return TargetModel(ex.columns, params=params, seed=seed).fit(ex.all_rows, sample_weight=weights)
+
+
+def log_run(
+    ex: Examples,
+    cfg: LabelConfig,
+    params: dict[str, Any],
+    run_params: dict[str, Any],
+    folds: list[Fold],
+    score: float,
+    champ_score: float | None,
+    dr_auc: float | None,
+    report: dict[str, Any],
+    final: TargetModel,
+    seed: int,
+) -> None:
+    """Parameters, provenance tags, per-fold metrics, the evaluation and feature importance of the active run."""
+    latest = ex.latest
+    mlflow.log_params(
+        {
+            "lgbm_params": json.dumps(params, sort_keys=True),
+            **run_params,
+            "label_config": cfg.model_dump_json(),
+            "n_features": len(ex.columns),
+            **{f"p_{k}": v for k, v in params.items()},
+        }
+    )
+    mlflow.set_tags(
+        {
+            "data_fingerprint": ex.fingerprint,
+            "snapshot": latest.snapshot.name,
+            "snapshot_fingerprint": read_meta(latest.snapshot)["fingerprint"],
+            "declaration_version": read_meta(latest.snapshot)["declaration_version"],
+            "code_version": registry.code_version(),
+            "rounds": ",".join(r.batch for r in ex.rounds),
+            **{f"pkg.{k}": v for k, v in registry.package_versions().items()},
+        }
+    )
+    for i, f in enumerate(folds):
+        for ranker, m in labelled_metrics(f, seed).items():
+            for key, v in m.items():
+                if v == v:  # NaN is not a metric
+                    mlflow.log_metric(f"{ranker}.{key}", float(v), step=i)
+                    if ranker == "model":
+                        mlflow.log_metric(f"fold_{f.batch}.{key}", float(v))
+    mlflow.log_metric("objective_recovered_share_at_k", score)
+    if champ_score is not None:
+        mlflow.log_metric("champion_objective", champ_score)
+    if dr_auc is not None and dr_auc == dr_auc:
+        mlflow.log_metric("physician_cv_auc", dr_auc)
+    mlflow.log_dict(report, "evaluation.json")
+    mlflow.log_text(csv_text(_importance(final)), "feature_importance.csv")
+    mlflow.log_dict(registry.package_versions(), "package_versions.json")
+
+
+def export(
+    models_dir: Path,
+    version: str,
+    run_id: str,
+    ex: Examples,
+    cfg: LabelConfig,
+    params: dict[str, Any],
+    run_params: dict[str, Any],
+    score: float,
+    tuned: set[str],
+    final: TargetModel,
+    dr_model: RiskModel | None,
+) -> Path:
+    """The bundle folder models/facility/v<version>, with its provenance in meta.json."""
+    latest = ex.latest
+    snap_meta = read_meta(latest.snapshot)
+    meta = {
+        "model_version": version,
+        "model_name": registry.MODEL_NAME,
+        "run_id": run_id,
+        "snapshot_id": latest.snapshot.name,
+        "snapshot_as_of": latest.as_of.isoformat(),
+        "data_fingerprint": ex.fingerprint,
+        "declaration_version": snap_meta["declaration_version"],
+        "rules_version": snap_meta.get("rules_version"),
+        "window_months": run_params["window_months"],
+        "label_config": json.loads(cfg.model_dump_json()),
+        "params": params,
+        "weighting": run_params["weighting"],
+        "seed": run_params["seed"],
+        "rounds": [r.batch for r in ex.rounds],
+        "n_examples": len(ex.all_rows),
+        "n_serious": int(ex.all_rows["serious"].sum()),
+        "backtest_objective": score,
+        "tuned_rounds": sorted(tuned),
+        "code_version": registry.code_version(),
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+    }
+    labels = {c: column_label(c) for c in ex.columns + physician_columns()}
+    return export_bundle(
+        Path(models_dir) / BUNDLE_FOLDER / f"v{version}",
+        final,
+        dr_model,
+        physician_columns(),
+        labels,
+        latest.snapshot,
+        meta,
+        context_spec(run_params["seed"]),
+    )
+
+
+def explain_globally(bundle: Path, snapshot: Path, candidates: pd.DataFrame) -> Explained:
+    """The bundle's contributions over `candidates`, every facility of `snapshot` with context added."""
+    b = Bundle.load(bundle)
+    X = b.matrix(candidates, "facility")
+    S = contributions(b.facility_risk, X).to_numpy()[:, : len(X.columns)]
+    return Explained(X, S, b.features["labels"], b.version, str(read_meta(snapshot)["snapshot_id"]))
+
+
+def log_global_explanation(bundle: Path, snapshot: Path, candidates: pd.DataFrame, note: Callable[[str], None]) -> None:
+    """SHAP importance, beeswarm and dependence plots of the bundle, logged as artifacts of the active run."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            global_explanation(explain_globally(bundle, snapshot, candidates), Path(tmp))
+            mlflow.log_artifacts(tmp, "explanations")
+    except FeijianError as exc:  # e.g. no CJK font installed: the run stands, the plots are missing
+        note(f"global explanation skipped: {exc}")
+
+
+def register(bundle: Path, ex: Examples, final: TargetModel, version: str, note: Callable[[str], None]) -> str:
+    """Log the bundle as the run's MLflow model and register it; the registry's version."""
+    example = ex.latest.candidates[ex.columns].astype(float).head(5)
+    got = registry.log_model(bundle, example, final.predict_frame(example))
+    if got != version:
+        note(f"registry gave version {got}, bundle folder says v{version}")
+    return got
+
+
+def promote(
+    client: Any,
+    models_dir: Path,
+    bundle: Path,
+    version: str,
+    champ: tuple | None,
+    score: float,
+    champ_score: float | None,
+    note: Callable[[str], None],
+) -> bool:
+    """The candidate replaces the champion when it beats it on the same backtest; tagged and noted either way."""
+    promoted = champ is None or (champ_score is not None and score > champ_score + 1e-12)
+    mlflow.set_tag("promoted", str(promoted).lower())
+    verdict = (
+        "first model: champion"
+        if champ is None
+        else f"candidate {score:.4f} vs champion v{champ[0]} {champ_score:.4f} on the same backtest: "
+        + ("promoted" if promoted else "kept the champion")
+    )
+    mlflow.set_tag("promotion", verdict)
+    note(verdict)
+    if promoted:
+        registry.promote(client, version)
+        mark_champion(Path(models_dir), bundle, registry.MODEL_NAME, version)
+    return promoted
+
+
 def train_workspace(
     workspace: Path,
     mlruns: Path,
@@ -187,163 +392,61 @@ def train_workspace(
     params: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train, log, register; `params` fixes the LightGBM parameters (no tuning) when given."""
-    say = progress or (lambda _m: None)
     if weighting not in ("none", "ipw"):
         raise InputError(f"--weighting must be one of: none, ipw; got {weighting!r}")
     cfg = label_config or LabelConfig()
-    t0 = time.perf_counter()
-    seconds: dict[str, float] = {}
-    notes: list[str] = []
+    log = Log(progress)
+    with log.timed("features"):
+        ex = examples(workspace, cfg, window_months, seed, log.say)
+    rounds = ex.rounds
 
-    def note(msg: str) -> None:
-        notes.append(msg)
-        say(msg)
-
-    fac = facility_labels(workspace, cfg)
-    drs = physician_labels(workspace, fac, cfg)
-    rounds = build_rounds(workspace, fac, drs, window_months, seed, progress=say)
-    seconds["features"] = time.perf_counter() - t0
-    columns = facility_columns()
-    all_rows = stack(rounds)
-    if len(rounds) < 2:
-        raise InputError(
-            f"training needs at least 2 inspection rounds for a time-ordered backtest; found {len(rounds)}"
-        )
-    fingerprint = input_fingerprint(Workspace(Path(workspace)))
-    min_train = min(3, len(rounds) - 1)
-
-    t = time.perf_counter()
     tuned_params: dict[str, Any] = {}
     default_obj, trials = float("nan"), 0
-    if params is None and n_trials > 0 and len(rounds) > 3:
-        tuned_params, default_obj, trials = _tune(
-            rounds, columns, Path(mlruns), fingerprint, cfg, weighting, n_trials, timeout, seed, say, note
-        )
-    seconds["tuning"] = time.perf_counter() - t
+    with log.timed("tuning"):
+        if params is None and n_trials > 0 and len(rounds) > 3:
+            tuned_params, default_obj, trials = tune(
+                rounds,
+                ex.columns,
+                Path(mlruns),
+                ex.fingerprint,
+                cfg,
+                weighting,
+                n_trials,
+                timeout,
+                seed,
+                log.say,
+                log.note,
+            )
     lgbm_params = {**default_params(), **tuned_params, **(params or {})}
 
-    t = time.perf_counter()
-    folds = run_backtest(rounds, columns, lgbm_params, seed, weighting, min_train_rounds=min_train)
-    score = objective(folds)
-    seconds["backtest"] = time.perf_counter() - t
+    with log.timed("backtest"):
+        folds, score = backtest(ex, lgbm_params, seed, weighting)
 
     client = registry.setup(Path(mlruns))
     champ = registry.champion_params(client)
     champ_score = None
     if champ is not None:
-        t = time.perf_counter()
-        _, cparams, cweight = champ
-        champ_folds = run_backtest(rounds, columns, cparams, seed, cweight, min_train_rounds=min_train)  # type: ignore[arg-type]
-        champ_score = objective(champ_folds)
-        seconds["champion backtest"] = time.perf_counter() - t
+        with log.timed("champion backtest"):
+            _, cparams, cweight = champ
+            champ_score = backtest(ex, cparams, seed, cweight)[1]
 
-    t = time.perf_counter()
-    weights = None
-    if weighting == "ipw":
-        from training.backtest import ipw_for
-
-        weights = ipw_for(all_rows, rounds, columns, seed)
-    final = TargetModel(columns, params=lgbm_params, seed=seed).fit(all_rows, sample_weight=weights)
-    dr_model, dr_auc = _physician_model(rounds, seed, note)
-    seconds["final fit"] = time.perf_counter() - t
+    with log.timed("final fit"):
+        final = final_fit(ex, lgbm_params, seed, weighting)
+        dr_model, dr_auc = physician_model(rounds, seed, log.note)
 
     version = _next_version(client, registry.MODEL_NAME)
-    promoted = champ is None or (champ_score is not None and score > champ_score + 1e-12)
-    latest = rounds[-1]
     tuned = {r.batch for r in rounds[:-1]} if params is None and n_trials > 0 else set()
-    report = evaluation_report(folds, f"{registry.MODEL_NAME} v{version}", fac, None, window_months, seed, tuned)
-    t = time.perf_counter()
-    with mlflow.start_run(run_name=f"train v{version}") as run:
-        mlflow.log_params(
-            {
-                "lgbm_params": json.dumps(lgbm_params, sort_keys=True),
-                "weighting": weighting,
-                "seed": seed,
-                "window_months": window_months,
-                "n_trials": n_trials,
-                "label_config": cfg.model_dump_json(),
-                "n_features": len(columns),
-                **{f"p_{k}": v for k, v in lgbm_params.items()},
-            }
+    report = evaluation_report(folds, f"{registry.MODEL_NAME} v{version}", ex.fac, None, window_months, seed, tuned)
+    run_params = {"weighting": weighting, "seed": seed, "window_months": window_months, "n_trials": n_trials}
+    with log.timed("mlflow"), mlflow.start_run(run_name=f"train v{version}") as run:
+        log_run(ex, cfg, lgbm_params, run_params, folds, score, champ_score, dr_auc, report, final, seed)
+        bundle = export(
+            models_dir, version, run.info.run_id, ex, cfg, lgbm_params, run_params, score, tuned, final, dr_model
         )
-        mlflow.set_tags(
-            {
-                "data_fingerprint": fingerprint,
-                "snapshot": latest.snapshot.name,
-                "snapshot_fingerprint": read_meta(latest.snapshot)["fingerprint"],
-                "declaration_version": read_meta(latest.snapshot)["declaration_version"],
-                "code_version": registry.code_version(),
-                "rounds": ",".join(r.batch for r in rounds),
-                **{f"pkg.{k}": v for k, v in registry.package_versions().items()},
-            }
-        )
-        for i, f in enumerate(folds):
-            for ranker, m in labelled_metrics(f, seed).items():
-                for key, v in m.items():
-                    if v == v:  # NaN is not a metric
-                        mlflow.log_metric(f"{ranker}.{key}", float(v), step=i)
-                        if ranker == "model":
-                            mlflow.log_metric(f"fold_{f.batch}.{key}", float(v))
-        mlflow.log_metric("objective_recovered_share_at_k", score)
-        if champ_score is not None:
-            mlflow.log_metric("champion_objective", champ_score)
-        if dr_auc is not None and dr_auc == dr_auc:
-            mlflow.log_metric("physician_cv_auc", dr_auc)
-        mlflow.log_dict(report, "evaluation.json")
-        imp = _importance(final)
-        mlflow.log_text(csv_text(imp), "feature_importance.csv")
-        mlflow.log_dict(registry.package_versions(), "package_versions.json")
-        meta = {
-            "model_version": version,
-            "model_name": registry.MODEL_NAME,
-            "run_id": run.info.run_id,
-            "snapshot_id": latest.snapshot.name,
-            "snapshot_as_of": latest.as_of.isoformat(),
-            "data_fingerprint": fingerprint,
-            "declaration_version": read_meta(latest.snapshot)["declaration_version"],
-            "rules_version": read_meta(latest.snapshot).get("rules_version"),
-            "window_months": window_months,
-            "label_config": json.loads(cfg.model_dump_json()),
-            "params": lgbm_params,
-            "weighting": weighting,
-            "seed": seed,
-            "rounds": [r.batch for r in rounds],
-            "n_examples": len(all_rows),
-            "n_serious": int(all_rows["serious"].sum()),
-            "backtest_objective": score,
-            "tuned_rounds": sorted(tuned),
-            "code_version": registry.code_version(),
-            "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        }
-        labels = {c: column_label(c) for c in columns + physician_columns()}
-        bundle = export_bundle(
-            Path(models_dir) / BUNDLE_FOLDER / f"v{version}",
-            final,
-            dr_model,
-            physician_columns(),
-            labels,
-            latest.snapshot,
-            meta,
-        )
-        _log_global_explanation(Path(workspace), bundle, latest.snapshot, note)
-        example = latest.candidates[columns].astype(float).head(5)
-        got = registry.log_model(bundle, example, final.predict_frame(example))
-        if got != version:
-            note(f"registry gave version {got}, bundle folder says v{version}")
-        mlflow.set_tag("promoted", str(promoted).lower())
-        verdict = (
-            "first model: champion"
-            if champ is None
-            else f"candidate {score:.4f} vs champion v{champ[0]} {champ_score:.4f} on the same backtest: "
-            + ("promoted" if promoted else "kept the champion")
-        )
-        mlflow.set_tag("promotion", verdict)
-        note(verdict)
-        if promoted:
-            registry.promote(client, got)
-            mark_champion(Path(models_dir), bundle, registry.MODEL_NAME, got)
-    seconds["mlflow"] = time.perf_counter() - t
-    seconds["total"] = time.perf_counter() - t0
+        log_global_explanation(bundle, ex.latest.snapshot, ex.latest.candidates, log.note)
+        got = register(bundle, ex, final, version, log.note)
+        promoted = promote(client, models_dir, bundle, got, champ, score, champ_score, log.note)
+    log.seconds["total"] = time.perf_counter() - log.start
     return TrainResult(
         version=got,
         promoted=promoted,
@@ -354,14 +457,14 @@ def train_workspace(
         weighting=weighting,
         bundle=bundle,
         run_id=run.info.run_id,
-        n_examples=len(all_rows),
-        n_serious=int(all_rows["serious"].sum()),
+        n_examples=len(ex.all_rows),
+        n_serious=int(ex.all_rows["serious"].sum()),
         rounds=[r.batch for r in rounds],
         folds=folds,
         report=report,
         physician_cv_auc=dr_auc,
         trials=trials,
         default_objective=default_obj,
-        seconds=seconds,
-        notes=notes,
+        seconds=log.seconds,
+        notes=log.notes,
     )

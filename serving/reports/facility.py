@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from explain.charts import waterfall
 from features.registry import PEER_PCT, PEER_Z, get
 from feijian.tabular import write_xlsx
-from serving.charts import waterfall
 from serving.reports import render
 
 if TYPE_CHECKING:

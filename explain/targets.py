@@ -1,7 +1,7 @@
 """One level's targets (facilities or physicians): rows, contributions, and reasons read off them.
 
-`TargetRows` holds one level's snapshot rows with context, scores and SHAP columns (serving.contrib),
-groups the model columns into themes (serving.reasons) once, and turns a row's contributions into
+`TargetRows` holds one level's snapshot rows with context, scores and SHAP columns (explain.contrib),
+groups the model columns into themes (explain.reasons) once, and turns a row's contributions into
 reasons with the value, the peer median (the snapshot's peer statistics, with the same fallback to a
 broader group the peer z-scores used) and the percentile.
 """
@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explain import contrib as cb
+from explain.reasons import base_of, is_reason_column, reason_text, theme_of
 from features import peer as peer_mod
 from features import registry
 from features.registry import PEER_PCT, PEER_Z, Level
 from feijian.errors import InputError
-from serving import contrib as cb
-from serving.reasons import base_of, is_reason_column, reason_text, theme_of
-from training.dataset import column_label
 
 MAX_REASONS = 8
 MIN_SHARE = 0.05  # a theme adding less than 5% of the leading theme's push is noise, not a reason
@@ -111,7 +110,7 @@ class TargetRows:
                     "text": reason_text(lead, value, med, pct, hint, PEER_WORD[self.level]),
                     "contribution": float(total),
                     "feature": lead,
-                    "label": column_label(lead),
+                    "label": registry.column_label(lead),  # a reason's lead is always a registry feature
                     "value": value,
                     "peer_median": med,
                     "percentile": None if pct is None else round(100 * pct, 1),

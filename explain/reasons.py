@@ -34,7 +34,6 @@ from dataclasses import dataclass
 
 from features import registry
 from features.registry import PEER_PCT, PEER_Z
-from training.dataset import CONTEXT_LABELS
 
 ALL_KINDS = ("*",)
 
@@ -134,11 +133,12 @@ def base_of(column: str) -> str:
 
 
 def theme_of(column: str) -> Theme:
-    """The theme a model column belongs to; context columns (type, tier, anomaly) form their own."""
+    """The theme a model column belongs to; a column the registry does not declare is a context column
+    (type, tier, anomaly score: training's model inputs besides the features) and forms its own."""
     base = base_of(column)
     if base in _BY_FEATURE:
         return _BY_FEATURE[base]
-    if base in CONTEXT_LABELS or base == "dr_facility_tier":
+    if not is_reason_column(base):
         return Theme(f"context:{base}", "", (base,))
     f = registry.get(base)
     return Theme(f"feature:{base}", FAMILY_HINT.get(f.family, "异常"), (base,))

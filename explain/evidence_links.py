@@ -78,4 +78,3 @@ def summarise_evidence(evidence: pd.DataFrame, rules: dict[str, Rule]) -> list[d
 def pick_kinds(summary: list[dict[str, Any]], kinds: tuple[str, ...]) -> list[dict[str, Any]]:
     """The summaries of the given rule kinds ("*" = all), in the summary's order."""
     return list(summary) if "*" in kinds else [s for s in summary if s["kind"] in kinds]
-
