@@ -132,8 +132,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from serving.auth import issue
-    from serving.db import open_database
     from serving.serve_cli import serve_command, service_env, stop
+    from serving.store import open_database
 
     db = open_database(args.workspace)
     token = issue(db, "bench", "admin")[1]

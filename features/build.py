@@ -24,8 +24,16 @@ import pandas as pd
 from dateutil.relativedelta import relativedelta
 
 from features import peer, registry
-from features.schema import HOSP_TIER, TABLES, Table
-from feijian.errors import InputError, MissingColumnError, MissingTableError, MissingWorkspaceTableError
+from features.schema import TABLES
+from features.window import (
+    OPTIONAL_TABLES,
+    SOURCE_VIEWS,
+    Window,
+    empty_select,
+    fac_tier_sql,
+    table_folder,
+)
+from feijian.errors import InputError, MissingColumnError, MissingTableError
 from feijian.settings import Workspace
 
 FACILITY_FAMILIES = (
@@ -42,38 +50,9 @@ FACILITY_FAMILIES = (
 )
 # Mild main diagnoses (ICD-10, first three characters) for `mild_admission_share`; the rule base's
 # mild-admission rule carries its own list as a parameter.
-MILD_DX = ("J00", "J02", "J06", "K29", "K30", "M54", "R51", "R10", "I10", "E11")
-SERIOUS_RECOVERED = 50_000
 FILL_ZERO_FAMILIES = ("volume", "rules", "history")
 NEVER_INSPECTED_DAYS = 3650
 ENGINES = ("duckdb", "spark")
-
-
-@dataclass(frozen=True)
-class Window:
-    as_of: date
-    months: int
-
-    @property
-    def start(self) -> date:
-        return self.as_of - relativedelta(months=self.months)
-
-    @property
-    def prev_start(self) -> date:
-        return self.as_of - relativedelta(months=2 * self.months)
-
-    def params(self) -> dict[str, str]:
-        lit = lambda d: f"DATE '{d.isoformat()}'"  # noqa: E731
-        return {
-            "as_of": lit(self.as_of),
-            "window_start": lit(self.start),
-            "prev_start": lit(self.prev_start),
-            "recent_start": lit(self.as_of - relativedelta(months=3)),
-            "recent_prev_start": lit(self.as_of - relativedelta(months=6)),
-            "window_days": str((self.as_of - self.start).days),
-            "mild_dx": ", ".join(f"'{d}'" for d in MILD_DX),
-            "serious_recovered": str(SERIOUS_RECOVERED),
-        }
 
 
 def read_sql(name: str) -> str:
@@ -98,29 +77,6 @@ def statements(sql: str) -> list[str]:
 
 
 # --- sources ---------------------------------------------------------------------------------------
-
-# A bureau with no findings yet still gets features (and an empty inspection history).
-OPTIONAL_TABLES = ("inspections",)
-SOURCE_VIEWS = {  # view name → contract table
-    "src_visit": "mdtrt_d",
-    "src_setl": "setl_d",
-    "src_fee": "fee_list_d",
-    "fixmedins": "fixmedins",
-    "dr_info": "dr_info",
-    "catalog": "catalog",
-    "src_insp": "inspections",
-}
-
-
-def table_folder(workspace: Path, table: str) -> Path:
-    """The folder of one raw table, or an error naming it when the workspace lacks it."""
-    folder = Workspace(workspace).table(table)
-    if not folder.is_dir() or not any(folder.rglob("*.parquet")):
-        raise MissingWorkspaceTableError(
-            f"workspace {workspace} has no table {table!r} (expected {folder}/**/*.parquet); "
-            "run `feijian ingest SRC_DIR` first"
-        )
-    return folder
 
 
 def source_expr(workspace: Path, table: str) -> str:
@@ -187,31 +143,6 @@ def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -
                 f"SELECT {cols}, CAST(NULL AS VARCHAR) AS trace_code FROM {src}{where}"
             )
     con.execute(fac_tier_sql(win))
-
-
-def fac_tier_sql(win: Window) -> str:
-    """Facilities open before as_of with their tier and peer group (shared by both engines)."""
-    tiers = ", ".join(f"('{lv}', {t})" for lv, t in HOSP_TIER.items())
-    return f"""CREATE OR REPLACE TEMP TABLE fac_tier AS
-        SELECT f.fixmedins_code, f.fixmedins_type, f.hosp_lv, t.tier AS hosp_tier, f.ownership, f.admdvs,
-               f.fixmedins_type || '|' || CAST(t.tier AS VARCHAR) AS peer_group
-        FROM fixmedins AS f JOIN (VALUES {tiers}) AS t(lv, tier) ON t.lv = f.hosp_lv
-        WHERE f.begndate < DATE '{win.as_of.isoformat()}'"""
-
-
-def empty_select(spec: Table) -> str:
-    """A typed, empty SELECT with the contract's columns: an absent optional table reads as no rows."""
-    sql_types = {
-        "string": "VARCHAR",
-        "code": "VARCHAR",
-        "int": "BIGINT",
-        "float": "DOUBLE",
-        "date": "DATE",
-        "timestamp": "TIMESTAMP",
-        "bool": "BOOLEAN",
-    }
-    cols = ", ".join(f"CAST(NULL AS {sql_types[c.type]}) AS {c.name}" for c in spec.columns)
-    return f"SELECT {cols} WHERE 1 = 0"
 
 
 def input_fingerprint(ws: Workspace) -> str:

@@ -56,7 +56,7 @@ from feijian.settings import (
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from features.build import Window
+    from features.window import Window
 
 
 
@@ -324,7 +324,7 @@ def create_sources(con: SparkConnection, ws: Workspace, win: Window) -> None:
     """
     from pyspark.sql import functions as F
 
-    from features.build import OPTIONAL_TABLES, SOURCE_VIEWS, empty_select, fac_tier_sql, table_folder
+    from features.window import OPTIONAL_TABLES, SOURCE_VIEWS, empty_select, fac_tier_sql, table_folder
 
     first_month = win.prev_start.strftime("%Y-%m")
     last_month = (win.as_of - pd.Timedelta(days=1)).strftime("%Y-%m")

@@ -7,6 +7,7 @@ does it point at real violations (precision), and does it find the violations it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -36,7 +37,7 @@ def list_rules(console: Console, rules: list[Rule] | None = None) -> None:
     console.print(table)
 
 
-def _load_truth(con: duckdb.DuckDBPyConnection, truth: Path) -> None:
+def _load_truth(con: duckdb.DuckDBPyConnection, truth: Path, patterns: Sequence[str]) -> None:
     """Truth restricted to the window: only fraud the evaluated views can contain counts."""
     if not truth.is_dir():
         raise InputError(f"truth folder {truth} does not exist; pass the simulator's DIR/truth")
@@ -51,10 +52,10 @@ def _load_truth(con: duckdb.DuckDBPyConnection, truth: Path) -> None:
         ptype = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {rel})").fetchall())
         if ptype.get("pattern", "VARCHAR") == "VARCHAR":
             return f"SELECT {cols} FROM {rel}"
-        # Pattern ids rather than names: the simulator's own list names them.
-        from simulator.codes import PATTERNS
-
-        names = ", ".join(f"({i}, '{n}')" for i, n in enumerate(PATTERNS))
+        # Pattern ids rather than names: the simulator's own list (`patterns`) names them.
+        if not patterns:
+            raise InputError(f"{p.name} stores pattern ids; pass the simulator's pattern names to read them")
+        names = ", ".join(f"({i}, '{n}')" for i, n in enumerate(patterns))
         others = ", ".join(f"t.{c.strip()}" for c in cols.split(",") if c.strip() != "pattern")
         return (f"SELECT {others}, n.name AS pattern FROM {rel} AS t "
                 f"INNER JOIN (VALUES {names}) AS n(id, name) ON CAST(t.pattern AS BIGINT) = n.id")
@@ -125,13 +126,17 @@ def measure_rules(
     window_months: int,
     console: Console,
     rules: list[Rule] | None = None,
+    patterns: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Evaluate the rules on the workspace window and score each against the simulator's truth."""
+    """Evaluate the rules on the workspace window and score each against the simulator's truth.
+
+    `patterns` names the pattern ids of a truth folder that stores ids (simulator.codes.PATTERNS: the
+    command passes it, so the rule base does not import the simulator)."""
     rules = load_rules() if rules is None else rules
     con = open_window(workspace, as_of, window_months)
     with console.status("评估规则…"):
         evaluate_rules(con, rules)
-    _load_truth(con, truth)
+    _load_truth(con, truth, patterns)
     result = pd.DataFrame([_measure_one(con, r) for r in rules if r.enabled])
     start, end = con.execute("SELECT window_start, as_of FROM window_bounds").fetchone()  # type: ignore[misc]
     _print(console, result, f"规则效果（{start} 至 {end}，不含截止日）")

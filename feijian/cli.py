@@ -169,9 +169,10 @@ def rules_measure(
 ) -> None:
     """Each rule's hits, precision and recall against the simulator's fraudulent fee lines and visits."""
     from features.rules_cli import measure_rules
+    from simulator.codes import PATTERNS
 
     try:
-        measure_rules(workspace_dir(workspace), truth, as_of, window_months, console)
+        measure_rules(workspace_dir(workspace), truth, as_of, window_months, console, patterns=PATTERNS)
     except FeijianError as exc:
         _fail(exc)
 

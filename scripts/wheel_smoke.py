@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 PACKAGES = ["feijian", "simulator", "simulator.behaviours", "features", "features.adapters", "training",
-            "serving", "serving.reports", "serving.web"]  # fmt: skip
+            "explain", "serving", "serving.reports", "serving.web"]  # fmt: skip
 DATA = [
     ("features", "rules.yaml"),
     ("serving.web", "static/index.html"),
@@ -59,7 +59,7 @@ def main(venv: Path) -> None:
     for pkg, rel in DATA:
         if not resources.files(pkg).joinpath(rel).is_file() and not resources.files(pkg).joinpath(rel).is_dir():
             sys.exit(f"FAIL the wheel lacks {pkg}/{rel}")
-    from simulator.behaviours import registry
+    from simulator.behaviours.mechanisms import registry
 
     if len(registry()) < 10:  # imports every violation mechanism's module
         sys.exit("FAIL simulator.behaviours lacks its violation mechanisms")

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from feijian.settings import database_file, db_url_env, state_dir
+from feijian.settings import database_file, db_url_env
 
 
 class Base(DeclarativeBase):
@@ -38,9 +38,7 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> Database:
-        # the models register themselves on Base when their modules are imported
-        from serving import auth, findings  # noqa: F401
-
+        """Create the tables of every model registered on Base (serving.store imports them all)."""
         Base.metadata.create_all(self.engine)
         return self
 
@@ -58,18 +56,10 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cur.close()
 
 
-def _create_private(url: str) -> None:
+def create_private(url: str) -> None:
     """Create a SQLite database file with mode 0600 before SQLite does (it would use 0644 under the usual umask)."""
     path = url.removeprefix("sqlite:///")
     if not url.startswith("sqlite:///") or path in ("", ":memory:") or os.path.exists(path):
         return
     with contextlib.suppress(FileExistsError):  # another worker created it meanwhile
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-
-
-def open_database(workspace: Path, url: str | None = None) -> Database:
-    if url is None and not db_url_env():
-        state_dir(workspace).mkdir(parents=True, exist_ok=True)
-    url = url or default_url(workspace)
-    _create_private(url)
-    return Database(url).create_all()

@@ -25,7 +25,7 @@ from feijian.settings import audit_key_path, audit_log_path
 from serving import permissions
 from serving.audit import AuditLog, digest, load_or_create_key
 from serving.auth import AuthError, ForbiddenError, Principal, TokenCache
-from serving.db import open_database
+from serving.store import open_database
 
 MAX_BODY = 1_000_000  # bytes
 FREEZE_AFTER = 200  # requests

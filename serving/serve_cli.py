@@ -37,8 +37,8 @@ from feijian.settings import (
 )
 from serving.audit import load_or_create_key, verify
 from serving.auth import issue, list_tokens, revoke
-from serving.db import open_database
 from serving.permissions import ROLE_LABELS, ROLES
+from serving.store import open_database
 
 
 def service_env(workspace: Path, models: Path, db_url: str | None = None) -> dict[str, str]:

@@ -17,8 +17,9 @@ import pandas as pd
 from features.build import latest_snapshot
 from feijian.errors import NotReadyError
 from feijian.settings import Workspace, bundle_override, models_dir, workspace_dir
-from serving.db import Database, open_database
+from serving.db import Database
 from serving.sources import read_table
+from serving.store import open_database
 from training.bundle import Bundle, champion_path
 
 FINDINGS_TTL = 1.0  # seconds

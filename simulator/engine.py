@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.behaviours import Ctx, active_schemes, plan_schemes, registry
+from simulator.behaviours import Ctx, active_schemes, plan_schemes
+from simulator.behaviours.mechanisms import registry
 from simulator.care import legit_visits
 from simulator.config import (
     N_MONTHS,

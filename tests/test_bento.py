@@ -80,7 +80,7 @@ def test_bento_builds_and_serves_like_feijian_serve(trained: object, tmp_path: P
 
     env["FEIJIAN_STATE_DIR"] = str(state)
     from serving.auth import issue
-    from serving.db import open_database
+    from serving.store import open_database
 
     monkeypatch.setenv("FEIJIAN_STATE_DIR", str(state))
     db = open_database(state)

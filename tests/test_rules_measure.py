@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from features.engine import months_before, open_window
+from features.engine import open_window
 from features.rules import evaluate_rules, load_rules
 from features.rules_cli import list_rules, measure_rules
 from feijian.errors import InputError, NotReadyError
+from simulator.codes import PATTERNS
 from tests.rule_cases import RuleCase, at
 
 TIME_COLUMN = {"mdtrt_d": "begntime", "setl_d": "setl_time", "fee_list_d": "fee_ocur_time"}
@@ -56,11 +57,6 @@ def _province(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return ws, ids
 
 
-def test_months_before_clamps_to_month_end() -> None:
-    assert months_before(dt.date(2024, 5, 31), 3) == dt.date(2024, 2, 29)
-    assert months_before(dt.date(2024, 1, 15), 12) == dt.date(2023, 1, 15)
-
-
 def test_window_reads_nothing_on_or_after_as_of(tmp_path: Path) -> None:
     ws, ids = _province(tmp_path)
     con = open_window(ws, "2024-04-01", 6)
@@ -85,7 +81,7 @@ def test_window_errors_say_what_to_do(tmp_path: Path) -> None:
 def test_measure_reports_precision_and_recall(tmp_path: Path) -> None:
     ws, _ = _province(tmp_path)
     console = Console(record=True, width=160)
-    df = measure_rules(ws, tmp_path / "truth", "2024-04-01", 6, console).set_index("rule_id")
+    df = measure_rules(ws, tmp_path / "truth", "2024-04-01", 6, console, patterns=PATTERNS).set_index("rule_id")
     xb = df.loc["R-XB-01"]
     assert (xb.hits, xb.true_hits, xb.target_units, xb.found) == (2, 1, 1, 1)  # V3 is outside the window
     assert xb.precision == pytest.approx(0.5) and xb.recall == pytest.approx(1.0)
@@ -112,5 +108,5 @@ def test_measure_accepts_pattern_ids(tmp_path: Path) -> None:
     duckdb.sql(f"""COPY (SELECT '{ids['psa_woman']}' AS feedetl_sn, 'V1' AS mdtrt_id, 'F3' AS fixmedins_code,
         CAST({PATTERN_ID['sex_restricted']} AS BIGINT) AS pattern, 80.0 AS amount)
         TO '{truth / 'fraud_lines.parquet'}' (FORMAT parquet)""")
-    df = measure_rules(ws, truth, "2024-04-01", 6, Console(record=True)).set_index("rule_id")
+    df = measure_rules(ws, truth, "2024-04-01", 6, Console(record=True), patterns=PATTERNS).set_index("rule_id")
     assert df.loc["R-XB-01"].recall == pytest.approx(1.0)

@@ -31,8 +31,8 @@ class Served:
 @pytest.fixture(scope="session")
 def served(trained: Trained) -> Iterator[Served]:
     from serving.auth import issue
-    from serving.db import open_database
     from serving.serve_cli import service_env
+    from serving.store import open_database
 
     ws = trained.province.workspace
     db = open_database(ws)
@@ -139,9 +139,9 @@ def test_score_in_batches(client: object, served: Served) -> None:
 
 
 def test_finding_recorded_then_in_burden_and_audit_verifies(client: object, served: Served) -> None:
-    from serving.db import open_database
     from serving.findings import as_frames
     from serving.serve_cli import run_audit_verify
+    from serving.store import open_database
 
     code = _code(client, served)
     finding = {
@@ -174,8 +174,8 @@ def test_a_recorded_finding_reaches_cached_plans(client: object, served: Served)
     """Plans are cached as bytes; recording a visit before the planning date must still exclude the facility."""
     from datetime import date, timedelta
 
-    from serving.db import open_database
     from serving.findings import Finding
+    from serving.store import open_database
 
     body = {"capacity": 5, "exploration_share": 0.0}
     before = client.post("/api/plan", json=body, headers=_auth(served, "planner")).json()  # type: ignore[attr-defined]

@@ -100,7 +100,7 @@ def start_serve(workspace: Path, models: Path, log: Path) -> tuple[subprocess.Po
 @pytest.fixture(scope="module")
 def live(bundled: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     from serving.auth import issue
-    from serving.db import open_database
+    from serving.store import open_database
 
     root = tmp_path_factory.mktemp("routes")
     ws, models = _copy_setup(bundled, root)
@@ -410,7 +410,7 @@ def test_client_errors_never_echo_the_body_nor_log_a_traceback(live: Live) -> No
 
 def test_sigterm_to_feijian_serve_drains_and_stops_everything(bundled: Any, tmp_path: Path) -> None:
     from serving.auth import issue
-    from serving.db import open_database
+    from serving.store import open_database
 
     ws, models = _copy_setup(bundled, tmp_path)
     db = open_database(ws)

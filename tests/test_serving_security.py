@@ -12,8 +12,9 @@ import pytest
 from feijian.errors import InputError
 from serving.audit import AuditLog, verify
 from serving.auth import AuthError, ForbiddenError, TokenCache, issue, list_tokens, revoke
-from serving.db import Database, open_database
+from serving.db import Database
 from serving.findings import FindingIn, as_frames, burden, record
+from serving.store import open_database
 from tests.pg import throwaway_postgres
 
 

@@ -141,45 +141,6 @@ class Ctx:
 Stage = Callable[[Ctx, Active], None]
 
 
-def registry() -> dict[str, tuple[Stage | None, Stage | None]]:
-    """pattern → (visit-stage function, line-stage function), in the order they run."""
-    from simulator.behaviours import (
-        age_restricted,
-        card_misuse,
-        fabricated,
-        item_swap,
-        low_threshold,
-        over_prescription,
-        over_price,
-        over_testing,
-        phantom_stay,
-        repeat_charge,
-        sex_restricted,
-        split_admission,
-        split_charge,
-        trace_resale,
-        upcoding,
-    )
-
-    return {
-        "split_admission": (split_admission.visits, None),
-        "phantom_stay": (phantom_stay.visits, None),
-        "low_threshold_admission": (low_threshold.visits, None),
-        "upcoding": (upcoding.visits, None),
-        "card_misuse": (card_misuse.visits, None),
-        "trace_resale": (trace_resale.visits, trace_resale.lines),
-        "fabricated": (fabricated.visits, fabricated.lines),
-        "over_testing": (None, over_testing.lines),
-        "repeat_charge": (None, repeat_charge.lines),
-        "split_charge": (None, split_charge.lines),
-        "item_swap": (None, item_swap.lines),
-        "sex_restricted": (None, sex_restricted.lines),
-        "age_restricted": (None, age_restricted.lines),
-        "over_prescription": (None, over_prescription.lines),
-        "over_price": (None, over_price.lines),
-    }
-
-
 def scheme_physician(act: Active, s: np.ndarray, w: World, fac: np.ndarray, rng: np.random.Generator
                      ) -> np.ndarray:
     """A physician for new visits: one of the scheme's physicians, else anyone at the facility."""
@@ -203,4 +164,4 @@ def local_people(w: World, fac: np.ndarray, rng: np.random.Generator, min_age: i
     return out
 
 
-__all__ = ["PATTERNS", "REGIONS", "Active", "Ctx", "Schemes", "active_schemes", "plan_schemes", "registry"]
+__all__ = ["PATTERNS", "REGIONS", "Active", "Ctx", "Schemes", "active_schemes", "plan_schemes"]

@@ -1,0 +1,99 @@
+"""The as-of window and the source views both engines read (features.build for DuckDB,
+features.engine_spark for Spark): declarations only, so each engine imports them and neither imports
+the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from dateutil.relativedelta import relativedelta
+
+from features.schema import HOSP_TIER, Table
+from feijian.errors import MissingWorkspaceTableError
+from feijian.settings import Workspace
+
+MILD_DX = ("J00", "J02", "J06", "K29", "K30", "M54", "R51", "R10", "I10", "E11")
+# Recovered yuan at or above which a finding is serious: the default of training.labels.LabelConfig's
+# min_recovered_yuan, and what the history features count as a past serious finding. The features use
+# this declared default, never a run's --label-config: a snapshot is shared by every training run on
+# the same inputs, so it cannot depend on one run's label definition.
+SERIOUS_RECOVERED = 50_000
+
+
+@dataclass(frozen=True)
+class Window:
+    as_of: date
+    months: int
+
+    @property
+    def start(self) -> date:
+        return self.as_of - relativedelta(months=self.months)
+
+    @property
+    def prev_start(self) -> date:
+        return self.as_of - relativedelta(months=2 * self.months)
+
+    def params(self) -> dict[str, str]:
+        lit = lambda d: f"DATE '{d.isoformat()}'"  # noqa: E731
+        return {
+            "as_of": lit(self.as_of),
+            "window_start": lit(self.start),
+            "prev_start": lit(self.prev_start),
+            "recent_start": lit(self.as_of - relativedelta(months=3)),
+            "recent_prev_start": lit(self.as_of - relativedelta(months=6)),
+            "window_days": str((self.as_of - self.start).days),
+            "mild_dx": ", ".join(f"'{d}'" for d in MILD_DX),
+            "serious_recovered": str(SERIOUS_RECOVERED),
+        }
+
+
+# A bureau with no findings yet still gets features (and an empty inspection history).
+OPTIONAL_TABLES = ("inspections",)
+SOURCE_VIEWS = {  # view name → contract table
+    "src_visit": "mdtrt_d",
+    "src_setl": "setl_d",
+    "src_fee": "fee_list_d",
+    "fixmedins": "fixmedins",
+    "dr_info": "dr_info",
+    "catalog": "catalog",
+    "src_insp": "inspections",
+}
+
+
+def table_folder(workspace: Path, table: str) -> Path:
+    """The folder of one raw table, or an error naming it when the workspace lacks it."""
+    folder = Workspace(workspace).table(table)
+    if not folder.is_dir() or not any(folder.rglob("*.parquet")):
+        raise MissingWorkspaceTableError(
+            f"workspace {workspace} has no table {table!r} (expected {folder}/**/*.parquet); "
+            "run `feijian ingest SRC_DIR` first"
+        )
+    return folder
+
+
+def fac_tier_sql(win: Window) -> str:
+    """Facilities open before as_of with their tier and peer group (shared by both engines)."""
+    tiers = ", ".join(f"('{lv}', {t})" for lv, t in HOSP_TIER.items())
+    return f"""CREATE OR REPLACE TEMP TABLE fac_tier AS
+        SELECT f.fixmedins_code, f.fixmedins_type, f.hosp_lv, t.tier AS hosp_tier, f.ownership, f.admdvs,
+               f.fixmedins_type || '|' || CAST(t.tier AS VARCHAR) AS peer_group
+        FROM fixmedins AS f JOIN (VALUES {tiers}) AS t(lv, tier) ON t.lv = f.hosp_lv
+        WHERE f.begndate < DATE '{win.as_of.isoformat()}'"""
+
+
+def empty_select(spec: Table) -> str:
+    """A typed, empty SELECT with the contract's columns: an absent optional table reads as no rows."""
+    sql_types = {
+        "string": "VARCHAR",
+        "code": "VARCHAR",
+        "int": "BIGINT",
+        "float": "DOUBLE",
+        "date": "DATE",
+        "timestamp": "TIMESTAMP",
+        "bool": "BOOLEAN",
+    }
+    cols = ", ".join(f"CAST(NULL AS {sql_types[c.type]}) AS {c.name}" for c in spec.columns)
+    return f"SELECT {cols} WHERE 1 = 0"
