@@ -17,7 +17,6 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
-from dateutil.relativedelta import relativedelta
 
 from feijian.errors import InputError, NotReadyError
 
@@ -30,13 +29,6 @@ def parse_date(value: str | dt.date, flag: str = "as_of") -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InputError(f"{flag} must be a date YYYY-MM-DD (e.g. 2025-01-01), got {value!r}") from None
-
-
-def months_before(day: dt.date, months: int) -> dt.date:
-    """The same day-of-month `months` earlier (clamped to the month's end), as the feature window counts."""
-    if months < 1:
-        raise InputError(f"window_months = {months} must be at least 1")
-    return day - relativedelta(months=months)
 
 
 def latest_as_of(con: duckdb.DuckDBPyConnection, workspace: Path) -> dt.date:

@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.build import source_expr
+from features.window import SERIOUS_RECOVERED
 from feijian.errors import ConfigError, InputError, NotReadyError
 from feijian.settings import Workspace
 
@@ -36,7 +37,9 @@ class LabelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_recovered_yuan: float = Field(50_000.0, ge=0, description="recovered ≥ this many yuan is serious")
+    min_recovered_yuan: float = Field(
+        float(SERIOUS_RECOVERED), ge=0, description="recovered ≥ this many yuan is serious"
+    )
     min_recovered_share: float = Field(
         0.005, ge=0, le=1, description="recovered ≥ this share of the checked period's fund payout is serious"
     )
