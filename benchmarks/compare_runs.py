@@ -4,16 +4,20 @@
 
 Each RUN is the folder given to `feijian demo --no-serve --workspace RUN/ws --out RUN/province
 --mlruns RUN/mlruns --models RUN/models`. Prints one row per item (matched, or what differs) and exits
-1 when anything differs. Feature tables are compared by value (rows sorted by every column, so row
-order does not count); the bundle's boosters and calibration byte for byte; the round plan cell by
-cell (openpyxl); the served scores and contributions (workspace/explanations/) by value;
+1 when anything differs. Feature tables and the served scores and contributions
+(workspace/explanations/) are compared by value, rows sorted by every column so row order does not
+count; the bundle's boosters and calibration byte for byte; the round plan cell by cell (openpyxl);
 evaluation.json's numbers leaf by leaf (timestamps and paths are not numbers).
+
+The demo draws a new pseudonym key for each workspace, so pseudonym columns are checked to pair one
+to one, and the pseudonym prefixes texts quote and the input hash ending a snapshot id are masked.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,17 @@ import pandas as pd
 # Pseudonyms: the demo draws a new pseudonym key for each workspace, so two runs pseudonymise the same
 # person differently. These columns are compared apart, by whether they agree row for row.
 PSEUDONYMS = ("psn_no", "certno")
+# Texts quote a pseudonym's first 8 hex digits ("参保人4fa97313…"); snapshot ids end in a hash of the inputs.
+PSEUDONYM_TEXT = re.compile(r"[0-9a-f]{8}…")
+SNAPSHOT_HASH = re.compile(r"^(\d{4}-\d{2}-\d{2}_w\d+)_[0-9a-f]{8}$")
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return SNAPSHOT_HASH.sub(r"\1_<hash>", PSEUDONYM_TEXT.sub("<pseudonym>…", value))
+    return value
+
+
 BUNDLE_FILES = ("facility_risk.txt", "facility_amount.txt", "physician_risk.txt", "calibration.json")
 
 
@@ -36,6 +51,8 @@ def _frame_equal(a: Path, b: Path) -> str:
     fa = fa.sort_values(cols, kind="mergesort").reset_index(drop=True)
     fb = fb.sort_values(cols, kind="mergesort").reset_index(drop=True)
     diff = [c for c in cols if not fa[c].equals(fb[c])]
+    texts = [c for c in diff if fa[c].map(_masked).equals(fb[c].map(_masked))]
+    diff = [c for c in diff if c not in texts]
     if diff:
         return f"values differ in {len(diff)} column(s), e.g. {diff[:3]}"
     pseudo = [c for c in fa.columns if c in PSEUDONYMS]
@@ -121,7 +138,8 @@ def round_plan(a: Path, b: Path) -> list[tuple[str, str]]:
             rows.append((f"reports/{pa.name}", "missing in B"))
             continue
         ca, cb = _cells(pa), _cells(pb)
-        bad = [s for s in ca if ca[s] != cb.get(s)]
+        mask = lambda rows: [tuple(_masked(v) for v in r) for r in rows or []]  # noqa: E731
+        bad = [s for s in ca if mask(ca[s]) != mask(cb.get(s))]
         rows.append((f"reports/{pa.name} ({len(ca)} sheets)", f"sheets differ: {bad}" if bad else ""))
     return rows or [("reports/round_*.xlsx", "none in A")]
 
