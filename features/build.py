@@ -102,7 +102,7 @@ def connect(
     """DuckDB with the build's limits. With `database` (a scratch file), the build's regular tables
     (`win_fee`) are written compressed to that file as they fill, instead of being held uncompressed
     in memory: at 18 M window fee lines the table is ~775 MB on disk against > 4 GB in memory, which
-    spilled past the memory limit (snapshot 147–158 s before, 101 s with it; see docs/benchmarks.md)."""
+    would spill past the memory limit and slow the build (timings in docs/benchmarks.md)."""
     tmp = scratch_dir(ws)
     tmp.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(database) if database else ":memory:")
