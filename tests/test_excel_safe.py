@@ -181,7 +181,15 @@ def page(explainer: Any) -> Page:
     app = make_page_app()
     app.state.service = SimpleNamespace(state=SimpleNamespace(explainer=tainted), plan_object=plan_object)
     code = next(c for c in explainer.scored()["fixmedins_code"] if len(explainer.evidence(c)) >= 2)
-    return Page(TestClient(app), code)
+
+    async def as_supervisor(scope: dict, receive: Any, send: Any) -> None:
+        """What the service's guard hands the page: a principal with the evidence right (claim rows shown)."""
+        from serving.auth import Principal
+
+        scope.setdefault("state", {})["principal"] = Principal("t1", "测试", "supervisor")
+        await app(scope, receive, send)
+
+    return Page(TestClient(as_supervisor), code)
 
 
 def _download(page: Page, tmp_path: Path, method: str, url: str, **kw: Any) -> Path:
