@@ -7,7 +7,8 @@ nothing half-done is visible:
 2. per-row checks as SQL views (validate), then duplicates, reconciliation, references (validate_refs);
 3. quarantine every rejected row with file, row, field, value and reason — always written, even
    when the run then fails, so the user can look;
-4. stop (RejectThresholdError) if any table lost more than `max_reject_share`, before touching data;
+4. stop (RejectThresholdError) if any table lost more than `max_reject_share`, or has a file that could
+   not be read (unless allowed), before touching data;
 5. write a new workspace version (upsert by key, newest wins) and swap the `raw` symlink (ingest_write).
 
 DuckDB streams the tables with a memory limit and spills to `<ws>/.tmp/`, so 50 M fee lines fit
@@ -114,8 +115,13 @@ def _upsert_sql(table: Table, new_sql: str, old_sql: str | None) -> str:
 
 def ingest(src: Path, workspace: Path, adapter: Path | Adapter | None = None, encoding: str | None = None,
            max_reject_share: float = 0.05, now: str | date | None = None, memory_limit: str = "3GB",
-           threads: int | None = None, keep_versions: int = iw.KEEP_VERSIONS) -> IngestReport:
-    """Load the export in `src` into `workspace`; see the module docstring for the guarantees."""
+           threads: int | None = None, keep_versions: int = iw.KEEP_VERSIONS,
+           allow_unreadable_files: bool = False) -> IngestReport:
+    """Load the export in `src` into `workspace`; see the module docstring for the guarantees.
+
+    A file that cannot be read (damaged, cut short, not in the encoding) fails its table unless
+    `allow_unreadable_files`: then the table's other files are loaded and the manifest lists it.
+    """
     t0 = time.perf_counter()
     src, workspace = Path(src), Path(workspace)
     if not src.is_dir():
@@ -191,7 +197,7 @@ def ingest(src: Path, workspace: Path, adapter: Path | Adapter | None = None, en
         qdir = workspace / "quarantine" / run_id
         report.quarantine_dir = str(qdir)
         report.quarantine_files = quarantine_tables(con, report, sources, found.unknown, key, qdir)
-        over = report.over_threshold(max_reject_share)
+        over = report.judge(max_reject_share, allow_unreadable_files)
         report.fingerprint = fp_future.result()
         if over:
             report.status = "rejected"

@@ -69,9 +69,11 @@ def quarantine_tables(con: duckdb.DuckDBPyConnection, report: IngestReport, sour
     paths = dict(con.sql("SELECT fid, path FROM src_files").fetchall())
     for name, rep in report.tables.items():
         table = TABLES[name]
+        sizes = {f["file"]: f["bytes"] for f in rep.files_not_read}
         records: list[dict[str, object]] = [
-            {"file": path, "row": 0, "field": None, "value": None, "reason": issue}
-            for path, issue in rep.file_issues if not issue.startswith("missing column")
+            {"file": path, "row": 0, "field": None, "value": None,
+             "reason": f"file not read ({sizes[path]:,} bytes): {issue}" if path in sizes else issue}
+            for path, issue in rep.file_issues if path in sizes or issue.startswith("empty file")
         ]
         ts = sources.get(name)
         if ts is not None:

@@ -39,6 +39,13 @@ class SourceFile:
     issue: str | None = None  # file-level reason
     fatal: bool = False  # the file contributes no rows (unreadable, empty)
     columns: list[str] = field(default_factory=list)  # export column names
+    size: int = 0  # bytes on disk
+    empty: bool = False  # fatal, but read: a header-only CSV or a Parquet file of no rows lost nothing
+
+    @property
+    def not_read(self) -> bool:
+        """Rows may have been lost: the file exists but could not be read."""
+        return self.fatal and not self.empty
 
 
 @dataclass
@@ -117,7 +124,7 @@ def _probe_parquet(f: SourceFile) -> None:
     f.rows = meta.num_rows
     f.columns = list(meta.schema.names)
     if f.rows == 0:
-        f.issue, f.fatal = "empty file (no rows)", True
+        f.issue, f.fatal, f.empty = "empty file (no rows)", True, True
 
 
 def _check_encoding(path: Path, encoding: str) -> str | None:
@@ -135,8 +142,8 @@ def _check_encoding(path: Path, encoding: str) -> str | None:
 
 def _stage_csv(f: SourceFile, encoding: str, staging: Path, pre_rejects: list[dict[str, object]]) -> Path | None:
     """Stream one CSV into a text-only Parquet with _fid/_row; None when the file is rejected whole."""
-    if f.path.stat().st_size == 0:
-        f.issue, f.fatal = "empty file (0 bytes)", True
+    if f.size == 0:
+        f.issue, f.fatal = "0 bytes, not even a header line: the file may have been cut; re-export it", True
         return None
     problem = _check_encoding(f.path, encoding)
     if problem:
@@ -148,7 +155,7 @@ def _stage_csv(f: SourceFile, encoding: str, staging: Path, pre_rejects: list[di
     header = [h.strip() for h in header]
     f.columns = header
     if not header or header == [""]:
-        f.issue, f.fatal = "empty file (no header line)", True
+        f.issue, f.fatal = "the first line is blank, expected the header line", True
         return None
     bad: list[tuple[int, str]] = []
 
@@ -203,7 +210,7 @@ def _stage_csv(f: SourceFile, encoding: str, staging: Path, pre_rejects: list[di
     f.rows += len(bad)
     if f.rows == 0:
         out.unlink(missing_ok=True)
-        f.issue, f.fatal = "empty file (header only, no rows)", True
+        f.issue, f.fatal, f.empty = "empty file (header only, no rows)", True, True
         return None
     return out if writer is not None else None
 
@@ -232,7 +239,8 @@ def prepare(table: Table, paths: list[Path], ta: TableAdapter, encoding: str, st
 
     File ids are taken from [first_fid, first_fid + 2 * len(paths)).
     """
-    files = [SourceFile(first_fid + i, p, DATA_SUFFIXES[p.suffix.lower()]) for i, p in enumerate(paths)]
+    files = [SourceFile(first_fid + i, p, DATA_SUFFIXES[p.suffix.lower()], size=p.stat().st_size)
+             for i, p in enumerate(paths)]
     src = TableSource(table=table, files=files, sql=None)
     selects: list[str] = []
     groups: dict[tuple[tuple[str, ...], str | None], list[SourceFile]] = {}

@@ -81,6 +81,10 @@ def ingest(
         float, typer.Option(help="Fail (exit 3) when more than this share of any table's rows is quarantined.")
     ] = 0.05,
     now: Annotated[str | None, typer.Option(help="Reference date for 'in the future' checks (default: today).")] = None,
+    allow_unreadable_files: Annotated[
+        bool, typer.Option(help="Load a table's other files when some cannot be read (damaged, cut short, wrong "
+                                "encoding) instead of failing (exit 3); the manifest lists the files not read.")
+    ] = False,
 ) -> None:
     """Validate, pseudonymise and load a claims export into the workspace, losing nothing.
 
@@ -99,6 +103,7 @@ def ingest(
             max_reject_share=max_reject_share,
             now=now,
             console=console,
+            allow_unreadable_files=allow_unreadable_files,
         )
     except FeijianError as exc:
         _fail(exc)

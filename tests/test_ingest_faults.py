@@ -46,13 +46,13 @@ def _two_file_fee_export(root: Path, fault: str) -> tuple[Path, Path]:
     folder = root / "fee_list_d"
     if fault == "cut parquet":
         folder.mkdir(parents=True)
-        pq.write_table(arrow_table("fee_list_d", fees[:3]), folder / "a.parquet")
-        pq.write_table(arrow_table("fee_list_d", fees[3:]), folder / "b.parquet")
+        pq.write_table(arrow_table("fee_list_d", fees[:4]), folder / "a.parquet")
+        pq.write_table(arrow_table("fee_list_d", fees[4:]), folder / "b.parquet")
         data = (folder / "b.parquet").read_bytes()
         (folder / "b.parquet").write_bytes(data[: len(data) // 2])
         return root, folder / "b.parquet"
-    write_csv(folder / "a.csv", fees[:3])
-    write_csv(folder / "b.csv", fees[3:], encoding="gbk")
+    write_csv(folder / "a.csv", fees[:4])
+    write_csv(folder / "b.csv", fees[4:], encoding="gbk")
     b = folder / "b.csv"
     b.write_bytes(b.read_bytes().replace(b"A01", "科室".encode("gbk")))  # a GBK byte in a data row
     return root, b
@@ -82,7 +82,7 @@ def test_an_unreadable_file_fails_its_table_unless_allowed(tmp_path: Path, fault
     manifest = json.loads((ws / "manifest.json").read_text())
     assert manifest["files_not_read"] == [dict(table="fee_list_d", **fee.files_not_read[0])]
     assert manifest["tables"]["fee_list_d"]["files_not_read"][0]["reason"]
-    assert fee.read == fee.accepted + fee.quarantined and _count(ws, "fee_list_d") == fee.accepted == 3
+    assert fee.read == fee.accepted + fee.quarantined and _count(ws, "fee_list_d") == fee.accepted == 4
 
 
 # --- item 10: mixed Parquet types ------------------------------------------------------------------
@@ -247,12 +247,12 @@ def test_a_duplicated_header_column_is_an_error(tmp_path: Path, fmt: str) -> Non
     rows = export_rows()
     src = write_export(tmp_path / "src", "csv", rows)
     (src / "fixmedins.csv").unlink()
-    header = list(rows["fixmedins"][0]) + ["open_beds"]
+    header = [*rows["fixmedins"][0], "open_beds"]
     if fmt == "csv":
         path = write_csv(src / "fixmedins.csv", rows["fixmedins"], header=header)
     else:
         t = arrow_table("fixmedins", rows["fixmedins"])
-        t = pa.table(t.columns + [pa.array([1, 2], pa.int64())], names=header)
+        t = pa.table([*t.columns, pa.array([1, 2], pa.int64())], names=header)
         (src / "fixmedins").mkdir()
         pq.write_table(t, path := src / "fixmedins" / "part-0.parquet")
     with pytest.raises(RejectThresholdError):
