@@ -1,8 +1,9 @@
 """Find an export's files, check each one, and describe the rows as one SQL relation per table.
 
 A table is `SRC/<table>/` (any CSV/Parquet files below it) or `SRC/<table>.csv|.parquet`. File-level
-problems (empty, unreadable, wrong encoding, a missing column) are found here, before any row is
-validated, so the user hears about a whole file once rather than a million times.
+problems (empty, unreadable, wrong encoding, a missing or duplicated column, a Parquet type the contract
+cannot take: ingest_columns) are found here, before any row is validated, so the user hears about a
+whole file once rather than a million times.
 
 Parquet is read in place by DuckDB (`file_index`, `file_row_number` give where each row came from).
 CSV is streamed once through Arrow into a text-only staging Parquet: Arrow transcodes GBK, reports
@@ -19,11 +20,13 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from features.adapters.config import Adapter, TableAdapter
+from features.ingest_columns import TEXT, file_issue, parquet_types, union_types
 from features.schema import TABLES, Table
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -39,6 +42,8 @@ class SourceFile:
     issue: str | None = None  # file-level reason
     fatal: bool = False  # the file contributes no rows (unreadable, empty)
     columns: list[str] = field(default_factory=list)  # export column names
+    types: dict[str, str] = field(default_factory=dict)  # Parquet: DuckDB type per export column
+    issue_field: str | None = None  # the contract column a non-fatal file issue is about
     size: int = 0  # bytes on disk
     empty: bool = False  # fatal, but read: a header-only CSV or a Parquet file of no rows lost nothing
 
@@ -107,12 +112,6 @@ def _sq(s: str) -> str:
 
 def _qi(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
-
-
-def _missing_required(table: Table, ta: TableAdapter, columns: list[str]) -> list[str]:
-    present = set(columns)
-    return [c.name for c in table.columns
-            if c.required and ta.export_column(c.name) not in present and c.name not in ta.defaults]
 
 
 def _probe_parquet(f: SourceFile) -> None:
@@ -215,21 +214,22 @@ def _stage_csv(f: SourceFile, encoding: str, staging: Path, pre_rejects: list[di
     return out if writer is not None else None
 
 
-def _select(table: Table, ta: TableAdapter, columns: list[str], file_err: str | None, reader: str,
-            fid_expr: str, row_expr: str) -> str:
-    present = set(columns)
-    err_field = (_missing_required(table, ta, columns) or [None])[0] if file_err else None
+def _select(table: Table, ta: TableAdapter, f: SourceFile, typed: dict[str, str], reader: str, fid_expr: str,
+            row_expr: str) -> str:
+    """One group's rows as the contract columns, each of the table-wide type `typed` (see ingest_columns)."""
+    present = set(f.columns)
     cols = [f"{fid_expr} AS _fid", f"{row_expr} AS _row",
-            f"{_sq(file_err) if file_err else 'NULL'}::VARCHAR AS _file_err",
-            f"{_sq(err_field) if err_field else 'NULL'}::VARCHAR AS _file_err_field"]
+            f"{_sq(f.issue) if f.issue else 'NULL'}::VARCHAR AS _file_err",
+            f"{_sq(f.issue_field) if f.issue and f.issue_field else 'NULL'}::VARCHAR AS _file_err_field"]
     for c in table.columns:
-        src = ta.export_column(c.name)
-        if src in present:
-            cols.append(f"{_qi(src)} AS {_qi(c.name)}")
-        elif c.name in ta.defaults:
+        src, want = ta.export_column(c.name), typed[c.name]
+        if src in present and f.issue_field != c.name:
+            ref = _qi(src)
+            cols.append(f"{ref if f.types.get(src, TEXT) == want else f'CAST({ref} AS {want})'} AS {_qi(c.name)}")
+        elif c.name in ta.defaults and src not in present:
             cols.append(f"{_sq(ta.defaults[c.name])} AS {_qi(c.name)}")
         else:
-            cols.append(f"NULL::VARCHAR AS {_qi(c.name)}")
+            cols.append(f"NULL::{want} AS {_qi(c.name)}")
     return f"SELECT {', '.join(cols)} FROM {reader}"
 
 
@@ -242,39 +242,43 @@ def prepare(table: Table, paths: list[Path], ta: TableAdapter, encoding: str, st
     files = [SourceFile(first_fid + i, p, DATA_SUFFIXES[p.suffix.lower()], size=p.stat().st_size)
              for i, p in enumerate(paths)]
     src = TableSource(table=table, files=files, sql=None)
-    selects: list[str] = []
-    groups: dict[tuple[tuple[str, ...], str | None], list[SourceFile]] = {}
-    staged: dict[tuple[tuple[str, ...], str | None], list[tuple[SourceFile, Path]]] = {}
+    groups: dict[tuple[object, ...], list[SourceFile]] = {}
+    staged: dict[tuple[object, ...], list[tuple[SourceFile, Path]]] = {}
+    con = duckdb.connect()
     for f in files:
         if f.fmt == "parquet":
             _probe_parquet(f)
+            if not f.fatal:
+                f.types = parquet_types(con, str(f.path), f.columns)
         else:
             out = _stage_csv(f, encoding, staging, src.pre_rejects)
         if f.fatal:
             continue
-        missing = _missing_required(table, ta, f.columns)
-        if missing:
-            labels = ", ".join(f"{m} ({table.column(m).label})" for m in missing)
-            f.issue = (f"missing column {labels}: add it to the export, or map the export's name to it "
-                       f"in an adapter (tables.{table.name}.columns)")
-        key = (tuple(f.columns), f.issue)
+        found = file_issue(table, ta, f.columns, f.types if f.fmt == "parquet" else None)
+        if found:
+            f.issue_field, f.issue = found
+        key = (tuple(f.columns), tuple(f.types.items()), f.issue, f.issue_field)
         if f.fmt == "parquet":
             groups.setdefault(key, []).append(f)
         elif out is not None:
             staged.setdefault(key, []).append((f, out))
+    con.close()
+    readable = [f for f in files if not f.fatal]
+    typed = union_types(table, ta, [(f.columns, f.types, f.issue_field) for f in readable])
+    selects: list[str] = []
     next_fid = first_fid + len(files)  # Parquet groups get contiguous ids: _fid = base + file_index
-    for (columns, issue), group in groups.items():
+    for group in groups.values():
         base = next_fid
         for i, f in enumerate(group):
             f.fid = base + i
         next_fid += len(group)
         listing = "[" + ", ".join(_sq(str(f.path)) for f in group) + "]"
         reader = f"read_parquet({listing}, file_row_number = true)"
-        selects.append(_select(table, ta, list(columns), issue, reader,
-                               f"({base} + file_index)::BIGINT", "file_row_number::BIGINT"))
-    for (columns, issue), group2 in staged.items():
+        selects.append(_select(table, ta, group[0], typed, reader, f"({base} + file_index)::BIGINT",
+                               "file_row_number::BIGINT"))
+    for group2 in staged.values():
         listing = "[" + ", ".join(_sq(str(p)) for _, p in group2) + "]"
-        selects.append(_select(table, ta, list(columns), issue, f"read_parquet({listing})", "_fid", "_row"))
+        selects.append(_select(table, ta, group2[0][0], typed, f"read_parquet({listing})", "_fid", "_row"))
     if selects:
         src.sql = "\nUNION ALL BY NAME\n".join(selects)
     extra = sorted({c for f in files for c in f.columns} - {ta.export_column(c) for c in table.column_names})
