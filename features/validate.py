@@ -33,6 +33,7 @@ REFUND_AMOUNTS = {
 TYPE_WORDS = {"int": "an integer", "float": "a number", "date": "a date (YYYY-MM-DD)",
               "timestamp": "a date-time (YYYY-MM-DD HH:MM:SS)", "bool": "true/false (1/0)"}
 TEXT_TYPES = ("VARCHAR",)
+AT_MOST_TOLERANCE = 0.01  # yuan: amounts are given to the fen
 
 
 def sq(s: str) -> str:
@@ -137,6 +138,11 @@ def column_errors(table: Table, col: Column, now: date) -> str:
     if col.max_abs is not None:
         checks.append((f"abs({v}) >= {col.max_abs:.0f}",
                        f"{sq(col.name + ' = ')} || {x} || {sq(f' is not plausible (limit ±{col.max_abs:,.0f})')}"))
+    if col.at_most is not None:
+        other = col.at_most
+        checks.append((f"{v} > t_{other} + {AT_MOST_TOLERANCE}",
+                       f"{sq(col.name + ' = ')} || {x} || {sq(f' is above {other} = ')} || x_{other} || "
+                       f"{sq(f' ({col.label} cannot exceed {table.column(other).label})')}"))
     if col.name in REFUND_AMOUNTS.get(table.name, ()) and table.name == REFUND_FLAG[0]:
         flag = f"t_{REFUND_FLAG[1]}"
         checks.append((f"{v} < 0 AND {flag} IS DISTINCT FROM '1'",
