@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from features.ingest import ingest
@@ -23,12 +24,12 @@ def print_report(report: IngestReport, console: Console) -> None:
     console.print(t)
     for rep in report.tables.values():
         for path, issue in rep.file_issues:
-            console.print(f"[yellow]file[/] {path}: {issue}", highlight=False, soft_wrap=True)
+            console.print(f"[yellow]file[/] {escape(path)}: {escape(issue)}", highlight=False, soft_wrap=True)
     for f in report.files_not_read:
-        console.print(f"[red]not read[/] {f['table']}: {f['file']} ({f['bytes']:,} bytes); its rows are not in the "
-                      "counts above", highlight=False, soft_wrap=True)
+        console.print(f"[red]not read[/] {f['table']}: {escape(str(f['file']))} ({f['bytes']:,} bytes); its rows "
+                      "are not in the counts above", highlight=False, soft_wrap=True)
     for path, reason in report.unknown:
-        console.print(f"[yellow]file[/] {path}: {reason}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]file[/] {escape(path)}: {escape(reason)}", highlight=False, soft_wrap=True)
     r = report.reconciliation
     if r:
         console.print(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from feijian.errors import FeijianError
 from feijian.settings import mlruns_dir, models_dir, workspace_dir
@@ -43,7 +44,7 @@ WorkspaceOpt = Annotated[
 
 
 def _fail(exc: FeijianError) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 

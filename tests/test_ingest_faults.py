@@ -260,3 +260,17 @@ def test_a_duplicated_header_column_is_an_error(tmp_path: Path, fmt: str) -> Non
     q = _quarantine(tmp_path / "ws", "fixmedins")
     assert {r["file"] for r in q} == {str(path)} and len(q) == 2
     assert all(r["field"] == "open_beds" and "appears 2 times" in str(r["reason"]) for r in q)
+
+
+def test_the_cli_exits_3_on_an_unreadable_file_and_loads_the_rest_with_the_flag(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from feijian.cli import app
+
+    src, bad = _two_file_fee_export(tmp_path / "src", "cut parquet")
+    runner = CliRunner(env={"COLUMNS": "250", "FEIJIAN_PSEUDONYM_KEY": KEY})
+    args = ["ingest", str(src), "--workspace", str(tmp_path / "ws"), "--now", NOW, "--max-reject-share", "1"]
+    failed = runner.invoke(app, args)
+    assert failed.exit_code == 3 and "--allow-unreadable-files" in failed.output
+    loaded = runner.invoke(app, [*args, "--allow-unreadable-files"])
+    assert loaded.exit_code == 0 and "not read" in loaded.output and bad.name in loaded.output
