@@ -10,16 +10,20 @@ visiting the same honest places.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, func, select
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from features.schema import AGREEMENT_ACTION, INSP_TYPE, SELECTION
 from feijian.errors import InputError
 from serving.db import Base, Database
+
+RACE_RETRIES = 3  # attempts of one record() against concurrent inserts of the same insp_id
 
 
 class Finding(Base):
@@ -99,6 +103,18 @@ class FindingIn(BaseModel):
     referral: bool = False
     points: list[PhysicianPoints] = Field(default_factory=list, max_length=500)
 
+    @field_validator("points")
+    @classmethod
+    def _one_entry_per_physician(cls, v: list[PhysicianPoints]) -> list[PhysicianPoints]:
+        counts = Counter(p.dr_code for p in v)
+        repeated = [f"{code} ({n} 次)" for code, n in counts.items() if n > 1]
+        if repeated:
+            raise ValueError(
+                f"记分名单 points 里有重复的医师：{'、'.join(repeated)}；每位医师每次检查只记一条 "
+                f"(dr_code repeated in points: {', '.join(c for c, n in counts.items() if n > 1)})"
+            )
+        return v
+
     @field_validator("selection")
     @classmethod
     def _selection(cls, v: str) -> str:
@@ -122,11 +138,27 @@ def _code(value: str, allowed: dict[str, str], field: str) -> str:
 
 
 def record(db: Database, finding: FindingIn, recorded_by: str, known_facilities: set[str] | None = None) -> bool:
-    """Insert or update (same insp_id) one finding; returns True when it was new."""
+    """Insert or update (same insp_id) one finding; returns True when it was new.
+
+    A repeat of an insp_id is a correction (the later one wins) and answers False, whether it comes
+    after the first or at the same moment: of concurrent posts of a new insp_id exactly one inserts;
+    the others lose the race on the primary key, roll back, and apply themselves as corrections."""
     if finding.period_end < finding.period_begn:
         raise InputError(f"period_end {finding.period_end} is before period_begn {finding.period_begn}")
     if known_facilities is not None and finding.fixmedins_code not in known_facilities:
         raise InputError(f"fixmedins_code {finding.fixmedins_code!r} is not a facility in the current snapshot")
+    for attempt in range(RACE_RETRIES):
+        try:
+            return _write(db, finding, recorded_by)
+        except IntegrityError:
+            # Another request inserted this insp_id between our read and our insert: it exists now,
+            # so the next attempt takes the correction path. Anything else fails again and is raised.
+            if attempt == RACE_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _write(db: Database, finding: FindingIn, recorded_by: str) -> bool:
     data = finding.model_dump(exclude={"points"})
     with db.session() as s:
         row = s.get(Finding, finding.insp_id)
@@ -138,11 +170,10 @@ def record(db: Database, finding: FindingIn, recorded_by: str, known_facilities:
             for k, v in data.items():
                 setattr(row, k, v)
             row.recorded_by, row.recorded_at = recorded_by, datetime.now(UTC)
-            for p in s.scalars(select(FindingPoints).where(FindingPoints.insp_id == finding.insp_id)).all():
-                s.delete(p)
+            s.flush()  # the row's UPDATE first: concurrent corrections of one insp_id queue on its lock
+            s.execute(delete(FindingPoints).where(FindingPoints.insp_id == finding.insp_id))
         s.flush()
-        for p in finding.points:
-            s.add(FindingPoints(insp_id=finding.insp_id, dr_code=p.dr_code, points=p.points))
+        s.add_all(FindingPoints(insp_id=finding.insp_id, dr_code=p.dr_code, points=p.points) for p in finding.points)
         s.commit()
     return new
 
