@@ -11,7 +11,8 @@ visiting the same honest places.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -53,6 +54,9 @@ class FindingPoints(Base):
     insp_id: Mapped[str] = mapped_column(ForeignKey("findings.insp_id", ondelete="CASCADE"), primary_key=True)
     dr_code: Mapped[str] = mapped_column(String(40), primary_key=True)
     points: Mapped[int] = mapped_column(Integer)
+
+
+CONTRACT_COLUMNS = [c.name for c in Finding.__table__.columns if c.name not in ("recorded_by", "recorded_at")]
 
 
 class PhysicianPoints(BaseModel):
@@ -185,13 +189,76 @@ def version(db: Database) -> tuple[int, str]:
     return int(n), str(latest)
 
 
+class RecordedFindings:
+    """A worker's copy of the recorded findings, brought up to date by reading only the rows recorded
+    or corrected lately (and all of them when rows went missing, e.g. deleted by hand).
+
+    Two counters say what changed: `changes` for any finding, `before_as_of_changes` for a finding
+    dated before the snapshot's as_of (before or after the change): only those can exclude a facility
+    from a plan, so plans are recomputed for them alone."""
+
+    OVERLAP = timedelta(seconds=30)  # re-read this much before the newest time seen: commits land out of order
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[Any, ...]] = {}
+        self.version: tuple[int, str] | None = None
+        self.changes = 0
+        self.before_as_of_changes = 0
+        self._seen: datetime | None = None
+        self._frame: tuple[int, pd.DataFrame] | None = None
+
+    def refresh(self, db: Database, version: tuple[int, str], as_of: date) -> None:
+        """Catch up with the database; `version` was read just before (serving.findings.version)."""
+        changed, before, count_after = self._read(db, as_of, full=self._seen is None)
+        # Fewer rows than were committed before the read: one committed late with an old time was
+        # missed. More rows than exist after it: some were deleted. Either way, read everything once.
+        if len(self.rows) < version[0] or len(self.rows) > count_after:
+            changed, before, _ = self._read(db, as_of, full=True)
+        self.version = version
+        self.changes += changed
+        self.before_as_of_changes += before
+
+    def _read(self, db: Database, as_of: date, full: bool) -> tuple[bool, bool, int]:
+        table = Finding.__table__
+        query = select(*(table.c[c] for c in CONTRACT_COLUMNS), table.c.recorded_at)
+        if not full and self._seen is not None:
+            query = query.where(table.c.recorded_at >= self._seen - self.OVERLAP)
+        with db.session() as s:
+            fetched = s.execute(query).all()
+            count_after = int(s.execute(select(func.count()).select_from(table)).scalar_one())
+        old = self.rows
+        rows = {} if full else old
+        day = CONTRACT_COLUMNS.index("insp_date")
+        changed = before = False
+        for r in fetched:
+            row, at = tuple(r[:-1]), r[-1]
+            was = old.get(row[0])
+            if was != row:
+                changed = True
+                before = before or row[day] < as_of or (was is not None and was[day] < as_of)
+            rows[row[0]] = row
+            if at is not None and (self._seen is None or at > self._seen):
+                self._seen = at
+        if full:
+            gone = old.keys() - rows.keys()
+            changed = changed or bool(gone)
+            before = before or any(old[i][day] < as_of for i in gone)
+            self.rows = rows
+        return changed, before, count_after
+
+    def frame(self) -> pd.DataFrame:
+        """The recorded findings in the input contract's `inspections` columns (kept until they change)."""
+        if self._frame is None or self._frame[0] != self.changes:
+            self._frame = (self.changes, pd.DataFrame(list(self.rows.values()), columns=CONTRACT_COLUMNS))
+        return self._frame[1]
+
+
 def as_frames(db: Database) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(inspections, insp_dr_points) in the input contract's columns."""
     with db.session() as s:
         rows = s.scalars(select(Finding)).all()
         pts = s.scalars(select(FindingPoints)).all()
-        cols = [c.name for c in Finding.__table__.columns if c.name not in ("recorded_by", "recorded_at")]
-        insp = pd.DataFrame([{c: getattr(r, c) for c in cols} for r in rows], columns=cols)
+        insp = pd.DataFrame([{c: getattr(r, c) for c in CONTRACT_COLUMNS} for r in rows], columns=CONTRACT_COLUMNS)
         points = pd.DataFrame(
             [{"insp_id": p.insp_id, "dr_code": p.dr_code, "points": p.points} for p in pts],
             columns=["insp_id", "dr_code", "points"],

@@ -12,6 +12,7 @@ so that future findings are not only where the model already looks. Same inputs 
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -73,7 +74,9 @@ def _filter(frame: pd.DataFrame, column: str, wanted: list[str] | None, what: st
     return frame[column].astype(str).isin([str(w) for w in wanted])
 
 
-def _history(inspections: pd.DataFrame, as_of: date, exclude_days: int, cooldown: int) -> tuple[set[str], set[str]]:
+def exclusion_sets(
+    inspections: pd.DataFrame, as_of: date, exclude_days: int, cooldown: int
+) -> tuple[set[str], set[str]]:
     """(recently inspected, clean within the cool-down) facility codes, from visits before as_of."""
     if inspections is None or inspections.empty:
         return set(), set()
@@ -112,8 +115,12 @@ def plan_round(
     exploration_share: float = 0.1,
     seed: int = 0,
     level: PlanLevel = "facility",
+    excluded: tuple[Set[str], Set[str]] | None = None,
 ) -> Plan:
-    """Pick up to `capacity` targets; `targets` in rank order, model picks first, then exploration picks."""
+    """Pick up to `capacity` targets; `targets` in rank order, model picks first, then exploration picks.
+
+    `excluded` is `exclusion_sets(inspections, as_of, exclude_days, clean_cooldown_days)` computed
+    beforehand (the service keeps it per findings change); `inspections` is then not read."""
     _check(scored, capacity, exploration_share, level, exclude_days, clean_cooldown_days)
     caps = {str(k): int(v) for k, v in (region_caps or {}).items()}
     if any(v < 0 for v in caps.values()):
@@ -127,7 +134,9 @@ def plan_round(
         & _filter(frame, "hosp_lv", levels, "levels")
         & _filter(frame, "ownership", ownership, "ownership")
     )
-    recent, clean = _history(inspections, as_of, exclude_days, clean_cooldown_days)
+    if excluded is None:
+        excluded = exclusion_sets(inspections, as_of, exclude_days, clean_cooldown_days)
+    recent, clean = excluded
     codes = frame["fixmedins_code"].astype(str)
     is_recent, is_clean = keep & codes.isin(recent), keep & codes.isin(clean)
     eligible = frame[keep & ~is_recent & ~is_clean]

@@ -206,6 +206,49 @@ def test_a_recorded_finding_reaches_cached_plans(client: object, served: Served)
         db.dispose()
 
 
+def test_findings_that_exclude_nothing_keep_cached_plans(
+    client: object, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan reads the findings only through the facilities they exclude: a finding dated after as_of,
+    or one outside every exclusion window, leaves the cached plan bytes as they were (no recompute);
+    one inside the window for a planned facility takes it out of the next plan."""
+    from datetime import date, timedelta
+
+    from serving.service import Feijian, page
+
+    svc = page.state.service
+    svc.state.forget_findings()  # an earlier test deleted a finding by hand: notice it before the first plan
+    h, body = _auth(served, "planner"), {"capacity": 6, "exploration_share": 0.0, "seed": 17}  # a body of its own
+    first = client.post("/api/plan", json=body, headers=h)  # type: ignore[attr-defined]
+    top = first.json()["targets"][0]["fixmedins_code"]
+    as_of = date.fromisoformat(first.json()["meta"]["as_of"])
+    computed: list[object] = []
+    plan_bytes = Feijian.inner._plan_bytes
+    monkeypatch.setattr(Feijian.inner, "_plan_bytes", lambda *a: computed.append(a) or plan_bytes(*a))
+    sup = _auth(served, "supervisor")
+    ids = ["TEST-KEEP-AFTER", "TEST-KEEP-OLD", "TEST-KEEP-RECENT"]
+    try:
+        unrelated = [  # this round's visit (after as_of); one 300 days before with money recovered
+            _finding_body(top, ids[0], insp_date=(as_of + timedelta(days=20)).isoformat()),
+            _finding_body(top, ids[1], insp_date=(as_of - timedelta(days=300)).isoformat(), amount_recovered=800.0),
+        ]
+        for f in unrelated:
+            assert client.post("/api/findings", json=f, headers=sup).status_code == 200  # type: ignore[attr-defined]
+            again = client.post("/api/plan", json=body, headers=h)  # type: ignore[attr-defined]
+            assert again.content == first.content
+        assert computed == []
+        recent = _finding_body(top, ids[2], insp_date=(as_of - timedelta(days=15)).isoformat())
+        assert client.post("/api/findings", json=recent, headers=sup).status_code == 200  # type: ignore[attr-defined]
+        after = client.post("/api/plan", json=body, headers=h).json()  # type: ignore[attr-defined]
+        assert top not in [t["fixmedins_code"] for t in after["targets"]] and len(computed) == 1
+    finally:
+        for i in ids:
+            _drop_finding(served, i)
+        svc.state.forget_findings()
+    back = client.post("/api/plan", json=body, headers=h)  # type: ignore[attr-defined]
+    assert back.content == first.content  # the deletions are noticed too
+
+
 def _finding_body(code: str, insp_id: str, **kw: object) -> dict[str, object]:
     body: dict[str, object] = {
         "insp_id": insp_id,

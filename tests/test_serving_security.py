@@ -196,3 +196,27 @@ def test_concurrent_same_new_finding_postgresql() -> None:
             _check_race(db, url)
         finally:
             db.dispose()
+
+
+def test_recorded_findings_catch_up_by_what_changed(db: Database) -> None:
+    """A worker's copy reads only recent changes; only findings dated before as_of count for plans."""
+    from serving.findings import RecordedFindings, version
+
+    as_of = date(2025, 1, 1)
+    rec = RecordedFindings()
+    rec.refresh(db, version(db), as_of)
+    assert rec.frame().empty
+    record(db, _finding("A1", "H1", insp_date="2025-02-01"), "x")  # after as_of: this round's visit
+    rec.refresh(db, version(db), as_of)
+    assert (rec.changes, rec.before_as_of_changes) == (1, 0) and list(rec.frame()["insp_id"]) == ["A1"]
+    rec.refresh(db, version(db), as_of)  # nothing new: nothing counted
+    assert (rec.changes, rec.before_as_of_changes) == (1, 0)
+    record(db, _finding("A1", "H1", insp_date="2024-12-01"), "x")  # corrected to before as_of
+    rec.refresh(db, version(db), as_of)
+    assert (rec.changes, rec.before_as_of_changes) == (2, 1)
+    assert rec.frame().set_index("insp_id").loc["A1", "insp_date"] == date(2024, 12, 1)
+    with db.session() as s:  # deleted by hand: noticed, and it was before as_of
+        s.delete(s.get(Finding, "A1"))
+        s.commit()
+    rec.refresh(db, version(db), as_of)
+    assert rec.frame().empty and rec.before_as_of_changes == 2
