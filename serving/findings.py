@@ -197,7 +197,7 @@ class RecordedFindings:
     dated before the snapshot's as_of (before or after the change): only those can exclude a facility
     from a plan, so plans are recomputed for them alone."""
 
-    OVERLAP = timedelta(seconds=30)  # re-read this much before the newest time seen: commits land out of order
+    OVERLAP = timedelta(seconds=5)  # re-read this much before the newest time seen: commits land out of order
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[Any, ...]] = {}

@@ -99,6 +99,34 @@ def exclusion_sets(
     return recent, set(clean["code"]) - recent
 
 
+@dataclass(frozen=True)
+class _Ranking:
+    order: np.ndarray  # row positions by score (descending), then key
+    codes: list[str]  # facility code per row, as text
+    regions: list[str]  # region per row, as text ("" without a region column)
+
+
+_RANKINGS: dict[tuple[int, str, str], tuple[pd.DataFrame, _Ranking]] = {}
+
+
+def _ranked(scored: pd.DataFrame, score_col: str, key: str) -> _Ranking:
+    """The scored table's rank order and text columns, computed once per table (a service plans from
+    the same table all day). A stable sort of all rows, then filtered, gives the same order as
+    sorting the eligible rows each time."""
+    slot = (id(scored), score_col, key)
+    hit = _RANKINGS.get(slot)
+    if hit is not None and hit[0] is scored:
+        return hit[1]
+    frame = scored.reset_index(drop=True)
+    order = frame.sort_values([score_col, key], ascending=[False, True], kind="mergesort").index.to_numpy()
+    regions = frame["admdvs"].astype(str).tolist() if "admdvs" in frame.columns else [""] * len(frame)
+    ranking = _Ranking(order, frame["fixmedins_code"].astype(str).tolist(), regions)
+    if len(_RANKINGS) >= 8:
+        _RANKINGS.clear()
+    _RANKINGS[slot] = (scored, ranking)  # the table is held, so its id is not reused while cached
+    return ranking
+
+
 def plan_round(
     scored: pd.DataFrame,
     inspections: pd.DataFrame,
@@ -137,16 +165,17 @@ def plan_round(
     if excluded is None:
         excluded = exclusion_sets(inspections, as_of, exclude_days, clean_cooldown_days)
     recent, clean = excluded
-    codes = frame["fixmedins_code"].astype(str)
-    is_recent, is_clean = keep & codes.isin(recent), keep & codes.isin(clean)
-    eligible = frame[keep & ~is_recent & ~is_clean]
-    eligible = eligible.sort_values([score_col, key], ascending=[False, True], kind="mergesort")
+    ranked = _ranked(scored, score_col, key)
+    keep_np = keep.to_numpy(dtype=bool)
+    is_recent = keep_np & np.fromiter((c in recent for c in ranked.codes), bool, len(ranked.codes))
+    is_clean = keep_np & np.fromiter((c in clean for c in ranked.codes), bool, len(ranked.codes))
+    ok = keep_np & ~is_recent & ~is_clean
+    eligible = ranked.order[ok[ranked.order]].tolist()  # positions, best first (the ranking is computed once)
 
     n_explore = round(capacity * exploration_share)
     taken: dict[str, int] = {}
     capped: set[int] = set()
-    regions_col = eligible["admdvs"].astype(str) if "admdvs" in eligible.columns else [""] * len(eligible)
-    region_of = dict(zip(eligible.index, regions_col, strict=True))
+    region_of = ranked.regions
 
     def fits(i: int) -> bool:
         region = region_of[i]
@@ -157,13 +186,13 @@ def plan_round(
         return True
 
     model_picks: list[int] = []
-    for i in eligible.index:
+    for i in eligible:
         if len(model_picks) >= capacity - n_explore:
             break
         if fits(i):
             model_picks.append(i)
     picked = set(model_picks)
-    rest = [i for i in eligible.index if i not in picked]
+    rest = [i for i in eligible if i not in picked]
     rng = np.random.default_rng(seed)
     explore: list[int] = []
     for i in rng.permutation(np.asarray(rest, dtype=int)).tolist() if rest else []:
@@ -173,7 +202,7 @@ def plan_round(
             explore.append(i)
             capped.discard(i)
 
-    picks = frame.loc[model_picks + explore].copy()
+    picks = frame.iloc[model_picks + explore].copy()
     picks["pick"] = ["model"] * len(model_picks) + ["exploration"] * len(explore)
     picks["rank"] = np.arange(1, len(picks) + 1)
     if level == "facility":

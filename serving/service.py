@@ -9,6 +9,7 @@ Bodies are flat JSON objects validated by the pydantic models in serving.schemas
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import functools
 import gc
@@ -99,6 +100,7 @@ class Feijian:
         # JSON bytes per (facilities excluded by the findings, request): a finding that changes no
         # exclusion (most are dated after as_of) leaves every cached plan valid.
         self._plans: OrderedDict[tuple[Exclusions, str], bytes] = OrderedDict()
+        self._computing: dict[tuple[Exclusions, str], asyncio.Future[bytes]] = {}
         self._explained: dict[str, bytes] = {}
         self.state.explainer.warm()  # type: ignore[attr-defined]
         # The loaded state never changes: freeze it out of the collector, whose full passes over ~200k
@@ -143,11 +145,24 @@ class Feijian:
         """The plan as JSON bytes: from the cache, or computed in a worker thread so the event loop keeps
         answering cached requests meanwhile."""
         # All a plan reads of the findings is which facilities they exclude, so that is in the key.
-        excluded = self.state.exclusions(req.exclude_days, req.clean_cooldown_days)
+        st, days = self.state, (req.exclude_days, req.clean_cooldown_days)
+        excluded = st.current_exclusions(*days) or await anyio.to_thread.run_sync(st.exclusions, *days)
         key = (excluded, req.model_dump_json())
         hit = self._plans.get(key)
         if hit is None:
-            hit = self._plans[key] = await anyio.to_thread.run_sync(self._plan_bytes, req, excluded)
+            pending = self._computing.get(key)
+            if pending is not None:  # the same plan is being computed for another request: wait for it
+                return Response(await asyncio.shield(pending), media_type="application/json")
+            self._computing[key] = future = asyncio.get_running_loop().create_future()
+            try:
+                hit = self._plans[key] = await anyio.to_thread.run_sync(self._plan_bytes, req, excluded)
+                future.set_result(hit)
+            except BaseException as exc:
+                future.set_exception(exc)
+                future.exception()  # retrieved: no "never retrieved" warning when nobody waited
+                raise
+            finally:
+                del self._computing[key]
             while len(self._plans) > MAX_CACHED:
                 self._plans.popitem(last=False)  # the oldest computed first
         return Response(hit, media_type="application/json")
@@ -202,7 +217,7 @@ class Feijian:
         who = _principal(ctx)
         known = set(self.state.facilities["fixmedins_code"]) if not self.state.facilities.empty else None
         new = record(self.state.db, finding, who.name if who else "unknown", known)
-        self.state.forget_findings()  # this worker reads what changed on its next request
+        self.state.findings_recorded()  # this worker's next plan sees it
         return {"insp_id": finding.insp_id, "created": new}
 
     @bentoml.api(route="/api/burden")

@@ -52,21 +52,35 @@ class ServingState:
 
     def findings_version(self, now: float | None = None) -> tuple[int, str]:
         """A token that changes when a finding is recorded or corrected; the database is asked at most
-        once per FINDINGS_TTL seconds (a cheap COUNT/MAX), and what changed is read then (serving.findings)."""
-        from serving.findings import version
-
+        once per FINDINGS_TTL seconds (a cheap COUNT/MAX), and what changed is read then (serving.findings).
+        While another thread is catching up, the last token is returned rather than waited for."""
         now = time.monotonic() if now is None else now
-        if self._findings is None or now - self._findings[0] > FINDINGS_TTL:
-            with self._lock:
-                v = version(self.db)
-                if v != self._recorded.version:
-                    self._recorded.refresh(self.db, v, self.as_of)
-                self._findings = (now, v)
+        stale = self._findings is None or now - self._findings[0] > FINDINGS_TTL
+        if stale and self._lock.acquire(blocking=self._findings is None):
+            try:
+                self._catch_up(now)
+            finally:
+                self._lock.release()
+        assert self._findings is not None
         return self._findings[1]
 
+    def findings_recorded(self) -> None:
+        """This worker just recorded a finding: catch up now, in the recording request's thread, so
+        its next plan sees it and the event loop does not pay for the read."""
+        with self._lock:
+            self._catch_up(time.monotonic())
+
     def forget_findings(self) -> None:
-        """This worker just recorded a finding: ask the database again on the next request."""
+        """Ask the database again on the next request (for findings changed behind the service's back)."""
         self._findings = None
+
+    def _catch_up(self, now: float) -> None:
+        from serving.findings import version
+
+        v = version(self.db)
+        if v != self._recorded.version:
+            self._recorded.refresh(self.db, v, self.as_of)
+        self._findings = (now, v)
 
     def inspections(self) -> pd.DataFrame:
         """Ingested findings and the ones recorded through the service (an insp_id recorded later wins).
@@ -88,7 +102,9 @@ class ServingState:
         cached under them stay valid."""
         from serving.plan import exclusion_sets
 
-        self.findings_version()
+        hit = self.current_exclusions(exclude_days, cooldown_days)
+        if hit is not None:
+            return hit
         stamp = self._recorded.before_as_of_changes
         hit = self._exclusions.get((exclude_days, cooldown_days))
         if hit is None or hit[0] != stamp:
@@ -100,6 +116,13 @@ class ServingState:
                 self._exclusions.clear()
             hit = self._exclusions[(exclude_days, cooldown_days)] = (stamp, value)
         return hit[1]
+
+    def current_exclusions(self, exclude_days: int, cooldown_days: int) -> Exclusions | None:
+        """The exclusion sets when they are still valid, else None (then `exclusions` computes them:
+        ~20 ms of pandas, which the service does in a worker thread, not on its event loop)."""
+        self.findings_version()
+        hit = self._exclusions.get((exclude_days, cooldown_days))
+        return hit[1] if hit is not None and hit[0] == self._recorded.before_as_of_changes else None
 
     def _combine(self, recorded: pd.DataFrame) -> pd.DataFrame:
         frames = [f for f in (recorded, self.ingested) if not f.empty]

@@ -451,20 +451,28 @@ def test_concurrent_posts_of_one_new_finding_on_the_real_service(live: str, serv
     r = httpx.post(live + "/api/findings", json=bad, headers=h, timeout=60)
     assert r.status_code == 400 and "DZ9" in r.text
 
-    async def burst(insp_id: str) -> list[httpx.Response]:
+    async def burst(insp_id: str) -> tuple[list[httpx.Response], int]:
         limits = httpx.Limits(max_connections=120, max_keepalive_connections=120)
         async with httpx.AsyncClient(base_url=live, headers=h, limits=limits, timeout=120) as c:
             # open the 120 connections first (they spread over both workers), then post all at once
-            await asyncio.gather(*(c.post("/api/info") for _ in range(120)))
+            await asyncio.gather(*(c.post("/api/info") for _ in range(120)), return_exceptions=True)
             bodies = [_finding_body(code, insp_id, amount_recovered=float(i)) for i in range(120)]
-            return await asyncio.gather(*(c.post("/api/findings", json=b) for b in bodies))
+            replies = await asyncio.gather(*(c.post("/api/findings", json=b) for b in bodies), return_exceptions=True)
+        # On a loaded machine the server may close a connection left idle past its keep-alive while
+        # the others opened: that post never got an answer, so it is sent again on a new connection.
+        lost = [b for b, r in zip(bodies, replies, strict=True) if isinstance(r, httpx.TransportError)]
+        async with httpx.AsyncClient(base_url=live, headers=h, timeout=120) as c:
+            again = [await c.post("/api/findings", json=b) for b in lost]
+        return [r for r in replies if isinstance(r, httpx.Response)] + again, len(lost)
 
     ids = [f"TEST-RACE-LIVE-{k}" for k in range(3)]
     try:
         for insp_id in ids:
-            replies = asyncio.run(burst(insp_id))
+            replies, resent = asyncio.run(burst(insp_id))
             statuses = sorted({r.status_code for r in replies})
             assert statuses == [200], [(r.status_code, r.text[:200]) for r in replies if r.status_code != 200][:3]
-            assert sum(r.json()["created"] for r in replies) == 1
+            created = sum(r.json()["created"] for r in replies)
+            assert created == 1 or (resent and created == 0), (created, resent)  # a lost answer may be the creator's
+            assert resent <= 12
     finally:
         assert [_drop_finding(served, i) for i in ids] == [1, 1, 1]  # one row each, whoever won
