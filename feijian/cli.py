@@ -350,7 +350,7 @@ def token_list(workspace: WorkspaceOpt = None, db: DbOpt = None) -> None:
 
 @audit_app.command("verify")
 def audit_verify(workspace: WorkspaceOpt = None) -> None:
-    """Recompute the audit log's hash chain; name the first entry that was edited, removed or moved."""
+    """Recompute the audit log's chain and hold it against its signed head; exit 6 on any tampering."""
     from serving.serve_cli import run_audit_verify
 
     try:

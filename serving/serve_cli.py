@@ -191,12 +191,19 @@ def run_audit_verify(workspace: Path, console: Console) -> bool:
     key_path = audit_key_path(ws.root)
     if not key_path.exists():
         raise InputError(f"no audit key at {key_path}: the service has not run in this workspace")
-    verdict = verify(audit_log_path(ws.root), load_or_create_key(key_path))
+    log_path = audit_log_path(ws.root)
+    verdict = verify(log_path, load_or_create_key(key_path))
     if verdict.ok:
-        console.print(f"  audit log intact: {verdict.entries:,} entries, chain verified ({audit_log_path(ws.root)})")
-    else:
         console.print(
-            f"  [bold red]audit log broken[/] at entry {verdict.first_bad}: {verdict.reason} "
+            f"  audit log intact: {verdict.entries:,} entries, chain verified, signed head matches ({log_path})"
+        )
+    elif verdict.first_bad is not None:
+        console.print(
+            f"  [bold red]audit log broken[/] at entry {verdict.first_bad:,}: {verdict.reason} "
             f"({verdict.entries:,} entries before it verified)"
         )
+    else:
+        console.print(f"  [bold red]audit log cut or its head tampered[/]: {verdict.reason} ({log_path})")
+    for warning in verdict.warnings:
+        console.print(f"  [yellow]note[/]: {warning}")
     return verdict.ok
