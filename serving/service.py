@@ -119,23 +119,7 @@ class Feijian:
         if excluded is None:
             excluded = st.exclusions(req.exclude_days, req.clean_cooldown_days)
         scored = st.explainer.scored() if req.level == "facility" else st.explainer.scored_physicians()  # type: ignore[attr-defined]
-        return plan_round(
-            scored,
-            st.inspections(),
-            st.as_of,
-            req.capacity,
-            regions=req.regions or None,
-            types=req.types or None,
-            levels=req.levels or None,
-            ownership=req.ownership or None,
-            exclude_days=req.exclude_days,
-            clean_cooldown_days=req.clean_cooldown_days,
-            region_caps=req.region_caps or None,
-            exploration_share=req.exploration_share,
-            seed=req.seed,
-            level=req.level,
-            excluded=excluded,
-        )
+        return plan_round(scored, st.inspections(), st.as_of, req.capacity, **req.plan_kwargs(), excluded=excluded)
 
     def _plan_bytes(self, req: PlanRequest, excluded: Exclusions) -> bytes:
         plan = self.plan_object(req, excluded)
