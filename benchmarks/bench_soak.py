@@ -246,9 +246,10 @@ def main() -> None:
                          "or Python processes mixing both endpoints per connection")
     args = ap.parse_args()
 
+    from feijian.errors import NotReadyError
     from serving.auth import issue
     from serving.db import open_database
-    from serving.serve_cli import serve_command, service_env, stop
+    from serving.serve_cli import serve_command, service_env, stop, wait_ready
 
     db = open_database(args.workspace)
     admin = issue(db, "soak-load", "admin")[1]
@@ -260,17 +261,11 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     run = uuid.uuid4().hex[:8]
     try:
-        t0 = time.perf_counter()
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.perf_counter() - t0 > 300:
-                raise SystemExit("service did not start")
-            time.sleep(0.5)
-        print(f"service ready in {time.perf_counter() - t0:.1f} s (pid {proc.pid}); run id {run}")
+        try:
+            ready = wait_ready(base, proc)
+        except NotReadyError:
+            raise SystemExit("service did not start") from None
+        print(f"service ready in {ready:.1f} s (pid {proc.pid}); run id {run}")
         h = {"Authorization": f"Bearer {admin}"}
         first = httpx.post(base + "/api/plan", json={"capacity": 50}, headers=h, timeout=120).json()
         as_of = date.fromisoformat(first["meta"]["as_of"])

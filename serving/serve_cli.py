@@ -50,6 +50,27 @@ def serve_command(host: str, port: int) -> list[str]:
     return [str(bentoml), "serve", "serving.service:Feijian", "--host", host, "--port", str(port)]
 
 
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 300.0) -> float:
+    """Poll `base`/readyz until it answers 200; the seconds it took. NotReadyError if `proc` exits first or
+    `timeout` passes (benchmarks and tests that start a service on 127.0.0.1 share this)."""
+    import time
+
+    import httpx
+
+    from feijian.errors import NotReadyError
+
+    t0 = time.perf_counter()
+    while True:
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return time.perf_counter() - t0
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.perf_counter() - t0 > timeout:
+            raise NotReadyError(f"the service at {base} did not become ready (exit code {proc.poll()})")
+        time.sleep(0.5)
+
+
 def stop(proc: subprocess.Popen) -> None:
     """SIGTERM a `bentoml serve` process and wait; kill it if it has not gone in 30 s."""
     proc.terminate()

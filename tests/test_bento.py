@@ -109,15 +109,13 @@ def test_bento_builds_and_serves_like_feijian_serve(trained: object, tmp_path: P
     proc = _serve(bentoml, tag, port, env, log, tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "bento.log").read_text()[-3000:]
-            time.sleep(0.5)
+        from feijian.errors import NotReadyError
+        from serving.serve_cli import wait_ready
+
+        try:
+            wait_ready(base, proc, timeout=180)
+        except NotReadyError:
+            pytest.fail((tmp_path / "bento.log").read_text()[-3000:])
         auth = {"Authorization": f"Bearer {token}"}
         plan = httpx.post(base + "/api/plan", json={"capacity": 4, "exploration_share": 0}, headers=auth, timeout=30)
         assert plan.status_code == 200, plan.text
