@@ -131,8 +131,9 @@ def main() -> None:
     ap.add_argument("--soak", type=float, default=0.0, help="seconds of mixed load while sampling server RSS")
     args = ap.parse_args()
 
+    from feijian.errors import NotReadyError
     from serving.auth import issue
-    from serving.serve_cli import serve_command, service_env, stop
+    from serving.serve_cli import serve_command, service_env, stop, wait_ready
     from serving.store import open_database
 
     db = open_database(args.workspace)
@@ -144,17 +145,11 @@ def main() -> None:
                             stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        t0 = time.perf_counter()
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.perf_counter() - t0 > 300:
-                raise SystemExit("service did not start")
-            time.sleep(0.5)
-        print(f"service ready in {time.perf_counter() - t0:.1f} s (pid {proc.pid})")
+        try:
+            ready = wait_ready(base, proc)
+        except NotReadyError:
+            raise SystemExit("service did not start") from None
+        print(f"service ready in {ready:.1f} s (pid {proc.pid})")
         h = {"Authorization": f"Bearer {token}"}
         plan = httpx.post(base + "/api/plan", json={"capacity": 50}, headers=h, timeout=120).json()
         codes = [t["fixmedins_code"] for t in plan["targets"]]

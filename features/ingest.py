@@ -7,15 +7,20 @@ nothing half-done is visible:
 2. per-row checks as SQL views (validate), then duplicates, reconciliation, references (validate_refs);
 3. quarantine every rejected row with file, row, field, value and reason — always written, even
    when the run then fails, so the user can look;
-4. stop (RejectThresholdError) if any table lost more than `max_reject_share`, before touching data;
+4. stop (RejectThresholdError) if any table lost more than `max_reject_share`, or has a file that could
+   not be read (unless allowed), before touching data;
 5. write a new workspace version (upsert by key, newest wins) and swap the `raw` symlink (ingest_write).
 
-DuckDB streams the tables with a memory limit and spills to `<ws>/.tmp/`, so 50 M fee lines fit
-in a few GB.
+DuckDB streams the tables with a memory limit and spills to `<ws>/.tmp/<run>/` (0700, locked while
+the run lives, removed at its end or by the next run: ingest_tmp), so 50 M fee lines fit in a few GB.
+Personal identifiers are never written raw: staged CSV is hashed before it is written (ingest_csv),
+Parquet is read in place and hashed when written; only DuckDB's spill files, in that private folder,
+may hold raw values from a Parquet export while the run lasts.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import time
@@ -25,12 +30,13 @@ from pathlib import Path
 
 import duckdb
 
+from features import ingest_tmp
 from features import ingest_write as iw
 from features.adapters.config import Adapter, load_adapter
 from features.ingest_quarantine import quarantine_tables
 from features.ingest_report import IngestReport, TableReport, fingerprint, read_previous_manifest, resolve_encoding
 from features.ingest_sources import TableSource, discover, prepare
-from features.pseudonym import key_id, load_key, pseudonym_table
+from features.pseudonym import Pseudonymiser, key_id, load_key, pseudonym_table
 from features.schema import LOAD_ORDER, TABLES, Table
 from features.validate import checked_sql, qi
 from features.validate_refs import (
@@ -73,8 +79,12 @@ def _pseudonym_columns(table: Table) -> list[str]:
 
 
 def _register_pseudonyms(con: duckdb.DuckDBPyConnection, sources: dict[str, TableSource], key: bytes) -> None:
-    """Hash every distinct identifier once in Python; SQL joins the mapping back (no per-row UDF)."""
-    parts = [f"SELECT {qi(c)} AS v FROM checked_{t}" for t in sources for c in _pseudonym_columns(TABLES[t])]
+    """Hash every distinct raw identifier once in Python; SQL joins the mapping back (no per-row UDF).
+
+    Only Parquet rows are raw (read in place); staged CSV rows were hashed before staging (`_hashed`).
+    """
+    parts = [f"SELECT {qi(c)} AS v FROM checked_{t} WHERE NOT _hashed" for t in sources
+             for c in _pseudonym_columns(TABLES[t])]
     if parts:
         distinct = con.sql(f"SELECT DISTINCT v FROM ({' UNION ALL '.join(parts)}) WHERE v IS NOT NULL").arrow()
         values = distinct.read_all() if hasattr(distinct, "read_all") else distinct
@@ -97,7 +107,7 @@ def _accepted_sql(table: Table, n_rejected: int) -> str:
     for i, c in enumerate(table.columns):
         if c.pseudonymise:
             joins.append(f"LEFT JOIN psn_map m{i} ON c.{qi(c.name)} = m{i}.raw")
-            cols.append(f"m{i}.pseudonym AS {qi(c.name)}")
+            cols.append(f"CASE WHEN c._hashed THEN c.{qi(c.name)} ELSE m{i}.pseudonym END AS {qi(c.name)}")
         else:
             cols.append(f"c.{qi(c.name)}")
     return f"SELECT {', '.join(cols)} FROM {base} c {' '.join(joins)}"
@@ -114,8 +124,13 @@ def _upsert_sql(table: Table, new_sql: str, old_sql: str | None) -> str:
 
 def ingest(src: Path, workspace: Path, adapter: Path | Adapter | None = None, encoding: str | None = None,
            max_reject_share: float = 0.05, now: str | date | None = None, memory_limit: str = "3GB",
-           threads: int | None = None, keep_versions: int = iw.KEEP_VERSIONS) -> IngestReport:
-    """Load the export in `src` into `workspace`; see the module docstring for the guarantees."""
+           threads: int | None = None, keep_versions: int = iw.KEEP_VERSIONS,
+           allow_unreadable_files: bool = False) -> IngestReport:
+    """Load the export in `src` into `workspace`; see the module docstring for the guarantees.
+
+    A file that cannot be read (damaged, cut short, not in the encoding) fails its table unless
+    `allow_unreadable_files`: then the table's other files are loaded and the manifest lists it.
+    """
     t0 = time.perf_counter()
     src, workspace = Path(src), Path(workspace)
     if not src.is_dir():
@@ -137,8 +152,11 @@ def ingest(src: Path, workspace: Path, adapter: Path | Adapter | None = None, en
         raise InputError(f"no tables found in {src}: expected sub-folders or files named {', '.join(TABLES)}")
     iw.adopt_plain_raw(workspace)
     iw.clean_versions(workspace, keep_versions)
-    tmp = workspace / ".tmp" / run_id
-    (tmp / "staging").mkdir(parents=True)
+    run_tmp = ingest_tmp.claim(workspace, run_id)
+    ingest_tmp.clean_dead(workspace, keep=run_id)
+    tmp = run_tmp.path
+    (tmp / "staging").mkdir(mode=0o700)
+    hasher = Pseudonymiser(key)
     all_files = [p for ps in found.tables.values() for p in ps]
     pool = ThreadPoolExecutor(max_workers=1)
     fp_future = pool.submit(fingerprint, src, all_files)
@@ -154,7 +172,7 @@ def ingest(src: Path, workspace: Path, adapter: Path | Adapter | None = None, en
         for name in LOAD_ORDER:
             if name not in found.tables:
                 continue
-            ts = prepare(TABLES[name], found.tables[name], ad.table(name), enc, tmp / "staging", fid)
+            ts = prepare(TABLES[name], found.tables[name], ad.table(name), enc, tmp / "staging", fid, hasher)
             fid += 2 * len(found.tables[name])
             file_rows += [(f.fid, str(f.path)) for f in ts.files]
             report.tables[name] = TableReport.from_source(ts)
@@ -190,12 +208,14 @@ def ingest(src: Path, workspace: Path, adapter: Path | Adapter | None = None, en
         _register_pseudonyms(con, sources, key)
         qdir = workspace / "quarantine" / run_id
         report.quarantine_dir = str(qdir)
-        report.quarantine_files = quarantine_tables(con, report, sources, found.unknown, key, qdir)
-        over = report.over_threshold(max_reject_share)
+        report.quarantine_files = quarantine_tables(con, report, sources, found.unknown, qdir)
+        over = report.judge(max_reject_share, allow_unreadable_files)
         report.fingerprint = fp_future.result()
         if over:
             report.status = "rejected"
-            iw.write_json_atomic(qdir / "report.json", report.as_dict()) if qdir.is_dir() else None
+            if qdir.is_dir():
+                iw.write_json_atomic(qdir / "report.json", report.as_dict())
+                os.chmod(qdir / "report.json", 0o600)
             exc = RejectThresholdError(
                 "ingest stopped, the workspace is unchanged: " + "; ".join(over)
                 + f" (limit --max-reject-share {max_reject_share:.0%}). See the reasons in {qdir}/, fix the "
@@ -229,4 +249,5 @@ def ingest(src: Path, workspace: Path, adapter: Path | Adapter | None = None, en
         return report
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        hasher.close()
+        run_tmp.release()

@@ -3,6 +3,8 @@
 The same object is printed by the CLI and written as `<ws>/manifest.json`, so what the user saw
 and what the next stage reads cannot disagree. `read = accepted + quarantined` holds per table by
 construction: every row read is either written or quarantined (one quarantine row per source row).
+A file that could not be read at all has no rows to count: it is listed in `files_not_read` with its
+size and reason, and its table fails unless the operator allowed unreadable files for this run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class TableReport:
     files_rejected: int = 0
     file_issues: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     unreadable: bool = False  # files exist but none could be read
+    files_not_read: list[dict[str, object]] = field(default_factory=list)  # {file, bytes, reason}
+    status: str = "ok"  # ok | files not read (allowed) | failed
     read: int = 0
     accepted: int = 0
     quarantined: int = 0
@@ -39,7 +43,8 @@ class TableReport:
         rep = cls(table=ts.table.name, files=len(ts.files), files_rejected=len(ts.files) - len(readable),
                   file_issues=[(str(f.path), f.issue) for f in ts.files if f.issue],
                   read=sum(f.rows for f in readable), quarantined=len(ts.pre_rejects))
-        rep.unreadable = not readable and any(not (f.issue or "").startswith("empty") for f in ts.files)
+        rep.unreadable = not readable and any(f.not_read for f in ts.files)
+        rep.files_not_read = [{"file": str(f.path), "bytes": f.size, "reason": f.issue} for f in ts.files if f.not_read]
         rep.accepted = rep.read - rep.quarantined
         return rep
 
@@ -63,18 +68,33 @@ class IngestReport:
     notes: list[str] = field(default_factory=list)
     quarantine_dir: str | None = None
     quarantine_files: list[str] = field(default_factory=list)
+    files_not_read: list[dict[str, object]] = field(default_factory=list)  # every table's, with `table`
     fingerprint: dict[str, object] = field(default_factory=dict)
     elapsed_s: float | None = None
 
-    def over_threshold(self, share: float) -> list[str]:
-        """Tables that lost more than `share` of their rows (or whose files could not be read at all)."""
+    def judge(self, share: float, allow_unreadable_files: bool = False) -> list[str]:
+        """Set each table's status; returns why tables failed (none: the run may write).
+
+        A table fails when it lost more than `share` of its rows, or when a file of it could not be read
+        (its rows are unknown, so no share can be computed) and unreadable files were not allowed.
+        """
         out = []
+        self.files_not_read = [{"table": t.table, **f} for t in self.tables.values() for f in t.files_not_read]
         for t in self.tables.values():
-            if t.unreadable:
-                out.append(f"{t.table}: none of its {t.files} file(s) could be read")
-            elif t.read and t.quarantined / t.read > share:
-                out.append(f"{t.table}: {t.quarantined:,} of {t.read:,} rows quarantined "
-                           f"({t.quarantined / t.read:.1%})")
+            problems = []
+            if t.files_not_read and not allow_unreadable_files:
+                listed = "; ".join(f"{f['file']} ({int(f['bytes']):,} bytes): {f['reason']}"  # type: ignore[call-overload]
+                                   for f in t.files_not_read)
+                which = (f"none of its {t.files} file(s) could be read" if t.unreadable else
+                         f"{len(t.files_not_read)} of {t.files} files could not be read")
+                problems.append(f"{t.table}: {which}, so its rows are not all counted [{listed}]; re-export "
+                                "them, or pass --allow-unreadable-files to load the rest (the manifest lists the "
+                                "files not read)")
+            if t.read and t.quarantined / t.read > share:
+                problems.append(f"{t.table}: {t.quarantined:,} of {t.read:,} rows quarantined "
+                                f"({t.quarantined / t.read:.1%})")
+            t.status = "failed" if problems else "files not read" if t.files_not_read else "ok"
+            out += problems
         return out
 
     def as_dict(self) -> dict[str, object]:

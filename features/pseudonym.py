@@ -20,8 +20,11 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from features.validate import trimmed_sql
 from feijian.errors import ConfigError
 from feijian.settings import ENV_PSEUDONYM_KEY, ENV_PSEUDONYM_KEY_FILE, Workspace
 
@@ -112,3 +115,44 @@ def pseudonym_table(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Table:
     """Mapping table (raw, pseudonym) for distinct, non-null `values`, to join in SQL."""
     raw = [v for v in values.to_pylist() if v is not None]
     return pa.table({"raw": pa.array(raw, pa.string()), "pseudonym": pa.array(pseudonymise(raw, key), pa.string())})
+
+
+class Pseudonymiser:
+    """Hashes identifier columns of Arrow data before it is written anywhere (CSV staging, quarantine).
+
+    Values are trimmed exactly as the per-row checks trim them (validate.trimmed_sql, run by DuckDB on
+    the batch's distinct values), so a padded ' P001' and 'P001' get one pseudonym whatever the file
+    format; empty values stay empty (NULL). Each distinct value is hashed once per run (a cache), and
+    only a batch's distinct values cross into Python: fee lines repeat a person many times.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self._cache: dict[str, str] = {}
+        self._con = duckdb.connect()
+
+    def column(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        encoded = pc.dictionary_encode(arr)
+        n = len(encoded.dictionary)
+        self._con.register("psn_values", pa.table({"i": pa.array(range(n), pa.int64()), "v": encoded.dictionary}))
+        plain = self._con.sql(f"SELECT {trimmed_sql('v')} AS v FROM psn_values ORDER BY i").fetchall()
+        self._con.unregister("psn_values")
+        cache, digest, key = self._cache, hmac.digest, self.key
+        hashed = []
+        for (v,) in plain:
+            if v is None:
+                hashed.append(None)
+                continue
+            h = cache.get(v)
+            if h is None:
+                h = cache[v] = digest(key, v.encode("utf-8"), "sha256").hex()
+            hashed.append(h)
+        return pc.take(pa.array(hashed, pa.string()), encoded.indices)
+
+    def text(self, value: str) -> str:
+        """The keyed hash of a whole text (a malformed line), to tell lines apart without keeping them."""
+        return hmac.digest(self.key, value.encode("utf-8"), "sha256").hex()
+
+    def close(self) -> None:
+        self._con.close()

@@ -117,6 +117,7 @@ class Column:
     pseudonymise: bool = False  # keyed hash on ingest (personal identifiers)
     references: tuple[str, str] | None = None  # (table, column) the value must exist in
     no_future: bool = False  # a date/time after the export's end is rejected
+    at_most: str | None = None  # another numeric column of the row this value may not exceed (+0.01)
 
 
 @dataclass(frozen=True)
@@ -293,9 +294,11 @@ INSPECTIONS = Table(
         Column("selection", "code", "选取方式", codes=_codes(SELECTION)),
         Column("insp_type", "code", "检查类型", required=False, codes=_codes(INSP_TYPE)),
         Column("violation_types", "string", "违规类型", nullable=True),
-        Column("amount_involved", "float", "涉及金额", min_value=0),
-        Column("amount_recovered", "float", "追回金额", min_value=0),
-        Column("fine_amount", "float", "罚款金额", min_value=0),
+        # Recovered money is returned from the amount involved, so it cannot exceed it; a fine is a multiple
+        # of the loss (1-2x, 2-5x for fraud: DOMAIN.md), so it is only bounded like every amount.
+        Column("amount_involved", "float", "涉及金额", min_value=0, max_abs=MAX_AMOUNT),
+        Column("amount_recovered", "float", "追回金额", min_value=0, max_abs=MAX_AMOUNT, at_most="amount_involved"),
+        Column("fine_amount", "float", "罚款金额", min_value=0, max_abs=MAX_AMOUNT),
         Column("agreement_action", "code", "协议处理", codes=_codes(AGREEMENT_ACTION)),
         Column("referral", "bool", "移送公安"),
     ),

@@ -33,6 +33,7 @@ REFUND_AMOUNTS = {
 TYPE_WORDS = {"int": "an integer", "float": "a number", "date": "a date (YYYY-MM-DD)",
               "timestamp": "a date-time (YYYY-MM-DD HH:MM:SS)", "bool": "true/false (1/0)"}
 TEXT_TYPES = ("VARCHAR",)
+AT_MOST_TOLERANCE = 0.01  # yuan: amounts are given to the fen
 
 
 def sq(s: str) -> str:
@@ -53,7 +54,7 @@ def _fmt_list(fmts: list[str]) -> str:
     return "[" + ", ".join(sq(f) for f in fmts) + "]"
 
 
-def _trimmed(ref: str) -> str:
+def trimmed_sql(ref: str) -> str:
     """NULLIF(trim(ref), '') — trimming only values that could change.
 
     trim() allocates a new string for every value. It removes Unicode space separators (U+0020,
@@ -70,7 +71,7 @@ def column_sql(col: Column, src_type: str, ta: TableAdapter, adapter: Adapter) -
     """Text and typed expressions for one column, given its DuckDB type in the source."""
     ref = f"s.{qi(col.name)}"
     is_text = src_type.upper() in TEXT_TYPES or src_type.upper() == '"NULL"'
-    text = _trimmed(ref) if is_text else f"CAST({ref} AS VARCHAR)"
+    text = trimmed_sql(ref) if is_text else f"CAST({ref} AS VARCHAR)"
     mapping = ta.values.get(col.name)
     if mapping:
         cases = " ".join(f"WHEN {sq(k)} THEN {sq(v)}" for k, v in mapping.items())
@@ -137,6 +138,11 @@ def column_errors(table: Table, col: Column, now: date) -> str:
     if col.max_abs is not None:
         checks.append((f"abs({v}) >= {col.max_abs:.0f}",
                        f"{sq(col.name + ' = ')} || {x} || {sq(f' is not plausible (limit ±{col.max_abs:,.0f})')}"))
+    if col.at_most is not None:
+        other = col.at_most
+        checks.append((f"{v} > t_{other} + {AT_MOST_TOLERANCE}",
+                       f"{sq(col.name + ' = ')} || {x} || {sq(f' is above {other} = ')} || x_{other} || "
+                       f"{sq(f' ({col.label} cannot exceed {table.column(other).label})')}"))
     if col.name in REFUND_AMOUNTS.get(table.name, ()) and table.name == REFUND_FLAG[0]:
         flag = f"t_{REFUND_FLAG[1]}"
         checks.append((f"{v} < 0 AND {flag} IS DISTINCT FROM '1'",
@@ -153,9 +159,9 @@ def column_errors(table: Table, col: Column, now: date) -> str:
 
 
 def checked_sql(table: Table, source_sql: str, source_types: dict[str, str], adapter: Adapter, now: date) -> str:
-    """SELECT _fid, _row, <typed columns>, x_<col> (text), _err, _err_field, _err_value FROM the source."""
+    """SELECT _fid, _row, _hashed, <typed columns>, x_<col> (text), _err, _err_field, _err_value FROM the source."""
     ta = adapter.table(table.name)
-    inner = ["s._fid", "s._row", "s._file_err", "s._file_err_field"]
+    inner = ["s._fid", "s._row", "s._file_err", "s._file_err_field", "s._hashed"]
     for col in table.columns:
         cs = column_sql(col, source_types.get(col.name, "VARCHAR"), ta, adapter)
         inner += [f"{cs.text} AS {qi('x_' + col.name)}", f"{cs.typed} AS {qi('t_' + col.name)}"]
@@ -163,14 +169,15 @@ def checked_sql(table: Table, source_sql: str, source_types: dict[str, str], ada
     e_names = [qi("e_" + c.name) for c in table.columns]
     first_field = " ".join(f"WHEN {qi('e_' + c.name)} IS NOT NULL THEN {sq(c.name)}" for c in table.columns)
     first_value = " ".join(f"WHEN {qi('e_' + c.name)} IS NOT NULL THEN {qi('x_' + c.name)}" for c in table.columns)
+    file_value = " ".join(f"WHEN _file_err_field = {sq(c.name)} THEN {qi('x_' + c.name)}" for c in table.columns)
     typed = [f"{qi('t_' + c.name)} AS {qi(c.name)}" for c in table.columns]
     texts = [qi("x_" + c.name) for c in table.columns]
     return f"""
 WITH s AS ({source_sql}),
 l1 AS (SELECT {', '.join(inner)} FROM s),
 l2 AS (SELECT *, {', '.join(errs)} FROM l1)
-SELECT _fid, _row, {', '.join(typed)}, {', '.join(texts)},
+SELECT _fid, _row, _hashed, {', '.join(typed)}, {', '.join(texts)},
   CASE WHEN _file_err IS NOT NULL THEN _file_err ELSE NULLIF(concat_ws('; ', {', '.join(e_names)}), '') END AS _err,
   CASE WHEN _file_err IS NOT NULL THEN _file_err_field {first_field} END AS _err_field,
-  CASE WHEN _file_err IS NOT NULL THEN NULL {first_value} END AS _err_value
+  CASE WHEN _file_err IS NOT NULL THEN (CASE {file_value} END) {first_value} END AS _err_value
 FROM l2"""

@@ -163,7 +163,7 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
     con.sql(f"""
 CREATE OR REPLACE TEMP TABLE rej_{table.name} AS
 SELECT * FROM (
-  SELECT c._fid, c._row, coalesce({', '.join(fields)}) AS _field, coalesce({', '.join(values)}) AS _value,
+  SELECT c._fid, c._row, c._hashed, coalesce({', '.join(fields)}) AS _field, coalesce({', '.join(values)}) AS _value,
          NULLIF(concat_ws('; ', {', '.join(reasons)}), '') AS _reason, {texts}
   FROM checked_{table.name} c {' '.join(joins)}
   WHERE {' OR '.join(conds)})

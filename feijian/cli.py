@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from feijian.errors import FeijianError
 from feijian.settings import mlruns_dir, models_dir, workspace_dir
@@ -43,7 +44,7 @@ WorkspaceOpt = Annotated[
 
 
 def _fail(exc: FeijianError) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -81,6 +82,10 @@ def ingest(
         float, typer.Option(help="Fail (exit 3) when more than this share of any table's rows is quarantined.")
     ] = 0.05,
     now: Annotated[str | None, typer.Option(help="Reference date for 'in the future' checks (default: today).")] = None,
+    allow_unreadable_files: Annotated[
+        bool, typer.Option(help="Load a table's other files when some cannot be read (damaged, cut short, wrong "
+                                "encoding) instead of failing (exit 3); the manifest lists the files not read.")
+    ] = False,
 ) -> None:
     """Validate, pseudonymise and load a claims export into the workspace, losing nothing.
 
@@ -99,6 +104,7 @@ def ingest(
             max_reject_share=max_reject_share,
             now=now,
             console=console,
+            allow_unreadable_files=allow_unreadable_files,
         )
     except FeijianError as exc:
         _fail(exc)
@@ -345,7 +351,7 @@ def token_list(workspace: WorkspaceOpt = None, db: DbOpt = None) -> None:
 
 @audit_app.command("verify")
 def audit_verify(workspace: WorkspaceOpt = None) -> None:
-    """Recompute the audit log's hash chain; name the first entry that was edited, removed or moved."""
+    """Recompute the audit log's chain and hold it against its signed head; exit 6 on any tampering."""
     from serving.serve_cli import run_audit_verify
 
     try:

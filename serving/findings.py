@@ -10,16 +10,21 @@ visiting the same honest places.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, func, select
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from features.schema import AGREEMENT_ACTION, INSP_TYPE, SELECTION
 from feijian.errors import InputError
 from serving.db import Base, Database
+
+RACE_RETRIES = 3  # attempts of one record() against concurrent inserts of the same insp_id
 
 
 class Finding(Base):
@@ -49,6 +54,9 @@ class FindingPoints(Base):
     insp_id: Mapped[str] = mapped_column(ForeignKey("findings.insp_id", ondelete="CASCADE"), primary_key=True)
     dr_code: Mapped[str] = mapped_column(String(40), primary_key=True)
     points: Mapped[int] = mapped_column(Integer)
+
+
+CONTRACT_COLUMNS = [c.name for c in Finding.__table__.columns if c.name not in ("recorded_by", "recorded_at")]
 
 
 class PhysicianPoints(BaseModel):
@@ -99,6 +107,18 @@ class FindingIn(BaseModel):
     referral: bool = False
     points: list[PhysicianPoints] = Field(default_factory=list, max_length=500)
 
+    @field_validator("points")
+    @classmethod
+    def _one_entry_per_physician(cls, v: list[PhysicianPoints]) -> list[PhysicianPoints]:
+        counts = Counter(p.dr_code for p in v)
+        repeated = [f"{code} ({n} 次)" for code, n in counts.items() if n > 1]
+        if repeated:
+            raise ValueError(
+                f"记分名单 points 里有重复的医师：{'、'.join(repeated)}；每位医师每次检查只记一条 "
+                f"(dr_code repeated in points: {', '.join(c for c, n in counts.items() if n > 1)})"
+            )
+        return v
+
     @field_validator("selection")
     @classmethod
     def _selection(cls, v: str) -> str:
@@ -122,11 +142,27 @@ def _code(value: str, allowed: dict[str, str], field: str) -> str:
 
 
 def record(db: Database, finding: FindingIn, recorded_by: str, known_facilities: set[str] | None = None) -> bool:
-    """Insert or update (same insp_id) one finding; returns True when it was new."""
+    """Insert or update (same insp_id) one finding; returns True when it was new.
+
+    A repeat of an insp_id is a correction (the later one wins) and answers False, whether it comes
+    after the first or at the same moment: of concurrent posts of a new insp_id exactly one inserts;
+    the others lose the race on the primary key, roll back, and apply themselves as corrections."""
     if finding.period_end < finding.period_begn:
         raise InputError(f"period_end {finding.period_end} is before period_begn {finding.period_begn}")
     if known_facilities is not None and finding.fixmedins_code not in known_facilities:
         raise InputError(f"fixmedins_code {finding.fixmedins_code!r} is not a facility in the current snapshot")
+    for attempt in range(RACE_RETRIES):
+        try:
+            return _write(db, finding, recorded_by)
+        except IntegrityError:
+            # Another request inserted this insp_id between our read and our insert: it exists now,
+            # so the next attempt takes the correction path. Anything else fails again and is raised.
+            if attempt == RACE_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _write(db: Database, finding: FindingIn, recorded_by: str) -> bool:
     data = finding.model_dump(exclude={"points"})
     with db.session() as s:
         row = s.get(Finding, finding.insp_id)
@@ -138,11 +174,10 @@ def record(db: Database, finding: FindingIn, recorded_by: str, known_facilities:
             for k, v in data.items():
                 setattr(row, k, v)
             row.recorded_by, row.recorded_at = recorded_by, datetime.now(UTC)
-            for p in s.scalars(select(FindingPoints).where(FindingPoints.insp_id == finding.insp_id)).all():
-                s.delete(p)
+            s.flush()  # the row's UPDATE first: concurrent corrections of one insp_id queue on its lock
+            s.execute(delete(FindingPoints).where(FindingPoints.insp_id == finding.insp_id))
         s.flush()
-        for p in finding.points:
-            s.add(FindingPoints(insp_id=finding.insp_id, dr_code=p.dr_code, points=p.points))
+        s.add_all(FindingPoints(insp_id=finding.insp_id, dr_code=p.dr_code, points=p.points) for p in finding.points)
         s.commit()
     return new
 
@@ -154,13 +189,76 @@ def version(db: Database) -> tuple[int, str]:
     return int(n), str(latest)
 
 
+class RecordedFindings:
+    """A worker's copy of the recorded findings, brought up to date by reading only the rows recorded
+    or corrected lately (and all of them when rows went missing, e.g. deleted by hand).
+
+    Two counters say what changed: `changes` for any finding, `before_as_of_changes` for a finding
+    dated before the snapshot's as_of (before or after the change): only those can exclude a facility
+    from a plan, so plans are recomputed for them alone."""
+
+    OVERLAP = timedelta(seconds=5)  # re-read this much before the newest time seen: commits land out of order
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[Any, ...]] = {}
+        self.version: tuple[int, str] | None = None
+        self.changes = 0
+        self.before_as_of_changes = 0
+        self._seen: datetime | None = None
+        self._frame: tuple[int, pd.DataFrame] | None = None
+
+    def refresh(self, db: Database, version: tuple[int, str], as_of: date) -> None:
+        """Catch up with the database; `version` was read just before (serving.findings.version)."""
+        changed, before, count_after = self._read(db, as_of, full=self._seen is None)
+        # Fewer rows than were committed before the read: one committed late with an old time was
+        # missed. More rows than exist after it: some were deleted. Either way, read everything once.
+        if len(self.rows) < version[0] or len(self.rows) > count_after:
+            changed, before, _ = self._read(db, as_of, full=True)
+        self.version = version
+        self.changes += changed
+        self.before_as_of_changes += before
+
+    def _read(self, db: Database, as_of: date, full: bool) -> tuple[bool, bool, int]:
+        table = Finding.__table__
+        query = select(*(table.c[c] for c in CONTRACT_COLUMNS), table.c.recorded_at)
+        if not full and self._seen is not None:
+            query = query.where(table.c.recorded_at >= self._seen - self.OVERLAP)
+        with db.session() as s:
+            fetched = s.execute(query).all()
+            count_after = int(s.execute(select(func.count()).select_from(table)).scalar_one())
+        old = self.rows
+        rows = {} if full else old
+        day = CONTRACT_COLUMNS.index("insp_date")
+        changed = before = False
+        for r in fetched:
+            row, at = tuple(r[:-1]), r[-1]
+            was = old.get(row[0])
+            if was != row:
+                changed = True
+                before = before or row[day] < as_of or (was is not None and was[day] < as_of)
+            rows[row[0]] = row
+            if at is not None and (self._seen is None or at > self._seen):
+                self._seen = at
+        if full:
+            gone = old.keys() - rows.keys()
+            changed = changed or bool(gone)
+            before = before or any(old[i][day] < as_of for i in gone)
+            self.rows = rows
+        return changed, before, count_after
+
+    def frame(self) -> pd.DataFrame:
+        """The recorded findings in the input contract's `inspections` columns (kept until they change)."""
+        if self._frame is None or self._frame[0] != self.changes:
+            self._frame = (self.changes, pd.DataFrame(list(self.rows.values()), columns=CONTRACT_COLUMNS))
+        return self._frame[1]
+
+
 def as_frames(db: Database) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(inspections, insp_dr_points) in the input contract's columns."""
     with db.session() as s:
         rows = s.scalars(select(Finding)).all()
         pts = s.scalars(select(FindingPoints)).all()
-        cols = [c.name for c in Finding.__table__.columns if c.name not in ("recorded_by", "recorded_at")]
-        insp = pd.DataFrame([{c: getattr(r, c) for c in cols} for r in rows], columns=cols)
+        insp = pd.DataFrame([{c: getattr(r, c) for c in CONTRACT_COLUMNS} for r in rows], columns=CONTRACT_COLUMNS)
         points = pd.DataFrame(
             [{"insp_id": p.insp_id, "dr_code": p.dr_code, "points": p.points} for p in pts],
             columns=["insp_id", "dr_code", "points"],

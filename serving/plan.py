@@ -12,6 +12,7 @@ so that future findings are not only where the model already looks. Same inputs 
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -73,7 +74,9 @@ def _filter(frame: pd.DataFrame, column: str, wanted: list[str] | None, what: st
     return frame[column].astype(str).isin([str(w) for w in wanted])
 
 
-def _history(inspections: pd.DataFrame, as_of: date, exclude_days: int, cooldown: int) -> tuple[set[str], set[str]]:
+def exclusion_sets(
+    inspections: pd.DataFrame, as_of: date, exclude_days: int, cooldown: int
+) -> tuple[set[str], set[str]]:
     """(recently inspected, clean within the cool-down) facility codes, from visits before as_of."""
     if inspections is None or inspections.empty:
         return set(), set()
@@ -96,6 +99,34 @@ def _history(inspections: pd.DataFrame, as_of: date, exclude_days: int, cooldown
     return recent, set(clean["code"]) - recent
 
 
+@dataclass(frozen=True)
+class _Ranking:
+    order: np.ndarray  # row positions by score (descending), then key
+    codes: list[str]  # facility code per row, as text
+    regions: list[str]  # region per row, as text ("" without a region column)
+
+
+_RANKINGS: dict[tuple[int, str, str], tuple[pd.DataFrame, _Ranking]] = {}
+
+
+def _ranked(scored: pd.DataFrame, score_col: str, key: str) -> _Ranking:
+    """The scored table's rank order and text columns, computed once per table (a service plans from
+    the same table all day). A stable sort of all rows, then filtered, gives the same order as
+    sorting the eligible rows each time."""
+    slot = (id(scored), score_col, key)
+    hit = _RANKINGS.get(slot)
+    if hit is not None and hit[0] is scored:
+        return hit[1]
+    frame = scored.reset_index(drop=True)
+    order = frame.sort_values([score_col, key], ascending=[False, True], kind="mergesort").index.to_numpy()
+    regions = frame["admdvs"].astype(str).tolist() if "admdvs" in frame.columns else [""] * len(frame)
+    ranking = _Ranking(order, frame["fixmedins_code"].astype(str).tolist(), regions)
+    if len(_RANKINGS) >= 8:
+        _RANKINGS.clear()
+    _RANKINGS[slot] = (scored, ranking)  # the table is held, so its id is not reused while cached
+    return ranking
+
+
 def plan_round(
     scored: pd.DataFrame,
     inspections: pd.DataFrame,
@@ -112,8 +143,12 @@ def plan_round(
     exploration_share: float = 0.1,
     seed: int = 0,
     level: PlanLevel = "facility",
+    excluded: tuple[Set[str], Set[str]] | None = None,
 ) -> Plan:
-    """Pick up to `capacity` targets; `targets` in rank order, model picks first, then exploration picks."""
+    """Pick up to `capacity` targets; `targets` in rank order, model picks first, then exploration picks.
+
+    `excluded` is `exclusion_sets(inspections, as_of, exclude_days, clean_cooldown_days)` computed
+    beforehand (the service keeps it per findings change); `inspections` is then not read."""
     _check(scored, capacity, exploration_share, level, exclude_days, clean_cooldown_days)
     caps = {str(k): int(v) for k, v in (region_caps or {}).items()}
     if any(v < 0 for v in caps.values()):
@@ -127,17 +162,20 @@ def plan_round(
         & _filter(frame, "hosp_lv", levels, "levels")
         & _filter(frame, "ownership", ownership, "ownership")
     )
-    recent, clean = _history(inspections, as_of, exclude_days, clean_cooldown_days)
-    codes = frame["fixmedins_code"].astype(str)
-    is_recent, is_clean = keep & codes.isin(recent), keep & codes.isin(clean)
-    eligible = frame[keep & ~is_recent & ~is_clean]
-    eligible = eligible.sort_values([score_col, key], ascending=[False, True], kind="mergesort")
+    if excluded is None:
+        excluded = exclusion_sets(inspections, as_of, exclude_days, clean_cooldown_days)
+    recent, clean = excluded
+    ranked = _ranked(scored, score_col, key)
+    keep_np = keep.to_numpy(dtype=bool)
+    is_recent = keep_np & np.fromiter((c in recent for c in ranked.codes), bool, len(ranked.codes))
+    is_clean = keep_np & np.fromiter((c in clean for c in ranked.codes), bool, len(ranked.codes))
+    ok = keep_np & ~is_recent & ~is_clean
+    eligible = ranked.order[ok[ranked.order]].tolist()  # positions, best first (the ranking is computed once)
 
     n_explore = round(capacity * exploration_share)
     taken: dict[str, int] = {}
     capped: set[int] = set()
-    regions_col = eligible["admdvs"].astype(str) if "admdvs" in eligible.columns else [""] * len(eligible)
-    region_of = dict(zip(eligible.index, regions_col, strict=True))
+    region_of = ranked.regions
 
     def fits(i: int) -> bool:
         region = region_of[i]
@@ -148,13 +186,13 @@ def plan_round(
         return True
 
     model_picks: list[int] = []
-    for i in eligible.index:
+    for i in eligible:
         if len(model_picks) >= capacity - n_explore:
             break
         if fits(i):
             model_picks.append(i)
     picked = set(model_picks)
-    rest = [i for i in eligible.index if i not in picked]
+    rest = [i for i in eligible if i not in picked]
     rng = np.random.default_rng(seed)
     explore: list[int] = []
     for i in rng.permutation(np.asarray(rest, dtype=int)).tolist() if rest else []:
@@ -164,7 +202,7 @@ def plan_round(
             explore.append(i)
             capped.discard(i)
 
-    picks = frame.loc[model_picks + explore].copy()
+    picks = frame.iloc[model_picks + explore].copy()
     picks["pick"] = ["model"] * len(model_picks) + ["exploration"] * len(explore)
     picks["rank"] = np.arange(1, len(picks) + 1)
     if level == "facility":

@@ -90,21 +90,7 @@ def run_plan(workspace: Path, models: Path, req: PlanRequest, fmt: str, console:
     err = Console(stderr=True)
     with err.status("scoring the snapshot (cached after the first run)"):
         explainer = Explainer.build(Path(workspace), bundle)
-    plan = plan_round(
-        explainer.scored(),
-        explainer.inspections(),
-        explainer.as_of,
-        req.capacity,
-        regions=req.regions or None,
-        types=req.types or None,
-        levels=req.levels or None,
-        ownership=req.ownership or None,
-        exclude_days=req.exclude_days,
-        clean_cooldown_days=req.clean_cooldown_days,
-        region_caps=req.region_caps or None,
-        exploration_share=req.exploration_share,
-        seed=req.seed,
-    )
+    plan = plan_round(explainer.scored(), explainer.inspections(), explainer.as_of, req.capacity, **req.plan_kwargs())
     if fmt == "json":
         records = json.loads(plan.targets.to_json(orient="records", force_ascii=False, double_precision=15))
         sys.stdout.write(json.dumps({"targets": records, "meta": plan.meta}, ensure_ascii=False, default=str) + "\n")

@@ -6,7 +6,7 @@ field takes no 30.0), a string a string. Floats accept integers (`"exploration_s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,21 @@ class PlanRequest(BaseModel):
     region_caps: dict[str, int] = Field(default_factory=dict, max_length=100, description="每个统筹区最多几家")
     exploration_share: float = Field(0.1, ge=0.0, le=0.5, description="随机探索比例（使未来标签更少偏差）")
     seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    def plan_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of serving.plan.plan_round for this request (empty filters as None)."""
+        return {
+            "regions": self.regions or None,
+            "types": self.types or None,
+            "levels": self.levels or None,
+            "ownership": self.ownership or None,
+            "exclude_days": self.exclude_days,
+            "clean_cooldown_days": self.clean_cooldown_days,
+            "region_caps": self.region_caps or None,
+            "exploration_share": self.exploration_share,
+            "seed": self.seed,
+            "level": self.level,
+        }
 
 
 class ScoreRequest(BaseModel):

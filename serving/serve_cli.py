@@ -58,6 +58,27 @@ def serve_command(host: str, port: int) -> list[str]:
     return [str(bentoml), "serve", "serving.service:Feijian", "--host", host, "--port", str(port)]
 
 
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 300.0) -> float:
+    """Poll `base`/readyz until it answers 200; the seconds it took. NotReadyError if `proc` exits first or
+    `timeout` passes (benchmarks and tests that start a service on 127.0.0.1 share this)."""
+    import time
+
+    import httpx
+
+    from feijian.errors import NotReadyError
+
+    t0 = time.perf_counter()
+    while True:
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return time.perf_counter() - t0
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.perf_counter() - t0 > timeout:
+            raise NotReadyError(f"the service at {base} did not become ready (exit code {proc.poll()})")
+        time.sleep(0.5)
+
+
 def stop(proc: subprocess.Popen) -> None:
     """SIGTERM a `bentoml serve` process and wait; kill it if it has not gone in 30 s."""
     proc.terminate()
@@ -199,12 +220,19 @@ def run_audit_verify(workspace: Path, console: Console) -> bool:
     key_path = audit_key_path(ws.root)
     if not key_path.exists():
         raise InputError(f"no audit key at {key_path}: the service has not run in this workspace")
-    verdict = verify(audit_log_path(ws.root), load_or_create_key(key_path))
+    log_path = audit_log_path(ws.root)
+    verdict = verify(log_path, load_or_create_key(key_path))
     if verdict.ok:
-        console.print(f"  audit log intact: {verdict.entries:,} entries, chain verified ({audit_log_path(ws.root)})")
-    else:
         console.print(
-            f"  [bold red]audit log broken[/] at entry {verdict.first_bad}: {verdict.reason} "
+            f"  audit log intact: {verdict.entries:,} entries, chain verified, signed head matches ({log_path})"
+        )
+    elif verdict.first_bad is not None:
+        console.print(
+            f"  [bold red]audit log broken[/] at entry {verdict.first_bad:,}: {verdict.reason} "
             f"({verdict.entries:,} entries before it verified)"
         )
+    else:
+        console.print(f"  [bold red]audit log cut or its head tampered[/]: {verdict.reason} ({log_path})")
+    for warning in verdict.warnings:
+        console.print(f"  [yellow]note[/]: {warning}")
     return verdict.ok

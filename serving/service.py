@@ -9,11 +9,13 @@ Bodies are flat JSON objects validated by the pydantic models in serving.schemas
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import functools
 import gc
 import inspect
 import json
+from collections import OrderedDict
 from http import HTTPStatus
 from typing import Any
 
@@ -30,7 +32,7 @@ from serving import bentoml_fixes
 from serving.findings import FindingIn, burden, record
 from serving.middleware import GuardMiddleware
 from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, ScoreRequest
-from serving.state import ServingState, load_state
+from serving.state import Exclusions, ServingState, load_state
 from serving.web.app import make_page_app
 
 MAX_CACHED = 256  # distinct plan requests kept (explanations: 16× as many targets)
@@ -95,8 +97,10 @@ class Feijian:
     def __init__(self) -> None:
         self.state: ServingState = load_state(db_url=db_url_env())
         page.state.service = self
-        self._plans: dict[str, bytes] = {}  # JSON bytes per request, for one findings version
-        self._plans_version: tuple[int, str] | None = None
+        # JSON bytes per (facilities excluded by the findings, request): a finding that changes no
+        # exclusion (most are dated after as_of) leaves every cached plan valid.
+        self._plans: OrderedDict[tuple[Exclusions, str], bytes] = OrderedDict()
+        self._computing: dict[tuple[Exclusions, str], asyncio.Future[bytes]] = {}
         self._explained: dict[str, bytes] = {}
         self.state.explainer.warm()  # type: ignore[attr-defined]
         # The loaded state never changes: freeze it out of the collector, whose full passes over ~200k
@@ -107,43 +111,44 @@ class Feijian:
 
     # --- planning ----------------------------------------------------------------------------------
 
-    def plan_object(self, req: PlanRequest) -> Any:
-        """The round plan (serving.plan.Plan) for a request."""
+    def plan_object(self, req: PlanRequest, excluded: Exclusions | None = None) -> Any:
+        """The round plan (serving.plan.Plan) for a request; `excluded` as state.exclusions gives it."""
         from serving.plan import plan_round
 
         st = self.state
+        if excluded is None:
+            excluded = st.exclusions(req.exclude_days, req.clean_cooldown_days)
         scored = st.explainer.scored() if req.level == "facility" else st.explainer.scored_physicians()  # type: ignore[attr-defined]
-        return plan_round(
-            scored,
-            st.inspections(),
-            st.as_of,
-            req.capacity,
-            regions=req.regions or None,
-            types=req.types or None,
-            levels=req.levels or None,
-            ownership=req.ownership or None,
-            exclude_days=req.exclude_days,
-            clean_cooldown_days=req.clean_cooldown_days,
-            region_caps=req.region_caps or None,
-            exploration_share=req.exploration_share,
-            seed=req.seed,
-            level=req.level,
-        )
+        return plan_round(scored, st.inspections(), st.as_of, req.capacity, **req.plan_kwargs(), excluded=excluded)
 
-    def _plan_bytes(self, req: PlanRequest) -> bytes:
-        plan = self.plan_object(req)
+    def _plan_bytes(self, req: PlanRequest, excluded: Exclusions) -> bytes:
+        plan = self.plan_object(req, excluded)
         return _json({"targets": _records(plan.targets), "meta": plan.meta})
 
     async def plan_payload(self, req: PlanRequest) -> Response:
         """The plan as JSON bytes: from the cache, or computed in a worker thread so the event loop keeps
         answering cached requests meanwhile."""
-        version = self.state.findings_version()  # exclusions and cool-downs read the findings
-        if version != self._plans_version or len(self._plans) > MAX_CACHED:
-            self._plans, self._plans_version = {}, version
-        plans, key = self._plans, req.model_dump_json()  # a plan computed meanwhile goes to its own version's dict
-        hit = plans.get(key)
+        # All a plan reads of the findings is which facilities they exclude, so that is in the key.
+        st, days = self.state, (req.exclude_days, req.clean_cooldown_days)
+        excluded = st.current_exclusions(*days) or await anyio.to_thread.run_sync(st.exclusions, *days)
+        key = (excluded, req.model_dump_json())
+        hit = self._plans.get(key)
         if hit is None:
-            hit = plans[key] = await anyio.to_thread.run_sync(self._plan_bytes, req)
+            pending = self._computing.get(key)
+            if pending is not None:  # the same plan is being computed for another request: wait for it
+                return Response(await asyncio.shield(pending), media_type="application/json")
+            self._computing[key] = future = asyncio.get_running_loop().create_future()
+            try:
+                hit = self._plans[key] = await anyio.to_thread.run_sync(self._plan_bytes, req, excluded)
+                future.set_result(hit)
+            except BaseException as exc:
+                future.set_exception(exc)
+                future.exception()  # retrieved: no "never retrieved" warning when nobody waited
+                raise
+            finally:
+                del self._computing[key]
+            while len(self._plans) > MAX_CACHED:
+                self._plans.popitem(last=False)  # the oldest computed first
         return Response(hit, media_type="application/json")
 
     @bentoml.api(route="/api/plan")
@@ -196,7 +201,7 @@ class Feijian:
         who = _principal(ctx)
         known = set(self.state.facilities["fixmedins_code"]) if not self.state.facilities.empty else None
         new = record(self.state.db, finding, who.name if who else "unknown", known)
-        self.state.forget_findings()  # this worker's cached plans go with the old findings version
+        self.state.findings_recorded()  # this worker's next plan sees it
         return {"insp_id": finding.insp_id, "created": new}
 
     @bentoml.api(route="/api/burden")

@@ -7,6 +7,7 @@ match (the snapshot was built with other feature declarations than the model was
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,11 +19,13 @@ from features.build import latest_snapshot
 from feijian.errors import NotReadyError
 from feijian.settings import Workspace, bundle_override, models_dir, workspace_dir
 from serving.db import Database
+from serving.findings import RecordedFindings
 from serving.sources import read_table
 from serving.store import open_database
 from training.bundle import Bundle, champion_path
 
 FINDINGS_TTL = 1.0  # seconds
+Exclusions = tuple[frozenset[str], frozenset[str]]
 
 
 @dataclass
@@ -37,7 +40,10 @@ class ServingState:
     ingested: pd.DataFrame  # the workspace's inspections table, read once: it does not change while serving
     # Findings recorded through the service (by any worker) are noticed within FINDINGS_TTL seconds.
     _findings: tuple[float, tuple[int, str]] | None = field(default=None, repr=False)
-    _inspections: tuple[tuple[int, str], pd.DataFrame] | None = field(default=None, repr=False)
+    _recorded: RecordedFindings = field(default_factory=lambda: RecordedFindings(), repr=False)
+    _inspections: tuple[int, pd.DataFrame] | None = field(default=None, repr=False)
+    _exclusions: dict[tuple[int, int], tuple[int, Exclusions]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def as_of(self) -> date:
@@ -45,31 +51,79 @@ class ServingState:
 
     def findings_version(self, now: float | None = None) -> tuple[int, str]:
         """A token that changes when a finding is recorded or corrected; the database is asked at most
-        once per FINDINGS_TTL seconds (a cheap COUNT/MAX), so caches keyed by it stay right across workers."""
-        from serving.findings import version
-
+        once per FINDINGS_TTL seconds (a cheap COUNT/MAX), and what changed is read then (serving.findings).
+        While another thread is catching up, the last token is returned rather than waited for."""
         now = time.monotonic() if now is None else now
-        if self._findings is None or now - self._findings[0] > FINDINGS_TTL:
-            self._findings = (now, version(self.db))
+        stale = self._findings is None or now - self._findings[0] > FINDINGS_TTL
+        if stale and self._lock.acquire(blocking=self._findings is None):
+            try:
+                self._catch_up(now)
+            finally:
+                self._lock.release()
+        assert self._findings is not None
         return self._findings[1]
 
+    def findings_recorded(self) -> None:
+        """This worker just recorded a finding: catch up now, in the recording request's thread, so
+        its next plan sees it and the event loop does not pay for the read."""
+        with self._lock:
+            self._catch_up(time.monotonic())
+
     def forget_findings(self) -> None:
-        """This worker just recorded a finding: ask the database again on the next request."""
+        """Ask the database again on the next request (for findings changed behind the service's back)."""
         self._findings = None
+
+    def _catch_up(self, now: float) -> None:
+        from serving.findings import version
+
+        v = version(self.db)
+        if v != self._recorded.version:
+            self._recorded.refresh(self.db, v, self.as_of)
+        self._findings = (now, v)
 
     def inspections(self) -> pd.DataFrame:
         """Ingested findings and the ones recorded through the service (an insp_id recorded later wins).
 
-        Kept until the findings version changes; callers must not modify the frame."""
-        v = self.findings_version()
-        if self._inspections is None or self._inspections[0] != v:
-            self._inspections = (v, self._read_inspections())
-        return self._inspections[1]
+        Rebuilt when a recorded finding changed; callers must not modify the frame."""
+        self.findings_version()
+        rec = self._recorded
+        cached = self._inspections
+        if cached is None or cached[0] != rec.changes:
+            with self._lock:
+                changes, recorded = rec.changes, rec.frame()
+            cached = self._inspections = (changes, self._combine(recorded))
+        return cached[1]
 
-    def _read_inspections(self) -> pd.DataFrame:
-        from serving.findings import as_frames
+    def exclusions(self, exclude_days: int, cooldown_days: int) -> Exclusions:
+        """(recently inspected, clean within the cool-down) facility codes for a plan: all a plan reads
+        of the findings. Recomputed only when a recorded finding dated before as_of changed (one dated
+        after it, such as this round's, cannot exclude anything); equal sets come back equal, so plans
+        cached under them stay valid."""
+        from serving.plan import exclusion_sets
 
-        recorded, _ = as_frames(self.db)
+        hit = self.current_exclusions(exclude_days, cooldown_days)
+        if hit is not None:
+            return hit
+        stamp = self._recorded.before_as_of_changes
+        hit = self._exclusions.get((exclude_days, cooldown_days))
+        if hit is None or hit[0] != stamp:
+            recent, clean = exclusion_sets(self.inspections(), self.as_of, exclude_days, cooldown_days)
+            value = (frozenset(recent), frozenset(clean))
+            if hit is not None and hit[1] == value:
+                value = hit[1]  # the same objects: cache keys built from them compare by identity first
+            if len(self._exclusions) > 64:
+                self._exclusions.clear()
+            hit = self._exclusions[(exclude_days, cooldown_days)] = (stamp, value)
+        return hit[1]
+
+    def current_exclusions(self, exclude_days: int, cooldown_days: int) -> Exclusions | None:
+        """The exclusion sets when they are still valid, else None (then `exclusions` computes them:
+        ~20 ms of pandas, which the service does in a worker thread, not on its event loop)."""
+        self.findings_version()
+        hit = self._exclusions.get((exclude_days, cooldown_days))
+        return hit[1] if hit is not None and hit[0] == self._recorded.before_as_of_changes else None
+
+    def _combine(self, recorded: pd.DataFrame) -> pd.DataFrame:
         frames = [f for f in (recorded, self.ingested) if not f.empty]
         if not frames:
             return pd.DataFrame(

@@ -36,6 +36,25 @@ def _serve(bentoml: str, tag: str, port: int, env: dict[str, str], out: IO[bytes
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
 
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop `bentoml serve` and its workers: BentoML's process manager gives each worker its own session,
+    so the process group alone does not reach them."""
+    import psutil
+
+    try:
+        family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = []
+    for p in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(sig)
+    _, alive = psutil.wait_procs(family, timeout=30)
+    for p in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    proc.wait()
+
+
 def test_bento_builds_and_serves_like_feijian_serve(trained: object, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     ws, models = trained.province.workspace, trained.models  # type: ignore[attr-defined]
@@ -75,8 +94,7 @@ def test_bento_builds_and_serves_like_feijian_serve(trained: object, tmp_path: P
                 time.sleep(0.5)
             assert not list(home.glob("bentos/feijian/*/src/feijian.db"))
         finally:
-            os.killpg(refused.pid, signal.SIGKILL)
-            refused.wait()
+            _stop(refused, signal.SIGKILL)
 
     env["FEIJIAN_STATE_DIR"] = str(state)
     from serving.auth import issue
@@ -91,15 +109,13 @@ def test_bento_builds_and_serves_like_feijian_serve(trained: object, tmp_path: P
     proc = _serve(bentoml, tag, port, env, log, tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "bento.log").read_text()[-3000:]
-            time.sleep(0.5)
+        from feijian.errors import NotReadyError
+        from serving.serve_cli import wait_ready
+
+        try:
+            wait_ready(base, proc, timeout=180)
+        except NotReadyError:
+            pytest.fail((tmp_path / "bento.log").read_text()[-3000:])
         auth = {"Authorization": f"Bearer {token}"}
         plan = httpx.post(base + "/api/plan", json={"capacity": 4, "exploration_share": 0}, headers=auth, timeout=30)
         assert plan.status_code == 200, plan.text
@@ -115,9 +131,5 @@ def test_bento_builds_and_serves_like_feijian_serve(trained: object, tmp_path: P
         assert page.status_code == 200 and "检查计划" in page.text
         assert (state / "audit" / "audit.log").is_file()  # the audit trail is written outside the Bento
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop(proc)
         log.close()

@@ -114,3 +114,14 @@ def test_physician_level_ranks_by_risk() -> None:
 def test_bad_inputs_are_named(kwargs: dict, message: str) -> None:
     with pytest.raises(InputError, match=message):
         plan_round(scored(), inspections(), AS_OF, **kwargs)
+
+
+def test_precomputed_exclusions_give_the_same_plan() -> None:
+    """The service passes the exclusion sets it keeps per findings change; the plan must not differ."""
+    from serving.plan import exclusion_sets
+
+    sets = exclusion_sets(inspections(), AS_OF, 180, 365)
+    a = plan_round(scored(), inspections(), AS_OF, 10, exploration_share=0.2, seed=2)
+    b = plan_round(scored(), pd.DataFrame(), AS_OF, 10, exploration_share=0.2, seed=2, excluded=sets)
+    pd.testing.assert_frame_equal(a.targets, b.targets)
+    assert a.meta == b.meta

@@ -206,6 +206,90 @@ def test_a_recorded_finding_reaches_cached_plans(client: object, served: Served)
         db.dispose()
 
 
+def test_findings_that_exclude_nothing_keep_cached_plans(
+    client: object, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan reads the findings only through the facilities they exclude: a finding dated after as_of,
+    or one outside every exclusion window, leaves the cached plan bytes as they were (no recompute);
+    one inside the window for a planned facility takes it out of the next plan."""
+    from datetime import date, timedelta
+
+    from serving.service import Feijian, page
+
+    svc = page.state.service
+    svc.state.forget_findings()  # an earlier test deleted a finding by hand: notice it before the first plan
+    h, body = _auth(served, "planner"), {"capacity": 6, "exploration_share": 0.0, "seed": 17}  # a body of its own
+    first = client.post("/api/plan", json=body, headers=h)  # type: ignore[attr-defined]
+    top = first.json()["targets"][0]["fixmedins_code"]
+    as_of = date.fromisoformat(first.json()["meta"]["as_of"])
+    computed: list[object] = []
+    plan_bytes = Feijian.inner._plan_bytes
+    monkeypatch.setattr(Feijian.inner, "_plan_bytes", lambda *a: computed.append(a) or plan_bytes(*a))
+    sup = _auth(served, "supervisor")
+    ids = ["TEST-KEEP-AFTER", "TEST-KEEP-OLD", "TEST-KEEP-RECENT"]
+    try:
+        unrelated = [  # this round's visit (after as_of); one 300 days before with money recovered
+            _finding_body(top, ids[0], insp_date=(as_of + timedelta(days=20)).isoformat()),
+            _finding_body(top, ids[1], insp_date=(as_of - timedelta(days=300)).isoformat(), amount_recovered=800.0),
+        ]
+        for f in unrelated:
+            assert client.post("/api/findings", json=f, headers=sup).status_code == 200  # type: ignore[attr-defined]
+            again = client.post("/api/plan", json=body, headers=h)  # type: ignore[attr-defined]
+            assert again.content == first.content
+        assert computed == []
+        recent = _finding_body(top, ids[2], insp_date=(as_of - timedelta(days=15)).isoformat())
+        assert client.post("/api/findings", json=recent, headers=sup).status_code == 200  # type: ignore[attr-defined]
+        after = client.post("/api/plan", json=body, headers=h).json()  # type: ignore[attr-defined]
+        assert top not in [t["fixmedins_code"] for t in after["targets"]] and len(computed) == 1
+    finally:
+        for i in ids:
+            _drop_finding(served, i)
+        svc.state.forget_findings()
+    back = client.post("/api/plan", json=body, headers=h)  # type: ignore[attr-defined]
+    assert back.content == first.content  # the deletions are noticed too
+
+
+def _finding_body(code: str, insp_id: str, **kw: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "insp_id": insp_id,
+        "fixmedins_code": code,
+        "batch": "2025Q1",
+        "insp_date": "2025-03-01",  # after the snapshot's as_of: no plan changes because of it
+        "period_begn": "2024-01-01",
+        "period_end": "2024-12-31",
+        "selection": "targeted",
+        "amount_recovered": 100.0,
+        "points": [{"dr_code": "D1", "points": 2}],
+    }
+    body.update(kw)
+    return body
+
+
+def _drop_finding(served: Served, insp_id: str) -> int:
+    from serving.findings import Finding
+    from serving.store import open_database
+
+    db = open_database(served.trained.province.workspace)
+    try:
+        with db.session() as s:
+            row = s.get(Finding, insp_id)
+            if row is not None:
+                s.delete(row)
+            s.commit()
+            return int(row is not None)
+    finally:
+        db.dispose()
+
+
+def test_duplicate_physician_in_points_is_a_400_naming_it(client: object, served: Served) -> None:
+    points = [{"dr_code": "DX1", "points": 2}, {"dr_code": "DX2", "points": 1}, {"dr_code": "DX1", "points": 4}]
+    body = _finding_body(_code(client, served), "TEST-DUP-DR", points=points)
+    r = client.post("/api/findings", json=body, headers=_auth(served, "supervisor"))  # type: ignore[attr-defined]
+    assert r.status_code == 400, r.text
+    assert "DX1" in r.text and "DX2" not in r.text
+    assert _drop_finding(served, "TEST-DUP-DR") == 0  # nothing stored
+
+
 def test_requests_leave_no_timers_behind(client: object, served: Served) -> None:
     """BentoML's timeout middleware armed a 120 s timer per request and never cancelled it (serving.bentoml_fixes)."""
     import asyncio
@@ -359,3 +443,42 @@ def test_downloads_follow_roles(client: object, served: Served) -> None:
             else:
                 assert r.status_code == 403, f"{path} as {role}: {r.status_code}"
     assert client.get(f"/ui/download/evidence/{code}").status_code == 401  # type: ignore[attr-defined]
+
+
+def test_concurrent_posts_of_one_new_finding_on_the_real_service(live: str, served: Served) -> None:
+    """120 posts of the same new insp_id at once, over fresh connections to both workers: exactly one is
+    created, the other 119 answer 200 created:false (a repeat is a correction), none a 5xx."""
+    import asyncio
+
+    h = _auth(served, "supervisor")
+    code = httpx.post(live + "/api/plan", json={"capacity": 1}, headers=_auth(served, "planner"), timeout=60).json()
+    code = code["targets"][0]["fixmedins_code"]
+    bad = _finding_body(code, "TEST-LIVE-DUP", points=[{"dr_code": "DZ9", "points": 1}] * 2)
+    r = httpx.post(live + "/api/findings", json=bad, headers=h, timeout=60)
+    assert r.status_code == 400 and "DZ9" in r.text
+
+    async def burst(insp_id: str) -> tuple[list[httpx.Response], int]:
+        limits = httpx.Limits(max_connections=120, max_keepalive_connections=120)
+        async with httpx.AsyncClient(base_url=live, headers=h, limits=limits, timeout=120) as c:
+            # open the 120 connections first (they spread over both workers), then post all at once
+            await asyncio.gather(*(c.post("/api/info") for _ in range(120)), return_exceptions=True)
+            bodies = [_finding_body(code, insp_id, amount_recovered=float(i)) for i in range(120)]
+            replies = await asyncio.gather(*(c.post("/api/findings", json=b) for b in bodies), return_exceptions=True)
+        # On a loaded machine the server may close a connection left idle past its keep-alive while
+        # the others opened: that post never got an answer, so it is sent again on a new connection.
+        lost = [b for b, r in zip(bodies, replies, strict=True) if isinstance(r, httpx.TransportError)]
+        async with httpx.AsyncClient(base_url=live, headers=h, timeout=120) as c:
+            again = [await c.post("/api/findings", json=b) for b in lost]
+        return [r for r in replies if isinstance(r, httpx.Response)] + again, len(lost)
+
+    ids = [f"TEST-RACE-LIVE-{k}" for k in range(3)]
+    try:
+        for insp_id in ids:
+            replies, resent = asyncio.run(burst(insp_id))
+            statuses = sorted({r.status_code for r in replies})
+            assert statuses == [200], [(r.status_code, r.text[:200]) for r in replies if r.status_code != 200][:3]
+            created = sum(r.json()["created"] for r in replies)
+            assert created == 1 or (resent and created == 0), (created, resent)  # a lost answer may be the creator's
+            assert resent <= 12
+    finally:
+        assert [_drop_finding(served, i) for i in ids] == [1, 1, 1]  # one row each, whoever won

@@ -13,7 +13,7 @@ from feijian.errors import InputError
 from serving.audit import AuditLog, verify
 from serving.auth import AuthError, ForbiddenError, TokenCache, issue, list_tokens, revoke
 from serving.db import Database
-from serving.findings import FindingIn, as_frames, burden, record
+from serving.findings import Finding, FindingIn, as_frames, burden, record
 from serving.store import open_database
 from tests.pg import throwaway_postgres
 
@@ -188,3 +188,86 @@ def test_database_and_audit_log_are_created_private(tmp_path: Path) -> None:
         os.umask(old)
     for path in (tmp_path / "feijian.db", tmp_path / "audit" / "audit.log"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_duplicate_physician_in_points_names_the_code() -> None:
+    with pytest.raises(ValueError, match="D7"):
+        _finding("I9", "H1", points=[{"dr_code": "D7", "points": 2}, {"dr_code": "D8", "points": 1},
+                                     {"dr_code": "D7", "points": 3}])  # fmt: skip
+
+
+def _race(url: str, n: int) -> list[object]:
+    """n threads, each with its own engine (as the service's worker processes have), record one new insp_id at once."""
+    import threading
+
+    barrier = threading.Barrier(n)
+    results: list[object] = [None] * n
+
+    def one(i: int) -> None:
+        db = Database(url)
+        try:
+            barrier.wait()
+            results[i] = record(db, _finding("RACE-1", "H1", amount_recovered=float(i)), f"worker{i}")
+        except Exception as exc:  # the test reports what a request would have got
+            results[i] = exc
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results
+
+
+def _check_race(db: Database, url: str) -> None:
+    for _ in range(3):  # a race is not certain on one try; three rounds of 12 make a miss unlikely
+        with db.session() as s:
+            s.execute(Finding.__table__.delete())
+            s.commit()
+        results = _race(url, 12)
+        errors = [r for r in results if isinstance(r, Exception)]
+        assert not errors, errors
+        assert results.count(True) == 1 and results.count(False) == 11
+        insp, pts = as_frames(db)
+        assert list(insp["insp_id"]) == ["RACE-1"] and list(pts["dr_code"]) == ["D1"]
+
+
+def test_concurrent_same_new_finding_sqlite(tmp_path: Path) -> None:
+    db = open_database(tmp_path)
+    _check_race(db, db.url)
+
+
+@pytest.mark.slow
+def test_concurrent_same_new_finding_postgresql() -> None:
+    with throwaway_postgres() as url:
+        db = Database(url).create_all()
+        try:
+            _check_race(db, url)
+        finally:
+            db.dispose()
+
+
+def test_recorded_findings_catch_up_by_what_changed(db: Database) -> None:
+    """A worker's copy reads only recent changes; only findings dated before as_of count for plans."""
+    from serving.findings import RecordedFindings, version
+
+    as_of = date(2025, 1, 1)
+    rec = RecordedFindings()
+    rec.refresh(db, version(db), as_of)
+    assert rec.frame().empty
+    record(db, _finding("A1", "H1", insp_date="2025-02-01"), "x")  # after as_of: this round's visit
+    rec.refresh(db, version(db), as_of)
+    assert (rec.changes, rec.before_as_of_changes) == (1, 0) and list(rec.frame()["insp_id"]) == ["A1"]
+    rec.refresh(db, version(db), as_of)  # nothing new: nothing counted
+    assert (rec.changes, rec.before_as_of_changes) == (1, 0)
+    record(db, _finding("A1", "H1", insp_date="2024-12-01"), "x")  # corrected to before as_of
+    rec.refresh(db, version(db), as_of)
+    assert (rec.changes, rec.before_as_of_changes) == (2, 1)
+    assert rec.frame().set_index("insp_id").loc["A1", "insp_date"] == date(2024, 12, 1)
+    with db.session() as s:  # deleted by hand: noticed, and it was before as_of
+        s.delete(s.get(Finding, "A1"))
+        s.commit()
+    rec.refresh(db, version(db), as_of)
+    assert rec.frame().empty and rec.before_as_of_changes == 2
