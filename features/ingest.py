@@ -38,7 +38,8 @@ from features.ingest_report import IngestReport, TableReport, fingerprint, read_
 from features.ingest_sources import TableSource, discover, prepare
 from features.pseudonym import Pseudonymiser, key_id, load_key, pseudonym_table
 from features.schema import LOAD_ORDER, TABLES, Table
-from features.validate import checked_sql, qi
+from features.sql_text import ident
+from features.validate import checked_sql
 from features.validate_refs import (
     Reconciliation,
     build_keys,
@@ -66,11 +67,11 @@ def _parse_now(now: str | date | None) -> date:
 
 def connect(tmp: Path, memory_limit: str, threads: int | None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{tmp / 'duckdb'}'")
+    con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+    con.execute("SET temp_directory = $dir", {"dir": str(tmp / "duckdb")})
     con.execute("SET preserve_insertion_order = false")
     if threads:
-        con.execute(f"SET threads = {int(threads)}")
+        con.execute("SET threads = $threads", {"threads": int(threads)})
     return con
 
 
@@ -83,7 +84,7 @@ def _register_pseudonyms(con: duckdb.DuckDBPyConnection, sources: dict[str, Tabl
 
     Only Parquet rows are raw (read in place); staged CSV rows were hashed before staging (`_hashed`).
     """
-    parts = [f"SELECT {qi(c)} AS v FROM checked_{t} WHERE NOT _hashed" for t in sources
+    parts = [f"SELECT {ident(c)} AS v FROM checked_{t} WHERE NOT _hashed" for t in sources
              for c in _pseudonym_columns(TABLES[t])]
     if parts:
         distinct = con.sql(f"SELECT DISTINCT v FROM ({' UNION ALL '.join(parts)}) WHERE v IS NOT NULL").arrow()
@@ -106,18 +107,18 @@ def _accepted_sql(table: Table, n_rejected: int) -> str:
     cols, joins = [], []
     for i, c in enumerate(table.columns):
         if c.pseudonymise:
-            joins.append(f"LEFT JOIN psn_map m{i} ON c.{qi(c.name)} = m{i}.raw")
-            cols.append(f"CASE WHEN c._hashed THEN c.{qi(c.name)} ELSE m{i}.pseudonym END AS {qi(c.name)}")
+            joins.append(f"LEFT JOIN psn_map m{i} ON c.{ident(c.name)} = m{i}.raw")
+            cols.append(f"CASE WHEN c._hashed THEN c.{ident(c.name)} ELSE m{i}.pseudonym END AS {ident(c.name)}")
         else:
-            cols.append(f"c.{qi(c.name)}")
+            cols.append(f"c.{ident(c.name)}")
     return f"SELECT {', '.join(cols)} FROM {base} c {' '.join(joins)}"
 
 
 def _upsert_sql(table: Table, new_sql: str, old_sql: str | None) -> str:
     if not old_sql:
         return new_sql
-    on = " AND ".join(f"o.{qi(k)} = n.{qi(k)}" for k in table.key)
-    keys = ", ".join(qi(k) for k in table.key)
+    on = " AND ".join(f"o.{ident(k)} = n.{ident(k)}" for k in table.key)
+    keys = ", ".join(ident(k) for k in table.key)
     return (f"WITH n AS ({new_sql}) SELECT * FROM n UNION ALL "
             f"SELECT o.* FROM ({old_sql}) o ANTI JOIN (SELECT {keys} FROM n) n ON {on}")
 

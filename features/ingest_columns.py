@@ -56,7 +56,7 @@ def family(duck_type: str) -> str:
 
 def parquet_types(con: duckdb.DuckDBPyConnection, path: str, names: list[str]) -> dict[str, str]:
     """DuckDB's type of each column of one Parquet file (by the file's own names, in order)."""
-    described = con.sql(f"DESCRIBE SELECT * FROM read_parquet('{path.replace(chr(39), chr(39) * 2)}')").fetchall()
+    described = con.sql("DESCRIBE SELECT * FROM read_parquet($path)", params={"path": path}).fetchall()
     return {name: str(row[1]) for name, row in zip(names, described, strict=False)}
 
 

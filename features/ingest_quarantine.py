@@ -20,7 +20,7 @@ from features.ingest_report import IngestReport
 from features.ingest_sources import TableSource
 from features.ingest_write import write_quarantine
 from features.schema import TABLES, Table
-from features.validate import qi, sq
+from features.sql_text import ident, literal
 
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 META = ("run_id", "table", "file", "row", "field", "value", "reason")
@@ -45,13 +45,13 @@ def _sql_rows(table: Table, run_id: str) -> str:
     value = "r._value"
     for i, c in enumerate(table.columns):
         if c.pseudonymise:
-            joins.append(f"LEFT JOIN psn_map m{i} ON r.{qi(c.name)} = m{i}.raw")
-            hashed = f"CASE WHEN r._hashed THEN r.{qi(c.name)} ELSE m{i}.pseudonym END"
-            cols.append(f"{hashed} AS {qi(c.name)}")
-            value = f"CASE WHEN r._field = {sq(c.name)} THEN {hashed} ELSE {value} END"
+            joins.append(f"LEFT JOIN psn_map m{i} ON r.{ident(c.name)} = m{i}.raw")
+            hashed = f"CASE WHEN r._hashed THEN r.{ident(c.name)} ELSE m{i}.pseudonym END"
+            cols.append(f"{hashed} AS {ident(c.name)}")
+            value = f"CASE WHEN r._field = {literal(c.name)} THEN {hashed} ELSE {value} END"
         else:
-            cols.append(f"r.{qi(c.name)}")
-    return (f"SELECT {sq(run_id)} AS run_id, {sq(table.name)} AS \"table\", f.path AS file, r._row AS row, "
+            cols.append(f"r.{ident(c.name)}")
+    return (f"SELECT {literal(run_id)} AS run_id, {literal(table.name)} AS \"table\", f.path AS file, r._row AS row, "
             f"r._field AS field, {value} AS value, r._reason AS reason, {', '.join(cols)} "
             f"FROM rej_{table.name} r LEFT JOIN src_files f ON f.fid = r._fid {' '.join(joins)}")
 

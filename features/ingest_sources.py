@@ -25,6 +25,7 @@ from features.ingest_columns import TEXT, file_issue, parquet_types, union_types
 from features.ingest_csv import stage_csv
 from features.pseudonym import Pseudonymiser
 from features.schema import TABLES, Table
+from features.sql_text import ident, list_literal, literal
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -103,14 +104,6 @@ def discover(src: Path, adapter: Adapter) -> Discovery:
     return Discovery(tables=tables, unknown=unknown, ignored=ignored)
 
 
-def _sq(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
-def _qi(s: str) -> str:
-    return '"' + s.replace('"', '""') + '"'
-
-
 def _probe_parquet(f: SourceFile) -> None:
     try:
         meta = pq.ParquetFile(f.path).metadata
@@ -130,8 +123,8 @@ def _row_errors(table: Table, ta: TableAdapter, files: list[SourceFile]) -> tupl
     for f in files:
         for line, (column, reason) in f.row_errs.items():
             cond = f"WHEN _fid = {f.fid} AND _row = {line}"
-            errs.append(f"{cond} THEN {_sq(f'line {line}: {reason}')}")
-            fields.append(f"{cond} THEN {_sq(by_export[column]) if column in by_export else 'NULL'}")
+            errs.append(f"{cond} THEN {literal(f'line {line}: {reason}')}")
+            fields.append(f"{cond} THEN {literal(by_export[column]) if column in by_export else 'NULL'}")
     return " ".join(errs), " ".join(fields)
 
 
@@ -143,8 +136,8 @@ def _select(table: Table, ta: TableAdapter, f: SourceFile, typed: dict[str, str]
     pseudonymised when it is written.
     """
     present = set(f.columns)
-    file_err = f"{_sq(f.issue) if f.issue else 'NULL'}::VARCHAR"
-    err_field = f"{_sq(f.issue_field) if f.issue and f.issue_field else 'NULL'}::VARCHAR"
+    file_err = f"{literal(f.issue) if f.issue else 'NULL'}::VARCHAR"
+    err_field = f"{literal(f.issue_field) if f.issue and f.issue_field else 'NULL'}::VARCHAR"
     if row_errs[0]:
         file_err, err_field = (f"CASE {row_errs[0]} ELSE {file_err} END",
                                f"CASE {row_errs[1]} ELSE {err_field} END")
@@ -153,12 +146,12 @@ def _select(table: Table, ta: TableAdapter, f: SourceFile, typed: dict[str, str]
     for c in table.columns:
         src, want = ta.export_column(c.name), typed[c.name]
         if src in present and f.issue_field != c.name:
-            ref = _qi(src)
-            cols.append(f"{ref if f.types.get(src, TEXT) == want else f'CAST({ref} AS {want})'} AS {_qi(c.name)}")
+            ref = ident(src)
+            cols.append(f"{ref if f.types.get(src, TEXT) == want else f'CAST({ref} AS {want})'} AS {ident(c.name)}")
         elif c.name in ta.defaults and src not in present:
-            cols.append(f"{_sq(ta.defaults[c.name])} AS {_qi(c.name)}")
+            cols.append(f"{literal(ta.defaults[c.name])} AS {ident(c.name)}")
         else:
-            cols.append(f"NULL::{want} AS {_qi(c.name)}")
+            cols.append(f"NULL::{want} AS {ident(c.name)}")
     return f"SELECT {', '.join(cols)} FROM {reader}"
 
 
@@ -203,12 +196,12 @@ def prepare(table: Table, paths: list[Path], ta: TableAdapter, encoding: str, st
         for i, f in enumerate(group):
             f.fid = base + i
         next_fid += len(group)
-        listing = "[" + ", ".join(_sq(str(f.path)) for f in group) + "]"
+        listing = list_literal(f.path for f in group)
         reader = f"read_parquet({listing}, file_row_number = true)"
         selects.append(_select(table, ta, group[0], typed, reader, f"({base} + file_index)::BIGINT",
                                "file_row_number::BIGINT", hashed=False))
     for group2 in staged.values():
-        listing = "[" + ", ".join(_sq(str(p)) for _, p in group2) + "]"
+        listing = list_literal(p for _, p in group2)
         selects.append(_select(table, ta, group2[0][0], typed, f"read_parquet({listing})", "_fid", "_row",
                                hashed=True, row_errs=_row_errors(table, ta, [f for f, _ in group2])))
     if selects:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from features.schema import TABLES, Table
-from features.validate import qi, sq
+from features.sql_text import ident, literal
 from feijian.tabular import write_csv
 
 KEEP_VERSIONS = 2  # the current one and the one before, for a manual rollback
@@ -78,8 +78,8 @@ def old_table_sql(version: Path | None, table: Table) -> str | None:
     if not table_files(version, table.name):
         return None
     assert version is not None
-    glob = sq(str(version / table.name / "**" / "*.parquet"))
-    cols = ", ".join(f"CAST({qi(c.name)} AS {SQL_TYPES[c.type]}) AS {qi(c.name)}" for c in table.columns)
+    glob = literal(str(version / table.name / "**" / "*.parquet"))
+    cols = ", ".join(f"CAST({ident(c.name)} AS {SQL_TYPES[c.type]}) AS {ident(c.name)}" for c in table.columns)
     return f"SELECT {cols} FROM read_parquet({glob}, hive_partitioning = true, union_by_name = true)"
 
 
@@ -120,14 +120,15 @@ def write_table(con: duckdb.DuckDBPyConnection, table: Table, rows_sql: str, out
     flushes small row groups per partition), and it was most of the run at 10 M fee lines.
     """
     target = out / table.name
-    cols = ", ".join(qi(c.name) for c in table.columns)
+    cols = ", ".join(ident(c.name) for c in table.columns)
     if table.time_column is None:
         n = con.sql(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]
         target.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY (SELECT {cols} FROM ({rows_sql})) TO {sq(str(target / 'part-0.parquet'))} "
-                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+        con.execute(f"COPY (SELECT {cols} FROM ({rows_sql})) TO $path "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})",
+                    {"path": str(target / "part-0.parquet")})
         return int(n)
-    reader = con.sql(f"SELECT {cols}, strftime({qi(table.time_column)}, '%Y-%m') AS month "
+    reader = con.sql(f"SELECT {cols}, strftime({ident(table.time_column)}, '%Y-%m') AS month "
                      f"FROM ({rows_sql})").to_arrow_reader(BATCH_ROWS)
     written = 0
 
@@ -147,8 +148,8 @@ def write_table(con: duckdb.DuckDBPyConnection, table: Table, rows_sql: str, out
         min_rows_per_group=ROW_GROUP_ROWS // 8, max_rows_per_group=ROW_GROUP_ROWS, use_threads=True)
     if written == 0:  # keep the table readable by the glob even when empty
         target.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY (SELECT {cols} FROM ({rows_sql}) LIMIT 0) TO {sq(str(target / 'part-0.parquet'))} "
-                    "(FORMAT parquet)")
+        con.execute(f"COPY (SELECT {cols} FROM ({rows_sql}) LIMIT 0) TO $path (FORMAT parquet)",
+                    {"path": str(target / "part-0.parquet")})
     return written
 
 
@@ -185,6 +186,6 @@ def write_quarantine(con: duckdb.DuckDBPyConnection, relation: str, qdir: Path, 
     """Write a quarantine relation as Parquet and a CSV copy for Excel (feijian.tabular: BOM, formulas neutralised)."""
     qdir.mkdir(parents=True, exist_ok=True)
     pq_path = qdir / f"{name}.parquet"
-    con.execute(f"COPY (SELECT * FROM {relation} ORDER BY file, row) TO {sq(str(pq_path))} (FORMAT parquet)")
+    con.execute(f"COPY (SELECT * FROM {relation} ORDER BY file, row) TO $path (FORMAT parquet)", {"path": str(pq_path)})
     write_csv(con.sql(f"SELECT * FROM {relation} ORDER BY file, row").to_arrow_reader(), qdir / f"{name}.csv")
     return pq_path

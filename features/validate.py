@@ -18,6 +18,7 @@ from datetime import date
 
 from features.adapters.config import Adapter, TableAdapter
 from features.schema import Column, Table
+from features.sql_text import ident, list_literal, literal
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d"]
 TIMESTAMP_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f",
@@ -36,22 +37,10 @@ TEXT_TYPES = ("VARCHAR",)
 AT_MOST_TOLERANCE = 0.01  # yuan: amounts are given to the fen
 
 
-def sq(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
-def qi(s: str) -> str:
-    return '"' + s.replace('"', '""') + '"'
-
-
 @dataclass(frozen=True)
 class ColumnSql:
     text: str  # the original value as text (NULL when empty)
     typed: str  # the value in its contract type (NULL when empty or not coercible)
-
-
-def _fmt_list(fmts: list[str]) -> str:
-    return "[" + ", ".join(sq(f) for f in fmts) + "]"
 
 
 def trimmed_sql(ref: str) -> str:
@@ -69,12 +58,12 @@ def trimmed_sql(ref: str) -> str:
 
 def column_sql(col: Column, src_type: str, ta: TableAdapter, adapter: Adapter) -> ColumnSql:
     """Text and typed expressions for one column, given its DuckDB type in the source."""
-    ref = f"s.{qi(col.name)}"
+    ref = f"s.{ident(col.name)}"
     is_text = src_type.upper() in TEXT_TYPES or src_type.upper() == '"NULL"'
     text = trimmed_sql(ref) if is_text else f"CAST({ref} AS VARCHAR)"
     mapping = ta.values.get(col.name)
     if mapping:
-        cases = " ".join(f"WHEN {sq(k)} THEN {sq(v)}" for k, v in mapping.items())
+        cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in mapping.items())
         text = f"(CASE {text} {cases} ELSE {text} END)"
         is_text = True
     t = col.type
@@ -99,13 +88,13 @@ def column_sql(col: Column, src_type: str, ta: TableAdapter, adapter: Adapter) -
         glob = adapter.date_formats + adapter.timestamp_formats
         fmts = own + glob + (DATE_FORMATS + TIMESTAMP_FORMATS if t == "date" else TIMESTAMP_FORMATS + DATE_FORMATS)
         fmts = list(dict.fromkeys(fmts))
-        ts = f"COALESCE(try_strptime({text}, {_fmt_list(fmts)}), TRY_CAST({text} AS TIMESTAMP))"
+        ts = f"COALESCE(try_strptime({text}, {list_literal(fmts)}), TRY_CAST({text} AS TIMESTAMP))"
         return ColumnSql(text, f"CAST({ts} AS DATE)" if t == "date" else ts)
     if t == "bool":
         if is_text:
             low = f"lower({text})"
-            true_in = ", ".join(sq(x) for x in TRUE_TEXT)
-            false_in = ", ".join(sq(x) for x in FALSE_TEXT)
+            true_in = ", ".join(literal(x) for x in TRUE_TEXT)
+            false_in = ", ".join(literal(x) for x in FALSE_TEXT)
             return ColumnSql(text, f"(CASE WHEN {low} IN ({true_in}) THEN true WHEN {low} IN ({false_in}) "
                                    "THEN false END)")
         return ColumnSql(text, f"TRY_CAST({ref} AS BOOLEAN)")
@@ -120,39 +109,40 @@ def column_errors(table: Table, col: Column, now: date) -> str:
     """A CASE yielding the first reason this column's value fails, or NULL (reads t_/x_ columns)."""
     x, v = f"x_{col.name}", f"t_{col.name}"
     name = f"{col.name} ({col.label})"
+    head = literal(col.name + " = ")  # every message starts with the column and its value
     checks: list[tuple[str, str]] = []
     if not col.nullable:
-        checks.append((f"{x} IS NULL", sq(f"{name} is empty; a value is required")))
+        checks.append((f"{x} IS NULL", literal(f"{name} is empty; a value is required")))
     if col.type not in ("string", "code"):
         checks.append((f"{x} IS NOT NULL AND {v} IS NULL",
-                       f"{sq(col.name + ' = ')} || {_quoted(x)} || {sq(' is not ' + TYPE_WORDS[col.type])}"))
+                       f"{head} || {_quoted(x)} || {literal(' is not ' + TYPE_WORDS[col.type])}"))
     if col.codes is not None:
         shown = ", ".join(col.codes[:16])
-        codes = ", ".join(sq(c) for c in col.codes)
+        codes = ", ".join(literal(c) for c in col.codes)
         checks.append((f"{v} IS NOT NULL AND {v} NOT IN ({codes})",
-                       f"{sq(col.name + ' = ')} || {_quoted(x)} || "
-                       f"{sq(f' is not a known code; accepted: {shown}; map other codes in an adapter')}"))
+                       f"{head} || {_quoted(x)} || "
+                       f"{literal(f' is not a known code; accepted: {shown}; map other codes in an adapter')}"))
     if col.min_value is not None:
         checks.append((f"{v} < {col.min_value}",
-                       f"{sq(col.name + ' = ')} || {x} || {sq(f' is below the minimum {col.min_value:g}')}"))
+                       f"{head} || {x} || {literal(f' is below the minimum {col.min_value:g}')}"))
     if col.max_abs is not None:
         checks.append((f"abs({v}) >= {col.max_abs:.0f}",
-                       f"{sq(col.name + ' = ')} || {x} || {sq(f' is not plausible (limit ±{col.max_abs:,.0f})')}"))
+                       f"{head} || {x} || {literal(f' is not plausible (limit ±{col.max_abs:,.0f})')}"))
     if col.at_most is not None:
         other = col.at_most
         checks.append((f"{v} > t_{other} + {AT_MOST_TOLERANCE}",
-                       f"{sq(col.name + ' = ')} || {x} || {sq(f' is above {other} = ')} || x_{other} || "
-                       f"{sq(f' ({col.label} cannot exceed {table.column(other).label})')}"))
+                       f"{head} || {x} || {literal(f' is above {other} = ')} || x_{other} || "
+                       f"{literal(f' ({col.label} cannot exceed {table.column(other).label})')}"))
     if col.name in REFUND_AMOUNTS.get(table.name, ()) and table.name == REFUND_FLAG[0]:
         flag = f"t_{REFUND_FLAG[1]}"
         checks.append((f"{v} < 0 AND {flag} IS DISTINCT FROM '1'",
-                       f"{sq(col.name + ' = ')} || {x} || {sq(' is negative but ' + REFUND_FLAG[1] + ' = ')} || "
+                       f"{head} || {x} || {literal(' is negative but ' + REFUND_FLAG[1] + ' = ')} || "
                        f"coalesce({_quoted('x_' + REFUND_FLAG[1])}, 'empty') || ' (only refunds may be negative)'"))
     if col.no_future:
-        bound = f"DATE '{now.isoformat()}'" if col.type == "date" else f"(DATE '{now.isoformat()}' + 1)::TIMESTAMP"
+        bound = literal(now) if col.type == "date" else f"({literal(now)} + 1)::TIMESTAMP"
         op = ">" if col.type == "date" else ">="
         checks.append((f"{v} {op} {bound}",
-                       f"{sq(col.name + ' = ')} || {x} || {sq(f' is in the future (after {now.isoformat()})')}"))
+                       f"{head} || {x} || {literal(f' is in the future (after {now.isoformat()})')}"))
     if not checks:
         return "NULL::VARCHAR"
     return "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r in checks) + " END"
@@ -164,14 +154,15 @@ def checked_sql(table: Table, source_sql: str, source_types: dict[str, str], ada
     inner = ["s._fid", "s._row", "s._file_err", "s._file_err_field", "s._hashed"]
     for col in table.columns:
         cs = column_sql(col, source_types.get(col.name, "VARCHAR"), ta, adapter)
-        inner += [f"{cs.text} AS {qi('x_' + col.name)}", f"{cs.typed} AS {qi('t_' + col.name)}"]
-    errs = [f"{column_errors(table, c, now)} AS {qi('e_' + c.name)}" for c in table.columns]
-    e_names = [qi("e_" + c.name) for c in table.columns]
-    first_field = " ".join(f"WHEN {qi('e_' + c.name)} IS NOT NULL THEN {sq(c.name)}" for c in table.columns)
-    first_value = " ".join(f"WHEN {qi('e_' + c.name)} IS NOT NULL THEN {qi('x_' + c.name)}" for c in table.columns)
-    file_value = " ".join(f"WHEN _file_err_field = {sq(c.name)} THEN {qi('x_' + c.name)}" for c in table.columns)
-    typed = [f"{qi('t_' + c.name)} AS {qi(c.name)}" for c in table.columns]
-    texts = [qi("x_" + c.name) for c in table.columns]
+        inner += [f"{cs.text} AS {ident('x_' + col.name)}", f"{cs.typed} AS {ident('t_' + col.name)}"]
+    errs = [f"{column_errors(table, c, now)} AS {ident('e_' + c.name)}" for c in table.columns]
+    e_names = [ident("e_" + c.name) for c in table.columns]
+    cols = table.columns
+    first_field = " ".join(f"WHEN {ident('e_' + c.name)} IS NOT NULL THEN {literal(c.name)}" for c in cols)
+    first_value = " ".join(f"WHEN {ident('e_' + c.name)} IS NOT NULL THEN {ident('x_' + c.name)}" for c in cols)
+    file_value = " ".join(f"WHEN _file_err_field = {literal(c.name)} THEN {ident('x_' + c.name)}" for c in cols)
+    typed = [f"{ident('t_' + c.name)} AS {ident(c.name)}" for c in table.columns]
+    texts = [ident("x_" + c.name) for c in table.columns]
     return f"""
 WITH s AS ({source_sql}),
 l1 AS (SELECT {', '.join(inner)} FROM s),

@@ -16,19 +16,20 @@ from dataclasses import dataclass
 import duckdb
 
 from features.schema import Table
-from features.validate import REFUND_AMOUNTS, qi, sq
+from features.sql_text import ident, literal
+from features.validate import REFUND_AMOUNTS
 
 TOLERANCE = 0.01
 
 
 def _keys(table: Table) -> str:
-    return ", ".join(qi(k) for k in table.key)
+    return ", ".join(ident(k) for k in table.key)
 
 
 def find_duplicates(con: duckdb.DuckDBPyConnection, table: Table) -> int:
     """Create `dupl_<table>`: every later row of a repeated key, with the first row's position."""
     keys = _keys(table)
-    not_null = " AND ".join(f"{qi(k)} IS NOT NULL" for k in table.key)
+    not_null = " AND ".join(f"{ident(k)} IS NOT NULL" for k in table.key)
     con.sql(f"""
 CREATE OR REPLACE TEMP TABLE dupl_cand AS
 SELECT hash({keys}) AS h FROM checked_{table.name} WHERE {not_null} GROUP BY h HAVING count(*) > 1""")
@@ -119,7 +120,7 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
     for i, col in enumerate(c for c in table.columns if c.references):
         assert col.references is not None
         rt, rc = col.references
-        x, v = qi("x_" + col.name), f"c.{qi(col.name)}"
+        x, v = ident("x_" + col.name), f"c.{ident(col.name)}"
         where = "among the accepted rows of this export or the workspace"
         if rt in key_tables:
             joins.append(f"LEFT JOIN {key_tables[rt]} k{i} ON {v} = k{i}.k")
@@ -127,14 +128,14 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
         else:
             cond = f"{v} IS NOT NULL"
             where = "(that table is neither in this export nor in the workspace)"
-        reason = f"CASE WHEN {cond} THEN {sq(col.name + ' = ')} || '''' || {x} || '''' || " \
-                 f"{sq(f' not found in {rt}.{rc} {where}')} END"
+        reason = f"CASE WHEN {cond} THEN {literal(col.name + ' = ')} || '''' || {x} || '''' || " \
+                 f"{literal(f' not found in {rt}.{rc} {where}')} END"
         reasons.append(reason)
         conds.append(f"({cond})")
-        fields.append(f"CASE WHEN {cond} THEN {sq(col.name)} END")
+        fields.append(f"CASE WHEN {cond} THEN {literal(col.name)} END")
         values.append(f"CASE WHEN {cond} THEN {x} END")
         if table.name == "fee_list_d" and rt == "setl_d" and rt in key_tables:
-            negs = " OR ".join(f"c.{qi(a)} < 0" for a in REFUND_AMOUNTS["fee_list_d"])
+            negs = " OR ".join(f"c.{ident(a)} < 0" for a in REFUND_AMOUNTS["fee_list_d"])
             neg_cond = f"({negs}) AND k{i}.k IS NOT NULL AND k{i}.refd IS DISTINCT FROM '1'"
             reasons.append(f"CASE WHEN {neg_cond} THEN 'negative cnt/det_item_fee_sumamt (' || c.x_cnt || ', ' || "
                            f"c.x_det_item_fee_sumamt || ') but settlement ''' || {x} || ''' is not a refund "
@@ -143,13 +144,13 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
             fields.append(f"CASE WHEN {neg_cond} THEN 'det_item_fee_sumamt' END")
             values.append(f"CASE WHEN {neg_cond} THEN c.x_det_item_fee_sumamt END")
     joins.append(f"LEFT JOIN dupl_{table.name} d ON c._fid = d._fid AND c._row = d._row")
-    dup_keys = ", ".join(f"{k} = ''' || c.{qi('x_' + k)} || '''" for k in table.key)
+    dup_keys = ", ".join(f"{k} = ''' || c.{ident('x_' + k)} || '''" for k in table.key)
     reasons.append(f"CASE WHEN d._fid IS NOT NULL THEN 'duplicate key ({dup_keys}): first seen in ' || "
                    f"fp.path || ' row ' || d.first_row || '; later rows are not loaded' END")
     joins.append("LEFT JOIN src_files fp ON fp.fid = d.first_fid")
     conds.append("d._fid IS NOT NULL")
-    fields.append(f"CASE WHEN d._fid IS NOT NULL THEN {sq(table.key[0])} END")
-    values.append(f"CASE WHEN d._fid IS NOT NULL THEN c.{qi('x_' + table.key[0])} END")
+    fields.append(f"CASE WHEN d._fid IS NOT NULL THEN {literal(table.key[0])} END")
+    values.append(f"CASE WHEN d._fid IS NOT NULL THEN c.{ident('x_' + table.key[0])} END")
     if table.name in ("setl_d", "fee_list_d"):
         joins.append("LEFT JOIN recon_bad rb ON c.setl_id = rb.setl_id")
         what = "its settlement" if table.name == "fee_list_d" else "settlement"
@@ -159,7 +160,7 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
         conds.append("rb.setl_id IS NOT NULL")
         fields.append("CASE WHEN rb.setl_id IS NOT NULL THEN 'setl_id' END")
         values.append("CASE WHEN rb.setl_id IS NOT NULL THEN c.x_setl_id END")
-    texts = ", ".join(f"c.{qi('x_' + c.name)} AS {qi(c.name)}" for c in table.columns)
+    texts = ", ".join(f"c.{ident('x_' + c.name)} AS {ident(c.name)}" for c in table.columns)
     con.sql(f"""
 CREATE OR REPLACE TEMP TABLE rej_{table.name} AS
 SELECT * FROM (
@@ -173,7 +174,7 @@ WHERE _reason IS NOT NULL""")
 
 def build_keys(con: duckdb.DuckDBPyConnection, table: Table, old_sql: str | None, in_export: bool) -> str:
     """Create `keys_<table>` (k, refd): accepted keys of this export plus the workspace's (new wins)."""
-    key = qi(table.key[0])
+    key = ident(table.key[0])
     is_setl = table.name == "setl_d"
     new = (f"SELECT c.{key} AS k, {'c.refd_setl_flag' if is_setl else 'NULL::VARCHAR'} AS refd "
            f"FROM checked_{table.name} c ANTI JOIN rej_{table.name} r ON c._fid = r._fid AND c._row = r._row")
