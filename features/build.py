@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import time
 import uuid
@@ -25,6 +24,7 @@ from dateutil.relativedelta import relativedelta
 
 from features import peer, registry
 from features.schema import TABLES
+from features.sql_text import literal, query, run
 from features.window import (
     OPTIONAL_TABLES,
     SOURCE_VIEWS,
@@ -56,24 +56,8 @@ ENGINES = ("duckdb", "spark")
 
 
 def read_sql(name: str) -> str:
+    """The text of features/sql/<name>.sql: statements naming their values as $parameters."""
     return resources.files("features").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
-
-
-def render(sql: str, params: dict[str, str]) -> str:
-    """Substitute `{name}` placeholders; an unknown placeholder is an error, not a silent blank."""
-
-    def sub(m: re.Match[str]) -> str:
-        key = m.group(1)
-        if key not in params:
-            raise KeyError(f"SQL placeholder {{{key}}} has no value")
-        return params[key]
-
-    return re.sub(r"\{([a-z_]+)\}", sub, sql)
-
-
-def statements(sql: str) -> list[str]:
-    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    return [s.strip() for s in body.split(";") if s.strip()]
 
 
 # --- sources ---------------------------------------------------------------------------------------
@@ -82,13 +66,13 @@ def statements(sql: str) -> list[str]:
 def source_expr(workspace: Path, table: str) -> str:
     """read_parquet() over one raw table; month=YYYY-MM hive partitions are read as text."""
     folder = table_folder(workspace, table)
-    pattern = str(folder / "**" / "*.parquet").replace("'", "''")
+    pattern = literal(folder / "**" / "*.parquet")
     if any(p.is_dir() and "=" in p.name for p in folder.iterdir()):
         return (
-            f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true, "
+            f"read_parquet({pattern}, hive_partitioning = true, union_by_name = true, "
             "hive_types = {'month': VARCHAR})"
         )
-    return f"read_parquet('{pattern}', union_by_name = true)"
+    return f"read_parquet({pattern}, union_by_name = true)"
 
 
 def scratch_dir(ws: Workspace) -> Path:
@@ -106,15 +90,18 @@ def connect(
     tmp = scratch_dir(ws)
     tmp.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(database) if database else ":memory:")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET threads = {int(threads)}")
-    con.execute(f"SET temp_directory = '{tmp}'")
+    con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+    con.execute("SET threads = $threads", {"threads": int(threads)})
+    con.execute("SET temp_directory = $dir", {"dir": str(tmp)})
     con.execute("SET preserve_insertion_order = false")
     return con
 
 
 def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -> None:
-    """Views over the workspace, pruned to the months the window needs and checked against the contract."""
+    """Views over the workspace, pruned to the months the window needs and checked against the contract.
+
+    A view keeps its SQL text, so its bounds are written as literals (DuckDB prepares no CREATE VIEW).
+    """
     first_month = win.prev_start.strftime("%Y-%m")
     last_month = (win.as_of - relativedelta(days=1)).strftime("%Y-%m")
     for view, table in SOURCE_VIEWS.items():
@@ -126,9 +113,9 @@ def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -
         cols, where = "*", ""
         if "hive_partitioning" in src:
             cols = "* EXCLUDE (month)"
-            where = f" WHERE month BETWEEN '{first_month}' AND '{last_month}'"
+            where = f" WHERE month BETWEEN {literal(first_month)} AND {literal(last_month)}"
         if spec.time_column:
-            where += (" AND " if where else " WHERE ") + f"{spec.time_column} < DATE '{win.as_of.isoformat()}'"
+            where += (" AND " if where else " WHERE ") + f"{spec.time_column} < {literal(win.as_of)}"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {cols} FROM {src}{where}")
         present = {r[0] for r in con.execute(f"DESCRIBE {view}").fetchall()}
         missing = [c for c in spec.required_columns if c not in present]
@@ -142,7 +129,7 @@ def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -
                 f"CREATE OR REPLACE TEMP VIEW {view} AS "
                 f"SELECT {cols}, CAST(NULL AS VARCHAR) AS trace_code FROM {src}{where}"
             )
-    con.execute(fac_tier_sql(win))
+    run(con, fac_tier_sql(), win.params())
 
 
 def input_fingerprint(ws: Workspace) -> str:
@@ -171,9 +158,8 @@ class Snapshot:
     seconds: dict[str, float]
 
 
-def _family(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, str]) -> pd.DataFrame:
-    sql = render(read_sql(name), params)
-    df = con.sql(sql).df()
+def _family(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]) -> pd.DataFrame:
+    df = query(con, read_sql(name), params).df()
     declared = [f.name for f in registry.features("facility", name)]
     got = [c for c in df.columns if c != "fixmedins_code"]
     if got != declared:
@@ -226,8 +212,7 @@ def build_snapshot(
         t = time.perf_counter()
         sources(con, ws, win)
         say("staging")
-        for stmt in statements(render(read_sql("staging"), params)):
-            con.execute(stmt)
+        run(con, read_sql("staging"), params)
         timings["staging"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -237,7 +222,7 @@ def build_snapshot(
 
         t = time.perf_counter()
         say("physician")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE physician_raw AS {render(read_sql('physician'), params)}")
+        run(con, f"CREATE OR REPLACE TEMP TABLE physician_raw AS {read_sql('physician')}", params)
         timings["physician"] = time.perf_counter() - t
 
         facility = con.sql("SELECT * FROM fac_tier").df()
@@ -308,8 +293,9 @@ def _write(
     facility.to_parquet(staging / "facility.parquet", index=False)
     physician.to_parquet(staging / "physician.parquet", index=False)
     con.execute(
-        f"COPY (SELECT * FROM evidence ORDER BY rule_id, fixmedins_code, event_time, mdtrt_id) "
-        f"TO '{staging / 'evidence.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
+        "COPY (SELECT * FROM evidence ORDER BY rule_id, fixmedins_code, event_time, mdtrt_id) "
+        "TO $path (FORMAT parquet, COMPRESSION zstd)",
+        {"path": str(staging / "evidence.parquet")},
     )
     n_evidence = int(con.execute("SELECT COUNT(*) FROM evidence").fetchone()[0])  # type: ignore[index]
     fac_stats.to_frame().to_parquet(staging / "peer_facility.parquet", index=False)

@@ -52,17 +52,17 @@ def open_window(
     The views are the feature build's own (features.build.create_sources + staging), so rule
     measurement and feature snapshots see exactly the same window.
     """
-    from features.build import Window, create_sources, read_sql, render, statements
+    from features.build import Window, create_sources, read_sql
+    from features.sql_text import run
     from feijian.settings import Workspace
 
     con = con or duckdb.connect()
     end = parse_date(as_of) if as_of is not None else latest_as_of(con, workspace)
     win = Window(end, window_months)
     create_sources(con, Workspace(workspace), win)
-    for stmt in statements(render(read_sql("staging"), win.params())):
-        con.execute(stmt)
+    run(con, read_sql("staging"), win.params())
     con.execute(
-        "CREATE OR REPLACE TABLE window_bounds AS "
-        f"SELECT DATE '{win.start.isoformat()}' AS window_start, DATE '{end.isoformat()}' AS as_of"
+        "CREATE OR REPLACE TABLE window_bounds AS SELECT $window_start AS window_start, $as_of AS as_of",
+        {"window_start": win.start, "as_of": end},
     )
     return con

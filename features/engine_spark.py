@@ -1,11 +1,12 @@
 """The feature and rule SQL on Spark SQL (PySpark): `feijian features --engine spark`.
 
 One declaration, two engines. The SQL under features/sql/ is written once, in DuckDB's dialect;
-`SparkConnection` takes the same statements the DuckDB build sends to its connection, transpiles
-each with sqlglot (read="duckdb", write="spark") and runs it on a SparkSession. It implements only
-the calls `features.build` and `features.rules` make on a connection (`execute`, `sql(...).df()`,
-`fetchone`), so the build's orchestration, the rule engine and the pandas post-processing (fills,
-peer normalisation, the snapshot writer) are shared, not copied.
+`SparkConnection` takes the same statements and parameters the DuckDB build sends to its connection,
+writes the parameters as literals (features.sql_text.inline: Spark SQL has no `$name` parameters),
+transpiles each statement with sqlglot (read="duckdb", write="spark") and runs it on a SparkSession.
+It implements only the calls `features.build` and `features.rules` make on a connection (`execute`,
+`sql(...).df()`, `fetchone`), so the build's orchestration, the rule engine and the pandas
+post-processing (fills, peer normalisation, the snapshot writer) are shared, not copied.
 
 Statement by statement:
 - `CREATE [OR REPLACE] TEMP TABLE t AS SELECT …`  → the query materialised at once (a local
@@ -44,6 +45,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from features.schema import TABLES
+from features.sql_text import Params, inline, run
 from feijian.errors import MissingColumnError
 from feijian.settings import (
     Workspace,
@@ -183,9 +185,9 @@ class SparkConnection:
         self._last: _Relation | None = None
 
     # -- the DuckDB-like surface --
-    def execute(self, sql: str) -> SparkConnection:
+    def execute(self, sql: str, params: Params | None = None) -> SparkConnection:
         t = time.perf_counter()
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = sqlglot.parse_one(inline(sql, params) if params else sql, read="duckdb")
         self._last = None
         if isinstance(tree, exp.Create):
             self._create(tree)
@@ -203,8 +205,8 @@ class SparkConnection:
             head = " ".join(sql.split())[:70]
             print(f"[spark {time.perf_counter() - started:6.1f}s] {head}", file=sys.stderr, flush=True)
 
-    def sql(self, query: str) -> _Relation:
-        return _Relation(self.spark.sql(to_spark(query)))
+    def sql(self, query: str, params: Params | None = None) -> _Relation:
+        return _Relation(self.spark.sql(to_spark(inline(query, params) if params else query)))
 
     def fetchone(self) -> tuple | None:
         return self._last.fetchone() if self._last else None
@@ -348,4 +350,4 @@ def create_sources(con: SparkConnection, ws: Workspace, win: Window) -> None:
         if table == "fee_list_d" and "trace_code" not in frame.columns:
             frame = frame.withColumn("trace_code", F.lit(None).cast("string"))
         con.register(view, frame)
-    con.execute(fac_tier_sql(win))
+    run(con, fac_tier_sql(), win.params())

@@ -10,7 +10,6 @@ reads on site (疑点清单). Hits are indicators for review, not findings.
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,7 +20,8 @@ import pyarrow as pa
 import yaml
 
 from features.rules_kinds import KINDS, Kind
-from features.rules_render import builtins, compile_detail, compile_reason, render_param, sql_str
+from features.rules_render import builtins, compile_detail, compile_reason, param_value
+from features.sql_text import bind, fill, inline, literal
 from feijian.errors import ConfigError
 
 Severity = Literal["high", "medium", "low"]
@@ -114,7 +114,7 @@ def _parse_rule(entry: object, path: Path) -> Rule:
             f"{path}: rule {rid} ({decl.name}) needs parameters {sorted(decl.params)}, got {sorted(params)}"
         )
     for name, ptype in decl.params.items():
-        render_param(rid, name, ptype, params[name])  # validates
+        param_value(rid, name, ptype, params[name])  # validates
     rule = Rule(
         id=rid,
         kind=decl.name,
@@ -133,7 +133,7 @@ def _parse_rule(entry: object, path: Path) -> Rule:
 
 
 def kind_sql_text(kind_name: str) -> str:
-    """The raw SQL of one kind, with its ${placeholders}."""
+    """The raw SQL of one kind: its values named as $parameters, its generated SQL as ${slots}."""
     return resources.files("features").joinpath("sql", "rules", f"{kind_name}.sql").read_text(encoding="utf-8")
 
 
@@ -145,37 +145,45 @@ def _evidence_select(rule: Rule) -> str:
             continue
         src = "NULL" if decl.hit_level == "visit" and name in _VISIT_NULL else f"h.{name}"
         cols.append(f"CAST({src} AS {sql_type}) AS {name}")
-    literal = {
-        "rule_id": sql_str(rule.id),
-        "kind": sql_str(rule.kind),
-        "hit_level": sql_str(decl.hit_level),
+    literal_cols = {
+        "rule_id": literal(rule.id),
+        "kind": literal(rule.kind),
+        "hit_level": literal(decl.hit_level),
         "detail": compile_detail(decl),
         "reason": compile_reason(rule.reason_template, decl, rule.params, rule.id),
     }
     by_name = {c.rsplit(" AS ", 1)[1]: c for c in cols}
-    ordered = [f"{literal[n]} AS {n}" if n in literal else by_name[n] for n in EVIDENCE_COLUMNS]
+    ordered = [f"{literal_cols[n]} AS {n}" if n in literal_cols else by_name[n] for n in EVIDENCE_COLUMNS]
     return ",\n    ".join(ordered)
 
 
+def rule_statement(rule: Rule) -> tuple[str, dict[str, object]]:
+    """One rule's complete query in DuckDB's dialect and the values of the $parameters it names."""
+    decl = rule.kind_decl
+    bound: dict[str, object] = {}
+    slots = {**builtins(), "evidence_select": _evidence_select(rule)}  # SQL, not values: ${name} slots
+    for name, ptype in decl.params.items():
+        value = param_value(rule.id, name, ptype, rule.params[name])
+        if ptype == "icd3":
+            slots[name] = str(value)
+        else:
+            bound[name] = value
+    try:
+        sql = fill(kind_sql_text(rule.kind), slots)
+        return sql, bind(sql, bound)
+    except KeyError as exc:
+        raise ConfigError(f"{rule.kind}.sql: {exc.args[0]} for rule {rule.id}") from exc
+
+
 def rule_sql(rule: Rule, dialect: str = "duckdb") -> str:
-    """One rule's complete query: written in DuckDB's dialect, transpiled by sqlglot for another (spark)."""
-    sql = _rule_sql_duckdb(rule)
+    """One rule's complete query with its values written as literals (what Spark runs, what a reader
+    reads): in DuckDB's dialect, or transpiled by sqlglot for another (spark)."""
+    sql = inline(*rule_statement(rule))
     if dialect == "duckdb":
         return sql
     import sqlglot
 
     return sqlglot.transpile(sql, read="duckdb", write=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)[0]
-
-
-def _rule_sql_duckdb(rule: Rule) -> str:
-    values = {name: render_param(rule.id, name, ptype, rule.params[name])
-              for name, ptype in rule.kind_decl.params.items()}
-    values.update(builtins())
-    values["evidence_select"] = _evidence_select(rule)
-    try:
-        return string.Template(kind_sql_text(rule.kind)).substitute(values)
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(f"{rule.kind}.sql: placeholder {exc} has no value for rule {rule.id}") from exc
 
 
 def evaluate_rules(
@@ -191,7 +199,8 @@ def evaluate_rules(
     con.execute(f"CREATE OR REPLACE TABLE evidence ({cols})")
     for rule in rules:
         if rule.enabled:
-            con.execute(f"INSERT INTO evidence SELECT * FROM (\n{rule_sql(rule)}\n)")
+            sql, params = rule_statement(rule)
+            con.execute(f"INSERT INTO evidence SELECT * FROM (\n{sql}\n)", params)
     if not return_table:
         return None
     return con.sql(

@@ -18,6 +18,7 @@ from rich.table import Table
 from features.engine import open_window
 from features.rules import SEVERITY_ZH, Rule, evaluate_rules, load_rules
 from features.rules_kinds import KINDS
+from features.sql_text import literal, values
 from feijian.errors import InputError
 
 
@@ -48,17 +49,16 @@ def _load_truth(con: duckdb.DuckDBPyConnection, truth: Path, patterns: Sequence[
     def src(p: Path, cols: str) -> str:
         if not p.exists():
             return f"SELECT {', '.join(f'CAST(NULL AS VARCHAR) AS {c.strip()}' for c in cols.split(','))} WHERE FALSE"
-        rel = f"read_parquet('{str(p).replace(chr(39), chr(39) * 2)}')"
+        rel = f"read_parquet({literal(p)})"
         ptype = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {rel})").fetchall())
         if ptype.get("pattern", "VARCHAR") == "VARCHAR":
             return f"SELECT {cols} FROM {rel}"
         # Pattern ids rather than names: the simulator's own list (`patterns`) names them.
         if not patterns:
             raise InputError(f"{p.name} stores pattern ids; pass the simulator's pattern names to read them")
-        names = ", ".join(f"({i}, '{n}')" for i, n in enumerate(patterns))
         others = ", ".join(f"t.{c.strip()}" for c in cols.split(",") if c.strip() != "pattern")
         return (f"SELECT {others}, n.name AS pattern FROM {rel} AS t "
-                f"INNER JOIN (VALUES {names}) AS n(id, name) ON CAST(t.pattern AS BIGINT) = n.id")
+                f"INNER JOIN ({values(enumerate(patterns))}) AS n(id, name) ON CAST(t.pattern AS BIGINT) = n.id")
 
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE truth_lines AS
@@ -72,38 +72,33 @@ def _load_truth(con: duckdb.DuckDBPyConnection, truth: Path, patterns: Sequence[
         WHERE t.mdtrt_id IN (SELECT mdtrt_id FROM mdtrt_d)""")
 
 
-def _quote_list(values: tuple[str, ...]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values) or "NULL"
-
-
 def _measure_one(con: duckdb.DuckDBPyConnection, rule: Rule) -> dict[str, object]:
-    rid = rule.id.replace("'", "''")
-    hits, amount, true_hits = con.execute(f"""
+    rid = {"rid": rule.id}
+    targets = {"targets": rule.targets}
+    hits, amount, true_hits = con.execute("""
         SELECT COUNT(*), COALESCE(SUM(amount_at_risk), 0),
             COUNT(*) FILTER (WHERE CASE WHEN hit_level = 'fee_line'
                 THEN feedetl_sn IN (SELECT feedetl_sn FROM truth_lines)
                     OR mdtrt_id IN (SELECT mdtrt_id FROM truth_visits)
                 ELSE mdtrt_id IN (SELECT mdtrt_id FROM truth_visits)
                     OR mdtrt_id IN (SELECT mdtrt_id FROM truth_lines) END)
-        FROM evidence WHERE rule_id = '{rid}'""").fetchone()  # type: ignore[misc]
-    targets = _quote_list(rule.targets)
-    target_lines = f"SELECT DISTINCT feedetl_sn FROM truth_lines WHERE pattern IN ({targets})"
-    target_visits = f"SELECT DISTINCT mdtrt_id FROM truth_visits WHERE pattern IN ({targets})"
-    n_lines = con.execute(f"SELECT COUNT(*) FROM ({target_lines})").fetchone()[0]  # type: ignore[index]
-    n_visits = con.execute(f"SELECT COUNT(*) FROM ({target_visits})").fetchone()[0]  # type: ignore[index]
+        FROM evidence WHERE rule_id = $rid""", rid).fetchone()  # type: ignore[misc]
+    target_lines = "SELECT DISTINCT feedetl_sn FROM truth_lines WHERE pattern IN $targets"
+    target_visits = "SELECT DISTINCT mdtrt_id FROM truth_visits WHERE pattern IN $targets"
+    n_lines = con.execute(f"SELECT COUNT(*) FROM ({target_lines})", targets).fetchone()[0]  # type: ignore[index]
+    n_visits = con.execute(f"SELECT COUNT(*) FROM ({target_visits})", targets).fetchone()[0]  # type: ignore[index]
     if KINDS[rule.kind].hit_level == "fee_line" and n_lines:
         units, found = con.execute(f"""
             SELECT COUNT(*), COUNT(*) FILTER (
-                WHERE feedetl_sn IN (SELECT feedetl_sn FROM evidence WHERE rule_id = '{rid}'))
-            FROM ({target_lines})""").fetchone()  # type: ignore[misc]
+                WHERE feedetl_sn IN (SELECT feedetl_sn FROM evidence WHERE rule_id = $rid))
+            FROM ({target_lines})""", rid | targets).fetchone()  # type: ignore[misc]
     else:
         # Visits the truth marks with a target pattern; else the visits of the target fee lines.
-        visits = target_visits if n_visits else (
-            f"SELECT DISTINCT mdtrt_id FROM truth_lines WHERE pattern IN ({targets})")
+        visits = target_visits if n_visits else "SELECT DISTINCT mdtrt_id FROM truth_lines WHERE pattern IN $targets"
         units, found = con.execute(f"""
             SELECT COUNT(*), COUNT(*) FILTER (
-                WHERE mdtrt_id IN (SELECT mdtrt_id FROM evidence WHERE rule_id = '{rid}'))
-            FROM ({visits})""").fetchone()  # type: ignore[misc]
+                WHERE mdtrt_id IN (SELECT mdtrt_id FROM evidence WHERE rule_id = $rid))
+            FROM ({visits})""", rid | targets).fetchone()  # type: ignore[misc]
     return {
         "rule_id": rule.id,
         "name_zh": rule.name_zh,

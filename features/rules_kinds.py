@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 HitLevel = Literal["fee_line", "visit"]
-# int: whole number ≥ 0 · number: finite number · bool · codes: non-empty list of code strings,
-# rendered as a quoted SQL list · icd3: non-empty list of 3-character ICD-10 codes or ranges
-# ("N70-N98"), rendered as a predicate over the column `diag3`.
+# int: whole number ≥ 0 · number: finite number · bool · codes: non-empty list of code strings
+# (these four are bound as DuckDB parameters, `$name`; a code list is read as `col IN $name`) ·
+# icd3: non-empty list of 3-character ICD-10 codes or ranges ("N70-N98"), written as a predicate over
+# the column `diag3` into the kind's `${name}` slot.
 ParamType = Literal["int", "number", "bool", "codes", "icd3"]
 # How a detail field is printed in the reason sentence and the detail JSON.
 FieldType = Literal["str", "int", "num", "date", "pseudonym"]

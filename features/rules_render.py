@@ -1,7 +1,8 @@
-"""Turn a rule (YAML data) into SQL text safely.
+"""Turn a rule (YAML data) into SQL safely.
 
-Parameters never reach SQL as raw strings: each is validated against its declared type and rendered
-as a number, a boolean, a quoted code list, or an ICD-10 predicate. The reason sentence and the
+Parameters never reach SQL as raw strings: each is validated against its declared type and bound as
+a DuckDB parameter (a number, a boolean, a code list); an ICD-10 list, which is structure rather
+than a value, becomes a predicate whose codes features.sql_text quotes. The reason sentence and the
 detail JSON are compiled into SQL expressions too, so the evidence table comes out of one query per
 rule on DuckDB and, transpiled, on Spark — no per-row Python.
 """
@@ -15,19 +16,16 @@ from collections.abc import Mapping
 
 from features.rules_kinds import STANDARD_FIELDS, FieldType, Kind, ParamType
 from features.schema import HOSP_LV, HOSP_TIER
+from features.sql_text import literal
 from feijian.errors import ConfigError
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
 _ICD3_RE = re.compile(r"^([A-Z][0-9]{2})(?:-([A-Z][0-9]{2}))?$")
 
 
-def sql_str(value: str) -> str:
-    """A SQL string literal (single quotes doubled)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def render_param(rule_id: str, name: str, ptype: ParamType, value: object) -> str:
-    """The SQL text for one parameter value, or ConfigError naming the rule, the value and the fix."""
+def param_value(rule_id: str, name: str, ptype: ParamType, value: object) -> object:
+    """One parameter as it reaches SQL: the value to bind ($name), or for `icd3` the predicate over
+    `diag3` that fills the kind's ${name} slot; ConfigError names the rule, the value and the fix."""
 
     def bad(expected: str) -> ConfigError:
         return ConfigError(f"rules.yaml {rule_id}: parameter {name} = {value!r} is not {expected}")
@@ -35,22 +33,22 @@ def render_param(rule_id: str, name: str, ptype: ParamType, value: object) -> st
     if ptype == "bool":
         if not isinstance(value, bool):
             raise bad("true/false")
-        return "TRUE" if value else "FALSE"
+        return value
     if ptype in ("int", "number"):
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise bad("a number")
         if ptype == "int":
             if not float(value).is_integer() or value < 0:
                 raise bad("a whole number ≥ 0")
-            return str(int(value))
-        return repr(float(value))
+            return int(value)
+        return float(value)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise bad("a non-empty list of strings")
     if ptype == "codes":
         for v in value:
             if not _CODE_RE.match(v):
                 raise bad(f"a list of codes (letters, digits, _ . -); {v!r} is not")
-        return ", ".join(sql_str(v) for v in value)
+        return tuple(value)
     # icd3: a predicate over `diag3` (the first three characters of the diagnosis, upper case)
     terms = []
     for v in value:
@@ -58,7 +56,7 @@ def render_param(rule_id: str, name: str, ptype: ParamType, value: object) -> st
         if not m:
             raise bad(f"a list of ICD-10 3-character codes or ranges like 'N70-N98'; {v!r} is not")
         lo, hi = m.group(1), m.group(2)
-        terms.append(f"diag3 BETWEEN {sql_str(lo)} AND {sql_str(hi)}" if hi else f"diag3 = {sql_str(lo)}")
+        terms.append(f"diag3 BETWEEN {literal(lo)} AND {literal(hi)}" if hi else f"diag3 = {literal(lo)}")
     return "(" + " OR ".join(terms) + ")"
 
 
@@ -75,8 +73,8 @@ def param_text(value: object) -> str:
 
 def builtins() -> dict[str, str]:
     """SQL snippets derived from the input contract, so the code lists live only in schema.py."""
-    tier = " ".join(f"WHEN {sql_str(k)} THEN {v}" for k, v in HOSP_TIER.items())
-    names = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in HOSP_LV.items())
+    tier = " ".join(f"WHEN {literal(k)} THEN {v}" for k, v in HOSP_TIER.items())
+    names = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in HOSP_LV.items())
     return {
         "hosp_tier_case": f"CASE fm.hosp_lv {tier} ELSE 0 END",
         "hosp_lv_name_case": f"CASE fm.hosp_lv {names} ELSE '未知等级' END",
@@ -116,9 +114,9 @@ def template_names(template: str) -> list[str]:
 def compile_reason(template: str, kind: Kind, params: Mapping[str, object], rule_id: str) -> str:
     """The reason template as one SQL CONCAT over the hit's columns and the rule's parameters."""
     parts: list[str] = []
-    for literal, name, spec, conv in string.Formatter().parse(template):
-        if literal:
-            parts.append(sql_str(literal))
+    for text, name, spec, conv in string.Formatter().parse(template):
+        if text:
+            parts.append(literal(text))
         if name is None:
             continue
         if spec or conv:
@@ -129,14 +127,14 @@ def compile_reason(template: str, kind: Kind, params: Mapping[str, object], rule
             col, ftype = STANDARD_FIELDS[name]
             parts.append(f"COALESCE({_field_text(col, ftype)}, '—')")
         elif name in params:
-            parts.append(sql_str(param_text(params[name])))
+            parts.append(literal(param_text(params[name])))
         else:
             allowed = sorted([*kind.fields, *STANDARD_FIELDS, *params])
             raise ConfigError(
                 f"rules.yaml {rule_id}: reason placeholder {{{name}}} is not a field of kind {kind.name}; "
                 f"use one of {', '.join(allowed)}"
             )
-    return "CONCAT(" + ", ".join(parts or ["''"]) + ")"
+    return "CONCAT(" + ", ".join(parts or [literal("")]) + ")"
 
 
 def compile_detail(kind: Kind) -> str:
@@ -151,6 +149,6 @@ def compile_detail(kind: Kind) -> str:
             escaped = f"REPLACE(REPLACE({text}, '\\', '\\\\'), '\"', '\\\"')"
             # CONCAT skips NULLs, so a NULL is caught before quoting.
             value = f"CASE WHEN h.{name} IS NULL THEN 'null' ELSE CONCAT('\"', {escaped}, '\"') END"
-        parts += [sql_str(key), value]
-    parts.append(sql_str("}" if kind.fields else "{}"))
+        parts += [literal(key), value]
+    parts.append(literal("}" if kind.fields else "{}"))
     return "CONCAT(" + ", ".join(parts) + ")"

@@ -12,6 +12,7 @@ from pathlib import Path
 from dateutil.relativedelta import relativedelta
 
 from features.schema import HOSP_TIER, Table
+from features.sql_text import values
 from feijian.errors import MissingWorkspaceTableError
 from feijian.settings import Workspace
 
@@ -36,17 +37,17 @@ class Window:
     def prev_start(self) -> date:
         return self.as_of - relativedelta(months=2 * self.months)
 
-    def params(self) -> dict[str, str]:
-        lit = lambda d: f"DATE '{d.isoformat()}'"  # noqa: E731
+    def params(self) -> dict[str, object]:
+        """Every value the feature SQL names as a parameter."""
         return {
-            "as_of": lit(self.as_of),
-            "window_start": lit(self.start),
-            "prev_start": lit(self.prev_start),
-            "recent_start": lit(self.as_of - relativedelta(months=3)),
-            "recent_prev_start": lit(self.as_of - relativedelta(months=6)),
-            "window_days": str((self.as_of - self.start).days),
-            "mild_dx": ", ".join(f"'{d}'" for d in MILD_DX),
-            "serious_recovered": str(SERIOUS_RECOVERED),
+            "as_of": self.as_of,
+            "window_start": self.start,
+            "prev_start": self.prev_start,
+            "recent_start": self.as_of - relativedelta(months=3),
+            "recent_prev_start": self.as_of - relativedelta(months=6),
+            "window_days": (self.as_of - self.start).days,
+            "mild_dx": MILD_DX,
+            "serious_recovered": SERIOUS_RECOVERED,
         }
 
 
@@ -74,14 +75,13 @@ def table_folder(workspace: Path, table: str) -> Path:
     return folder
 
 
-def fac_tier_sql(win: Window) -> str:
-    """Facilities open before as_of with their tier and peer group (shared by both engines)."""
-    tiers = ", ".join(f"('{lv}', {t})" for lv, t in HOSP_TIER.items())
+def fac_tier_sql() -> str:
+    """Facilities open before $as_of with their tier and peer group (shared by both engines)."""
     return f"""CREATE OR REPLACE TEMP TABLE fac_tier AS
         SELECT f.fixmedins_code, f.fixmedins_type, f.hosp_lv, t.tier AS hosp_tier, f.ownership, f.admdvs,
                f.fixmedins_type || '|' || CAST(t.tier AS VARCHAR) AS peer_group
-        FROM fixmedins AS f JOIN (VALUES {tiers}) AS t(lv, tier) ON t.lv = f.hosp_lv
-        WHERE f.begndate < DATE '{win.as_of.isoformat()}'"""
+        FROM fixmedins AS f JOIN ({values(HOSP_TIER.items())}) AS t(lv, tier) ON t.lv = f.hosp_lv
+        WHERE f.begndate < $as_of"""
 
 
 def empty_select(spec: Table) -> str:

@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from features.rules import EVIDENCE_COLUMNS, kind_sql_text, load_rules, rule_sql, rules_version
+from features.rules import EVIDENCE_COLUMNS, kind_sql_text, load_rules, rule_sql, rule_statement, rules_version
 from features.rules_kinds import KINDS
 from features.rules_render import builtins, template_names
 from features.schema import VIOLATION
@@ -51,8 +51,9 @@ def test_every_kind_has_sql_with_header_and_declared_placeholders(kind: str) -> 
     sql = kind_sql_text(kind)
     header = sql.split("WITH", 1)[0]
     assert f"Rule kind: {kind}" in header and "Grain:" in header and "Parameters:" in header
-    placeholders = set(re.findall(r"\$\{(\w+)\}", sql))
-    assert placeholders - {"evidence_select"} - set(builtins()) == set(KINDS[kind].params)
+    body = sql.split("WITH", 1)[1]
+    named = set(re.findall(r"\$\{?(\w+)", body))  # $value parameters and ${predicate} slots
+    assert named - {"evidence_select"} - set(builtins()) == set(KINDS[kind].params)
     assert "QUALIFY" not in sql.upper() and "::" not in sql
 
 
@@ -67,6 +68,8 @@ def test_rule_sql_transpiles_to_spark(rule) -> None:
 def test_rule_sql_output_columns_equal_the_declaration(rule) -> None:
     con = RuleCase().connect()
     assert tuple(con.sql(rule_sql(rule)).columns) == EVIDENCE_COLUMNS
+    sql, params = rule_statement(rule)
+    assert tuple(con.sql(sql, params=params).columns) == EVIDENCE_COLUMNS
 
 
 def test_every_kind_is_used_by_a_rule() -> None:
@@ -103,8 +106,10 @@ def test_missing_parameter_and_unknown_placeholder_are_refused(tmp_path: Path) -
         load_rules(_write(tmp_path, RULE_TMPL.format(params="{tolerance_ratio: 0}", reason="{nope}")))
 
 
-def test_code_lists_are_quoted_and_validated() -> None:
+def test_code_lists_are_bound_quoted_and_validated() -> None:
     rule = next(r for r in RULES if r.kind == "readmission")
+    sql, params = rule_statement(rule)
+    assert "IN $med_types" in sql and params["med_types"] == ("21",)
     assert "IN ('21')" in rule_sql(rule)
     with pytest.raises(ConfigError, match="med_types"):
         rule_sql(replace(rule, params={**rule.params, "med_types": ["21') OR (1=1"]}))

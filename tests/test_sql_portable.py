@@ -6,16 +6,17 @@ from datetime import date
 
 import pytest
 
-from features.build import FACILITY_FAMILIES, Window, fac_tier_sql, read_sql, render, statements
+from features.build import FACILITY_FAMILIES, Window, fac_tier_sql, read_sql
 from features.engine_spark import default_shuffle_partitions, spark_master, to_spark
+from features.sql_text import inline, statements
 
 PARAMS = Window(date(2024, 1, 1), 12).params()
 
 
 @pytest.mark.parametrize("name", ["staging", "physician", *FACILITY_FAMILIES])
 def test_feature_sql_transpiles_to_spark(name: str) -> None:
-    for stmt in statements(render(read_sql(name), PARAMS)):
-        spark = to_spark(stmt)
+    for stmt in statements(read_sql(name)):
+        spark = to_spark(inline(stmt, PARAMS))
         assert "SELECT" in spark.upper()
 
 
@@ -35,7 +36,7 @@ def test_every_division_is_in_double_on_spark() -> None:
 
 
 def test_fac_tier_and_dates_transpile() -> None:
-    sql = to_spark(fac_tier_sql(Window(date(2024, 1, 1), 12)))
+    sql = to_spark(inline(fac_tier_sql(), PARAMS))
     assert "VALUES" in sql and "2024-01-01" in sql
     assert "DATEDIFF" in to_spark("SELECT DATE_DIFF('day', a, b) FROM t").upper()
 

@@ -11,6 +11,8 @@ import pytest
 
 from features.sql_text import bind, fill, ident, inline, list_literal, literal, parameters, run, statements, values
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def test_literals_quote_once() -> None:
     assert literal("O'Brien") == "'O''Brien'"
@@ -78,3 +80,12 @@ def test_fill_puts_generated_sql_in_slots_only() -> None:
     with pytest.raises(KeyError, match="slot"):
         fill("SELECT ${missing}", {})
 
+
+def test_no_other_module_of_features_quotes_sql_itself() -> None:
+    own = ROOT / "features" / "sql_text.py"
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "features").rglob("*.py")
+        if p != own and ('''"''"''' in p.read_text(encoding="utf-8") or "chr(39)" in p.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

@@ -11,7 +11,7 @@ WITH lines AS (
         CASE WHEN f.list_type IN ('101', '102') THEN f.cnt * COALESCE(c.days_per_unit, 0) ELSE 0 END AS supply
     FROM win_fee AS f
     LEFT JOIN catalog AS c ON c.med_list_codg = f.med_list_codg
-    WHERE f.bilg_dr_codg IS NOT NULL AND f.fee_ocur_time >= {window_start} AND f.fee_ocur_time < {as_of}
+    WHERE f.bilg_dr_codg IS NOT NULL AND f.fee_ocur_time >= $window_start AND f.fee_ocur_time < $as_of
 ),
 per_patient AS (
     SELECT dr_code, psn_no, SUM(amt) AS amt, SUM(drug_amt) AS drug_amt, SUM(test_amt) AS test_amt,

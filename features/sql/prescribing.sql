@@ -11,7 +11,7 @@ WITH v AS (
 traced AS (
     SELECT fixmedins_code, COUNT(*) AS n_traced
     FROM win_fee
-    WHERE trace_code IS NOT NULL AND fee_ocur_time >= {window_start} AND fee_ocur_time < {as_of}
+    WHERE trace_code IS NOT NULL AND fee_ocur_time >= $window_start AND fee_ocur_time < $as_of
     GROUP BY fixmedins_code
 ),
 dup AS (

@@ -1,14 +1,15 @@
 -- Staging: point-in-time slices every feature family reads.
 -- Inputs (views made by features.build over the workspace, already pruned to the months needed):
 --   src_visit, src_setl, src_fee, fixmedins, catalog
--- Parameters: {as_of}, {window_start}, {prev_start} (DATE literals). Nothing on or after {as_of} is read:
--- visits must have ended, settlements and fee lines must have happened, before {as_of}.
+-- Parameters: $as_of, $window_start, $prev_start (dates).
+-- Nothing on or after $as_of is read: visits must have ended, settlements and fee lines must have
+-- happened, before $as_of.
 -- Amounts are DECIMAL from here on: their sums are exact, so no feature depends on the order rows
 -- arrive in (parallel float sums differ in the last bits; equal peers then swapped ranks between runs).
 -- Design for 50 M fee lines: visits are staged before fee lines, the window's fee lines are read from
 -- Parquet once (win_fee) and summed per visit; every later step works on visits or on win_fee.
 
--- stg_visit: one row per visit that began on/after {prev_start} and ended before {as_of}.
+-- stg_visit: one row per visit that began on/after $prev_start and ended before $as_of.
 CREATE OR REPLACE TEMP TABLE stg_visit AS
 WITH visits AS (
     SELECT
@@ -16,10 +17,10 @@ WITH visits AS (
         v.dscg_maindiag_code, v.drg_code, v.drg_weight, v.atddr_no, v.dept, v.gend, v.age,
         CAST(v.begntime AS DATE) AS visit_day,
         v.med_type IN ('21', '52') AS is_inpatient,
-        v.begntime >= {window_start} AS in_win,
+        v.begntime >= $window_start AS in_win,
         GREATEST(DATE_DIFF('day', CAST(v.begntime AS DATE), CAST(v.endtime AS DATE)), 1) AS los
     FROM src_visit AS v
-    WHERE v.begntime >= {prev_start} AND v.endtime < {as_of}
+    WHERE v.begntime >= $prev_start AND v.endtime < $as_of
 ),
 pay AS (
     SELECT
@@ -27,7 +28,7 @@ pay AS (
         SUM(CAST(fund_pay_sumamt AS DECIMAL(18, 4))) AS fund_pay,
         SUM(CAST(medfee_sumamt AS DECIMAL(18, 4))) AS medfee
     FROM src_setl
-    WHERE setl_time >= {prev_start} AND setl_time < {as_of}
+    WHERE setl_time >= $prev_start AND setl_time < $as_of
     GROUP BY mdtrt_id
 ),
 inpatient_gaps AS (
@@ -50,7 +51,7 @@ FROM visits
 LEFT JOIN pay ON pay.mdtrt_id = visits.mdtrt_id
 LEFT JOIN inpatient_gaps ON inpatient_gaps.mdtrt_id = visits.mdtrt_id;
 
--- win_fee: the window's fee lines of visits known at {as_of} (ended before it), with the columns the
+-- win_fee: the window's fee lines of visits known at $as_of (ended before it), with the columns the
 -- feature families and the rule base read. This is the only pass over the fee lines' Parquet files:
 -- staging's visit sums, the physician roll-up, the census and every fee-line rule read this table,
 -- so all agree on what is known and none re-decodes the files (at 18 M window lines the 20-odd
@@ -64,7 +65,7 @@ SELECT
     CAST(f.det_item_fee_sumamt AS DECIMAL(18, 4)) AS det_item_fee_sumamt,
     f.bilg_dr_codg, f.trace_code
 FROM src_fee AS f
-WHERE f.fee_ocur_time >= {window_start} AND f.fee_ocur_time < {as_of}
+WHERE f.fee_ocur_time >= $window_start AND f.fee_ocur_time < $as_of
   AND f.mdtrt_id IN (SELECT mdtrt_id FROM stg_visit WHERE in_win);
 
 -- stg_visit_fee: one row per window visit with its fee lines summed by category.
@@ -123,8 +124,8 @@ GROUP BY mdtrt_id;
 -- The rule base reads the window under the contract's own table names.
 CREATE OR REPLACE TEMP VIEW fee_list_d AS SELECT * FROM win_fee;
 
--- mdtrt_d: the window's visits (the same rows as src_visit with begntime >= {window_start} and
--- endtime < {as_of}), read from stg_visit in memory rather than from the Parquet files again.
+-- mdtrt_d: the window's visits (the same rows as src_visit with begntime >= $window_start and
+-- endtime < $as_of), read from stg_visit in memory rather than from the Parquet files again.
 CREATE OR REPLACE TEMP VIEW mdtrt_d AS
 SELECT
     mdtrt_id, psn_no, fixmedins_code, med_type, begntime, endtime, dscg_maindiag_code, drg_code,
@@ -134,4 +135,4 @@ WHERE in_win;
 
 CREATE OR REPLACE TEMP VIEW setl_d AS
 SELECT * FROM src_setl
-WHERE setl_time >= {window_start} AND mdtrt_id IN (SELECT mdtrt_id FROM stg_visit WHERE in_win);
+WHERE setl_time >= $window_start AND mdtrt_id IN (SELECT mdtrt_id FROM stg_visit WHERE in_win);

@@ -1,6 +1,6 @@
 -- Family: temporal shape against the facility's own past. Grain: one row per facility × as_of.
 -- Reads stg_visit (both windows; fund payout by visit month) and stg_visit_fee (fee mix).
--- Parameters: {window_start}, {recent_start} (as_of − 3 months), {recent_prev_start} (as_of − 6 months).
+-- Parameters: $window_start, $recent_start (as_of − 3 months), $recent_prev_start (as_of − 6 months).
 WITH monthly AS (
     SELECT fixmedins_code,
            DATE_TRUNC('month', visit_day) AS m,
@@ -24,22 +24,22 @@ shift AS (
 ),
 recent AS (
     SELECT fixmedins_code,
-           SUM(CASE WHEN visit_day >= {recent_start} THEN fund_pay ELSE 0 END) AS last3,
-           SUM(CASE WHEN visit_day >= {recent_prev_start} AND visit_day < {recent_start} THEN fund_pay ELSE 0 END)
+           SUM(CASE WHEN visit_day >= $recent_start THEN fund_pay ELSE 0 END) AS last3,
+           SUM(CASE WHEN visit_day >= $recent_prev_start AND visit_day < $recent_start THEN fund_pay ELSE 0 END)
                AS prev3
     FROM stg_visit
-    WHERE visit_day >= {recent_prev_start}
+    WHERE visit_day >= $recent_prev_start
     GROUP BY fixmedins_code
 ),
 mix AS (
     SELECT s.fixmedins_code,
-           CASE WHEN s.visit_day >= {recent_start} THEN 1 ELSE 0 END AS is_recent,
+           CASE WHEN s.visit_day >= $recent_start THEN 1 ELSE 0 END AS is_recent,
            SUM(f.fee_drug) AS drug, SUM(f.fee_test) AS test, SUM(f.fee_consumable) AS consumable,
            SUM(f.fee_treatment) AS treatment, SUM(f.fee_selfpay) AS selfpay,
            SUM(f.fee_total) AS total
     FROM stg_visit AS s
     JOIN stg_visit_fee AS f ON f.mdtrt_id = s.mdtrt_id
-    GROUP BY s.fixmedins_code, CASE WHEN s.visit_day >= {recent_start} THEN 1 ELSE 0 END
+    GROUP BY s.fixmedins_code, CASE WHEN s.visit_day >= $recent_start THEN 1 ELSE 0 END
 ),
 mix_shares AS (
     SELECT fixmedins_code, is_recent,

@@ -1,5 +1,5 @@
 -- Family: volume and growth. Grain: one row per facility × as_of.
--- Reads stg_visit (window and previous window), fixmedins (open_beds). Parameter: {window_days}.
+-- Reads stg_visit (window and previous window), fixmedins (open_beds). Parameter: $window_days.
 WITH win AS (
     SELECT
         fixmedins_code,
@@ -28,7 +28,7 @@ SELECT
     CASE WHEN COALESCE(prev.n_visits, 0) > 0 THEN CAST(win.n_visits AS DOUBLE) / prev.n_visits - 1 ELSE 0 END
         AS visits_growth,
     CAST(win.n_admissions AS DOUBLE) / NULLIF(win.n_patients, 0) AS admission_rate,
-    CASE WHEN f.open_beds > 0 THEN win.bed_days / (CAST(f.open_beds AS DOUBLE) * {window_days}) END
+    CASE WHEN f.open_beds > 0 THEN win.bed_days / (CAST(f.open_beds AS DOUBLE) * $window_days) END
         AS beds_utilisation
 FROM win
 JOIN fixmedins AS f ON f.fixmedins_code = win.fixmedins_code

@@ -6,7 +6,7 @@
 WITH restricted_items AS (
     SELECT med_list_codg, name AS item_name, lmt_age_min, lmt_age_max
     FROM catalog
-    WHERE (${check_max} AND lmt_age_max IS NOT NULL) OR (${check_min} AND lmt_age_min IS NOT NULL)
+    WHERE ($check_max AND lmt_age_max IS NOT NULL) OR ($check_min AND lmt_age_min IS NOT NULL)
 ),
 
 restricted_lines AS (
@@ -38,8 +38,8 @@ hits AS (
     FROM restricted_lines AS l
     INNER JOIN mdtrt_d AS v ON l.mdtrt_id = v.mdtrt_id
     WHERE
-        (${check_max} AND v.age > l.lmt_age_max + ${tolerance_years})
-        OR (${check_min} AND v.age < l.lmt_age_min - ${tolerance_years})
+        ($check_max AND v.age > l.lmt_age_max + $tolerance_years)
+        OR ($check_min AND v.age < l.lmt_age_min - $tolerance_years)
 )
 
 SELECT

@@ -9,7 +9,7 @@ WITH stays AS (
         date_diff('day', DATE '1970-01-01', CAST(begntime AS DATE)) AS begin_day,
         date_diff('day', DATE '1970-01-01', CAST(endtime AS DATE)) AS end_day
     FROM mdtrt_d
-    WHERE med_type IN (${med_types})
+    WHERE med_type IN $med_types
 ),
 
 outside_lines AS (
@@ -20,8 +20,8 @@ outside_lines AS (
     INNER JOIN stays AS s ON f.mdtrt_id = s.mdtrt_id
     WHERE f.cnt > 0
         AND (
-            date_diff('day', DATE '1970-01-01', CAST(f.fee_ocur_time AS DATE)) < s.begin_day - ${tolerance_days}
-            OR date_diff('day', DATE '1970-01-01', CAST(f.fee_ocur_time AS DATE)) > s.end_day + ${tolerance_days}
+            date_diff('day', DATE '1970-01-01', CAST(f.fee_ocur_time AS DATE)) < s.begin_day - $tolerance_days
+            OR date_diff('day', DATE '1970-01-01', CAST(f.fee_ocur_time AS DATE)) > s.end_day + $tolerance_days
         )
 ),
 

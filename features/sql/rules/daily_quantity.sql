@@ -4,7 +4,7 @@
 -- Parameters: tolerance (number: extra units allowed per day).
 -- Amount at risk: the units above the limit × unit price (earlier lines of the day are within it).
 WITH limited_items AS (
-    SELECT med_list_codg, name AS item_name, max_cnt_per_day + ${tolerance} AS limit_cnt, max_cnt_per_day
+    SELECT med_list_codg, name AS item_name, max_cnt_per_day + $tolerance AS limit_cnt, max_cnt_per_day
     FROM catalog
     WHERE max_cnt_per_day IS NOT NULL
 ),

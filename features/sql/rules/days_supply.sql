@@ -37,7 +37,7 @@ hits AS (
         max_days_supply,
         total_cnt
     FROM drug_lines
-    WHERE total_cnt * days_per_unit > max_days_supply + ${tolerance_days}
+    WHERE total_cnt * days_per_unit > max_days_supply + $tolerance_days
 )
 
 SELECT

@@ -7,7 +7,7 @@
 WITH repeated_keys AS (
     SELECT mdtrt_id, med_list_codg, fee_ocur_time, cnt, pric, COUNT(*) AS n_copies
     FROM fee_list_d
-    WHERE cnt > 0 AND list_type IN (${list_types})
+    WHERE cnt > 0 AND list_type IN $list_types
     GROUP BY mdtrt_id, med_list_codg, fee_ocur_time, cnt, pric
     HAVING COUNT(*) >= 2
 ),
@@ -27,7 +27,7 @@ copies AS (
         AND f.fee_ocur_time = k.fee_ocur_time
         AND f.cnt = k.cnt
         AND f.pric = k.pric
-    WHERE f.list_type IN (${list_types})
+    WHERE f.list_type IN $list_types
 ),
 
 hits AS (

@@ -13,7 +13,7 @@ WITH limited_items AS (
         name AS item_name,
         max_cnt_per_period AS max_cnt,
         period_days,
-        period_days - ${tolerance_days} AS window_days
+        period_days - $tolerance_days AS window_days
     FROM catalog
     WHERE max_cnt_per_period IS NOT NULL AND period_days IS NOT NULL
 ),

@@ -10,7 +10,7 @@ WITH visits AS (
         mdtrt_id, psn_no, fixmedins_code, begntime, atddr_no,
         date_diff('day', DATE '1970-01-01', CAST(begntime AS DATE)) AS day_no
     FROM mdtrt_d
-    WHERE med_type IN (${med_types})
+    WHERE med_type IN $med_types
 ),
 
 frequent_people AS (
@@ -18,21 +18,21 @@ frequent_people AS (
     SELECT psn_no
     FROM visits
     GROUP BY psn_no
-    HAVING COUNT(*) > ${max_visits}
+    HAVING COUNT(*) > $max_visits
 ),
 
 counted AS (
     SELECT
         v.*,
         COUNT(*) OVER (
-            PARTITION BY v.psn_no ORDER BY v.day_no RANGE BETWEEN ${lookback_days} PRECEDING AND CURRENT ROW
+            PARTITION BY v.psn_no ORDER BY v.day_no RANGE BETWEEN $lookback_days PRECEDING AND CURRENT ROW
         ) AS n_visits
     FROM visits AS v
     WHERE v.psn_no IN (SELECT psn_no FROM frequent_people)
 ),
 
 flagged AS (
-    SELECT * FROM counted WHERE n_visits > ${max_visits}
+    SELECT * FROM counted WHERE n_visits > $max_visits
 ),
 
 ${visit_fund_cte}
@@ -46,7 +46,7 @@ hits AS (
         q.begntime AS event_time,
         COALESCE(f.fund_amt, 0) AS amount_at_risk,
         q.n_visits,
-        ${lookback_days} + 1 AS window_days
+        $lookback_days + 1 AS window_days
     FROM flagged AS q
     LEFT JOIN visit_fund AS f ON q.mdtrt_id = f.mdtrt_id
 )

@@ -9,11 +9,11 @@ WITH stays AS (
         SUBSTRING(UPPER(dscg_maindiag_code), 1, 3) AS diag3,
         date_diff('day', CAST(begntime AS DATE), CAST(endtime AS DATE)) AS los_days
     FROM mdtrt_d
-    WHERE med_type IN (${med_types}) AND dscg_maindiag_code IS NOT NULL
+    WHERE med_type IN $med_types AND dscg_maindiag_code IS NOT NULL
 ),
 
 flagged AS (
-    SELECT * FROM stays WHERE ${mild_diagnoses} AND los_days <= ${max_los_days}
+    SELECT * FROM stays WHERE ${mild_diagnoses} AND los_days <= $max_los_days
 ),
 
 ${visit_fund_cte}

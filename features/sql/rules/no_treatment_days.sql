@@ -13,8 +13,8 @@ WITH stays AS (
         CAST(endtime AS DATE) AS end_date,
         GREATEST(date_diff('day', CAST(begntime AS DATE), CAST(endtime AS DATE)), 1) AS los_days
     FROM mdtrt_d
-    WHERE med_type IN (${med_types})
-        AND date_diff('day', CAST(begntime AS DATE), CAST(endtime AS DATE)) >= ${min_los_days}
+    WHERE med_type IN $med_types
+        AND date_diff('day', CAST(begntime AS DATE), CAST(endtime AS DATE)) >= $min_los_days
 ),
 
 treated_days AS (
@@ -22,7 +22,7 @@ treated_days AS (
     FROM fee_list_d AS f
     INNER JOIN stays AS s ON f.mdtrt_id = s.mdtrt_id
     WHERE f.cnt > 0
-        AND f.med_chrgitm_type NOT IN (${idle_chrgitm_types})
+        AND f.med_chrgitm_type NOT IN $idle_chrgitm_types
         AND CAST(f.fee_ocur_time AS DATE) >= s.begin_date
         AND CAST(f.fee_ocur_time AS DATE) <= s.end_date
     GROUP BY f.mdtrt_id, CAST(f.fee_ocur_time AS DATE)
@@ -43,7 +43,7 @@ idle_stays AS (
 ),
 
 flagged AS (
-    SELECT * FROM idle_stays WHERE CAST(idle_days AS DOUBLE) / los_days >= ${min_idle_share}
+    SELECT * FROM idle_stays WHERE CAST(idle_days AS DOUBLE) / los_days >= $min_idle_share
 ),
 
 ${visit_fund_cte}

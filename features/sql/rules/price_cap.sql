@@ -25,7 +25,7 @@ hits AS (
         f.cnt
     FROM fee_list_d AS f
     INNER JOIN capped_items AS i ON f.med_list_codg = i.med_list_codg
-    WHERE f.cnt > 0 AND f.pric > i.price_cap * (1 + ${tolerance_ratio})
+    WHERE f.cnt > 0 AND f.pric > i.price_cap * (1 + $tolerance_ratio)
 )
 
 SELECT

@@ -10,7 +10,7 @@ WITH stays AS (
         date_diff('day', DATE '1970-01-01', CAST(begntime AS DATE)) AS begin_day,
         date_diff('day', DATE '1970-01-01', CAST(endtime AS DATE)) AS end_day
     FROM mdtrt_d
-    WHERE med_type IN (${med_types})
+    WHERE med_type IN $med_types
 ),
 
 with_previous AS (
@@ -32,7 +32,7 @@ flagged AS (
     SELECT w.*, w.begin_day - w.prev_end_day AS gap_days
     FROM with_previous AS w
     WHERE w.prev_end_day IS NOT NULL
-        AND w.begin_day - w.prev_end_day BETWEEN ${min_gap_days} AND ${max_gap_days}
+        AND w.begin_day - w.prev_end_day BETWEEN $min_gap_days AND $max_gap_days
 ),
 
 ${visit_fund_cte}

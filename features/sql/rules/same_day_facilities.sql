@@ -7,7 +7,7 @@
 WITH visits AS (
     SELECT mdtrt_id, psn_no, fixmedins_code, begntime, atddr_no, CAST(begntime AS DATE) AS visit_date
     FROM mdtrt_d
-    WHERE med_type IN (${med_types})
+    WHERE med_type IN $med_types
 ),
 
 candidate_days AS (
@@ -15,7 +15,7 @@ candidate_days AS (
     SELECT psn_no, visit_date
     FROM visits
     GROUP BY psn_no, visit_date
-    HAVING COUNT(*) >= ${min_facilities}
+    HAVING COUNT(*) >= $min_facilities
 ),
 
 busy_days AS (
@@ -23,7 +23,7 @@ busy_days AS (
     FROM visits AS v
     INNER JOIN candidate_days AS c ON v.psn_no = c.psn_no AND v.visit_date = c.visit_date
     GROUP BY v.psn_no, v.visit_date
-    HAVING COUNT(DISTINCT v.fixmedins_code) >= ${min_facilities}
+    HAVING COUNT(DISTINCT v.fixmedins_code) >= $min_facilities
 ),
 
 flagged AS (

@@ -48,7 +48,7 @@ split_groups AS (
         p.package_price
     FROM visit_day_packages AS g
     INNER JOIN packages AS p ON g.package_codg = p.package_codg
-    WHERE g.package_billed = 0 AND g.n_components >= ${min_components}
+    WHERE g.package_billed = 0 AND g.n_components >= $min_components
 ),
 
 hits AS (
