@@ -20,20 +20,11 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-from dateutil.relativedelta import relativedelta
 
 from features import peer, registry
-from features.schema import TABLES
 from features.sql_text import literal, query, run
-from features.window import (
-    OPTIONAL_TABLES,
-    SOURCE_VIEWS,
-    Window,
-    empty_select,
-    fac_tier_sql,
-    table_folder,
-)
-from feijian.errors import InputError, MissingColumnError, MissingTableError
+from features.window import Window, fac_tier_sql, month_bounds, require_columns, source_tables, table_folder
+from feijian.errors import InputError, MissingTableError
 from feijian.settings import Workspace
 
 FACILITY_FAMILIES = (
@@ -102,13 +93,8 @@ def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -
 
     A view keeps its SQL text, so its bounds are written as literals (DuckDB prepares no CREATE VIEW).
     """
-    first_month = win.prev_start.strftime("%Y-%m")
-    last_month = (win.as_of - relativedelta(days=1)).strftime("%Y-%m")
-    for view, table in SOURCE_VIEWS.items():
-        spec = TABLES[table]
-        if table in OPTIONAL_TABLES and not any(ws.table(table).rglob("*.parquet")):
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {empty_select(spec)}")
-            continue
+    first_month, last_month = month_bounds(win)
+    for view, table, spec in source_tables(con, ws):
         src = source_expr(ws.root, table)
         cols, where = "*", ""
         if "hive_partitioning" in src:
@@ -118,12 +104,7 @@ def create_sources(con: duckdb.DuckDBPyConnection, ws: Workspace, win: Window) -
             where += (" AND " if where else " WHERE ") + f"{spec.time_column} < {literal(win.as_of)}"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {cols} FROM {src}{where}")
         present = {r[0] for r in con.execute(f"DESCRIBE {view}").fetchall()}
-        missing = [c for c in spec.required_columns if c not in present]
-        if missing:
-            raise MissingColumnError(
-                f"workspace table {table!r} lacks column(s) {', '.join(missing)} required by the contract "
-                f"(features/schema.py); re-ingest the export"
-            )
+        require_columns(table, present)
         if table == "fee_list_d" and "trace_code" not in present:
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {view} AS "

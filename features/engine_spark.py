@@ -44,9 +44,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from features.schema import TABLES
 from features.sql_text import Params, inline, run
-from feijian.errors import MissingColumnError
 from feijian.settings import (
     Workspace,
     spark_driver_memory,
@@ -326,27 +324,17 @@ def create_sources(con: SparkConnection, ws: Workspace, win: Window) -> None:
     """
     from pyspark.sql import functions as F
 
-    from features.window import OPTIONAL_TABLES, SOURCE_VIEWS, empty_select, fac_tier_sql, table_folder
+    from features.window import fac_tier_sql, month_bounds, require_columns, source_tables, table_folder
 
-    first_month = win.prev_start.strftime("%Y-%m")
-    last_month = (win.as_of - pd.Timedelta(days=1)).strftime("%Y-%m")
-    for view, table in SOURCE_VIEWS.items():
-        spec = TABLES[table]
-        if table in OPTIONAL_TABLES and not any(ws.table(table).rglob("*.parquet")):
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {empty_select(spec)}")
-            continue
+    first_month, last_month = month_bounds(win)
+    for view, table, spec in source_tables(con, ws):
         folder = table_folder(ws.root, table)
         frame = con.spark.read.option("mergeSchema", "true").parquet(str(folder))
         if "month" in frame.columns:
             frame = frame.where(F.col("month").between(first_month, last_month)).drop("month")
         if spec.time_column:
             frame = frame.where(F.col(spec.time_column) < F.lit(win.as_of))
-        missing = [c for c in spec.required_columns if c not in frame.columns]
-        if missing:
-            raise MissingColumnError(
-                f"workspace table {table!r} lacks column(s) {', '.join(missing)} required by the contract "
-                f"(features/schema.py); re-ingest the export"
-            )
+        require_columns(table, frame.columns)
         if table == "fee_list_d" and "trace_code" not in frame.columns:
             frame = frame.withColumn("trace_code", F.lit(None).cast("string"))
         con.register(view, frame)

@@ -6,6 +6,11 @@ a connection holding the point-in-time views (`fee_list_d`, `mdtrt_d`, `setl_d`,
 `dr_info`, `catalog`; see `features.engine.open_window`) and writes one row per hit into the table
 `evidence`: the fee line or visit, the physician, the amount at risk and the reason a supervisor
 reads on site (疑点清单). Hits are indicators for review, not findings.
+
+A kind's SQL (features/sql/rules/<kind>.sql) is the CTEs that find its hits, ending with `flagged`;
+what kinds share is written once: the views they read (`_views.sql`: billed fee lines, visits,
+facility tiers), the end of a fee-line or a visit-level query (`_line_hits.sql`: the item's name;
+`_visit_hits.sql`: the fund at risk) and the evidence columns (`_evidence_select`).
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import pyarrow as pa
 import yaml
 
 from features.rules_kinds import KINDS, Kind
-from features.rules_render import builtins, compile_detail, compile_reason, param_value
-from features.sql_text import bind, fill, inline, literal
+from features.rules_render import compile_detail, compile_reason, param_value
+from features.schema import HOSP_LV, HOSP_TIER
+from features.sql_text import bind, fill, inline, literal, run, values
 from feijian.errors import ConfigError
 
 Severity = Literal["high", "medium", "low"]
@@ -46,6 +52,9 @@ EVIDENCE_SCHEMA: tuple[tuple[str, str], ...] = (
 EVIDENCE_COLUMNS: tuple[str, ...] = tuple(c for c, _ in EVIDENCE_SCHEMA)
 _VISIT_NULL = {"feedetl_sn", "med_list_codg"}
 _LITERAL = {"rule_id", "kind", "hit_level", "detail", "reason"}
+
+# The SQL (features/sql/rules/) that turns a kind's `flagged` rows into `hits`, by hit level.
+HIT_ENDS = {"fee_line": "_line_hits", "visit": "_visit_hits"}
 
 _REQUIRED_KEYS = ("id", "kind", "name_zh", "params", "reason_template", "article", "targets", "severity")
 
@@ -132,9 +141,19 @@ def _parse_rule(entry: object, path: Path) -> Rule:
     return rule
 
 
+def _rules_sql(name: str) -> str:
+    return resources.files("features").joinpath("sql", "rules", f"{name}.sql").read_text(encoding="utf-8")
+
+
 def kind_sql_text(kind_name: str) -> str:
-    """The raw SQL of one kind: its values named as $parameters, its generated SQL as ${slots}."""
-    return resources.files("features").joinpath("sql", "rules", f"{kind_name}.sql").read_text(encoding="utf-8")
+    """The raw SQL of one kind: the CTEs that find its hits, naming its parameters as $name."""
+    return _rules_sql(kind_name)
+
+
+def create_rule_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The views every kind reads besides the window's tables (features/sql/rules/_views.sql)."""
+    levels = values((lv, HOSP_TIER[lv], name) for lv, name in HOSP_LV.items())
+    run(con, fill(_rules_sql("_views"), {"hosp_levels": levels}))
 
 
 def _evidence_select(rule: Rule) -> str:
@@ -161,7 +180,7 @@ def rule_statement(rule: Rule) -> tuple[str, dict[str, object]]:
     """One rule's complete query in DuckDB's dialect and the values of the $parameters it names."""
     decl = rule.kind_decl
     bound: dict[str, object] = {}
-    slots = {**builtins(), "evidence_select": _evidence_select(rule)}  # SQL, not values: ${name} slots
+    slots: dict[str, str] = {}  # icd3 parameters: predicates, written into the kind's ${name} slots
     for name, ptype in decl.params.items():
         value = param_value(rule.id, name, ptype, rule.params[name])
         if ptype == "icd3":
@@ -169,7 +188,8 @@ def rule_statement(rule: Rule) -> tuple[str, dict[str, object]]:
         else:
             bound[name] = value
     try:
-        sql = fill(kind_sql_text(rule.kind), slots)
+        ctes = fill(kind_sql_text(rule.kind), slots).rstrip() + ",\n\n" + _rules_sql(HIT_ENDS[decl.hit_level]).rstrip()
+        sql = f"{ctes}\n\nSELECT\n    {_evidence_select(rule)}\nFROM hits AS h"
         return sql, bind(sql, bound)
     except KeyError as exc:
         raise ConfigError(f"{rule.kind}.sql: {exc.args[0]} for rule {rule.id}") from exc
@@ -195,6 +215,7 @@ def evaluate_rules(
     pulling millions of hits into Arrow here would be wasted work.
     """
     rules = load_rules() if rules is None else rules
+    create_rule_views(con)
     cols = ", ".join(f"{c} {t}" for c, t in EVIDENCE_SCHEMA)
     con.execute(f"CREATE OR REPLACE TABLE evidence ({cols})")
     for rule in rules:

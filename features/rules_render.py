@@ -15,7 +15,6 @@ import string
 from collections.abc import Mapping
 
 from features.rules_kinds import STANDARD_FIELDS, FieldType, Kind, ParamType
-from features.schema import HOSP_LV, HOSP_TIER
 from features.sql_text import literal
 from feijian.errors import ConfigError
 
@@ -69,26 +68,6 @@ def param_text(value: object) -> str:
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
     return str(value)
-
-
-def builtins() -> dict[str, str]:
-    """SQL snippets derived from the input contract, so the code lists live only in schema.py."""
-    tier = " ".join(f"WHEN {literal(k)} THEN {v}" for k, v in HOSP_TIER.items())
-    names = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in HOSP_LV.items())
-    return {
-        "hosp_tier_case": f"CASE fm.hosp_lv {tier} ELSE 0 END",
-        "hosp_lv_name_case": f"CASE fm.hosp_lv {names} ELSE '未知等级' END",
-        # Visit-level kinds name their hit visits `flagged`; the fund paid for them is what is at risk
-        # (summed exactly, like every amount in the feature SQL).
-        "visit_fund_cte": (
-            "visit_fund AS (\n"
-            "    SELECT mdtrt_id, SUM(CAST(fund_pay_sumamt AS DECIMAL(18, 4))) AS fund_amt\n"
-            "    FROM setl_d\n"
-            "    WHERE mdtrt_id IN (SELECT mdtrt_id FROM flagged)\n"
-            "    GROUP BY mdtrt_id\n"
-            "),"
-        ),
-    }
 
 
 def _field_text(column: str, ftype: FieldType) -> str:

@@ -1,19 +1,21 @@
 """The as-of window and the source views both engines read (features.build for DuckDB,
-features.engine_spark for Spark): declarations only, so each engine imports them and neither imports
-the other.
+features.engine_spark for Spark): shared here, so each engine imports them and neither imports the
+other.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from features.schema import HOSP_TIER, Table
+from features.schema import HOSP_TIER, TABLES, Table
 from features.sql_text import values
-from feijian.errors import MissingWorkspaceTableError
+from feijian.errors import MissingColumnError, MissingWorkspaceTableError
 from feijian.settings import Workspace
 
 MILD_DX = ("J00", "J02", "J06", "K29", "K30", "M54", "R51", "R10", "I10", "E11")
@@ -73,6 +75,32 @@ def table_folder(workspace: Path, table: str) -> Path:
             "run `feijian ingest SRC_DIR` first"
         )
     return folder
+
+
+def month_bounds(win: Window) -> tuple[str, str]:
+    """The first and last month partitions (YYYY-MM) the source views read: [prev_start, as_of)."""
+    return win.prev_start.strftime("%Y-%m"), (win.as_of - relativedelta(days=1)).strftime("%Y-%m")
+
+
+def source_tables(con: Any, ws: Workspace) -> Iterator[tuple[str, str, Table]]:
+    """(view, table, contract) of each source view an engine reads from the workspace; an optional
+    table the workspace lacks becomes a view of no rows here instead."""
+    for view, table in SOURCE_VIEWS.items():
+        if table in OPTIONAL_TABLES and not any(ws.table(table).rglob("*.parquet")):
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {empty_select(TABLES[table])}")
+            continue
+        yield view, table, TABLES[table]
+
+
+def require_columns(table: str, present: Iterable[str]) -> None:
+    """MissingColumnError naming the contract's required columns a workspace table lacks."""
+    have = set(present)
+    missing = [c for c in TABLES[table].required_columns if c not in have]
+    if missing:
+        raise MissingColumnError(
+            f"workspace table {table!r} lacks column(s) {', '.join(missing)} required by the contract "
+            f"(features/schema.py); re-ingest the export"
+        )
 
 
 def fac_tier_sql() -> str:

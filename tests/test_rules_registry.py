@@ -10,9 +10,17 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from features.rules import EVIDENCE_COLUMNS, kind_sql_text, load_rules, rule_sql, rule_statement, rules_version
+from features.rules import (
+    EVIDENCE_COLUMNS,
+    create_rule_views,
+    kind_sql_text,
+    load_rules,
+    rule_sql,
+    rule_statement,
+    rules_version,
+)
 from features.rules_kinds import KINDS
-from features.rules_render import builtins, template_names
+from features.rules_render import template_names
 from features.schema import VIOLATION
 from feijian.errors import ConfigError
 from tests.rule_cases import RuleCase
@@ -53,8 +61,10 @@ def test_every_kind_has_sql_with_header_and_declared_placeholders(kind: str) -> 
     assert f"Rule kind: {kind}" in header and "Grain:" in header and "Parameters:" in header
     body = sql.split("WITH", 1)[1]
     named = set(re.findall(r"\$\{?(\w+)", body))  # $value parameters and ${predicate} slots
-    assert named - {"evidence_select"} - set(builtins()) == set(KINDS[kind].params)
+    assert named == set(KINDS[kind].params)
     assert "QUALIFY" not in sql.upper() and "::" not in sql
+    # the CTEs end with `flagged`, what the shared end of a query reads (features.rules.HIT_ENDS)
+    assert re.findall(r"^(?:WITH )?(\w+) AS \($", sql, re.M)[-1] == "flagged"
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
@@ -67,6 +77,7 @@ def test_rule_sql_transpiles_to_spark(rule) -> None:
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_rule_sql_output_columns_equal_the_declaration(rule) -> None:
     con = RuleCase().connect()
+    create_rule_views(con)
     assert tuple(con.sql(rule_sql(rule)).columns) == EVIDENCE_COLUMNS
     sql, params = rule_statement(rule)
     assert tuple(con.sql(sql, params=params).columns) == EVIDENCE_COLUMNS

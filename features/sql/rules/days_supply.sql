@@ -4,42 +4,25 @@
 -- Parameters: tolerance_days (number).
 -- Amount at risk: the line's share of the days above the limit (line amount × excess / supply).
 WITH dosed_items AS (
-    SELECT med_list_codg, name AS item_name, days_per_unit, max_days_supply
+    SELECT med_list_codg, days_per_unit, max_days_supply
     FROM catalog
     WHERE days_per_unit IS NOT NULL AND days_per_unit > 0 AND max_days_supply IS NOT NULL
 ),
 
 drug_lines AS (
     SELECT
-        f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fixmedins_code, f.fee_ocur_time, f.med_list_codg,
-        f.cnt, f.det_item_fee_sumamt, f.bilg_dr_codg, i.item_name, i.days_per_unit, i.max_days_supply,
-        SUM(f.cnt) OVER (
-            PARTITION BY f.mdtrt_id, f.med_list_codg, CAST(f.fee_ocur_time AS DATE)
-        ) AS total_cnt
-    FROM fee_list_d AS f
-    INNER JOIN dosed_items AS i ON f.med_list_codg = i.med_list_codg
-    WHERE f.cnt > 0
+        l.*, i.days_per_unit, i.max_days_supply,
+        SUM(l.cnt) OVER (PARTITION BY l.mdtrt_id, l.med_list_codg, l.fee_day) AS total_cnt
+    FROM rule_lines AS l
+    INNER JOIN dosed_items AS i ON l.med_list_codg = i.med_list_codg
 ),
 
-hits AS (
+flagged AS (
     SELECT
-        fixmedins_code,
-        mdtrt_id,
-        feedetl_sn,
-        psn_no,
-        bilg_dr_codg AS dr_code,
-        fee_ocur_time AS event_time,
-        med_list_codg,
+        *,
         det_item_fee_sumamt * (total_cnt * days_per_unit - max_days_supply) / (total_cnt * days_per_unit)
             AS amount_at_risk,
-        item_name,
-        total_cnt * days_per_unit AS supply_days,
-        max_days_supply,
-        total_cnt
+        total_cnt * days_per_unit AS supply_days
     FROM drug_lines
     WHERE total_cnt * days_per_unit > max_days_supply + $tolerance_days
 )
-
-SELECT
-    ${evidence_select}
-FROM hits AS h

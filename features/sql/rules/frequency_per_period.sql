@@ -9,27 +9,19 @@
 -- Amount at risk: the units above the limit × unit price.
 WITH limited_items AS (
     SELECT
-        med_list_codg,
-        name AS item_name,
-        max_cnt_per_period AS max_cnt,
-        period_days,
-        period_days - $tolerance_days AS window_days
+        med_list_codg, max_cnt_per_period AS max_cnt, period_days, period_days - $tolerance_days AS window_days
     FROM catalog
     WHERE max_cnt_per_period IS NOT NULL AND period_days IS NOT NULL
 ),
 
 tests AS (
     SELECT
-        f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fixmedins_code, f.fee_ocur_time, f.med_list_codg,
-        f.cnt, f.pric, f.det_item_fee_sumamt, f.bilg_dr_codg,
-        i.item_name, i.max_cnt, i.period_days, i.window_days,
-        date_diff('day', DATE '1970-01-01', CAST(f.fee_ocur_time AS DATE)) AS day_no,
-        LAG(CAST(f.fee_ocur_time AS DATE)) OVER (
-            PARTITION BY f.psn_no, f.med_list_codg ORDER BY f.fee_ocur_time, f.feedetl_sn
-        ) AS prev_date
-    FROM fee_list_d AS f
-    INNER JOIN limited_items AS i ON f.med_list_codg = i.med_list_codg
-    WHERE f.cnt > 0
+        l.*,
+        i.max_cnt, i.period_days, i.window_days,
+        LAG(l.fee_day) OVER (PARTITION BY l.psn_no, l.med_list_codg ORDER BY l.fee_ocur_time, l.feedetl_sn)
+            AS prev_date
+    FROM rule_lines AS l
+    INNER JOIN limited_items AS i ON l.med_list_codg = i.med_list_codg
 ),
 
 events AS (
@@ -53,26 +45,9 @@ running AS (
     FROM events
 ),
 
-hits AS (
-    SELECT
-        t.fixmedins_code,
-        t.mdtrt_id,
-        t.feedetl_sn,
-        t.psn_no,
-        t.bilg_dr_codg AS dr_code,
-        t.fee_ocur_time AS event_time,
-        t.med_list_codg,
-        t.pric * LEAST(t.cnt, r.n_in_period - t.max_cnt) AS amount_at_risk,
-        t.item_name,
-        r.n_in_period AS n,
-        t.max_cnt,
-        t.period_days,
-        t.prev_date
+flagged AS (
+    SELECT t.*, t.pric * LEAST(t.cnt, r.n_in_period - t.max_cnt) AS amount_at_risk, r.n_in_period AS n
     FROM tests AS t
     INNER JOIN running AS r ON t.feedetl_sn = r.feedetl_sn AND r.is_test = 1
     WHERE r.n_in_period > t.max_cnt
 )
-
-SELECT
-    ${evidence_select}
-FROM hits AS h

@@ -6,11 +6,7 @@
 --        30-day window), max_visits (int).
 -- Amount at risk: the visit's fund payment.
 WITH visits AS (
-    SELECT
-        mdtrt_id, psn_no, fixmedins_code, begntime, atddr_no,
-        date_diff('day', DATE '1970-01-01', CAST(begntime AS DATE)) AS day_no
-    FROM mdtrt_d
-    WHERE med_type IN $med_types
+    SELECT * FROM rule_visits WHERE med_type IN $med_types
 ),
 
 frequent_people AS (
@@ -25,32 +21,12 @@ counted AS (
     SELECT
         v.*,
         COUNT(*) OVER (
-            PARTITION BY v.psn_no ORDER BY v.day_no RANGE BETWEEN $lookback_days PRECEDING AND CURRENT ROW
+            PARTITION BY v.psn_no ORDER BY v.begin_day RANGE BETWEEN $lookback_days PRECEDING AND CURRENT ROW
         ) AS n_visits
     FROM visits AS v
     WHERE v.psn_no IN (SELECT psn_no FROM frequent_people)
 ),
 
 flagged AS (
-    SELECT * FROM counted WHERE n_visits > $max_visits
-),
-
-${visit_fund_cte}
-
-hits AS (
-    SELECT
-        q.fixmedins_code,
-        q.mdtrt_id,
-        q.psn_no,
-        q.atddr_no AS dr_code,
-        q.begntime AS event_time,
-        COALESCE(f.fund_amt, 0) AS amount_at_risk,
-        q.n_visits,
-        $lookback_days + 1 AS window_days
-    FROM flagged AS q
-    LEFT JOIN visit_fund AS f ON q.mdtrt_id = f.mdtrt_id
+    SELECT *, $lookback_days + 1 AS window_days FROM counted WHERE n_visits > $max_visits
 )
-
-SELECT
-    ${evidence_select}
-FROM hits AS h

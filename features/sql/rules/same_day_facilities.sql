@@ -5,48 +5,27 @@
 -- Method: distinct facilities per person-day by a group-by (never a distinct count in a window).
 -- Amount at risk: the visit's fund payment.
 WITH visits AS (
-    SELECT mdtrt_id, psn_no, fixmedins_code, begntime, atddr_no, CAST(begntime AS DATE) AS visit_date
-    FROM mdtrt_d
-    WHERE med_type IN $med_types
+    SELECT * FROM rule_visits WHERE med_type IN $med_types
 ),
 
 candidate_days AS (
     -- fewer visits than min_facilities cannot reach min_facilities facilities: skip the distinct count
-    SELECT psn_no, visit_date
+    SELECT psn_no, begin_date
     FROM visits
-    GROUP BY psn_no, visit_date
+    GROUP BY psn_no, begin_date
     HAVING COUNT(*) >= $min_facilities
 ),
 
 busy_days AS (
-    SELECT v.psn_no, v.visit_date, COUNT(DISTINCT v.fixmedins_code) AS n_facilities
+    SELECT v.psn_no, v.begin_date, COUNT(DISTINCT v.fixmedins_code) AS n_facilities
     FROM visits AS v
-    INNER JOIN candidate_days AS c ON v.psn_no = c.psn_no AND v.visit_date = c.visit_date
-    GROUP BY v.psn_no, v.visit_date
+    INNER JOIN candidate_days AS c ON v.psn_no = c.psn_no AND v.begin_date = c.begin_date
+    GROUP BY v.psn_no, v.begin_date
     HAVING COUNT(DISTINCT v.fixmedins_code) >= $min_facilities
 ),
 
 flagged AS (
     SELECT v.*, b.n_facilities
     FROM visits AS v
-    INNER JOIN busy_days AS b ON v.psn_no = b.psn_no AND v.visit_date = b.visit_date
-),
-
-${visit_fund_cte}
-
-hits AS (
-    SELECT
-        q.fixmedins_code,
-        q.mdtrt_id,
-        q.psn_no,
-        q.atddr_no AS dr_code,
-        q.begntime AS event_time,
-        COALESCE(f.fund_amt, 0) AS amount_at_risk,
-        q.n_facilities
-    FROM flagged AS q
-    LEFT JOIN visit_fund AS f ON q.mdtrt_id = f.mdtrt_id
+    INNER JOIN busy_days AS b ON v.psn_no = b.psn_no AND v.begin_date = b.begin_date
 )
-
-SELECT
-    ${evidence_select}
-FROM hits AS h
