@@ -5,24 +5,10 @@ percentile say one thing three ways, and the 7-day and 8–15-day readmission ra
 thing. A *theme* groups such columns (a base feature always carries its `__pz`/`__pct` columns with
 it) so that one reason stands for all of them, with their contributions summed.
 
-Each theme also names the rule kinds (features/rules_kinds.py) whose hits are its claim-level
-evidence. The mapping, declared once here:
-
-- readmission: 7-day and 8–15-day readmission rates → readmission
-- mild_admission: mild admissions, short stays, admission rate → mild_admission
-- phantom_stay: days with no treatment, days over bed capacity, bed use, stay length
-  → no_treatment_days, billing_outside_stay
-- sex_restricted / age_restricted: item–sex and item–age mismatch rates → gender_restricted,
-  diagnosis_gender / age_restricted
-- over_testing: tests per visit, test share → frequency_per_period
-- over_supply: days of supply, over-supply lines, drug share → days_supply
-- trace_code: duplicate trace codes → trace_duplicate
-- card_misuse: multi-facility and same-day patients, heavy card use, visits per patient
-  → same_day_facilities, frequent_visits
-- charging: consumable and treatment shares, charge-rule share → package_repeat, split_charge,
-  duplicate_line, price_cap, daily_quantity
-- hit_*: each rules-family share → the kinds features/sql/rules.sql counts for it
-- rule_total: rule-hit lines, amount, share, rules hit (facility and physician) → every kind
+Each theme also names the rule kinds whose hits are its claim-level evidence. A kind declares its
+theme itself (features/rules_kinds.py, `theme`); a theme of one rules-family share (hit_*) takes the
+kinds that share counts (the kind's `hit_share`, which features/sql/rules.sql reads too); rule_total
+takes every kind.
 
 A feature in no theme is a theme of its own (no rule kinds). Wording states indicators ("提示…风险"),
 never guilt.
@@ -34,6 +20,7 @@ from dataclasses import dataclass
 
 from features import registry
 from features.registry import PEER_PCT, PEER_Z
+from features.rules_kinds import kinds_counted_in, kinds_of_theme
 
 ALL_KINDS = ("*",)
 
@@ -48,58 +35,53 @@ class Theme:
 
 THEMES: tuple[Theme, ...] = (
     Theme(
-        "readmission", "分解住院", ("readmit_0_7_rate", "readmit_8_15_rate", "dr_readmit_0_7_rate"), ("readmission",)
+        "readmission",
+        "分解住院",
+        ("readmit_0_7_rate", "readmit_8_15_rate", "dr_readmit_0_7_rate"),
+        kinds_of_theme("readmission"),
     ),
     Theme(
         "mild_admission",
         "低标准入院",
         ("mild_admission_share", "short_stay_share", "admission_rate", "dr_short_stay_share", "dr_admissions"),
-        ("mild_admission",),
+        kinds_of_theme("mild_admission"),
     ),
     Theme(
         "phantom_stay",
         "挂床住院",
         ("no_treatment_day_share", "over_capacity_days", "beds_utilisation", "alos"),
-        ("no_treatment_days", "billing_outside_stay"),
+        kinds_of_theme("phantom_stay"),
     ),
+    Theme("sex_restricted", "限性别项目违规收费", ("sex_item_mismatch_rate",), kinds_of_theme("sex_restricted")),
+    Theme("age_restricted", "限年龄项目违规收费", ("age_item_mismatch_rate",), kinds_of_theme("age_restricted")),
     Theme(
-        "sex_restricted", "限性别项目违规收费", ("sex_item_mismatch_rate",), ("gender_restricted", "diagnosis_gender")
+        "over_testing", "过度检查", ("tests_per_visit", "test_share", "dr_test_share"), kinds_of_theme("over_testing")
     ),
-    Theme("age_restricted", "限年龄项目违规收费", ("age_item_mismatch_rate",), ("age_restricted",)),
-    Theme("over_testing", "过度检查", ("tests_per_visit", "test_share", "dr_test_share"), ("frequency_per_period",)),
     Theme(
         "over_supply",
         "超量开药",
         ("days_supply_per_patient", "over_supply_line_share", "dr_days_supply_per_patient", "drug_share"),
-        ("days_supply",),
+        kinds_of_theme("over_supply"),
     ),
-    Theme("trace_code", "药品追溯码重复结算（回流药）", ("trace_dup_share",), ("trace_duplicate",)),
+    Theme("trace_code", "药品追溯码重复结算（回流药）", ("trace_dup_share",), kinds_of_theme("trace_code")),
     Theme(
         "card_misuse",
         "冒名就医或出借医保卡",
         ("multi_facility_patient_share", "same_day_multi_facility_share", "heavy_card_share", "visits_per_patient"),
-        ("same_day_facilities", "frequent_visits"),
+        kinds_of_theme("card_misuse"),
     ),
     Theme(
         "charging",
         "重复收费、分解收费或超标准收费",
         ("consumable_share", "treatment_share", "hit_charge_share"),
-        ("package_repeat", "split_charge", "duplicate_line", "price_cap", "daily_quantity"),
+        kinds_of_theme("charging"),
     ),
+    Theme("hit_admission", "住院类违规", ("hit_admission_share",), kinds_counted_in("hit_admission_share")),
+    Theme("hit_restricted", "限定支付范围违规", ("hit_restricted_share",), kinds_counted_in("hit_restricted_share")),
+    Theme("hit_drug", "药品违规使用", ("hit_drug_share",), kinds_counted_in("hit_drug_share")),
     Theme(
-        "hit_admission",
-        "住院类违规",
-        ("hit_admission_share",),
-        ("readmission", "mild_admission", "no_treatment_days", "billing_outside_stay"),
+        "hit_visit_pattern", "异常就诊模式", ("hit_visit_pattern_share",), kinds_counted_in("hit_visit_pattern_share")
     ),
-    Theme(
-        "hit_restricted",
-        "限定支付范围违规",
-        ("hit_restricted_share",),
-        ("gender_restricted", "age_restricted", "frequency_per_period", "daily_quantity", "facility_level"),
-    ),
-    Theme("hit_drug", "药品违规使用", ("hit_drug_share",), ("days_supply", "trace_duplicate")),
-    Theme("hit_visit_pattern", "异常就诊模式", ("hit_visit_pattern_share",), ("frequent_visits", "diagnosis_gender")),
     Theme(
         "rule_total",
         "多项规则违规",

@@ -27,18 +27,6 @@ from features.window import Window, fac_tier_sql, month_bounds, require_columns,
 from feijian.errors import InputError, MissingTableError
 from feijian.settings import Workspace
 
-FACILITY_FAMILIES = (
-    "volume",
-    "cost",
-    "inpatient",
-    "case_mix",
-    "patient_mix",
-    "prescribing",
-    "concentration",
-    "temporal",
-    "rules",
-    "history",
-)
 # Mild main diagnoses (ICD-10, first three characters) for `mild_admission_share`; the rule base's
 # mild-admission rule carries its own list as a parameter.
 FILL_ZERO_FAMILIES = ("volume", "rules", "history")
@@ -206,8 +194,8 @@ def build_snapshot(
         run(con, f"CREATE OR REPLACE TEMP TABLE physician_raw AS {read_sql('physician')}", params)
         timings["physician"] = time.perf_counter() - t
 
-        facility = con.sql("SELECT * FROM fac_tier").df()
-        for fam in FACILITY_FAMILIES:
+        facility = con.sql(f"SELECT {', '.join(registry.FACILITY_KEYS)} FROM fac_tier").df()
+        for fam in registry.FAMILIES:
             t = time.perf_counter()
             say(fam)
             facility = facility.merge(_family(con, fam, params), on="fixmedins_code", how="left")

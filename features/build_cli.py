@@ -9,11 +9,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from features import registry
-from features.build import FACILITY_FAMILIES
 from features.engine import parse_date
 from feijian.errors import InputError
 
-STEPS = ("staging", "rule engine", "physician", *FACILITY_FAMILIES, "peer normalisation", "write")
+STEPS = ("staging", "rule engine", "physician", *registry.FAMILIES, "peer normalisation", "write")
 
 
 def run_features(

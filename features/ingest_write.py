@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from features.schema import TABLES, Table
+from features.schema import SQL_TYPES, TABLES, Table
 from features.sql_text import ident, literal
 from feijian.tabular import write_csv
 
@@ -34,8 +34,6 @@ BATCH_ROWS = 1 << 19
 # run) 9.2 CPU-s against 11.6 for level 3 with a dictionary tried on every column; files ~1.6x larger,
 # reading them back all columns with DuckDB no slower. Snappy was ~9 % cheaper still but 2x larger.
 ZSTD_LEVEL = 1
-SQL_TYPES = {"string": "VARCHAR", "code": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "date": "DATE",
-             "timestamp": "TIMESTAMP", "bool": "BOOLEAN"}
 _VERSION = re.compile(r"^v-(\d+)$")
 _PER_ROW_IDS = {"trace_code"}  # drug trace codes: one per box sold
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 Level = Literal["facility", "physician"]
 
+# Feature families, each one SQL file (features/sql/<family>.sql); the build runs them in this order.
 FAMILIES: dict[str, str] = {
     "volume": "规模与增长",
     "cost": "费用结构",
@@ -410,7 +411,8 @@ FEATURES: tuple[Feature, ...] = (
     _f("dr_n_rules_hit", DR, "rules", "医师命中规则数", "条", "Distinct rules hit.", fmt=INT),
 )
 
-# Columns every snapshot carries besides the features (identity and peer group).
+# Columns every snapshot carries besides the features (identity and peer group): the build takes these
+# from `fac_tier` (features.window) and `physician_raw` (features/sql/physician.sql).
 FACILITY_KEYS = ("fixmedins_code", "fixmedins_type", "hosp_lv", "hosp_tier", "ownership", "admdvs", "peer_group")
 PHYSICIAN_KEYS = ("dr_code", "fixmedins_code", "dept", "peer_group")
 

@@ -11,6 +11,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ColumnType = Literal["string", "code", "int", "float", "date", "timestamp", "bool"]
+# The SQL type a column of each type is read and written as (ingest's writer, the feature build).
+SQL_TYPES: dict[ColumnType, str] = {
+    "string": "VARCHAR",
+    "code": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "bool": "BOOLEAN",
+}
 
 # --- code lists (national platform; provinces' variants are mapped by adapters, never guessed) ---
 MED_TYPE = {
@@ -23,6 +33,8 @@ MED_TYPE = {
     "51": "生育门诊",
     "52": "生育住院",
 }
+# Inpatient stays: what the feature SQL counts as an admission.
+INPATIENT_MED_TYPES = ("21", "52")
 INSUTYPE = {"310": "职工基本医疗保险", "390": "城乡居民基本医疗保险"}
 GEND = {"1": "男", "2": "女", "0": "未知", "9": "未说明"}
 LIST_TYPE = {"101": "西药中成药", "102": "中药饮片", "201": "医疗服务项目", "301": "医用耗材"}

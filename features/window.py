@@ -1,6 +1,6 @@
-"""The as-of window and the source views both engines read (features.build for DuckDB,
-features.engine_spark for Spark): shared here, so each engine imports them and neither imports the
-other.
+"""The as-of window, the facts the feature SQL reads as parameters, and the source views both engines
+read (features.build for DuckDB, features.engine_spark for Spark): shared here, so each engine imports
+them and neither imports the other.
 """
 
 from __future__ import annotations
@@ -13,17 +13,20 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from features.schema import HOSP_TIER, TABLES, Table
+from features.rules_kinds import hit_share_params
+from features.schema import HOSP_TIER, INPATIENT_MED_TYPES, SQL_TYPES, TABLES, Table
 from features.sql_text import values
 from feijian.errors import MissingColumnError, MissingWorkspaceTableError
 from feijian.settings import Workspace
 
 MILD_DX = ("J00", "J02", "J06", "K29", "K30", "M54", "R51", "R10", "I10", "E11")
-# Recovered yuan at or above which a finding is serious: the default of training.labels.LabelConfig's
-# min_recovered_yuan, and what the history features count as a past serious finding. The features use
-# this declared default, never a run's --label-config: a snapshot is shared by every training run on
-# the same inputs, so it cannot depend on one run's label definition.
+# A finding is serious when at least this many yuan are recovered, when it ends in one of these
+# agreement actions, or when it is referred to the police: the defaults of training.labels.LabelConfig
+# (min_recovered_yuan, fraud_actions), and what the history features count as a past serious finding.
+# The features use these declared defaults, never a run's --label-config: a snapshot is shared by every
+# training run on the same inputs, so it cannot depend on one run's label definition.
 SERIOUS_RECOVERED = 50_000
+SERIOUS_ACTIONS = ("suspend", "terminate")
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class Window:
         return self.as_of - relativedelta(months=2 * self.months)
 
     def params(self) -> dict[str, object]:
-        """Every value the feature SQL names as a parameter."""
+        """Every value the feature SQL names as a parameter: the window's dates and the declared facts."""
         return {
             "as_of": self.as_of,
             "window_start": self.start,
@@ -48,8 +51,11 @@ class Window:
             "recent_start": self.as_of - relativedelta(months=3),
             "recent_prev_start": self.as_of - relativedelta(months=6),
             "window_days": (self.as_of - self.start).days,
+            "inpatient_med_types": INPATIENT_MED_TYPES,
             "mild_dx": MILD_DX,
             "serious_recovered": SERIOUS_RECOVERED,
+            "serious_actions": SERIOUS_ACTIONS,
+            **hit_share_params(),
         }
 
 
@@ -114,14 +120,5 @@ def fac_tier_sql() -> str:
 
 def empty_select(spec: Table) -> str:
     """A typed, empty SELECT with the contract's columns: an absent optional table reads as no rows."""
-    sql_types = {
-        "string": "VARCHAR",
-        "code": "VARCHAR",
-        "int": "BIGINT",
-        "float": "DOUBLE",
-        "date": "DATE",
-        "timestamp": "TIMESTAMP",
-        "bool": "BOOLEAN",
-    }
-    cols = ", ".join(f"CAST(NULL AS {sql_types[c.type]}) AS {c.name}" for c in spec.columns)
+    cols = ", ".join(f"CAST(NULL AS {SQL_TYPES[c.type]}) AS {c.name}" for c in spec.columns)
     return f"SELECT {cols} WHERE 1 = 0"

@@ -14,9 +14,6 @@ import duckdb
 
 from features import schema
 
-SQL_TYPES = {"string": "VARCHAR", "code": "VARCHAR", "int": "INTEGER", "float": "DOUBLE",
-             "date": "DATE", "timestamp": "TIMESTAMP", "bool": "BOOLEAN"}
-
 FACILITIES = {
     # code: (type, hosp_lv)
     "F3": ("general", "02"),  # 三级甲等 (tier 3)
@@ -111,7 +108,7 @@ class RuleCase:
         con = duckdb.connect()
         for name in ("fixmedins", "dr_info", "catalog", "mdtrt_d", "setl_d", "fee_list_d"):
             table = schema.table(name)
-            cols = ", ".join(f"{c.name} {SQL_TYPES[c.type]}" for c in table.columns)
+            cols = ", ".join(f"{c.name} {schema.SQL_TYPES[c.type]}" for c in table.columns)
             con.execute(f"CREATE TABLE {name} ({cols})")
             rows = self.rows[name]
             if rows:

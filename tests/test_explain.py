@@ -131,3 +131,15 @@ def test_contributions_are_cached(explainer: Explainer, bundled: Setup, monkeypa
     monkeypatch.setattr(cb, "contributions", boom)
     again = Explainer.build(bundled.workspace, bundled.bundle)
     np.testing.assert_array_equal(again.facilities.shap(), explainer.facilities.shap())
+
+
+def test_rule_kinds_carry_the_themes_and_shares_explain_reads() -> None:
+    from explain.reasons import THEMES
+    from features.rules_kinds import HIT_SHARES, KINDS, kinds_counted_in
+
+    ids = {t.id for t in THEMES}
+    assert {k.theme for k in KINDS.values() if k.theme} <= ids
+    for share in HIT_SHARES:
+        get(share)  # each share is a declared feature
+        theme = next(t for t in THEMES if share in t.features)
+        assert set(kinds_counted_in(share)) <= set(theme.kinds), share

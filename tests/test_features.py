@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from features import peer, registry
-from features.build import FACILITY_FAMILIES, build_snapshot, latest_snapshot
+from features.build import build_snapshot, latest_snapshot
 from feijian.errors import MissingColumnError, MissingTableError
 from tests.builders import Province
 
@@ -68,7 +68,7 @@ def test_registry_names_unique_labelled_and_families_known() -> None:
         assert CJK.search(f.label), f"{f.name} has no Chinese label"
         assert f.family in registry.FAMILIES
         assert f.unit and f.description
-    assert set(FACILITY_FAMILIES) == {f.family for f in registry.features("facility")}
+    assert set(registry.FAMILIES) == {f.family for f in registry.features("facility")}
 
 
 def test_sql_output_columns_equal_declarations(built: tuple[Path, pd.DataFrame, pd.DataFrame]) -> None:

@@ -6,14 +6,15 @@ from datetime import date
 
 import pytest
 
-from features.build import FACILITY_FAMILIES, Window, fac_tier_sql, read_sql
+from features.build import Window, fac_tier_sql, read_sql
 from features.engine_spark import default_shuffle_partitions, spark_master, to_spark
+from features.registry import FAMILIES
 from features.sql_text import inline, statements
 
 PARAMS = Window(date(2024, 1, 1), 12).params()
 
 
-@pytest.mark.parametrize("name", ["staging", "physician", *FACILITY_FAMILIES])
+@pytest.mark.parametrize("name", ["staging", "physician", *FAMILIES])
 def test_feature_sql_transpiles_to_spark(name: str) -> None:
     for stmt in statements(read_sql(name)):
         spark = to_spark(inline(stmt, PARAMS))

@@ -27,7 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.build import source_expr
-from features.window import SERIOUS_RECOVERED
+from features.window import SERIOUS_ACTIONS, SERIOUS_RECOVERED
 from feijian.errors import ConfigError, InputError, NotReadyError
 from feijian.settings import Workspace
 
@@ -44,7 +44,7 @@ class LabelConfig(BaseModel):
         0.005, ge=0, le=1, description="recovered ≥ this share of the checked period's fund payout is serious"
     )
     fraud_actions: tuple[str, ...] = Field(
-        ("suspend", "terminate"), description="agreement actions that are fraud-level (Art. 40)"
+        SERIOUS_ACTIONS, description="agreement actions that are fraud-level (Art. 40)"
     )
     referral_is_serious: bool = True
     fraud_fine_multiple: float = Field(2.0, ge=0, description="fine ≥ this × recovered is an Art. 40 fine")

@@ -1,6 +1,8 @@
 -- Family: rule hits, from the evidence table the rule base wrote for this window.
 -- Amounts are summed as DECIMAL: exact, so the sums do not depend on row order (see staging.sql).
 -- Grain: one row per facility × as_of. Reads evidence, stg_visit, stg_visit_fee.
+-- Parameters: the kinds each hit_*_share counts ($hit_admission_kinds, …), which each rule kind
+-- declares (features/rules_kinds.py, hit_share).
 WITH base AS (
     SELECT s.fixmedins_code,
            COUNT(*) AS n_visits,
@@ -18,15 +20,11 @@ hits AS (
         COUNT(*) AS rule_hit_lines,
         SUM(CAST(amount_at_risk AS DECIMAL(38, 4))) AS rule_hit_amount,
         COUNT(DISTINCT rule_id) AS n_rules_hit,
-        COUNT(DISTINCT CASE WHEN kind IN ('readmission', 'mild_admission', 'no_treatment_days',
-                                           'billing_outside_stay') THEN mdtrt_id END) AS adm_hit,
-        COUNT(DISTINCT CASE WHEN kind IN ('gender_restricted', 'age_restricted', 'frequency_per_period',
-                                           'daily_quantity', 'facility_level') THEN mdtrt_id END) AS restricted_hit,
-        SUM(CASE WHEN kind IN ('package_repeat', 'split_charge', 'duplicate_line', 'price_cap')
-                 THEN CAST(amount_at_risk AS DECIMAL(38, 4)) ELSE 0 END) AS charge_amt,
-        SUM(CASE WHEN kind IN ('days_supply', 'trace_duplicate') THEN CAST(amount_at_risk AS DECIMAL(38, 4)) ELSE 0 END)
-            AS drug_amt,
-        COUNT(DISTINCT CASE WHEN kind IN ('frequent_visits', 'diagnosis_gender') THEN mdtrt_id END) AS pattern_hit
+        COUNT(DISTINCT CASE WHEN kind IN $hit_admission_kinds THEN mdtrt_id END) AS adm_hit,
+        COUNT(DISTINCT CASE WHEN kind IN $hit_restricted_kinds THEN mdtrt_id END) AS restricted_hit,
+        SUM(CASE WHEN kind IN $hit_charge_kinds THEN CAST(amount_at_risk AS DECIMAL(38, 4)) ELSE 0 END) AS charge_amt,
+        SUM(CASE WHEN kind IN $hit_drug_kinds THEN CAST(amount_at_risk AS DECIMAL(38, 4)) ELSE 0 END) AS drug_amt,
+        COUNT(DISTINCT CASE WHEN kind IN $hit_visit_pattern_kinds THEN mdtrt_id END) AS pattern_hit
     FROM evidence
     GROUP BY fixmedins_code
 )

@@ -1,7 +1,7 @@
 -- Staging: point-in-time slices every feature family reads.
 -- Inputs (views made by features.build over the workspace, already pruned to the months needed):
 --   src_visit, src_setl, src_fee, fixmedins, catalog
--- Parameters: $as_of, $window_start, $prev_start (dates).
+-- Parameters: $as_of, $window_start, $prev_start (dates), $inpatient_med_types (schema.INPATIENT_MED_TYPES).
 -- Nothing on or after $as_of is read: visits must have ended, settlements and fee lines must have
 -- happened, before $as_of.
 -- Amounts are DECIMAL from here on: their sums are exact, so no feature depends on the order rows
@@ -16,7 +16,7 @@ WITH visits AS (
         v.mdtrt_id, v.psn_no, v.fixmedins_code, v.med_type, v.begntime, v.endtime,
         v.dscg_maindiag_code, v.drg_code, v.drg_weight, v.atddr_no, v.dept, v.gend, v.age,
         CAST(v.begntime AS DATE) AS visit_day,
-        v.med_type IN ('21', '52') AS is_inpatient,
+        v.med_type IN $inpatient_med_types AS is_inpatient,
         v.begntime >= $window_start AS in_win,
         GREATEST(DATE_DIFF('day', CAST(v.begntime AS DATE), CAST(v.endtime AS DATE)), 1) AS los
     FROM src_visit AS v
