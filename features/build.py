@@ -27,8 +27,6 @@ from features.window import Window, fac_tier_sql, month_bounds, require_columns,
 from feijian.errors import InputError, MissingTableError
 from feijian.settings import Workspace
 
-# Mild main diagnoses (ICD-10, first three characters) for `mild_admission_share`; the rule base's
-# mild-admission rule carries its own list as a parameter.
 FILL_ZERO_FAMILIES = ("volume", "rules", "history")
 NEVER_INSPECTED_DAYS = 3650
 ENGINES = ("duckdb", "spark")

@@ -14,6 +14,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from features.window import MILD_DIAGNOSES
+
 Level = Literal["facility", "physician"]
 
 # Feature families, each one SQL file (features/sql/<family>.sql); the build runs them in this order.
@@ -114,7 +116,7 @@ FEATURES: tuple[Feature, ...] = (
         "inpatient",
         "轻症入院占比",
         "%",
-        "Admissions whose main diagnosis is on the mild list (J00/J06/K29/M54/R51 …) with a stay ≤ 4 days.",
+        f"Admissions whose main diagnosis is on the mild list ({'/'.join(MILD_DIAGNOSES)}) with a stay ≤ 4 days.",
     ),
     _f(
         "no_treatment_day_share",

@@ -25,7 +25,7 @@ import pyarrow as pa
 import yaml
 
 from features.rules_kinds import KINDS, Kind
-from features.rules_render import compile_detail, compile_reason, param_value
+from features.rules_render import compile_detail, compile_reason, declared_values, param_value
 from features.schema import HOSP_LV, HOSP_TIER
 from features.sql_text import bind, fill, inline, literal, run, values
 from feijian.errors import ConfigError
@@ -179,7 +179,7 @@ def _evidence_select(rule: Rule) -> str:
 def rule_statement(rule: Rule) -> tuple[str, dict[str, object]]:
     """One rule's complete query in DuckDB's dialect and the values of the $parameters it names."""
     decl = rule.kind_decl
-    bound: dict[str, object] = {}
+    bound = declared_values()
     slots: dict[str, str] = {}  # icd3 parameters: predicates, written into the kind's ${name} slots
     for name, ptype in decl.params.items():
         value = param_value(rule.id, name, ptype, rule.params[name])

@@ -108,7 +108,7 @@ _KINDS: tuple[Kind, ...] = (
          {"n_facilities": "int"},
          theme="card_misuse"),
     Kind("mild_admission", "无指征住院", "visit",
-         {"med_types": "codes", "mild_diagnoses": "icd3", "max_los_days": "int"},
+         {"med_types": "codes", "max_los_days": "int"},
          {"diag": "str", "los_days": "int"},
          theme="mild_admission", hit_share="hit_admission_share"),
     Kind("days_supply", "超量开药", "fee_line", {"tolerance_days": "number"},

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from features.rules_kinds import STANDARD_FIELDS, FieldType, Kind, ParamType
 from features.sql_text import literal
+from features.window import MILD_DIAGNOSES
 from feijian.errors import ConfigError
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
@@ -68,6 +69,11 @@ def param_text(value: object) -> str:
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
     return str(value)
+
+
+def declared_values() -> dict[str, object]:
+    """Values the kinds read that are declared in code, not in rules.yaml (one list for features and rules)."""
+    return {"mild_diagnoses": MILD_DIAGNOSES}
 
 
 def _field_text(column: str, ftype: FieldType) -> str:

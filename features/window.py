@@ -19,7 +19,9 @@ from features.sql_text import values
 from feijian.errors import MissingColumnError, MissingWorkspaceTableError
 from feijian.settings import Workspace
 
-MILD_DX = ("J00", "J02", "J06", "K29", "K30", "M54", "R51", "R10", "I10", "E11")
+# Mild main diagnoses (ICD-10 categories, the first three characters): conditions normally treated as
+# outpatients. The feature `mild_admission_share` and the rule kind `mild_admission` both read this list.
+MILD_DIAGNOSES = ("J00", "J06", "K29", "M54", "R51")
 # A finding is serious when at least this many yuan are recovered, when it ends in one of these
 # agreement actions, or when it is referred to the police: the defaults of training.labels.LabelConfig
 # (min_recovered_yuan, fraud_actions), and what the history features count as a past serious finding.
@@ -52,7 +54,7 @@ class Window:
             "recent_prev_start": self.as_of - relativedelta(months=6),
             "window_days": (self.as_of - self.start).days,
             "inpatient_med_types": INPATIENT_MED_TYPES,
-            "mild_dx": MILD_DX,
+            "mild_diagnoses": MILD_DIAGNOSES,
             "serious_recovered": SERIOUS_RECOVERED,
             "serious_actions": SERIOUS_ACTIONS,
             **hit_share_params(),

@@ -1,7 +1,7 @@
 -- Family: inpatient behaviour. Grain: one row per facility × as_of.
 -- Reads stg_visit (inpatient window visits; days_since_discharge looks back into the previous window),
 -- stg_stay_days (bed and treatment days), win_fee bed-fee lines (daily census), fixmedins (open_beds).
--- Parameters: $mild_dx (a list of ICD-10 prefixes, 3 characters), $window_start, $as_of.
+-- Parameters: $mild_diagnoses (ICD-10 categories: features.window.MILD_DIAGNOSES), $window_start, $as_of.
 WITH adm AS (
     SELECT s.*, d.bed_days, d.treat_days
     FROM stg_visit AS s
@@ -27,7 +27,7 @@ SELECT
     AVG(CASE WHEN adm.los <= 2 THEN 1.0 ELSE 0.0 END) AS short_stay_share,
     AVG(CASE WHEN adm.days_since_discharge BETWEEN 0 AND 7 THEN 1.0 ELSE 0.0 END) AS readmit_0_7_rate,
     AVG(CASE WHEN adm.days_since_discharge BETWEEN 8 AND 15 THEN 1.0 ELSE 0.0 END) AS readmit_8_15_rate,
-    AVG(CASE WHEN SUBSTRING(adm.dscg_maindiag_code, 1, 3) IN $mild_dx AND adm.los <= 4 THEN 1.0 ELSE 0.0 END)
+    AVG(CASE WHEN SUBSTRING(adm.dscg_maindiag_code, 1, 3) IN $mild_diagnoses AND adm.los <= 4 THEN 1.0 ELSE 0.0 END)
         AS mild_admission_share,
     SUM(GREATEST(COALESCE(adm.bed_days, 0) - COALESCE(adm.treat_days, 0), 0))
         / NULLIF(CAST(SUM(adm.bed_days) AS DOUBLE), 0) AS no_treatment_day_share,
