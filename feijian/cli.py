@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from feijian.errors import FeijianError
 from feijian.settings import mlruns_dir, models_dir, workspace_dir
 
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+class _Group(TyperGroup):
+    """The top-level group. Every command and sub-group runs inside its `invoke`, so this is the one
+    place a FeijianError becomes its message on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FeijianError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
 app = typer.Typer(
+    cls=_Group,
     name="feijian",
     help=(
         "飞检 feijian — rank designated medical facilities and physicians for the next "
@@ -34,18 +52,10 @@ rules_app = typer.Typer(
 )
 app.add_typer(rules_app, name="rules")
 
-console = Console(stderr=False)
-err = Console(stderr=True)
-
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option("--workspace", "-w", help="Workspace folder (default ./workspace or $FEIJIAN_WORKSPACE)."),
 ]
-
-
-def _fail(exc: FeijianError) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exc.exit_code)
 
 
 @app.command()
@@ -64,10 +74,7 @@ def simulate(
     """
     from simulator.cli_support import run_simulate
 
-    try:
-        run_simulate(out=out, seed=seed, scale=scale, console=console)
-    except FeijianError as exc:
-        _fail(exc)
+    run_simulate(out=out, seed=seed, scale=scale, console=console)
 
 
 @app.command()
@@ -95,19 +102,16 @@ def ingest(
     """
     from features.ingest_cli import run_ingest
 
-    try:
-        run_ingest(
-            src=src,
-            workspace=workspace_dir(workspace),
-            adapter=adapter,
-            encoding=encoding,
-            max_reject_share=max_reject_share,
-            now=now,
-            console=console,
-            allow_unreadable_files=allow_unreadable_files,
-        )
-    except FeijianError as exc:
-        _fail(exc)
+    run_ingest(
+        src=src,
+        workspace=workspace_dir(workspace),
+        adapter=adapter,
+        encoding=encoding,
+        max_reject_share=max_reject_share,
+        now=now,
+        console=console,
+        allow_unreadable_files=allow_unreadable_files,
+    )
 
 
 @features_app.callback(invoke_without_command=True)
@@ -142,10 +146,7 @@ def features_build(
         raise typer.Exit(2)
     from features.build_cli import run_features
 
-    try:
-        run_features(workspace_dir(workspace), as_of, window_months, engine, console, spark_master=spark_master)
-    except FeijianError as exc:
-        _fail(exc)
+    run_features(workspace_dir(workspace), as_of, window_months, engine, console, spark_master=spark_master)
 
 
 @features_app.command("list")
@@ -177,10 +178,7 @@ def rules_measure(
     from features.rules_cli import measure_rules
     from simulator.codes import PATTERNS
 
-    try:
-        measure_rules(workspace_dir(workspace), truth, as_of, window_months, console, patterns=PATTERNS)
-    except FeijianError as exc:
-        _fail(exc)
+    measure_rules(workspace_dir(workspace), truth, as_of, window_months, console, patterns=PATTERNS)
 
 
 MlrunsOpt = Annotated[
@@ -227,29 +225,26 @@ def train(
     With --table: a data scientist's prepared table, e.g. the public Kaggle provider-fraud table —
     held-out ids (stratified, or by time with --time), AUC, average precision, precision@k, Brier.
     """
-    try:
-        if table is not None:
-            from training.table import run_train_table
+    if table is not None:
+        from training.table import run_train_table
 
-            run_train_table(table, id_col, label_col, time_col, console)
-            return
-        from training.labels import LabelConfig
-        from training.train_cli import run_train
+        run_train_table(table, id_col, label_col, time_col, console)
+        return
+    from training.labels import LabelConfig
+    from training.train_cli import run_train
 
-        run_train(
-            workspace_dir(workspace),
-            mlruns_dir(mlruns),
-            models_dir(models),
-            trials,
-            timeout,
-            seed,
-            window_months,
-            weighting,
-            LabelConfig.load(label_config),
-            console,
-        )
-    except FeijianError as exc:
-        _fail(exc)
+    run_train(
+        workspace_dir(workspace),
+        mlruns_dir(mlruns),
+        models_dir(models),
+        trials,
+        timeout,
+        seed,
+        window_months,
+        weighting,
+        LabelConfig.load(label_config),
+        console,
+    )
 
 
 @app.command()
@@ -268,10 +263,7 @@ def evaluate(
     """
     from training.evaluate_run import run_evaluate
 
-    try:
-        run_evaluate(workspace_dir(workspace), mlruns_dir(mlruns), models_dir(models), truth, console)
-    except FeijianError as exc:
-        _fail(exc)
+    run_evaluate(workspace_dir(workspace), mlruns_dir(mlruns), models_dir(models), truth, console)
 
 
 token_app = typer.Typer(help="Issue, revoke and list API tokens (only their hashes are stored).", no_args_is_help=True)
@@ -301,10 +293,7 @@ def serve(
     """
     from serving.serve_cli import run_serve
 
-    try:
-        raise typer.Exit(run_serve(workspace_dir(workspace), models_dir(models), host, port, db, console))
-    except FeijianError as exc:
-        _fail(exc)
+    raise typer.Exit(run_serve(workspace_dir(workspace), models_dir(models), host, port, db, console))
 
 
 @token_app.command("issue")
@@ -317,10 +306,7 @@ def token_issue(
     """Issue a token; it is printed once and only its hash is kept."""
     from serving.serve_cli import run_token
 
-    try:
-        run_token("issue", workspace_dir(workspace), name, role, None, db, console)
-    except FeijianError as exc:
-        _fail(exc)
+    run_token("issue", workspace_dir(workspace), name, role, None, db, console)
 
 
 @token_app.command("revoke")
@@ -332,10 +318,7 @@ def token_revoke(
     """Revoke a token at once (the service re-checks within seconds)."""
     from serving.serve_cli import run_token
 
-    try:
-        run_token("revoke", workspace_dir(workspace), None, None, token_id, db, console)
-    except FeijianError as exc:
-        _fail(exc)
+    run_token("revoke", workspace_dir(workspace), None, None, token_id, db, console)
 
 
 @token_app.command("list")
@@ -343,10 +326,7 @@ def token_list(workspace: WorkspaceOpt = None, db: DbOpt = None) -> None:
     """List tokens: id, holder, role, created, revoked."""
     from serving.serve_cli import run_token
 
-    try:
-        run_token("list", workspace_dir(workspace), None, None, None, db, console)
-    except FeijianError as exc:
-        _fail(exc)
+    run_token("list", workspace_dir(workspace), None, None, None, db, console)
 
 
 @audit_app.command("verify")
@@ -354,10 +334,7 @@ def audit_verify(workspace: WorkspaceOpt = None) -> None:
     """Recompute the audit log's chain and hold it against its signed head; exit 6 on any tampering."""
     from serving.serve_cli import run_audit_verify
 
-    try:
-        ok = run_audit_verify(workspace_dir(workspace), console)
-    except FeijianError as exc:
-        _fail(exc)
+    ok = run_audit_verify(workspace_dir(workspace), console)
     if not ok:
         raise typer.Exit(6)
 
@@ -382,13 +359,10 @@ def demo(
     """
     from feijian.demo import run_demo
 
-    try:
-        run_demo(
-            workspace=workspace_dir(workspace), out=out, seed=seed, scale=scale, console=console,
-            mlruns=mlruns_dir(mlruns), models=models_dir(models), trials=trials, serve=serve, port=port,
-        )
-    except FeijianError as exc:
-        _fail(exc)
+    run_demo(
+        workspace=workspace_dir(workspace), out=out, seed=seed, scale=scale, console=console,
+        mlruns=mlruns_dir(mlruns), models=models_dir(models), trials=trials, serve=serve, port=port,
+    )
 
 
 @app.command()
@@ -419,22 +393,19 @@ def report(
     """
     from serving.reports.run import parse_caps, run_report
 
-    try:
-        kwargs = {
-            "capacity": capacity,
-            "regions": region or None,
-            "types": ftype or None,
-            "levels": level or None,
-            "ownership": ownership or None,
-            "exclude_days": exclude_days,
-            "clean_cooldown_days": clean_cooldown_days,
-            "region_caps": parse_caps(region_cap),
-            "exploration_share": exploration_share,
-            "seed": seed,
-        }
-        run_report(workspace_dir(workspace), models_dir(models), out, facility, round_, kwargs, console)
-    except FeijianError as exc:
-        _fail(exc)
+    kwargs = {
+        "capacity": capacity,
+        "regions": region or None,
+        "types": ftype or None,
+        "levels": level or None,
+        "ownership": ownership or None,
+        "exclude_days": exclude_days,
+        "clean_cooldown_days": clean_cooldown_days,
+        "region_caps": parse_caps(region_cap),
+        "exploration_share": exploration_share,
+        "seed": seed,
+    }
+    run_report(workspace_dir(workspace), models_dir(models), out, facility, round_, kwargs, console)
 
 
 def _plan_help(name: str, text: str) -> str:
@@ -472,24 +443,21 @@ def plan(
     from serving.plan_cli import plan_request, run_plan
     from serving.reports.run import parse_caps
 
-    try:
-        req = plan_request(
-            {
-                "capacity": capacity,
-                "regions": region,
-                "types": ftype,
-                "levels": level,
-                "ownership": ownership,
-                "region_caps": parse_caps(region_cap),
-                "exclude_days": exclude_days,
-                "clean_cooldown_days": clean_cooldown_days,
-                "exploration_share": exploration_share,
-                "seed": seed,
-            }
-        )
-        run_plan(workspace_dir(workspace), models_dir(models), req, fmt, console)
-    except FeijianError as exc:
-        _fail(exc)
+    req = plan_request(
+        {
+            "capacity": capacity,
+            "regions": region,
+            "types": ftype,
+            "levels": level,
+            "ownership": ownership,
+            "region_caps": parse_caps(region_cap),
+            "exclude_days": exclude_days,
+            "clean_cooldown_days": clean_cooldown_days,
+            "exploration_share": exploration_share,
+            "seed": seed,
+        }
+    )
+    run_plan(workspace_dir(workspace), models_dir(models), req, fmt, console)
 
 
 key_app = typer.Typer(help="The pseudonymisation key that psn_no and certno are hashed with.", no_args_is_help=True)
@@ -512,10 +480,7 @@ def key_new(
     from features.pseudonym import demo_key_path, new_key
     from feijian.settings import ENV_PSEUDONYM_KEY_FILE
 
-    try:
-        path = new_key(file if file else demo_key_path(workspace_dir(workspace)))
-    except FeijianError as exc:
-        _fail(exc)
+    path = new_key(file if file else demo_key_path(workspace_dir(workspace)))
     console.print(f"pseudonym key written to {path} (mode 0600)")
     if file:
         console.print(f"  use it with: export {ENV_PSEUDONYM_KEY_FILE}={path.resolve()}")
@@ -540,18 +505,11 @@ def bento_build(
     """
     from serving.bento import build
 
-    try:
-        build(workspace_dir(workspace), models_dir(models), project, console)
-    except FeijianError as exc:
-        _fail(exc)
+    build(workspace_dir(workspace), models_dir(models), project, console)
 
 
 def main() -> None:
-    try:
-        app()
-    except FeijianError as exc:  # pragma: no cover - typer handles most paths
-        err.print(f"error: {exc}")
-        sys.exit(exc.exit_code)
+    app()
 
 
 if __name__ == "__main__":
