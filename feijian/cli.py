@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -13,6 +13,9 @@ from typer.core import TyperGroup
 
 from feijian.errors import FeijianError
 from feijian.settings import mlruns_dir, models_dir, workspace_dir
+
+if TYPE_CHECKING:
+    from serving.schemas import PlanRequest
 
 console = Console(stderr=False)
 err = Console(stderr=True)
@@ -365,22 +368,71 @@ def demo(
     )
 
 
+def _plan_help(name: str, text: str) -> str:
+    """Help text with the default the service's PlanRequest declares (the one place defaults live)."""
+    from serving.schemas import PlanRequest
+
+    return f"{text} (default {PlanRequest.model_fields[name].default})."
+
+
+def _plan_request(
+    capacity: int | None,
+    region: list[str] | None,
+    ftype: list[str] | None,
+    level: list[str] | None,
+    ownership: list[str] | None,
+    region_cap: list[str] | None,
+    exclude_days: int | None,
+    clean_cooldown_days: int | None,
+    exploration_share: float | None,
+    seed: int | None,
+) -> PlanRequest:
+    """The plan options of `plan` and `report --round` as the service's request (None: its default)."""
+    from serving.plan_cli import plan_request
+    from serving.reports.run import parse_caps
+
+    return plan_request(
+        {
+            "capacity": capacity,
+            "regions": region,
+            "types": ftype,
+            "levels": level,
+            "ownership": ownership,
+            "region_caps": parse_caps(region_cap),
+            "exclude_days": exclude_days,
+            "clean_cooldown_days": clean_cooldown_days,
+            "exploration_share": exploration_share,
+            "seed": seed,
+        }
+    )
+
+
 @app.command()
 def report(
     facility: Annotated[str | None, typer.Option("--facility", help="Facility code: write its report.")] = None,
     round_: Annotated[bool, typer.Option("--round", help="Plan the next round and write the round report.")] = False,
-    capacity: Annotated[int, typer.Option(help="Round: how many facilities to inspect (1–500).")] = 30,
+    capacity: Annotated[
+        int | None, typer.Option(help=_plan_help("capacity", "Round: how many facilities to inspect, 1–500"))
+    ] = None,
     region: Annotated[list[str] | None, typer.Option(help="Round: only these regions (admdvs); repeatable.")] = None,
     ftype: Annotated[list[str] | None, typer.Option("--type", help="Round: facility types; repeatable.")] = None,
     level: Annotated[list[str] | None, typer.Option("--level", help="Round: hosp_lv codes; repeatable.")] = None,
     ownership: Annotated[list[str] | None, typer.Option(help="Round: public / private.")] = None,
     region_cap: Annotated[list[str] | None, typer.Option(help="Round: REGION=N, at most N targets there.")] = None,
-    exclude_days: Annotated[int, typer.Option(help="Round: skip facilities inspected this many days back.")] = 180,
+    exclude_days: Annotated[
+        int | None,
+        typer.Option(help=_plan_help("exclude_days", "Round: skip facilities inspected this many days back")),
+    ] = None,
     clean_cooldown_days: Annotated[
-        int, typer.Option(help="Round: skip facilities whose last inspection in this many days found nothing.")
-    ] = 365,
-    exploration_share: Annotated[float, typer.Option(help="Round: share of capacity drawn at random.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Round: seed of the exploration draw.")] = 0,
+        int | None,
+        typer.Option(help=_plan_help(
+            "clean_cooldown_days", "Round: skip facilities whose last inspection in this many days found nothing"
+        )),
+    ] = None,
+    exploration_share: Annotated[
+        float | None, typer.Option(help=_plan_help("exploration_share", "Round: share of capacity drawn at random"))
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help=_plan_help("seed", "Round: seed of the exploration draw"))] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default workspace/reports).")] = None,
     workspace: WorkspaceOpt = None,
     models: ModelsOpt = None,
@@ -391,28 +443,14 @@ def report(
     evidence (疑点清单), physicians and inspection history. `--round`: plan the next round under the
     capacity and constraints and write the planned list with totals by region and type.
     """
-    from serving.reports.run import parse_caps, run_report
+    from serving.reports.run import run_report
 
-    kwargs = {
-        "capacity": capacity,
-        "regions": region or None,
-        "types": ftype or None,
-        "levels": level or None,
-        "ownership": ownership or None,
-        "exclude_days": exclude_days,
-        "clean_cooldown_days": clean_cooldown_days,
-        "region_caps": parse_caps(region_cap),
-        "exploration_share": exploration_share,
-        "seed": seed,
-    }
+    kwargs: dict[str, object] = {}
+    if round_:
+        req = _plan_request(capacity, region, ftype, level, ownership, region_cap, exclude_days,
+                            clean_cooldown_days, exploration_share, seed)
+        kwargs = {"capacity": req.capacity, **req.plan_kwargs()}
     run_report(workspace_dir(workspace), models_dir(models), out, facility, round_, kwargs, console)
-
-
-def _plan_help(name: str, text: str) -> str:
-    """Help text with the default the service's PlanRequest declares (the one place defaults live)."""
-    from serving.schemas import PlanRequest
-
-    return f"{text} (default {PlanRequest.model_fields[name].default})."
 
 
 @app.command()
@@ -440,23 +478,10 @@ def plan(
 ) -> None:
     """Plan the next inspection round under capacity: rank, facility, type, region, risk, expected recovery,
     top reason. The same request and planner as the API's /api/plan and the page."""
-    from serving.plan_cli import plan_request, run_plan
-    from serving.reports.run import parse_caps
+    from serving.plan_cli import run_plan
 
-    req = plan_request(
-        {
-            "capacity": capacity,
-            "regions": region,
-            "types": ftype,
-            "levels": level,
-            "ownership": ownership,
-            "region_caps": parse_caps(region_cap),
-            "exclude_days": exclude_days,
-            "clean_cooldown_days": clean_cooldown_days,
-            "exploration_share": exploration_share,
-            "seed": seed,
-        }
-    )
+    req = _plan_request(capacity, region, ftype, level, ownership, region_cap, exclude_days, clean_cooldown_days,
+                        exploration_share, seed)
     run_plan(workspace_dir(workspace), models_dir(models), req, fmt, console)
 
 
