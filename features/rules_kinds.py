@@ -39,10 +39,6 @@ class Kind:
     params: dict[str, ParamType]
     fields: dict[str, FieldType]
 
-    @property
-    def sql_file(self) -> str:
-        return f"{self.name}.sql"
-
 
 _KINDS: tuple[Kind, ...] = (
     Kind("gender_restricted", "限性别", "fee_line", {},
