@@ -1,7 +1,7 @@
 """MLflow: one run per training, the model registered, the alias `champion` moved only when better.
 
 Tracking store `sqlite:///<mlruns>/mlflow.db`, artifacts under `<mlruns>/artifacts` (MLflow 3.13+
-no longer accepts a plain folder store). The logged model is a pyfunc around the exported bundle,
+refuses a plain folder as the tracking store). The logged model is a pyfunc around the exported bundle,
 so what MLflow serves and what `models/` holds are the same files.
 
 Promotion compares procedures, not stale numbers: the champion's parameters are re-run on the
