@@ -12,7 +12,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from feijian.errors import FeijianError
-from feijian.settings import mlruns_dir, models_dir, workspace_dir
+from feijian.settings import layout_path, mlruns_dir, models_dir, workspace_dir
 
 if TYPE_CHECKING:
     from serving.schemas import PlanRequest
@@ -80,7 +80,14 @@ def simulate(
     run_simulate(out=out, seed=seed, scale=scale, console=console)
 
 
-@app.command()
+@app.command(
+    help=f"""Validate, pseudonymise and load a claims export into the workspace, losing nothing.
+
+    Rejected rows go to workspace/{layout_path("quarantine")} with file, row, field, value and
+    reason; counts are printed per table (in = accepted + quarantined); fee lines are reconciled against
+    settlement totals. Re-running on the same export adds no duplicates; writes are atomic.
+    """
+)
 def ingest(
     src: Annotated[Path, typer.Argument(help="Folder with one sub-folder (or file) per table, CSV or Parquet.")],
     workspace: WorkspaceOpt = None,
@@ -97,12 +104,6 @@ def ingest(
                                 "encoding) instead of failing (exit 3); the manifest lists the files not read.")
     ] = False,
 ) -> None:
-    """Validate, pseudonymise and load a claims export into the workspace, losing nothing.
-
-    Rejected rows go to workspace/quarantine/<table>.parquet with file, row, field, value and reason;
-    counts are printed per table (in = accepted + quarantined); fee lines are reconciled against
-    settlement totals. Re-running on the same export adds no duplicates; writes are atomic.
-    """
     from features.ingest_cli import run_ingest
 
     run_ingest(
