@@ -26,13 +26,13 @@ from feijian.tabular import write_csv
 
 KEEP_VERSIONS = 2  # the current one and the one before, for a manual rollback
 ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group in the workspace
-# rows per Arrow batch streamed from DuckDB to the writer. Writing the large province's 53 M fee lines
-# (read + partitioned write, same run): 1 Mi rows 56.7 s, peak 3.16 GB; 512 Ki 57.1 s, 2.69 GB;
-# 256 Ki 59.7 s, 2.32 GB. Batches in flight are most of the write's memory.
+# Rows per Arrow batch streamed from DuckDB to the writer. Batches in flight are most of the write's
+# memory: 512 Ki rows gives a lower peak than 1 Mi at the same speed; 256 Ki lowers it further but
+# costs time (figures for the large province in docs/benchmarks.md, "Ingest").
 BATCH_ROWS = 1 << 19
-# zstd level 1 and no dictionary on per-row identifiers: at 5 M fee lines (pyarrow dataset writer, same
-# run) 9.2 CPU-s against 11.6 for level 3 with a dictionary tried on every column; files ~1.6x larger,
-# reading them back all columns with DuckDB no slower. Snappy was ~9 % cheaper still but 2x larger.
+# zstd level 1 and no dictionary on per-row identifiers: less CPU than level 3 with dictionaries, for
+# somewhat larger files that DuckDB reads back as fast; snappy costs less CPU still but doubles the
+# size (figures in docs/benchmarks.md, "Ingest").
 ZSTD_LEVEL = 1
 _VERSION = re.compile(r"^v-(\d+)$")
 _PER_ROW_IDS = {"trace_code"}  # drug trace codes: one per box sold
@@ -114,8 +114,8 @@ def write_table(con: duckdb.DuckDBPyConnection, table: Table, rows_sql: str, out
     """Write rows to out/<table>/ (month=YYYY-MM/ partitions for event tables); returns rows written.
 
     Event tables stream from DuckDB as Arrow batches into pyarrow's multi-threaded dataset writer:
-    DuckDB's own `COPY ... PARTITION_BY` was 2-4x slower than a plain COPY of the same rows (it
-    flushes small row groups per partition), and it was most of the run at 10 M fee lines.
+    DuckDB's own `COPY ... PARTITION_BY` flushes small row groups per partition, which makes it 2-4x
+    slower than a plain COPY of the same rows, most of an ingest's time at 10 M fee lines.
     """
     target = out / table.name
     cols = ", ".join(ident(c.name) for c in table.columns)

@@ -15,20 +15,22 @@ facility tiers), the end of a fee-line or a visit-level query (`_line_hits.sql`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import duckdb
 import pyarrow as pa
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic.dataclasses import dataclass
 
 from features.rules_kinds import KINDS, Kind
 from features.rules_render import compile_detail, compile_reason, declared_values, param_value
 from features.schema import HOSP_LV, HOSP_TIER
 from features.sql_text import bind, fill, inline, literal, run, values
-from feijian.errors import ConfigError
+from feijian.errors import ConfigError, validation_problems
 
 Severity = Literal["high", "medium", "low"]
 SEVERITY_ZH: dict[str, str] = {"high": "高", "medium": "中", "low": "低"}
@@ -56,22 +58,54 @@ _LITERAL = {"rule_id", "kind", "hit_level", "detail", "reason"}
 # The SQL (features/sql/rules/) that turns a kind's `flagged` rows into `hits`, by hit level.
 HIT_ENDS = {"fee_line": "_line_hits", "visit": "_visit_hits"}
 
-_REQUIRED_KEYS = ("id", "kind", "name_zh", "params", "reason_template", "article", "targets", "severity")
+# YAML `key:` with no value is null; these fields read it as empty.
+_NoneIsEmptyDict = BeforeValidator(lambda v: {} if v is None else v)
+_NoneIsEmptyTuple = BeforeValidator(lambda v: () if v is None else v)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Rule:
+    """One entry of rules.yaml, validated by pydantic on construction: the fields' types, the kind,
+    the parameters against the kind's declaration (names and types) and the reason's placeholders."""
+
     id: str
     kind: str
     name_zh: str
-    params: dict[str, Any]
+    params: Annotated[dict[str, Any], _NoneIsEmptyDict]
     reason_template: str
     article: str
-    targets: tuple[str, ...]
+    targets: Annotated[tuple[str, ...], _NoneIsEmptyTuple]
     severity: Severity
     enabled: bool = True
     description: str = ""
-    tags: tuple[str, ...] = field(default=())
+    tags: Annotated[tuple[str, ...], _NoneIsEmptyTuple] = ()
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"{kind!r} is not a rule kind; kinds: {', '.join(KINDS)}")
+        return kind
+
+    @field_validator("params")
+    @classmethod
+    def _params_of_the_kind(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if "kind" not in info.data:  # the kind is wrong; that error says so
+            return params
+        decl = KINDS[info.data["kind"]]
+        if set(params) != set(decl.params):
+            raise ValueError(f"{decl.name} needs parameters {sorted(decl.params)}, got {sorted(params)}")
+        for name, ptype in decl.params.items():
+            # The renderer's own check: a ConfigError naming the rule, the parameter, the value and the type.
+            param_value(info.data.get("id", "?"), name, ptype, params[name])
+        return params
+
+    @field_validator("reason_template")
+    @classmethod
+    def _placeholders_exist(cls, template: str, info: ValidationInfo) -> str:
+        if "kind" in info.data and "params" in info.data:
+            compile_reason(template, KINDS[info.data["kind"]], info.data["params"], info.data.get("id", "?"))
+        return template
 
     @property
     def kind_decl(self) -> Kind:
@@ -82,63 +116,59 @@ def default_rules_path() -> Path:
     return Path(str(resources.files("features").joinpath("rules.yaml")))
 
 
+class _RulesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    rules: list[Rule]
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_ids(cls, rules: list[Rule]) -> list[Rule]:
+        seen: set[str] = set()
+        for r in rules:
+            if r.id in seen:
+                raise ValueError(f"rule id {r.id} appears twice; ids must be unique")
+            seen.add(r.id)
+        return rules
+
+
 def load_rules(path: Path | None = None) -> list[Rule]:
-    """Read and validate the rule library; every problem names the rule, the value and the fix."""
+    """Read and validate the rule library; every problem names the file, the rule, the field and the value."""
     path = path or default_rules_path()
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read rule library {path}: {exc}") from exc
-    if not isinstance(doc, dict) or "version" not in doc or not isinstance(doc.get("rules"), list):
+    if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected a mapping with 'version' and a list 'rules'")
-    rules = [_parse_rule(entry, path) for entry in doc["rules"]]
-    seen: set[str] = set()
-    for r in rules:
-        if r.id in seen:
-            raise ConfigError(f"{path}: rule id {r.id} appears twice; ids must be unique")
-        seen.add(r.id)
-    return rules
+    try:
+        return _RulesFile.model_validate(doc).rules
+    except ValidationError as exc:
+        raise ConfigError(_rules_file_message(path, doc, exc)) from None
+
+
+def _rules_file_message(path: Path, doc: dict[str, Any], exc: ValidationError) -> str:
+    """One line per problem, each rule named by its id (or its position when it has none)."""
+    lines = []
+    for e in exc.errors():
+        loc = e["loc"]
+        if len(loc) > 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            entry = doc["rules"][loc[1]]
+            rid = entry.get("id") if isinstance(entry, dict) else None
+            where = f"rule {rid}" if rid else f"rule #{loc[1] + 1}"
+            lines.append(f"{path}: {where}: {validation_problems([e], skip=2)[0]}")
+        else:
+            lines.append(f"{path}: {validation_problems([e])[0]}")
+    if any(e["type"] in ("extra_forbidden", "unexpected_keyword_argument") for e in exc.errors()):
+        fields = ", ".join(f.name for f in dataclasses.fields(Rule))
+        lines.append(f"(a rule's fields: {fields}; the file's: version, rules)")
+    return "\n".join(lines)
 
 
 def rules_version(path: Path | None = None) -> str:
     doc = yaml.safe_load((path or default_rules_path()).read_text(encoding="utf-8"))
     return str(doc["version"])
-
-
-def _parse_rule(entry: object, path: Path) -> Rule:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{path}: each rule must be a mapping, got {entry!r}")
-    rid = str(entry.get("id", "?"))
-    missing = [k for k in _REQUIRED_KEYS if k not in entry]
-    if missing:
-        raise ConfigError(f"{path}: rule {rid} lacks {', '.join(missing)}")
-    if entry["kind"] not in KINDS:
-        raise ConfigError(f"{path}: rule {rid} has kind {entry['kind']!r}; kinds: {', '.join(KINDS)}")
-    if entry["severity"] not in SEVERITY_ZH:
-        raise ConfigError(f"{path}: rule {rid} severity {entry['severity']!r}; use one of high, medium, low")
-    params = dict(entry["params"] or {})
-    decl = KINDS[entry["kind"]]
-    if set(params) != set(decl.params):
-        raise ConfigError(
-            f"{path}: rule {rid} ({decl.name}) needs parameters {sorted(decl.params)}, got {sorted(params)}"
-        )
-    for name, ptype in decl.params.items():
-        param_value(rid, name, ptype, params[name])  # validates
-    rule = Rule(
-        id=rid,
-        kind=decl.name,
-        name_zh=str(entry["name_zh"]),
-        params=params,
-        reason_template=str(entry["reason_template"]),
-        article=str(entry["article"]),
-        targets=tuple(entry["targets"] or ()),
-        severity=entry["severity"],
-        enabled=bool(entry.get("enabled", True)),
-        description=str(entry.get("description", "")),
-        tags=tuple(entry.get("tags") or ()),
-    )
-    compile_reason(rule.reason_template, decl, rule.params, rid)  # validates placeholders
-    return rule
 
 
 def _rules_sql(name: str) -> str:

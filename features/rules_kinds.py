@@ -53,10 +53,6 @@ class Kind:
     theme: str | None = None  # the reason theme (explain.reasons) its hits are evidence for
     hit_share: HitShare | None = None  # the rules-family share that counts its hits
 
-    @property
-    def sql_file(self) -> str:
-        return f"{self.name}.sql"
-
 
 _KINDS: tuple[Kind, ...] = (
     Kind("gender_restricted", "限性别", "fee_line", {},

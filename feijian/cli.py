@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from feijian.errors import FeijianError
-from feijian.settings import mlruns_dir, models_dir, workspace_dir
+from feijian.settings import layout_path, mlruns_dir, models_dir, workspace_dir
+
+if TYPE_CHECKING:
+    from serving.schemas import PlanRequest
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+class _Group(TyperGroup):
+    """The top-level group. Every command and sub-group runs inside its `invoke`, so this is the one
+    place a FeijianError becomes its message on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FeijianError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
 
 app = typer.Typer(
+    cls=_Group,
     name="feijian",
     help=(
         "飞检 feijian — rank designated medical facilities and physicians for the next "
@@ -34,18 +55,10 @@ rules_app = typer.Typer(
 )
 app.add_typer(rules_app, name="rules")
 
-console = Console(stderr=False)
-err = Console(stderr=True)
-
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option("--workspace", "-w", help="Workspace folder (default ./workspace or $FEIJIAN_WORKSPACE)."),
 ]
-
-
-def _fail(exc: FeijianError) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exc.exit_code)
 
 
 @app.command()
@@ -64,13 +77,17 @@ def simulate(
     """
     from simulator.cli_support import run_simulate
 
-    try:
-        run_simulate(out=out, seed=seed, scale=scale, console=console)
-    except FeijianError as exc:
-        _fail(exc)
+    run_simulate(out=out, seed=seed, scale=scale, console=console)
 
 
-@app.command()
+@app.command(
+    help=f"""Validate, pseudonymise and load a claims export into the workspace, losing nothing.
+
+    Rejected rows go to workspace/{layout_path("quarantine")} with file, row, field, value and
+    reason; counts are printed per table (in = accepted + quarantined); fee lines are reconciled against
+    settlement totals. Re-running on the same export adds no duplicates; writes are atomic.
+    """
+)
 def ingest(
     src: Annotated[Path, typer.Argument(help="Folder with one sub-folder (or file) per table, CSV or Parquet.")],
     workspace: WorkspaceOpt = None,
@@ -87,27 +104,18 @@ def ingest(
                                 "encoding) instead of failing (exit 3); the manifest lists the files not read.")
     ] = False,
 ) -> None:
-    """Validate, pseudonymise and load a claims export into the workspace, losing nothing.
-
-    Rejected rows go to workspace/quarantine/<table>.parquet with file, row, field, value and reason;
-    counts are printed per table (in = accepted + quarantined); fee lines are reconciled against
-    settlement totals. Re-running on the same export adds no duplicates; writes are atomic.
-    """
     from features.ingest_cli import run_ingest
 
-    try:
-        run_ingest(
-            src=src,
-            workspace=workspace_dir(workspace),
-            adapter=adapter,
-            encoding=encoding,
-            max_reject_share=max_reject_share,
-            now=now,
-            console=console,
-            allow_unreadable_files=allow_unreadable_files,
-        )
-    except FeijianError as exc:
-        _fail(exc)
+    run_ingest(
+        src=src,
+        workspace=workspace_dir(workspace),
+        adapter=adapter,
+        encoding=encoding,
+        max_reject_share=max_reject_share,
+        now=now,
+        console=console,
+        allow_unreadable_files=allow_unreadable_files,
+    )
 
 
 @features_app.callback(invoke_without_command=True)
@@ -142,10 +150,7 @@ def features_build(
         raise typer.Exit(2)
     from features.build_cli import run_features
 
-    try:
-        run_features(workspace_dir(workspace), as_of, window_months, engine, console, spark_master=spark_master)
-    except FeijianError as exc:
-        _fail(exc)
+    run_features(workspace_dir(workspace), as_of, window_months, engine, console, spark_master=spark_master)
 
 
 @features_app.command("list")
@@ -177,10 +182,7 @@ def rules_measure(
     from features.rules_cli import measure_rules
     from simulator.codes import PATTERNS
 
-    try:
-        measure_rules(workspace_dir(workspace), truth, as_of, window_months, console, patterns=PATTERNS)
-    except FeijianError as exc:
-        _fail(exc)
+    measure_rules(workspace_dir(workspace), truth, as_of, window_months, console, patterns=PATTERNS)
 
 
 MlrunsOpt = Annotated[
@@ -227,29 +229,26 @@ def train(
     With --table: a data scientist's prepared table, e.g. the public Kaggle provider-fraud table —
     held-out ids (stratified, or by time with --time), AUC, average precision, precision@k, Brier.
     """
-    try:
-        if table is not None:
-            from training.table import run_train_table
+    if table is not None:
+        from training.table import run_train_table
 
-            run_train_table(table, id_col, label_col, time_col, console)
-            return
-        from training.labels import LabelConfig
-        from training.train_cli import run_train
+        run_train_table(table, id_col, label_col, time_col, console)
+        return
+    from training.labels import LabelConfig
+    from training.train_cli import run_train
 
-        run_train(
-            workspace_dir(workspace),
-            mlruns_dir(mlruns),
-            models_dir(models),
-            trials,
-            timeout,
-            seed,
-            window_months,
-            weighting,
-            LabelConfig.load(label_config),
-            console,
-        )
-    except FeijianError as exc:
-        _fail(exc)
+    run_train(
+        workspace_dir(workspace),
+        mlruns_dir(mlruns),
+        models_dir(models),
+        trials,
+        timeout,
+        seed,
+        window_months,
+        weighting,
+        LabelConfig.load(label_config),
+        console,
+    )
 
 
 @app.command()
@@ -268,10 +267,7 @@ def evaluate(
     """
     from training.evaluate_run import run_evaluate
 
-    try:
-        run_evaluate(workspace_dir(workspace), mlruns_dir(mlruns), models_dir(models), truth, console)
-    except FeijianError as exc:
-        _fail(exc)
+    run_evaluate(workspace_dir(workspace), mlruns_dir(mlruns), models_dir(models), truth, console)
 
 
 token_app = typer.Typer(help="Issue, revoke and list API tokens (only their hashes are stored).", no_args_is_help=True)
@@ -301,10 +297,7 @@ def serve(
     """
     from serving.serve_cli import run_serve
 
-    try:
-        raise typer.Exit(run_serve(workspace_dir(workspace), models_dir(models), host, port, db, console))
-    except FeijianError as exc:
-        _fail(exc)
+    raise typer.Exit(run_serve(workspace_dir(workspace), models_dir(models), host, port, db, console))
 
 
 @token_app.command("issue")
@@ -317,10 +310,7 @@ def token_issue(
     """Issue a token; it is printed once and only its hash is kept."""
     from serving.serve_cli import run_token
 
-    try:
-        run_token("issue", workspace_dir(workspace), name, role, None, db, console)
-    except FeijianError as exc:
-        _fail(exc)
+    run_token("issue", workspace_dir(workspace), name, role, None, db, console)
 
 
 @token_app.command("revoke")
@@ -332,10 +322,7 @@ def token_revoke(
     """Revoke a token at once (the service re-checks within seconds)."""
     from serving.serve_cli import run_token
 
-    try:
-        run_token("revoke", workspace_dir(workspace), None, None, token_id, db, console)
-    except FeijianError as exc:
-        _fail(exc)
+    run_token("revoke", workspace_dir(workspace), None, None, token_id, db, console)
 
 
 @token_app.command("list")
@@ -343,10 +330,7 @@ def token_list(workspace: WorkspaceOpt = None, db: DbOpt = None) -> None:
     """List tokens: id, holder, role, created, revoked."""
     from serving.serve_cli import run_token
 
-    try:
-        run_token("list", workspace_dir(workspace), None, None, None, db, console)
-    except FeijianError as exc:
-        _fail(exc)
+    run_token("list", workspace_dir(workspace), None, None, None, db, console)
 
 
 @audit_app.command("verify")
@@ -354,10 +338,7 @@ def audit_verify(workspace: WorkspaceOpt = None) -> None:
     """Recompute the audit log's chain and hold it against its signed head; exit 6 on any tampering."""
     from serving.serve_cli import run_audit_verify
 
-    try:
-        ok = run_audit_verify(workspace_dir(workspace), console)
-    except FeijianError as exc:
-        _fail(exc)
+    ok = run_audit_verify(workspace_dir(workspace), console)
     if not ok:
         raise typer.Exit(6)
 
@@ -382,31 +363,77 @@ def demo(
     """
     from feijian.demo import run_demo
 
-    try:
-        run_demo(
-            workspace=workspace_dir(workspace), out=out, seed=seed, scale=scale, console=console,
-            mlruns=mlruns_dir(mlruns), models=models_dir(models), trials=trials, serve=serve, port=port,
-        )
-    except FeijianError as exc:
-        _fail(exc)
+    run_demo(
+        workspace=workspace_dir(workspace), out=out, seed=seed, scale=scale, console=console,
+        mlruns=mlruns_dir(mlruns), models=models_dir(models), trials=trials, serve=serve, port=port,
+    )
+
+
+def _plan_help(name: str, text: str) -> str:
+    """Help text with the default the service's PlanRequest declares (the one place defaults live)."""
+    from serving.schemas import PlanRequest
+
+    return f"{text} (default {PlanRequest.model_fields[name].default})."
+
+
+def _plan_request(
+    capacity: int | None,
+    region: list[str] | None,
+    ftype: list[str] | None,
+    level: list[str] | None,
+    ownership: list[str] | None,
+    region_cap: list[str] | None,
+    exclude_days: int | None,
+    clean_cooldown_days: int | None,
+    exploration_share: float | None,
+    seed: int | None,
+) -> PlanRequest:
+    """The plan options of `plan` and `report --round` as the service's request (None: its default)."""
+    from serving.plan_cli import plan_request
+    from serving.reports.run import parse_caps
+
+    return plan_request(
+        {
+            "capacity": capacity,
+            "regions": region,
+            "types": ftype,
+            "levels": level,
+            "ownership": ownership,
+            "region_caps": parse_caps(region_cap),
+            "exclude_days": exclude_days,
+            "clean_cooldown_days": clean_cooldown_days,
+            "exploration_share": exploration_share,
+            "seed": seed,
+        }
+    )
 
 
 @app.command()
 def report(
     facility: Annotated[str | None, typer.Option("--facility", help="Facility code: write its report.")] = None,
     round_: Annotated[bool, typer.Option("--round", help="Plan the next round and write the round report.")] = False,
-    capacity: Annotated[int, typer.Option(help="Round: how many facilities to inspect (1–500).")] = 30,
+    capacity: Annotated[
+        int | None, typer.Option(help=_plan_help("capacity", "Round: how many facilities to inspect, 1–500"))
+    ] = None,
     region: Annotated[list[str] | None, typer.Option(help="Round: only these regions (admdvs); repeatable.")] = None,
     ftype: Annotated[list[str] | None, typer.Option("--type", help="Round: facility types; repeatable.")] = None,
     level: Annotated[list[str] | None, typer.Option("--level", help="Round: hosp_lv codes; repeatable.")] = None,
     ownership: Annotated[list[str] | None, typer.Option(help="Round: public / private.")] = None,
     region_cap: Annotated[list[str] | None, typer.Option(help="Round: REGION=N, at most N targets there.")] = None,
-    exclude_days: Annotated[int, typer.Option(help="Round: skip facilities inspected this many days back.")] = 180,
+    exclude_days: Annotated[
+        int | None,
+        typer.Option(help=_plan_help("exclude_days", "Round: skip facilities inspected this many days back")),
+    ] = None,
     clean_cooldown_days: Annotated[
-        int, typer.Option(help="Round: skip facilities whose last inspection in this many days found nothing.")
-    ] = 365,
-    exploration_share: Annotated[float, typer.Option(help="Round: share of capacity drawn at random.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Round: seed of the exploration draw.")] = 0,
+        int | None,
+        typer.Option(help=_plan_help(
+            "clean_cooldown_days", "Round: skip facilities whose last inspection in this many days found nothing"
+        )),
+    ] = None,
+    exploration_share: Annotated[
+        float | None, typer.Option(help=_plan_help("exploration_share", "Round: share of capacity drawn at random"))
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help=_plan_help("seed", "Round: seed of the exploration draw"))] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default workspace/reports).")] = None,
     workspace: WorkspaceOpt = None,
     models: ModelsOpt = None,
@@ -417,31 +444,14 @@ def report(
     evidence (疑点清单), physicians and inspection history. `--round`: plan the next round under the
     capacity and constraints and write the planned list with totals by region and type.
     """
-    from serving.reports.run import parse_caps, run_report
+    from serving.reports.run import run_report
 
-    try:
-        kwargs = {
-            "capacity": capacity,
-            "regions": region or None,
-            "types": ftype or None,
-            "levels": level or None,
-            "ownership": ownership or None,
-            "exclude_days": exclude_days,
-            "clean_cooldown_days": clean_cooldown_days,
-            "region_caps": parse_caps(region_cap),
-            "exploration_share": exploration_share,
-            "seed": seed,
-        }
-        run_report(workspace_dir(workspace), models_dir(models), out, facility, round_, kwargs, console)
-    except FeijianError as exc:
-        _fail(exc)
-
-
-def _plan_help(name: str, text: str) -> str:
-    """Help text with the default the service's PlanRequest declares (the one place defaults live)."""
-    from serving.schemas import PlanRequest
-
-    return f"{text} (default {PlanRequest.model_fields[name].default})."
+    kwargs: dict[str, object] = {}
+    if round_:
+        req = _plan_request(capacity, region, ftype, level, ownership, region_cap, exclude_days,
+                            clean_cooldown_days, exploration_share, seed)
+        kwargs = {"capacity": req.capacity, **req.plan_kwargs()}
+    run_report(workspace_dir(workspace), models_dir(models), out, facility, round_, kwargs, console)
 
 
 @app.command()
@@ -469,27 +479,11 @@ def plan(
 ) -> None:
     """Plan the next inspection round under capacity: rank, facility, type, region, risk, expected recovery,
     top reason. The same request and planner as the API's /api/plan and the page."""
-    from serving.plan_cli import plan_request, run_plan
-    from serving.reports.run import parse_caps
+    from serving.plan_cli import run_plan
 
-    try:
-        req = plan_request(
-            {
-                "capacity": capacity,
-                "regions": region,
-                "types": ftype,
-                "levels": level,
-                "ownership": ownership,
-                "region_caps": parse_caps(region_cap),
-                "exclude_days": exclude_days,
-                "clean_cooldown_days": clean_cooldown_days,
-                "exploration_share": exploration_share,
-                "seed": seed,
-            }
-        )
-        run_plan(workspace_dir(workspace), models_dir(models), req, fmt, console)
-    except FeijianError as exc:
-        _fail(exc)
+    req = _plan_request(capacity, region, ftype, level, ownership, region_cap, exclude_days, clean_cooldown_days,
+                        exploration_share, seed)
+    run_plan(workspace_dir(workspace), models_dir(models), req, fmt, console)
 
 
 key_app = typer.Typer(help="The pseudonymisation key that psn_no and certno are hashed with.", no_args_is_help=True)
@@ -512,10 +506,7 @@ def key_new(
     from features.pseudonym import demo_key_path, new_key
     from feijian.settings import ENV_PSEUDONYM_KEY_FILE
 
-    try:
-        path = new_key(file if file else demo_key_path(workspace_dir(workspace)))
-    except FeijianError as exc:
-        _fail(exc)
+    path = new_key(file if file else demo_key_path(workspace_dir(workspace)))
     console.print(f"pseudonym key written to {path} (mode 0600)")
     if file:
         console.print(f"  use it with: export {ENV_PSEUDONYM_KEY_FILE}={path.resolve()}")
@@ -540,18 +531,11 @@ def bento_build(
     """
     from serving.bento import build
 
-    try:
-        build(workspace_dir(workspace), models_dir(models), project, console)
-    except FeijianError as exc:
-        _fail(exc)
+    build(workspace_dir(workspace), models_dir(models), project, console)
 
 
 def main() -> None:
-    try:
-        app()
-    except FeijianError as exc:  # pragma: no cover - typer handles most paths
-        err.print(f"error: {exc}")
-        sys.exit(exc.exit_code)
+    app()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ with, so a failure reads the same on the terminal and over the API.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 class FeijianError(Exception):
     """Base class: a message a user can act on (what, where, the value, the fix)."""
@@ -49,3 +52,24 @@ class MissingWorkspaceTableError(MissingTableError, NotReadyError):
 class ConfigError(FeijianError):
     exit_code = 2
     http_status = 500
+
+
+def validation_problems(errors: Iterable[Mapping[str, Any]], skip: int = 0) -> list[str]:
+    """pydantic's `ValidationError.errors()` in a user's words: `field: what is wrong (got value)` each.
+
+    `skip` drops that many leading parts of every location, for a caller that names them itself
+    (a rule by its id rather than `rules.3`).
+    """
+    out = []
+    for e in errors:
+        where = ".".join(str(p) for p in e["loc"][skip:])
+        if e["type"] == "missing":
+            what = "is missing"
+        elif e["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            what = "is not a known field"
+        elif e["type"] == "value_error":
+            what = str(e["ctx"]["error"])
+        else:
+            what = f"{e['msg']} (got {e['input']!r})"
+        out.append(f"{where}: {what}" if where else what)
+    return out

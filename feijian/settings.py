@@ -137,22 +137,34 @@ def spark_trace() -> bool:
     return bool(os.environ.get(ENV_SPARK_TRACE))
 
 
+# The workspace layout every stage agrees on: entry -> (path inside the workspace, what it holds).
+# `Workspace` builds these paths; help texts quote them from here (`layout_path`).
+LAYOUT: dict[str, tuple[str, str]] = {
+    "raw_events": ("raw/<table>/month=YYYY-MM/part-*.parquet", "time-partitioned tables (visits, settlements, "
+                   "fee lines)"),
+    "raw_reference": ("raw/<table>/part-0.parquet", "reference tables (facilities, physicians, catalogue, findings)"),
+    "quarantine": ("quarantine/<run_id>/<table>.parquet", "one ingest run's rejected rows with file, row, field, "
+                   "value, reason (and a .csv copy)"),
+    "manifest": ("manifest.json", "the last ingest: counts, reconciliation, fingerprints"),
+    "features": ("features/<snapshot_id>/", "feature snapshots and rule evidence; features/LATEST names one"),
+    "explanations": ("explanations/<snapshot_id>__v<version>/", "scores and SHAP contributions of one snapshot by "
+                     "one bundle"),
+    "reports": ("reports/", "evaluation, plans and reports"),
+    "database": ("feijian.db", "the service's SQLite database (findings, tokens) by default"),
+    "audit": ("audit/audit.log, .secrets/audit.key", "the service's chained audit log and its key (`state_dir`)"),
+    "secrets": (".secrets/", "demo-generated secrets (pseudonym key, audit key)"),
+    "bentoml_home": (".bentoml/", "BentoML's home for `feijian serve`"),
+}
+
+
+def layout_path(entry: str) -> str:
+    """Where an entry of the workspace layout lives, as help texts show it: `quarantine/<run_id>/<table>.parquet`."""
+    return LAYOUT[entry][0]
+
+
 @dataclass(frozen=True)
 class Workspace:
-    """The on-disk layout every stage agrees on.
-
-    raw/<table>/month=YYYY-MM/part-*.parquet   time-partitioned tables (visits, settlements, fee lines)
-    raw/<table>/part-0.parquet                  reference tables (facilities, physicians, catalogue, findings)
-    quarantine/<run_id>/<table>.parquet         one ingest run's rejected rows with file, row, field, value, reason
-    manifest.json                               the last ingest: counts, reconciliation, fingerprints
-    features/<snapshot_id>/...                  feature snapshots and rule evidence; features/LATEST names one
-    explanations/<snapshot_id>__v<version>/     scores and SHAP contributions of one snapshot by one bundle
-    reports/                                    evaluation, plans and reports
-    feijian.db                                  the service's SQLite database (findings, tokens) by default
-    audit/audit.log, .secrets/audit.key         the service's chained audit log and its key (`state_dir`)
-    .secrets/                                   demo-generated secrets (pseudonym key, audit key)
-    .bentoml/                                   BentoML's home for `feijian serve`
-    """
+    """The on-disk layout every stage agrees on (`LAYOUT` says what each path holds)."""
 
     root: Path
 

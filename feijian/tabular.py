@@ -45,11 +45,6 @@ def safe_text(text: str) -> str:
     return text
 
 
-def safe_cell(value: Any) -> Any:
-    """A cell value with text neutralised; numbers, dates, booleans and missing values as they are."""
-    return safe_text(value) if isinstance(value, str) else value
-
-
 def safe_strings(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """`safe_text` over a whole Arrow string column (vectorised: a quarantine can hold millions of rows)."""
     import pyarrow.compute as pc

@@ -15,15 +15,16 @@ from __future__ import annotations
 from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from feijian.errors import InputError
+from serving.schemas import MAX_CAPACITY, PlanLevel, PlanRequest
 
-MAX_CAPACITY = 500
-PlanLevel = Literal["facility", "physician"]
+# The request model declares the planning defaults; plan_round's keywords take them from it.
+_DEFAULT = PlanRequest()
 FACILITY_COLUMNS = ["rank", "fixmedins_code", "name", "admdvs", "fixmedins_type", "hosp_lv", "ownership",
                     "p_serious", "expected_recovery", "pick", "top_reasons"]  # fmt: skip
 PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "dept", "admdvs", "p_risk", "pick", "top_reasons"]
@@ -137,12 +138,12 @@ def plan_round(
     types: list[str] | None = None,
     levels: list[str] | None = None,
     ownership: list[str] | None = None,
-    exclude_days: int = 180,
-    clean_cooldown_days: int = 365,
+    exclude_days: int = _DEFAULT.exclude_days,
+    clean_cooldown_days: int = _DEFAULT.clean_cooldown_days,
     region_caps: dict[str, int] | None = None,
-    exploration_share: float = 0.1,
-    seed: int = 0,
-    level: PlanLevel = "facility",
+    exploration_share: float = _DEFAULT.exploration_share,
+    seed: int = _DEFAULT.seed,
+    level: PlanLevel = _DEFAULT.level,
     excluded: tuple[Set[str], Set[str]] | None = None,
 ) -> Plan:
     """Pick up to `capacity` targets; `targets` in rank order, model picks first, then exploration picks.

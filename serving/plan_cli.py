@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError
@@ -22,7 +22,6 @@ from feijian.tabular import csv_text
 from serving.schemas import PlanRequest
 from training.bundle import Bundle, champion_path
 
-PlanFormat = Literal["table", "csv", "json"]
 FORMATS = ("table", "csv", "json")
 COLUMNS_ZH = ("序号", "机构", "类型", "统筹区", "风险", "预计追回(元)", "选取", "主要原因")
 RIGHT = {"序号", "风险", "预计追回(元)"}

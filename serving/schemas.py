@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_CAPACITY = 500
 MAX_SCORE_ROWS = 5000
+PlanLevel = Literal["facility", "physician"]
 
 
 class PlanRequest(BaseModel):
@@ -24,7 +25,7 @@ class PlanRequest(BaseModel):
     )
 
     capacity: int = Field(30, ge=1, le=MAX_CAPACITY, description="检查能力：本轮检查家数")
-    level: Literal["facility", "physician"] = "facility"
+    level: PlanLevel = "facility"
     regions: list[str] = Field(default_factory=list, max_length=100, description="限定统筹区 admdvs")
     types: list[str] = Field(default_factory=list, max_length=20, description="限定机构类型 fixmedins_type")
     levels: list[str] = Field(default_factory=list, max_length=20, description="限定医院等级 hosp_lv")

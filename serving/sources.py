@@ -30,7 +30,6 @@ INSPECTION_COLUMNS = [
     "agreement_action",
     "referral",
 ]
-SELECTION_ZH = {"random": "随机抽查", "targeted": "定向检查", "tip_off": "举报线索", "tipoff": "举报线索"}
 
 
 def _query(sql: str) -> pd.DataFrame:

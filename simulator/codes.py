@@ -25,7 +25,6 @@ DEPTS: tuple[tuple[str, str], ...] = (
     ("药房", "A69"),
 )
 DEPT_INDEX = {name: i for i, (name, _) in enumerate(DEPTS)}
-CLINICAL_FALLBACK = ("内科", "全科医疗科", "中医科", "外科", "药房")
 DRG_SUFFIX_FACTOR = {1: 1.6, 3: 1.2, 5: 1.0}
 # Fund payment per DRG weight unit (yuan); used to price up-coded cases.
 DRG_RATE = 9000.0
@@ -117,8 +116,6 @@ def diag_id(code: str, setting: str) -> int:
             return i
     raise KeyError((code, setting))
 
-
-MILD_CODES = ("J06.9", "K29.7", "M54.5")
 
 # Violation patterns simulated (index = pattern id; 0 means legitimate).
 PATTERNS = (

@@ -16,7 +16,6 @@ FIRST_MONTH = (2022, 1)
 N_MONTHS = 36
 NEXT_ROUND_DATE = date(2025, 1, 1)
 DAY = 86_400
-PROVINCE = "99"
 REGIONS = tuple(f"9901{i:02d}" for i in range(1, 9))
 # Share of people per region: the capital (990101) is the largest.
 REGION_WEIGHTS = (0.24, 0.15, 0.13, 0.11, 0.10, 0.10, 0.09, 0.08)

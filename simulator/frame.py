@@ -25,10 +25,10 @@ def take(f: Frame, idx: np.ndarray) -> Frame:
 class Growable:
     """Columns with spare capacity behind a frame of views, so appending copies only the new rows.
 
-    Appending to a month's fee lines once per behaviour used to copy every column each time; here
-    the arrays grow geometrically and `frame` is re-sliced. In-place edits through the views land in
-    the buffer. Appended values take the buffer's dtype unless they need a wider one (then the
-    buffer is promoted, as np.concatenate would).
+    Behaviours append to a month's fee lines one after another; concatenating would copy every
+    column each time, so the arrays grow geometrically instead and `frame` is re-sliced. In-place
+    edits through the views land in the buffer. Appended values take the buffer's dtype unless they
+    need a wider one (then the buffer is promoted, as np.concatenate would).
     """
 
     def __init__(self, f: Frame, spare: float = 0.25) -> None:

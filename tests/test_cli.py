@@ -20,6 +20,15 @@ def test_help_lists_every_stage() -> None:
         assert verb in result.output
 
 
+def test_ingest_help_names_the_quarantine_layout_of_settings() -> None:
+    from feijian.settings import layout_path
+
+    result = runner.invoke(app, ["ingest", "--help"])
+    assert result.exit_code == 0
+    assert layout_path("quarantine") == "quarantine/<run_id>/<table>.parquet"
+    assert f"workspace/{layout_path('quarantine')}" in result.output
+
+
 def test_features_list_prints_chinese_labels() -> None:
     result = runner.invoke(app, ["features", "list"])
     assert result.exit_code == 0

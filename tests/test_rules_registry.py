@@ -124,3 +124,33 @@ def test_code_lists_are_bound_quoted_and_validated() -> None:
     assert "IN ('21')" in rule_sql(rule)
     with pytest.raises(ConfigError, match="med_types"):
         rule_sql(replace(rule, params={**rule.params, "med_types": ["21') OR (1=1"]}))
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "says"),
+    [
+        (("severity: low", "severity: urgent"), "severity", "'high', 'medium' or 'low' (got 'urgent')"),
+        (("kind: price_cap", "kind: price_capp"), "kind", "'price_capp' is not a rule kind; kinds: "),
+        (('    article: "《条例》"\n', ""), "article", "is missing"),
+        (("severity: low", "severity: low\n    enable: false"), "enable", "is not a known field"),
+        (("targets: [over_price]", "targets: over_price"), "targets", "valid tuple (got 'over_price')"),
+    ],
+)
+def test_a_wrong_rule_is_refused_naming_file_rule_and_field(
+    tmp_path: Path, change: tuple[str, str], field: str, says: str
+) -> None:
+    body = RULE_TMPL.format(params="{tolerance_ratio: 0}", reason="{amount}元").replace(*change)
+    p = _write(tmp_path, body)
+    with pytest.raises(ConfigError) as exc:
+        load_rules(p)
+    assert f"{p}: rule R-T-01: {field}: " in str(exc.value) and says in str(exc.value)
+
+
+def test_duplicate_ids_and_a_missing_version_are_refused(tmp_path: Path) -> None:
+    rule = RULE_TMPL.format(params="{tolerance_ratio: 0}", reason="{amount}元")
+    with pytest.raises(ConfigError, match="rule id R-T-01 appears twice"):
+        load_rules(_write(tmp_path, rule + rule))
+    p = tmp_path / "no_version.yaml"
+    p.write_text("rules:\n" + rule, encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"{re.escape(str(p))}: version: is missing"):
+        load_rules(p)

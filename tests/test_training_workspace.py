@@ -44,6 +44,8 @@ def test_champion_is_registered_exported_and_same_through_mlflow(trained: Traine
     theirs = pyfunc.predict(cand[facility_columns()].astype(float))
     np.testing.assert_allclose(theirs["expected_recovery"].to_numpy(), ours["expected_recovery"].to_numpy())
     run = mlflow.get_run(r.run_id)
+    assert run.info.run_name == "train v1"
+    assert mlflow.MlflowClient().get_model_version(registry.MODEL_NAME, r.version).run_id == r.run_id
     assert run.data.tags["data_fingerprint"] and run.data.tags["code_version"]
     assert "model.recovered_share_at_k" in run.data.metrics
 
@@ -81,6 +83,23 @@ def test_alias_moves_only_to_a_better_procedure(trained: Trained, tmp_path_facto
     client = registry.setup(mlruns)
     assert str(client.get_model_version_by_alias(registry.MODEL_NAME, "champion").version) == better.version
     assert "kept the champion" in client.get_run(again.run_id).data.tags["promotion"]
+
+
+def test_a_run_that_fails_after_registering_leaves_no_version(
+    trained: Trained, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import train
+
+    def no_room(*_args: object, **_kwargs: object) -> None:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(train, "export", no_room)
+    base = tmp_path_factory.mktemp("failed")
+    with pytest.raises(OSError, match="no space left"):
+        train.train_workspace(trained.province.workspace, base / "mlruns", base / "models", n_trials=0)
+    client = registry.setup(base / "mlruns")
+    assert client.search_model_versions(f"name='{registry.MODEL_NAME}'") == []
+    assert registry.champion_version(client) is None
 
 
 def test_evaluate_writes_the_contract(trained: Trained) -> None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from features import registry
@@ -166,12 +165,3 @@ def stack(rounds: list[Round], physician: bool = False) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
-
-
-def round_capacity(r: Round) -> int:
-    """The round's capacity: how many targets it inspected."""
-    return len(r.labelled)
-
-
-def labels_of(frame: pd.DataFrame) -> np.ndarray:
-    return frame["serious"].to_numpy(dtype=float)

@@ -1,7 +1,7 @@
 """MLflow: one run per training, the model registered, the alias `champion` moved only when better.
 
 Tracking store `sqlite:///<mlruns>/mlflow.db`, artifacts under `<mlruns>/artifacts` (MLflow 3.13+
-no longer accepts a plain folder store). The logged model is a pyfunc around the exported bundle,
+refuses a plain folder as the tracking store). The logged model is a pyfunc around the exported bundle,
 so what MLflow serves and what `models/` holds are the same files.
 
 Promotion compares procedures, not stale numbers: the champion's parameters are re-run on the
@@ -107,18 +107,37 @@ def champion_params(client: MlflowClient, name: str = MODEL_NAME) -> tuple[str, 
     return str(mv.version), params, run.data.params.get("weighting", "none")
 
 
-def log_model(bundle_dir: Path, example: pd.DataFrame, output: pd.DataFrame, name: str = MODEL_NAME) -> str:
-    """Log the bundle as a pyfunc in the active run and register it; returns the new version."""
-    info = mlflow.pyfunc.log_model(
+def reserve_version(name: str = MODEL_NAME) -> tuple[str, str]:
+    """(logged model id, version): the active run's model, registered before its files exist.
+
+    The bundle carries its registry version (its folder v<version>, its meta.json, the report title),
+    so the version has to be MLflow's answer before the bundle is written: an empty logged model is
+    registered, and `log_model` then logs the bundle into it.
+    """
+    model = mlflow.initialize_logged_model(name="model")
+    return model.model_id, str(mlflow.register_model(f"models:/{model.model_id}", name).version)
+
+
+def discard_version(client: MlflowClient, model_id: str, version: str, name: str = MODEL_NAME) -> None:
+    """Undo `reserve_version` when no bundle was logged: delete the version, mark the logged model failed."""
+    client.delete_model_version(name, version)
+    mlflow.finalize_logged_model(model_id, "FAILED")
+
+
+def log_model(bundle_dir: Path, example: pd.DataFrame, output: pd.DataFrame, model_id: str) -> None:
+    """Log the bundle as a pyfunc into the reserved logged model `model_id` (its version exists already)."""
+    run = mlflow.active_run()
+    if run is not None:  # the run's parameters on the model, as log_model gives a model it creates itself
+        mlflow.log_model_params(MlflowClient().get_run(run.info.run_id).data.params, model_id=model_id)
+    mlflow.pyfunc.log_model(
         name="model",
         python_model=BundleModel(),
         artifacts={"bundle": str(bundle_dir)},
         signature=infer_signature(example, output),
         input_example=example.head(3),
         pip_requirements=[f"{p}=={v}" for p, v in package_versions().items() if p not in ("python", "feijian")],
-        registered_model_name=name,
+        model_id=model_id,
     )
-    return str(info.registered_model_version)
 
 
 def promote(client: MlflowClient, version: str, name: str = MODEL_NAME) -> None:

@@ -75,14 +75,6 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _next_version(client: Any, name: str) -> str:
-    try:
-        versions = client.search_model_versions(f"name='{name}'")
-    except Exception:
-        versions = []
-    return str(max([int(v.version) for v in versions], default=0) + 1)
-
-
 def _importance(model: TargetModel) -> pd.DataFrame:
     booster = model.risk_.booster_
     gain = booster.feature_importance(importance_type="gain")
@@ -342,13 +334,10 @@ def log_global_explanation(bundle: Path, snapshot: Path, candidates: pd.DataFram
         note(f"global explanation skipped: {exc}")
 
 
-def register(bundle: Path, ex: Examples, final: TargetModel, version: str, note: Callable[[str], None]) -> str:
-    """Log the bundle as the run's MLflow model and register it; the registry's version."""
+def register(bundle: Path, ex: Examples, final: TargetModel, model_id: str) -> None:
+    """Log the bundle as the run's MLflow model, into the model `registry.reserve_version` registered."""
     example = ex.latest.candidates[ex.columns].astype(float).head(5)
-    got = registry.log_model(bundle, example, final.predict_frame(example))
-    if got != version:
-        note(f"registry gave version {got}, bundle folder says v{version}")
-    return got
+    registry.log_model(bundle, example, final.predict_frame(example), model_id)
 
 
 def promote(
@@ -434,23 +423,30 @@ def train_workspace(
         final = final_fit(ex, lgbm_params, seed, weighting)
         dr_model, dr_auc = physician_model(rounds, seed, log.note)
 
-    version = _next_version(client, registry.MODEL_NAME)
     tuned = {r.batch for r in rounds[:-1]} if params is None and n_trials > 0 else set()
-    report = evaluation_report(folds, f"{registry.MODEL_NAME} v{version}", ex.fac, None, window_months, seed, tuned)
     run_params = {"weighting": weighting, "seed": seed, "window_months": window_months, "n_trials": n_trials}
-    with log.timed("mlflow"), mlflow.start_run(run_name=f"train v{version}") as run:
-        log_run(ex, cfg, lgbm_params, run_params, folds, score, champ_score, dr_auc, report, final, seed)
-        bundle = export(
-            models_dir, version, run.info.run_id, ex, cfg, lgbm_params, run_params, score, tuned, final, dr_model
-        )
-        log_global_explanation(bundle, ex.latest.snapshot, ex.latest.candidates, log.note)
-        got = register(bundle, ex, final, version, log.note)
-        promoted = promote(client, models_dir, bundle, got, champ, score, champ_score, log.note)
+    with log.timed("mlflow"), mlflow.start_run() as run:
+        model_id, version = registry.reserve_version()
+        mlflow.set_tag("mlflow.runName", f"train v{version}")
+        try:
+            report = evaluation_report(
+                folds, f"{registry.MODEL_NAME} v{version}", ex.fac, None, window_months, seed, tuned
+            )
+            log_run(ex, cfg, lgbm_params, run_params, folds, score, champ_score, dr_auc, report, final, seed)
+            bundle = export(
+                models_dir, version, run.info.run_id, ex, cfg, lgbm_params, run_params, score, tuned, final, dr_model
+            )
+            log_global_explanation(bundle, ex.latest.snapshot, ex.latest.candidates, log.note)
+            register(bundle, ex, final, model_id)
+        except BaseException:
+            registry.discard_version(client, model_id, version)
+            raise
+        promoted = promote(client, models_dir, bundle, version, champ, score, champ_score, log.note)
     log.seconds["total"] = time.perf_counter() - log.start
     return TrainResult(
-        version=got,
+        version=version,
         promoted=promoted,
-        champion_version=got if promoted else (champ[0] if champ else None),
+        champion_version=version if promoted else (champ[0] if champ else None),
         objective=score,
         champion_objective=champ_score,
         params=lgbm_params,

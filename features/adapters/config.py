@@ -20,36 +20,88 @@ not a code change. Codes are mapped explicitly, never guessed (DOMAIN.md).
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from features.schema import TABLES
-from feijian.errors import ConfigError
+from feijian.errors import ConfigError, validation_problems
 
 
-@dataclass(frozen=True)
-class TableAdapter:
-    source: str | None = None  # file/folder stem in the export, when it differs from the table name
-    columns: dict[str, str] = field(default_factory=dict)  # contract column -> export column
-    values: dict[str, dict[str, str]] = field(default_factory=dict)  # contract column -> {export: contract}
-    formats: dict[str, list[str]] = field(default_factory=dict)  # contract column -> strptime formats
-    defaults: dict[str, str] = field(default_factory=dict)  # contract column -> constant text
+def _text_map(raw: Any) -> Any:
+    """name = value pairs as text (TOML and YAML may give numbers; an empty value is empty text)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"must be a table of name = value pairs, got {raw!r}")
+    return {str(k): "" if v is None else str(v) for k, v in raw.items()}
+
+
+def _formats(raw: Any) -> Any:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        return raw
+    raise ValueError(f"must be a strptime format or a list of them, got {raw!r}")
+
+
+def _none_is_empty(raw: Any) -> Any:
+    return {} if raw is None else raw
+
+
+TextMap = Annotated[dict[str, str], BeforeValidator(_text_map)]
+Formats = Annotated[list[str], BeforeValidator(_formats)]
+
+
+class TableAdapter(BaseModel):
+    """How one contract table appears in the export."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # file/folder stem in the export, when it differs from the table name
+    source: Annotated[str | None, BeforeValidator(lambda v: str(v) if v else None)] = None
+    columns: TextMap = Field(default_factory=dict)  # contract column -> export column
+    # contract column -> {export value: contract code}
+    values: Annotated[dict[str, TextMap], BeforeValidator(_none_is_empty)] = Field(default_factory=dict)
+    # contract column -> strptime formats
+    formats: Annotated[dict[str, Formats], BeforeValidator(_none_is_empty)] = Field(default_factory=dict)
+    defaults: TextMap = Field(default_factory=dict)  # contract column -> constant text
 
     def export_column(self, name: str) -> str:
         return self.columns.get(name, name)
 
 
-@dataclass(frozen=True)
-class Adapter:
+class Adapter(BaseModel):
+    """An adapter file, validated by pydantic: its fields' types, then its tables and columns against
+    the contract. Unset, the identity adapter (the contract's own names and codes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     name: str = "contract"
     encoding: str | None = None
-    date_formats: list[str] = field(default_factory=list)
-    timestamp_formats: list[str] = field(default_factory=list)
-    tables: dict[str, TableAdapter] = field(default_factory=dict)
+    date_formats: Formats = Field(default_factory=list)
+    timestamp_formats: Formats = Field(default_factory=list)
+    tables: Annotated[
+        dict[str, Annotated[TableAdapter, BeforeValidator(_none_is_empty)]], BeforeValidator(_none_is_empty)
+    ] = Field(default_factory=dict)
     path: Path | None = None
+
+    @model_validator(mode="after")
+    def _fits_the_contract(self) -> Adapter:
+        for name, ta in self.tables.items():
+            if name not in TABLES:
+                raise ValueError(f"unknown table {name!r}; the contract has: {', '.join(TABLES)}")
+            contract = TABLES[name]
+            for section in ("columns", "values", "formats", "defaults"):
+                for col in getattr(ta, section):
+                    if col not in contract.column_names:
+                        raise ValueError(f"tables.{name}.{section}: {col!r} is not a column of {name}; "
+                                         f"columns: {', '.join(contract.column_names)}")
+        return self
 
     def table(self, name: str) -> TableAdapter:
         return self.tables.get(name, TableAdapter())
@@ -61,44 +113,6 @@ class Adapter:
             if ta.source:
                 out[ta.source.lower()] = t
         return out
-
-
-def _str_map(raw: Any, where: str) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where} must be a table of name = value pairs, got {raw!r}")
-    return {str(k): "" if v is None else str(v) for k, v in raw.items()}
-
-
-def _formats(raw: Any, where: str) -> list[str]:
-    if raw is None:
-        return []
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
-        return list(raw)
-    raise ConfigError(f"{where} must be a strptime format or a list of them, got {raw!r}")
-
-
-def _table_adapter(name: str, raw: dict[str, Any], where: str) -> TableAdapter:
-    unknown = set(raw) - {"source", "columns", "values", "formats", "defaults"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; allowed: source, columns, values, formats, "
-                          "defaults")
-    contract = TABLES[name]
-    columns = _str_map(raw.get("columns"), f"{where}.columns")
-    values = {c: _str_map(m, f"{where}.values.{c}") for c, m in (raw.get("values") or {}).items()}
-    formats = {c: _formats(f, f"{where}.formats.{c}") for c, f in (raw.get("formats") or {}).items()}
-    defaults = _str_map(raw.get("defaults"), f"{where}.defaults")
-    for section, names in (("columns", columns), ("values", values), ("formats", formats), ("defaults", defaults)):
-        for col in names:
-            if col not in contract.column_names:
-                raise ConfigError(f"{where}.{section}: {col!r} is not a column of {name}; "
-                                  f"columns: {', '.join(contract.column_names)}")
-    source = raw.get("source")
-    return TableAdapter(source=str(source) if source else None, columns=columns, values=values,
-                        formats=formats, defaults=defaults)
 
 
 def load_adapter(path: Path | None) -> Adapter:
@@ -119,17 +133,13 @@ def load_adapter(path: Path | None) -> Adapter:
             raise ConfigError(f"adapter {path}: use a .toml or .yaml file")
     except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"adapter {path} is not valid: {exc}") from exc
-    tables_raw = raw.get("tables") or {}
-    tables: dict[str, TableAdapter] = {}
-    for name, t in tables_raw.items():
-        if name not in TABLES:
-            raise ConfigError(f"adapter {path}: unknown table {name!r}; the contract has: {', '.join(TABLES)}")
-        tables[name] = _table_adapter(name, t or {}, f"{path.name}: tables.{name}")
-    return Adapter(
-        name=str(raw.get("name") or path.stem),
-        encoding=raw.get("encoding"),
-        date_formats=_formats(raw.get("date_formats"), "date_formats"),
-        timestamp_formats=_formats(raw.get("timestamp_formats"), "timestamp_formats"),
-        tables=tables,
-        path=path,
-    )
+    if not isinstance(raw, dict):
+        raise ConfigError(f"adapter {path}: expected a table of settings, got {raw!r}")
+    try:
+        return Adapter.model_validate({**raw, "name": str(raw.get("name") or path.stem), "path": path})
+    except ValidationError as exc:
+        problems = [f"adapter {path}: {p}" for p in validation_problems(exc.errors())]
+        if any(e["type"] == "extra_forbidden" for e in exc.errors()):
+            problems.append(f"(a table's fields: {', '.join(TableAdapter.model_fields)}; the file's: "
+                            f"{', '.join(f for f in Adapter.model_fields if f != 'path')})")
+        raise ConfigError("\n".join(problems)) from None
