@@ -98,10 +98,9 @@ async def _labelled_metrics_call(self: Any, scope: dict, receive: Any, send: Any
 def apply(enabled: bool = True) -> None:
     """Put the fixes in place (or, with False, BentoML's methods back). Methods are replaced on the
     classes, so middleware BentoML has already built is covered too; call it before serving requests."""
-    traffic.TimeoutMiddleware.__call__ = _timeout_call if enabled else _TIMEOUT_CALL  # type: ignore[method-assign]
-    instruments.RunnerTrafficMetricsMiddleware.__call__ = (  # type: ignore[method-assign]
-        _labelled_metrics_call if enabled else _METRICS_CALL
-    )
+    calls: tuple[Any, Any] = (_timeout_call, _labelled_metrics_call) if enabled else (_TIMEOUT_CALL, _METRICS_CALL)
+    traffic.TimeoutMiddleware.__call__ = calls[0]  # type: ignore[method-assign]
+    instruments.RunnerTrafficMetricsMiddleware.__call__ = calls[1]  # type: ignore[method-assign]
 
 
 def applied() -> bool:
