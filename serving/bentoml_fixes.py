@@ -16,15 +16,18 @@ labels every request metric with `endpoint=scope["path"]`, the raw path: facilit
 /ui/download/evidence/<code> reached /metrics, and every random path added series for good
 (3,000 random paths took /metrics from 264 KB to 24.7 MB). The `metrics` setting has only
 `enabled`, `namespace` and the duration buckets, and the middleware sits outside every middleware a
-service may add (`add_asgi_middleware`), so nothing public changes what it reads. The replacement
+service may add (`add_asgi_middleware`), so nothing public changes what it reads; `enabled: False`
+drops /metrics with it, and rebuilding the request metrics with `bentoml.metrics` would re-implement
+BentoML's middleware and its multi-worker collection to change one label. The replacement
 hands BentoML's middleware a copy of the scope whose path is the route template
 (serving.permissions.route_label, "unmatched" for anything else); the app behind it gets the real
 scope.
 
-Both are still in BentoML's main branch (April 2026). No issue on github.com/bentoml/BentoML reports
-either: the nearest are #5642 (TimeoutMiddleware lets a sync handler run on after its 504) and
-#5246 with PR #5654 (moving the timeout middleware outside mounted apps), neither about the timer
-or the labels.
+Both are in 1.4.39 (installed) and in BentoML's main branch as of 30 April 2026. No issue on
+https://github.com/bentoml/BentoML/issues reports either; the nearest are
+https://github.com/bentoml/BentoML/issues/5642 (a sync handler runs on after TimeoutMiddleware's 504)
+and https://github.com/bentoml/BentoML/issues/5246 with https://github.com/bentoml/BentoML/pull/5654
+(the timeout middleware and mounted apps), neither about the timer or the labels.
 
 BentoML's 4xx logging (a traceback per validation error) is not patched: serving.log_filter filters it
 with the standard logging machinery, the extension point BentoML's logging guide names.
