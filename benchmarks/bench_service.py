@@ -4,8 +4,11 @@ Starts `bentoml serve` on a prepared workspace (a snapshot and a champion bundle
 then drives each endpoint with N concurrent clients for a fixed time, and in the same run times
 the same work in-process (no HTTP) so the service overhead is a ratio, not a guess. With --soak S
 it keeps plan+explain load for S seconds and samples the server's RSS to show memory growth.
+--fixes on,off measures the service with serving.bentoml_fixes and then without it
+($FEIJIAN_BENTOML_FIXES=0), one fresh service each, in the same run.
 
     python benchmarks/bench_service.py --workspace W --models M [--clients 32] [--seconds 30] [--soak 600]
+                                       [--fixes on|off|on,off|…]
 """
 
 from __future__ import annotations
@@ -113,13 +116,20 @@ def in_process(workspace: Path, models: Path, codes: list[str], repeat: int) -> 
     insp = st.inspections()
     t = time.perf_counter()
     for i in range(repeat):
-        plan_round(st.explainer.scored(), insp, st.as_of, 50, seed=i)  # type: ignore[attr-defined]
+        plan_round(st.explainer.scored(), insp, st.as_of, 50, seed=i)
     plan_ms = (time.perf_counter() - t) / repeat * 1000
     t = time.perf_counter()
     for i in range(repeat):
-        st.explainer.explain(codes[i % len(codes)])  # type: ignore[attr-defined]
+        st.explainer.explain(codes[i % len(codes)])
     explain_ms = (time.perf_counter() - t) / repeat * 1000
     return {"plan_ms": plan_ms, "explain_ms": explain_ms}
+
+
+def server_rss(proc: subprocess.Popen) -> float:
+    """MB resident in the `bentoml serve` process and all its workers."""
+    server = psutil.Process(proc.pid)
+    procs = [server, *server.children(recursive=True)]
+    return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
 
 
 def main() -> None:
@@ -129,18 +139,33 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--soak", type=float, default=0.0, help="seconds of mixed load while sampling server RSS")
+    ap.add_argument("--fixes", default="on",
+                    help="serving.bentoml_fixes on or off, or a comma list (on,off) for one service each, in order")
     args = ap.parse_args()
+    settings = [f.strip() for f in args.fixes.split(",")]
+    if not settings or set(settings) - {"on", "off"}:
+        raise SystemExit(f"--fixes takes on, off or a comma list of them; got {args.fixes!r}")
 
-    from feijian.errors import NotReadyError
+    from feijian.settings import ENV_BENTOML_FIXES
     from serving.auth import issue
-    from serving.serve_cli import serve_command, service_env, stop, wait_ready
     from serving.store import open_database
 
     db = open_database(args.workspace)
     token = issue(db, "bench", "admin")[1]
     db.dispose()
+    ref: dict[str, float] | None = None
+    for fixes in settings:
+        print(f"--- serving.bentoml_fixes {fixes} (${ENV_BENTOML_FIXES}={'1' if fixes == 'on' else '0'})")
+        ref = measure(args, token, {ENV_BENTOML_FIXES: "1" if fixes == "on" else "0"}, ref)
+
+
+def measure(args: argparse.Namespace, token: str, extra_env: dict[str, str], ref: dict[str, float] | None) -> dict:
+    """Start one service, warm it, load each endpoint (and soak); the in-process reference once per run."""
+    from feijian.errors import NotReadyError
+    from serving.serve_cli import serve_command, service_env, stop, wait_ready
+
     port = free_port()
-    env = service_env(args.workspace, args.models)
+    env = {**service_env(args.workspace, args.models), **extra_env}
     proc = subprocess.Popen(serve_command("127.0.0.1", port), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -166,12 +191,13 @@ def main() -> None:
             for b in plan_bodies:
                 httpx.post(base + "/api/plan", json=b, headers=h, timeout=120)
         print(f"warm-up: {WARM_ROUNDS} × ({len(explain_bodies)} explanations + {len(plan_bodies)} plans) "
-              f"in {time.perf_counter() - t_warm:.1f} s")
-        ref = in_process(args.workspace, args.models, codes, 20)
+              f"in {time.perf_counter() - t_warm:.1f} s; server RSS {server_rss(proc):.0f} MB")
+        if ref is None:
+            ref = in_process(args.workspace, args.models, codes, 20)
         print(f"in-process (same run): plan k=50 {ref['plan_ms']:.2f} ms, explain {ref['explain_ms']:.2f} ms; "
               f"{n_fac}+ facilities in the plan pool")
-        print("| endpoint | clients | requests | p50 ms | p99 ms | req/s | errors | p50 ÷ in-process |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| endpoint | clients | requests | p50 ms | p99 ms | req/s | errors | p50 ÷ in-process | RSS after, MB |")
+        print("|---|---|---|---|---|---|---|---|---|")
         use_wrk = shutil.which("wrk") is not None
         print(f"load generator: {'wrk (apt-get install wrk)' if use_wrk else 'httpx asyncio in this process'}")
         for name, path, bodies, base_ms in (("plan k=50", "/api/plan", plan_bodies, ref["plan_ms"]),
@@ -181,14 +207,10 @@ def main() -> None:
             else:
                 r = asyncio.run(drive(base, token, path, bodies, args.clients, args.seconds))
             print(f"| {name} | {args.clients} | {r['n']:,} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-                  f"{r['rps']:.0f} | {r['errors']} | {r['p50_ms'] / max(base_ms, 1e-6):.1f}× |")
+                  f"{r['rps']:.0f} | {r['errors']} | {r['p50_ms'] / max(base_ms, 1e-6):.1f}× | "
+                  f"{server_rss(proc):.0f} |")
         if args.soak > 0:
-            server = psutil.Process(proc.pid)
             rss: list[tuple[float, float]] = []
-
-            def total_rss() -> float:
-                procs = [server, *server.children(recursive=True)]
-                return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
 
             async def soak() -> None:
                 stop = time.perf_counter() + args.soak
@@ -198,7 +220,7 @@ def main() -> None:
                         drive(base, token, "/api/plan", plan_bodies, args.clients // 2, 10),
                         drive(base, token, "/api/explain", explain_bodies, args.clients // 2, 10),
                     )
-                    rss.append((time.perf_counter() - start, total_rss()))
+                    rss.append((time.perf_counter() - start, server_rss(proc)))
 
             asyncio.run(soak())
             first = np.mean([m for _, m in rss[: max(1, len(rss) // 5)]])
@@ -208,7 +230,7 @@ def main() -> None:
                   + " ".join(f"{m:.0f}" for _, m in rss))
     finally:
         stop(proc)
-
+    return ref
 
 
 if __name__ == "__main__":

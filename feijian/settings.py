@@ -32,6 +32,8 @@ ENV_ALLOW_PUBLIC = "FEIJIAN_ALLOW_PUBLIC"
 ENV_WORKERS = "FEIJIAN_WORKERS"
 DEFAULT_WORKERS = 2
 ENV_TRACING = "FEIJIAN_TRACING"
+# Set to 0 to serve with BentoML's HTTP stack as released, without serving.bentoml_fixes (to measure them).
+ENV_BENTOML_FIXES = "FEIJIAN_BENTOML_FIXES"
 # The Spark engine (`feijian features --engine spark`).
 ENV_SPARK_MASTER = "FEIJIAN_SPARK_MASTER"
 DEFAULT_SPARK_MASTER = "local[*]"
@@ -117,6 +119,11 @@ def service_options() -> ServiceOptions:
     return ServiceOptions(
         workers=int(os.environ.get(ENV_WORKERS) or DEFAULT_WORKERS), tracing=os.environ.get(ENV_TRACING) == "1"
     )
+
+
+def bentoml_fixes_enabled() -> bool:
+    """$FEIJIAN_BENTOML_FIXES: serving.bentoml_fixes is applied at service start unless it is 0."""
+    return os.environ.get(ENV_BENTOML_FIXES, "1").strip() != "0"
 
 
 def spark_master(cli_value: str | None = None) -> str:

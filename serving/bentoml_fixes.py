@@ -1,44 +1,52 @@
-"""Fixes to BentoML 1.4's HTTP stack, applied when serving.service is imported.
+"""Two fixes to BentoML 1.4's HTTP middleware that neither configuration nor a public extension point
+can make; the service applies them when it starts, unless $FEIJIAN_BENTOML_FIXES is 0
+(feijian.settings.bentoml_fixes_enabled).
 
 Timers. `TimeoutMiddleware` (bentoml/_internal/server/http/traffic.py) arms `loop.call_later(timeout, …)`
 for every request and never cancels it: each request leaves a timer handle, its waiter future and
 a context alive for the whole traffic timeout (120 s here). Under load that is ~10⁵ live objects
 per worker, memory that grows for two minutes, and garbage-collector passes over all of them — the
-service's latency tail. The replacement below is the same logic with the timer cancelled once the
-request is over; nothing else changes.
+service's latency tail. `traffic.timeout` must be a positive number and the middleware is always
+installed, and the handle is local to BentoML's `__call__`: no setting or added middleware can
+cancel it. The replacement is the same logic with the timer cancelled once the request is over
+(its 504 also carries the no-store and nosniff headers the service's other refusals carry).
 
 Metric labels. `RunnerTrafficMetricsMiddleware` (bentoml/_internal/server/http/instruments.py)
 labels every request metric with `endpoint=scope["path"]`, the raw path: facility codes in
 /ui/download/evidence/<code> reached /metrics, and every random path added series for good
-(3,000 random paths took /metrics from 264 KB to 24.7 MB). BentoML has no setting for the label,
-so the middleware is given a copy of the scope whose path is the route template
-(serving.permissions.route_label, "unmatched" for anything else); the app behind it gets the
-real scope.
+(3,000 random paths took /metrics from 264 KB to 24.7 MB). The `metrics` setting has only
+`enabled`, `namespace` and the duration buckets, and the middleware sits outside every middleware a
+service may add (`add_asgi_middleware`), so nothing public changes what it reads; `enabled: False`
+drops /metrics with it, and rebuilding the request metrics with `bentoml.metrics` would re-implement
+BentoML's middleware and its multi-worker collection to change one label. The replacement
+hands BentoML's middleware a copy of the scope whose path is the route template
+(serving.permissions.route_label, "unmatched" for anything else); the app behind it gets the real
+scope.
 
-4xx logging. BentoML's API wrapper (_bentoml_impl/server/app.py) calls `log_exception`, an
-error with the full traceback, for every validation error and every 4xx it raises; the
-traceback's message quotes the request. A client error is logged as one info line (method,
-route template, status, error type) and nothing of the body; 5xx keep their traceback.
+Both are in 1.4.39 (installed) and in BentoML's main branch as of 30 April 2026. No issue on
+https://github.com/bentoml/BentoML/issues reports either; the nearest are
+https://github.com/bentoml/BentoML/issues/5642 (a sync handler runs on after TimeoutMiddleware's 504)
+and https://github.com/bentoml/BentoML/issues/5246 with https://github.com/bentoml/BentoML/pull/5654
+(the timeout middleware and mounted apps), neither about the timer or the labels.
+
+BentoML's 4xx logging (a traceback per validation error) is not patched: serving.log_filter filters it
+with the standard logging machinery, the extension point BentoML's logging guide names.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from typing import Any
 
-import _bentoml_impl.server.app as bentoml_app
 from bentoml._internal.server.http import instruments, traffic
-from bentoml.exceptions import BentoMLException
-from pydantic import ValidationError
-from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from serving.permissions import route_label
 
-logger = logging.getLogger("bentoml.serve.feijian")  # under BentoML's configured loggers
 REAL_SCOPE = "feijian.real_scope"
+# BentoML's own methods, put back by apply(False)
+_TIMEOUT_CALL = traffic.TimeoutMiddleware.__call__
+_METRICS_CALL = instruments.RunnerTrafficMetricsMiddleware.__call__
 
 
 async def _timeout_call(self: Any, scope: dict, receive: Any, send: Any) -> None:
@@ -70,50 +78,33 @@ async def _timeout_call(self: Any, scope: dict, receive: Any, send: Any) -> None
         timer.cancel()
 
 
-class RouteLabelledMetrics(instruments.RunnerTrafficMetricsMiddleware):
-    """BentoML's request metrics, labelled by route template instead of raw path."""
+class RealScope:
+    """The app behind BentoML's metrics middleware, handed the request's own scope back."""
 
-    def __init__(self, app: Any, **kwargs: Any) -> None:
-        async def behind(scope: dict, receive: Any, send: Any) -> None:
-            await app(scope.get(REAL_SCOPE, scope), receive, send)
-
-        super().__init__(behind, **kwargs)
+    def __init__(self, app: Any) -> None:
+        self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        labelled = {**scope, REAL_SCOPE: scope}
-        if scope["type"] == "http":
-            labelled["path"] = route_label(scope.get("path", ""))
-        await super().__call__(labelled, receive, send)
+        await self.app(scope.get(REAL_SCOPE, scope), receive, send)
 
 
-def _client_error_status(exc: BaseException | None) -> int | None:
-    if isinstance(exc, ValidationError):
-        return 400
-    if isinstance(exc, BentoMLException) and exc.error_code.value < 500:
-        return int(exc.error_code.value)
-    return None
+async def _labelled_metrics_call(self: Any, scope: dict, receive: Any, send: Any) -> None:
+    """BentoML's request metrics, labelled by route template instead of raw path."""
+    if scope["type"] != "http":
+        return await _METRICS_CALL(self, scope, receive, send)
+    if not isinstance(self.app, RealScope):  # once per middleware instance; a no-op for the real scope
+        self.app = RealScope(self.app)
+    labelled = {**scope, "path": route_label(scope.get("path", "")), REAL_SCOPE: scope}
+    await _METRICS_CALL(self, labelled, receive, send)
 
 
-_log_exception = bentoml_app.log_exception
+def apply(enabled: bool = True) -> None:
+    """Put the fixes in place (or, with False, BentoML's methods back). Methods are replaced on the
+    classes, so middleware BentoML has already built is covered too; call it before serving requests."""
+    calls: tuple[Any, Any] = (_timeout_call, _labelled_metrics_call) if enabled else (_TIMEOUT_CALL, _METRICS_CALL)
+    traffic.TimeoutMiddleware.__call__ = calls[0]  # type: ignore[method-assign]
+    instruments.RunnerTrafficMetricsMiddleware.__call__ = calls[1]  # type: ignore[method-assign]
 
 
-def log_exception(request: Request, exc_info: Any = True) -> None:
-    """BentoML's `log_exception`, but a 4xx is one line without traceback or message (it may quote the body)."""
-    status = _client_error_status(sys.exc_info()[1])
-    if status is None:
-        _log_exception(request, exc_info)
-        return
-    logger.info(
-        "%s %s answered %d (%s)",
-        request.method,
-        route_label(request.url.path),
-        status,
-        type(sys.exc_info()[1]).__name__,
-    )
-
-
-def apply() -> None:
-    traffic.TimeoutMiddleware.__call__ = _timeout_call  # type: ignore[method-assign]
-    # _bentoml_impl.server.app imports this name when it builds the middleware list
-    instruments.RunnerTrafficMetricsMiddleware = RouteLabelledMetrics  # type: ignore[misc]
-    bentoml_app.log_exception = log_exception
+def applied() -> bool:
+    return traffic.TimeoutMiddleware.__call__ is _timeout_call

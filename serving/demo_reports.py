@@ -19,7 +19,7 @@ def run_demo_reports(workspace: Path, models: Path, capacity: int, console: Cons
 
     state = load_state(workspace, models)
     explainer = state.explainer
-    plan = plan_round(explainer.scored(), state.inspections(), state.as_of, capacity, seed=0)  # type: ignore[attr-defined]
+    plan = plan_round(explainer.scored(), state.inspections(), state.as_of, capacity, seed=0)
     out = Workspace(Path(workspace)).reports
     paths = write_round_report(plan, explainer, out)
     m = plan.meta
@@ -29,7 +29,7 @@ def run_demo_reports(workspace: Path, models: Path, capacity: int, console: Cons
     )
     console.print(f"  round report: {paths['pdf']} · {paths['xlsx']} · {paths['html']}")
     model_picks = plan.targets[plan.targets["pick"] == "model"]["fixmedins_code"].head(TOP_REPORTS)
-    done = write_facility_reports(explainer, [str(c) for c in model_picks], out)  # type: ignore[arg-type]
+    done = write_facility_reports(explainer, [str(c) for c in model_picks], out)
     for code, fac in done.items():
         console.print(f"  facility report {code}: {fac['pdf']}")
     state.db.dispose()

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from feijian.settings import audit_key_path, audit_log_path
+from feijian.settings import audit_key_path, audit_log_path, workspace_dir
 from serving import permissions
 from serving.audit import AuditLog, digest, load_or_create_key
 from serving.auth import AuthError, ForbiddenError, Principal, TokenCache
@@ -104,9 +104,10 @@ def replay(messages: list[dict], receive: Receive) -> Receive:
 
 
 class GuardMiddleware:
-    def __init__(self, app: Any, workspace: str, db_url: str | None = None) -> None:
+    def __init__(self, app: Any, workspace: str | Path | None = None, db_url: str | None = None) -> None:
+        """`workspace` and `db_url` default to the settings' (read here, when BentoML builds the app)."""
         self.app = app
-        self.workspace = Path(workspace)
+        self.workspace = workspace_dir(workspace)
         self.db = open_database(self.workspace, db_url)
         self.tokens = TokenCache(self.db)
         self.audit = AuditLog(audit_log_path(self.workspace), load_or_create_key(audit_key_path(self.workspace)))

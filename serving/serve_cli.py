@@ -165,7 +165,7 @@ def run_serve(workspace: Path, models: Path, host: str, port: int, db_url: str |
     state = load_state(workspace, models, db_url)
     console.print(
         f"  model v{state.bundle.version} · snapshot {state.snapshot_meta['snapshot_id']} · "
-        f"{len(state.explainer.scored()):,} facilities"  # type: ignore[attr-defined]
+        f"{len(state.explainer.scored()):,} facilities"
     )
     console.print(
         f"  [bold]page[/]: http://{host}:{port}/ui/   API: http://{host}:{port}/api/…   "

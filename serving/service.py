@@ -27,8 +27,8 @@ from starlette.responses import Response
 
 from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
 from feijian.errors import FeijianError
-from feijian.settings import db_url_env, service_options, workspace_dir
-from serving import bentoml_fixes
+from feijian.settings import bentoml_fixes_enabled, db_url_env, service_options
+from serving import bentoml_fixes, log_filter
 from serving.findings import FindingIn, burden, record
 from serving.middleware import GuardMiddleware
 from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, ScoreRequest
@@ -76,9 +76,11 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso", double_precision=15))
 
 
-bentoml_fixes.apply()
 page = make_page_app()
-# BentoML reads workers and tracing from the decorator's arguments, when the class is defined.
+# Read on import, and nothing else is: BentoML 1.4 takes the worker count and the tracing settings as
+# arguments of the decorator below, evaluated when the class is defined (by `bentoml serve`, then in each
+# worker), so that is when $FEIJIAN_WORKERS and $FEIJIAN_TRACING can reach it, whichever way the service
+# is started (`feijian serve`, `bentoml serve`, a Bento).
 _options = service_options()
 
 
@@ -95,6 +97,9 @@ _options = service_options()
 @bentoml.asgi_app(page, path="/ui")
 class Feijian:
     def __init__(self) -> None:
+        # BentoML builds the app before the instance and serves requests only after this returns.
+        bentoml_fixes.apply(bentoml_fixes_enabled())
+        log_filter.install()
         self.state: ServingState = load_state(db_url=db_url_env())
         page.state.service = self
         # JSON bytes per (facilities excluded by the findings, request): a finding that changes no
@@ -102,7 +107,7 @@ class Feijian:
         self._plans: OrderedDict[tuple[Exclusions, str], bytes] = OrderedDict()
         self._computing: dict[tuple[Exclusions, str], asyncio.Future[bytes]] = {}
         self._explained: dict[str, bytes] = {}
-        self.state.explainer.warm()  # type: ignore[attr-defined]
+        self.state.explainer.warm()
         # The loaded state never changes: freeze it out of the collector, whose full passes over ~200k
         # objects took ~250 ms each and were the service's latency tail (p99 2-8x p50 without this).
         gc.collect()
@@ -118,7 +123,7 @@ class Feijian:
         st = self.state
         if excluded is None:
             excluded = st.exclusions(req.exclude_days, req.clean_cooldown_days)
-        scored = st.explainer.scored() if req.level == "facility" else st.explainer.scored_physicians()  # type: ignore[attr-defined]
+        scored = st.explainer.scored() if req.level == "facility" else st.explainer.scored_physicians()
         return plan_round(scored, st.inspections(), st.as_of, req.capacity, **req.plan_kwargs(), excluded=excluded)
 
     def _plan_bytes(self, req: PlanRequest, excluded: Exclusions) -> bytes:
@@ -176,20 +181,20 @@ class Feijian:
         if hit is None:
             if len(self._explained) > MAX_CACHED * 16:
                 self._explained.clear()
-            explain = self.state.explainer.explain  # type: ignore[attr-defined]
+            explain = self.state.explainer.explain
             hit = self._explained[req.code] = _json(await anyio.to_thread.run_sync(explain, req.code))
         return Response(hit, media_type="application/json")  # type: ignore[return-value]
 
     @bentoml.api(route="/api/explain_physician")
     @_guarded
     def explain_physician(self, req: ExplainRequest, /) -> dict[str, Any]:
-        return self.state.explainer.explain_physician(req.code)  # type: ignore[attr-defined]
+        return self.state.explainer.explain_physician(req.code)
 
     @bentoml.api(route="/api/evidence")
     @_guarded
     def evidence(self, req: EvidenceRequest, /) -> dict[str, Any]:
         """The suspicious-claim list (疑点清单) of one facility, optionally one rule; pseudonymised."""
-        rows = self.state.explainer.evidence(req.code, req.rule_id)  # type: ignore[attr-defined]
+        rows = self.state.explainer.evidence(req.code, req.rule_id)
         return {"code": req.code, "n": len(rows), "rows": _records(rows.head(req.limit))}
 
     # --- findings -------------------------------------------------------------------------------------
@@ -227,4 +232,4 @@ class Feijian:
         }
 
 
-Feijian.add_asgi_middleware(GuardMiddleware, workspace=str(workspace_dir()), db_url=db_url_env())
+Feijian.add_asgi_middleware(GuardMiddleware)  # reads the workspace and database settings when the app is built

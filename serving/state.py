@@ -19,6 +19,7 @@ from features.build import latest_snapshot
 from feijian.errors import NotReadyError
 from feijian.settings import Workspace, bundle_override, models_dir, workspace_dir
 from serving.db import Database
+from serving.explain import Explainer
 from serving.findings import RecordedFindings
 from serving.sources import read_table
 from serving.store import open_database
@@ -34,7 +35,7 @@ class ServingState:
     bundle: Bundle
     snapshot: Path
     snapshot_meta: dict
-    explainer: object  # serving.explain.Explainer
+    explainer: Explainer
     db: Database
     facilities: pd.DataFrame  # identity of every facility in the snapshot (name, region, type, level, ownership)
     ingested: pd.DataFrame  # the workspace's inspections table, read once: it does not change while serving
@@ -152,8 +153,6 @@ def check_compatible(bundle: Bundle, meta: dict) -> None:
 
 
 def load_state(workspace: Path | None = None, models: Path | None = None, db_url: str | None = None) -> ServingState:
-    from serving.explain import Explainer
-
     ws = Workspace(workspace_dir(workspace))
     bundle_path = bundle_override() or champion_path(models_dir(models))
     bundle = Bundle.load(bundle_path)

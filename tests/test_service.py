@@ -295,6 +295,10 @@ def test_requests_leave_no_timers_behind(client: object, served: Served) -> None
     import asyncio
     import gc
 
+    from serving import bentoml_fixes
+
+    assert bentoml_fixes.applied()  # by the service when it started ($FEIJIAN_BENTOML_FIXES unset)
+
     def live_timers() -> int:
         gc.collect()
         return sum(isinstance(o, asyncio.TimerHandle) and not o.cancelled() for o in gc.get_objects())
