@@ -129,7 +129,6 @@ def registered_routes(live: Live) -> set[tuple[str, str]]:
 
     spec = httpx.get(live.base + "/docs.json", headers=_auth(live, "admin"), timeout=30).json()
     found = {(m.upper(), path) for path, ops in spec["paths"].items() for m in ops}
-    os.environ.update(service_env(live.workspace, live.models))
     from serving.service import Feijian
 
     def walk(routes: list[Any], prefix: str) -> None:
@@ -141,7 +140,15 @@ def registered_routes(live: Live) -> set[tuple[str, str]]:
             else:  # a mounted app without routes (static files): everything under it
                 found.update({("GET", f"{prefix}{r.path}/{{path:path}}"), ("HEAD", f"{prefix}{r.path}/{{path:path}}")})
 
-    walk(Feijian.to_asgi().routes, "")
+    # Building the app reads the workspace from the environment: set it for this call only, so that
+    # later tests in the same process see the environment they started with.
+    saved = dict(os.environ)
+    os.environ.update(service_env(live.workspace, live.models))
+    try:
+        walk(Feijian.to_asgi().routes, "")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return found
 
 
