@@ -12,7 +12,7 @@ Reports: HTML + PDF + Excel for the `--top` facilities of the plan.
 
 from __future__ import annotations
 
-import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +24,10 @@ from features.build import latest_snapshot
 from serving.explain import Explainer
 from serving.reports.facility import write_facility_report, write_facility_reports
 from training.bundle import Bundle, champion_path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import workspace_parser
 
 
 def replicate(frame: pd.DataFrame, times: int, keys: list[str]) -> pd.DataFrame:
@@ -84,9 +88,7 @@ def bench_reports(workspace: Path, bundle: Bundle, top: int) -> dict[str, float]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workspace", type=Path, default=Path("workspace"))
-    ap.add_argument("--models", type=Path, default=Path("models"))
+    ap = workspace_parser(__doc__)
     ap.add_argument("--replicate", type=int, default=12)
     ap.add_argument("--top", type=int, default=30)
     args = ap.parse_args()

@@ -16,10 +16,15 @@ import argparse
 import json
 import multiprocessing as mp
 import shutil
+import sys
 import threading
 import time
 from datetime import date
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import in_fresh_process
 
 WINDOW_MONTHS = 12
 
@@ -56,13 +61,7 @@ def _run_in_child(fn_name: str, args: tuple, queue: mp.Queue) -> None:
 
 def measure(fn_name: str, *args: object) -> dict:
     """Run in a fresh process so each peak RSS is its own."""
-    ctx = mp.get_context("spawn")
-    queue: mp.Queue = ctx.Queue()
-    proc = ctx.Process(target=_run_in_child, args=(fn_name, args, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+    return in_fresh_process(_run_in_child, fn_name, args)
 
 
 def run_pipeline(ws: str, as_of: str) -> dict:

@@ -29,6 +29,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import workspace_parser, wrk_result
 
 WARM_ROUNDS = 10  # fresh connections land on either worker; 10 leave a body cold in one with p ≈ 0.2 %
 
@@ -80,7 +81,6 @@ end
 def drive_wrk(base: str, token: str, path: str, bodies: list[dict], clients: int, seconds: float) -> dict:
     """The same load from wrk (C, a second process): the client costs little, so the figures are the server's."""
     import json as _json
-    import re
     import tempfile
 
     lua_bodies = ", ".join("[[" + _json.dumps(b) + "]]" for b in bodies)
@@ -92,19 +92,7 @@ def drive_wrk(base: str, token: str, path: str, bodies: list[dict], clients: int
          "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json", base + path],
         capture_output=True, text=True, check=True,
     ).stdout
-
-    def ms(label: str) -> float:
-        m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
-        if not m:
-            return float("nan")
-        v, unit = float(m.group(1)), m.group(2)
-        return v / 1000 if unit == "us" else (v * 1000 if unit == "s" else v)
-
-    n = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = (int(bad.group(1)) if bad else 0) + (sum(int(x) for x in errs.groups()) if errs else 0)
-    return {"n": n, "p50_ms": ms("50"), "p99_ms": ms("99"), "rps": n / seconds, "errors": errors}
+    return wrk_result(out, seconds)
 
 
 def in_process(workspace: Path, models: Path, codes: list[str], repeat: int) -> dict[str, float]:
@@ -133,9 +121,7 @@ def server_rss(proc: subprocess.Popen) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workspace", type=Path, default=Path("workspace"))
-    ap.add_argument("--models", type=Path, default=Path("models"))
+    ap = workspace_parser(__doc__)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--soak", type=float, default=0.0, help="seconds of mixed load while sampling server RSS")

@@ -22,13 +22,11 @@ the last minute. The target: plan p99 < 100 ms with findings arriving at 10 per 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
 import multiprocessing as mp
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -44,6 +42,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import workspace_parser, wrk_max_ms, wrk_result
 from benchmarks.bench_service import WARM_ROUNDS, free_port
 
 LOAD_PROCESSES = 2
@@ -112,20 +111,9 @@ def _wrk(base: str, token: str, path: str, bodies: list[dict], clients: int, sec
 
 
 def _wrk_result(out: str, seconds: float) -> dict:
-    def ms(label: str) -> float:
-        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        if not m:
-            return float("nan")
-        v, unit = float(m.group(1)), m.group(2)
-        return v / 1000 if unit == "us" else (v * 1000 if unit == "s" else v)
-
-    n = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    mx = re.search(r"Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out)
-    return {"n": n, "p50_ms": ms("50"), "p99_ms": ms("99"), "rps": n / seconds,
-            "max_ms": (float(mx.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[mx.group(2)]) if mx else float("nan"),
-            "errors": (int(bad.group(1)) if bad else 0) + (sum(int(x) for x in sock.groups()) if sock else 0)}
+    r = wrk_result(out, seconds)
+    errors = r.pop("errors")
+    return {**r, "max_ms": wrk_max_ms(out), "errors": errors}
 
 
 def _finding(run: str, i: int, code: str, as_of: date, backdated: bool, rng: random.Random) -> dict:
@@ -232,9 +220,7 @@ def _pct(a: np.ndarray, q: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workspace", type=Path, default=Path("workspace"))
-    ap.add_argument("--models", type=Path, default=Path("models"))
+    ap = workspace_parser(__doc__)
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--rate", type=float, default=10.0, help="findings per second")

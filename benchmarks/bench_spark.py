@@ -23,6 +23,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import in_fresh_process
+
 WINDOW_MONTHS = 12
 
 
@@ -85,13 +89,7 @@ def _child(fn_name: str, args: tuple, queue: mp.Queue) -> None:
 
 
 def measure(fn_name: str, *args: object) -> dict:
-    ctx = mp.get_context("spawn")
-    queue: mp.Queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(fn_name, args, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+    return in_fresh_process(_child, fn_name, args)
 
 
 def window_lines(ws: Path, as_of: str) -> int:
