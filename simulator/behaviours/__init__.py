@@ -151,6 +151,15 @@ def scheme_physician(act: Active, s: np.ndarray, w: World, fac: np.ndarray, rng:
     return np.where(k > 0, pick, anyone).astype(np.int32)
 
 
+def extra_visit_schemes(act: Active, rng: np.random.Generator, visits_per_fac: np.ndarray, per_visit: float,
+                        base: float) -> np.ndarray:
+    """The scheme row of each extra visit this month: Poisson(per_visit × intensity × the facility's
+    visits + base × intensity) per active scheme."""
+    inten = act.intensity[act.rows]
+    n = rng.poisson(per_visit * inten * visits_per_fac[act.sch.fac[act.rows]] + base * inten)
+    return np.repeat(act.rows, n)
+
+
 def local_people(w: World, fac: np.ndarray, rng: np.random.Generator, min_age: int = 0, day: int = 0
                  ) -> np.ndarray:
     """A person from each facility's region (older people when min_age is set)."""

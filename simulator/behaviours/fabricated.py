@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.behaviours import Active, Ctx, local_people, scheme_physician
+from simulator.behaviours import Active, Ctx, extra_visit_schemes, local_people, scheme_physician
 from simulator.behaviours.common import add_lines, add_visits, variants
 from simulator.care import M11, make_visits
 from simulator.codes import diag_id
@@ -32,9 +32,7 @@ def visits(ctx: Ctx, act: Active) -> None:
         return
     v, rng, w = ctx.v, ctx.rng, ctx.w
     nvis = np.bincount(v["fac"], minlength=w.fac.n)
-    facs = act.sch.fac[act.rows]
-    n = rng.poisson(0.04 * act.intensity[act.rows] * nvis[facs] + 3 * act.intensity[act.rows])
-    s = np.repeat(act.rows, n)
+    s = extra_visit_schemes(act, rng, nvis, per_visit=0.04, base=3.0)
     if len(s) == 0:
         return
     fac = act.sch.fac[s]

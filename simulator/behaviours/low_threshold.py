@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.behaviours import Active, Ctx, local_people, scheme_physician
+from simulator.behaviours import Active, Ctx, extra_visit_schemes, local_people, scheme_physician
 from simulator.behaviours.common import add_visits
 from simulator.care import M21, make_visits
 from simulator.codes import diag_ids
@@ -22,9 +22,7 @@ def visits(ctx: Ctx, act: Active) -> None:
         return
     v, rng, w = ctx.v, ctx.rng, ctx.w
     n_ip = np.bincount(v["fac"][v["mode"] == MODE_IP], minlength=w.fac.n)
-    facs = act.sch.fac[act.rows]
-    n = rng.poisson(0.3 * act.intensity[act.rows] * n_ip[facs] + act.intensity[act.rows])
-    s = np.repeat(act.rows, n)
+    s = extra_visit_schemes(act, rng, n_ip, per_visit=0.3, base=1.0)
     if len(s) == 0:
         return
     fac = act.sch.fac[s]
