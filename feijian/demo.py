@@ -19,6 +19,23 @@ def _stage(console: Console, title: str) -> float:
     return time.perf_counter()
 
 
+def ingest_province(src: Path, workspace: Path, console: Console) -> None:
+    """Ingest a simulated province's export as the demo does: UTF-8, no adapter, up to 5 % rejected rows.
+
+    The workspace must already hold its pseudonym key (`ensure_demo_key`)."""
+    from features.ingest_cli import run_ingest
+
+    run_ingest(
+        src=src,
+        workspace=workspace,
+        adapter=None,
+        encoding="utf-8",
+        max_reject_share=0.05,
+        now=None,
+        console=console,
+    )
+
+
 def run_demo(
     workspace: Path,
     out: Path,
@@ -32,7 +49,6 @@ def run_demo(
     port: int = 3000,
 ) -> None:
     from explain.charts import require_fonts
-    from features.ingest_cli import run_ingest
     from features.pseudonym import ensure_demo_key
     from simulator.cli_support import run_simulate
 
@@ -45,15 +61,7 @@ def run_demo(
     t = _stage(console, "2/7 数据接入 ingest")
     key_path = ensure_demo_key(workspace)
     console.print(f"  pseudonym key (generated for the demo, outside the repository): {key_path}")
-    run_ingest(
-        src=out / "input",
-        workspace=workspace,
-        adapter=None,
-        encoding="utf-8",
-        max_reject_share=0.05,
-        now=None,
-        console=console,
-    )
+    ingest_province(out / "input", workspace, console)
     console.print(f"  ingest: {time.perf_counter() - t:.1f} s")
 
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))

@@ -29,8 +29,8 @@ class Province:
 def small_province(tmp_path_factory: pytest.TempPathFactory) -> Province:
     import json
 
-    from features.ingest_cli import run_ingest
     from features.pseudonym import ensure_demo_key
+    from feijian.demo import ingest_province
     from simulator.cli_support import run_simulate
 
     root = tmp_path_factory.mktemp("province")
@@ -38,15 +38,7 @@ def small_province(tmp_path_factory: pytest.TempPathFactory) -> Province:
     run_simulate(out=root / "province", seed=SMALL_SEED, scale=SMALL_SCALE, console=quiet)
     ws = root / "workspace"
     ensure_demo_key(ws)
-    run_ingest(
-        src=root / "province" / "input",
-        workspace=ws,
-        adapter=None,
-        encoding="utf-8",
-        max_reject_share=0.05,
-        now=None,
-        console=quiet,
-    )
+    ingest_province(root / "province" / "input", ws, quiet)
     meta = json.loads((root / "province" / "meta.json").read_text(encoding="utf-8"))
     return Province(root, ws, root / "province" / "truth", meta)
 
