@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,6 @@ class Explainer:
     _inspections: pd.DataFrame | None = None
     # The snapshot and the model never change under an Explainer: what is derived from them is kept.
     _by_code: dict[str, np.ndarray] | None = None
-    _scored: pd.DataFrame | None = None
-    _scored_dr: pd.DataFrame | None = None
     _dr_rows: dict[str, np.ndarray] | None = None
 
     @classmethod
@@ -199,11 +198,10 @@ class Explainer:
 
     def scored(self) -> pd.DataFrame:
         """One row per facility: identity, risk, percentile, expected recovery and its band, top 3 reasons."""
-        if self._scored is None:
-            self._scored = self._score_facilities()
-        return self._scored.copy()
+        return self._facility_ranking.copy()
 
-    def _score_facilities(self) -> pd.DataFrame:
+    @cached_property
+    def _facility_ranking(self) -> pd.DataFrame:
         f = self.facilities.frame
         cols = [
             "fixmedins_code",
@@ -230,11 +228,10 @@ class Explainer:
 
     def scored_physicians(self) -> pd.DataFrame:
         """One row per physician: risk, percentile, top 3 reasons and the facility's identity."""
-        if self._scored_dr is None:
-            self._scored_dr = self._score_physicians()
-        return self._scored_dr.copy()
+        return self._physician_ranking.copy()
 
-    def _score_physicians(self) -> pd.DataFrame:
+    @cached_property
+    def _physician_ranking(self) -> pd.DataFrame:
         d = self.physicians.frame
         out = d[["dr_code", "fixmedins_code", "dept", "p_risk", "risk_percentile"]].copy()
         out["top_reasons"] = self.physicians.top_reasons(3)
