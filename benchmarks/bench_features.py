@@ -66,14 +66,14 @@ def measure(fn_name: str, *args: object) -> dict:
 
 
 def run_pipeline(ws: str, as_of: str) -> dict:
-    from features.build import build_snapshot
+    from features.snapshot.build import build_snapshot
 
     snap = build_snapshot(Path(ws), date.fromisoformat(as_of), WINDOW_MONTHS)
     return {"evidence": snap.n_evidence, "steps": {k: round(v, 2) for k, v in snap.seconds.items()}}
 
 
 def _window_sql(ws: str, as_of: str) -> tuple[str, str, str]:
-    from features.build import Window, source_expr
+    from features.snapshot.build import Window, source_expr
 
     win = Window(date.fromisoformat(as_of), WINDOW_MONTHS)
     lo, hi = win.start.isoformat(), win.as_of.isoformat()
@@ -147,8 +147,8 @@ def run_pandas(ws: str, as_of: str) -> dict:
 
 
 def prepare(size: str, root: Path, seed: int, reuse: bool = False) -> tuple[Path, str, int]:
-    from features.ingest import ingest
-    from features.pseudonym import ensure_demo_key
+    from features.ingest.pipeline import ingest
+    from features.ingest.pseudonym import ensure_demo_key
     from simulator import simulate
 
     prov, ws = root / f"province-{size}", root / f"ws-{size}"
@@ -171,7 +171,7 @@ def prepare(size: str, root: Path, seed: int, reuse: bool = False) -> tuple[Path
 def _count_lines(ws: Path) -> int:
     import duckdb
 
-    from features.build import source_expr
+    from features.snapshot.build import source_expr
 
     return int(duckdb.sql(f"SELECT COUNT(*) FROM {source_expr(ws, 'fee_list_d')}").fetchall()[0][0])
 

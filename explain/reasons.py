@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features import registry
-from features.registry import PEER_PCT, PEER_Z
-from features.rules_kinds import kinds_counted_in, kinds_of_theme
+from features.rules.kinds import kinds_counted_in, kinds_of_theme
+from features.snapshot import registry
+from features.snapshot.registry import PEER_PCT, PEER_Z
 
 ALL_KINDS = ("*",)
 

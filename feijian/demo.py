@@ -32,8 +32,8 @@ def run_demo(
     port: int = 3000,
 ) -> None:
     from explain.charts import require_fonts
-    from features.ingest_cli import run_ingest
-    from features.pseudonym import ensure_demo_key
+    from features.ingest.cli import run_ingest
+    from features.ingest.pseudonym import ensure_demo_key
     from simulator.cli_support import run_simulate
 
     require_fonts()  # step 6 writes Chinese PDFs: say so now, not after the training
@@ -59,7 +59,7 @@ def run_demo(
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     as_of = meta["next_round_date"]
     t = _stage(console, f"3/7 特征与规则 features (as_of {as_of})")
-    from features.build_cli import run_features
+    from features.snapshot.cli import run_features
 
     run_features(workspace=workspace, as_of=as_of, window_months=12, engine="duckdb", console=console)
     console.print(f"  features: {time.perf_counter() - t:.1f} s")

@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from features.build import source_expr
 from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
+from features.snapshot.build import source_expr
 from feijian.errors import MissingWorkspaceTableError
 
 INSPECTION_COLUMNS = [

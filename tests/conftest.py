@@ -29,8 +29,8 @@ class Province:
 def small_province(tmp_path_factory: pytest.TempPathFactory) -> Province:
     import json
 
-    from features.ingest_cli import run_ingest
-    from features.pseudonym import ensure_demo_key
+    from features.ingest.cli import run_ingest
+    from features.ingest.pseudonym import ensure_demo_key
     from simulator.cli_support import run_simulate
 
     root = tmp_path_factory.mktemp("province")

@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from features.rules import (
+from features.rules.base import (
     EVIDENCE_COLUMNS,
     create_rule_views,
     kind_sql_text,
@@ -19,8 +19,8 @@ from features.rules import (
     rule_statement,
     rules_version,
 )
-from features.rules_kinds import KINDS
-from features.rules_render import declared_values, template_names
+from features.rules.kinds import KINDS
+from features.rules.render import declared_values, template_names
 from features.schema import VIOLATION
 from feijian.errors import ConfigError
 from tests.rule_cases import RuleCase

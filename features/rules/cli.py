@@ -15,9 +15,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from features.engine import open_window
-from features.rules import SEVERITY_ZH, Rule, evaluate_rules, load_rules
-from features.rules_kinds import KINDS
+from features.rules.base import SEVERITY_ZH, Rule, evaluate_rules, load_rules
+from features.rules.kinds import KINDS
+from features.snapshot.engine import open_window
 from features.sql_text import literal, values
 from feijian.errors import InputError
 

@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from features.window import MILD_DIAGNOSES
+from features.snapshot.window import MILD_DIAGNOSES
 
 Level = Literal["facility", "physician"]
 

@@ -15,8 +15,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from features.adapters.config import Adapter
-from features.ingest_sources import TableSource
+from features.ingest.adapters.config import Adapter
+from features.ingest.sources import TableSource
 from feijian.errors import InputError
 
 

@@ -30,17 +30,15 @@ from pathlib import Path
 
 import duckdb
 
-from features import ingest_tmp
-from features import ingest_write as iw
-from features.adapters.config import Adapter, load_adapter
-from features.ingest_quarantine import quarantine_tables
-from features.ingest_report import IngestReport, TableReport, fingerprint, read_previous_manifest, resolve_encoding
-from features.ingest_sources import TableSource, discover, prepare
-from features.pseudonym import Pseudonymiser, key_id, load_key, pseudonym_table
-from features.schema import LOAD_ORDER, TABLES, Table
-from features.sql_text import ident
-from features.validate import checked_sql
-from features.validate_refs import (
+from features.ingest import tmp as ingest_tmp
+from features.ingest import write as iw
+from features.ingest.adapters.config import Adapter, load_adapter
+from features.ingest.pseudonym import Pseudonymiser, key_id, load_key, pseudonym_table
+from features.ingest.quarantine import quarantine_tables
+from features.ingest.report import IngestReport, TableReport, fingerprint, read_previous_manifest, resolve_encoding
+from features.ingest.sources import TableSource, discover, prepare
+from features.ingest.validate import checked_sql
+from features.ingest.validate_refs import (
     Reconciliation,
     build_keys,
     build_rejects,
@@ -48,6 +46,8 @@ from features.validate_refs import (
     find_duplicates,
     reconcile,
 )
+from features.schema import LOAD_ORDER, TABLES, Table
+from features.sql_text import ident
 from feijian.errors import InputError, RejectThresholdError
 
 SCHEMA_VERSION = "1"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from features.adapters.config import Adapter, TableAdapter
+from features.ingest.adapters.config import Adapter, TableAdapter
 from features.schema import Column, Table
 from features.sql_text import ident, list_literal, literal
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.registry import PEER_PCT, PEER_Z, Level, features
+from features.snapshot.registry import PEER_PCT, PEER_Z, Level, features
 
 MIN_GROUP = 5
 Z_CLIP = 20.0

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import duckdb
 
+from features.ingest.validate import REFUND_AMOUNTS
 from features.schema import Table
 from features.sql_text import ident, literal
-from features.validate import REFUND_AMOUNTS
 
 TOLERANCE = 0.01
 

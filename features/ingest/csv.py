@@ -26,10 +26,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from features.pseudonym import Pseudonymiser
+from features.ingest.pseudonym import Pseudonymiser
 
 if TYPE_CHECKING:
-    from features.ingest_sources import SourceFile
+    from features.ingest.sources import SourceFile
 
 SNIFF_BYTES = 1 << 20
 TAIL_BYTES = 1 << 16

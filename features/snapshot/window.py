@@ -13,7 +13,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from features.rules_kinds import hit_share_params
+from features.rules.kinds import hit_share_params
 from features.schema import HOSP_TIER, INPATIENT_MED_TYPES, SQL_TYPES, TABLES, Table
 from features.sql_text import values
 from feijian.errors import MissingColumnError, MissingWorkspaceTableError

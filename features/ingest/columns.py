@@ -14,7 +14,7 @@ from collections import Counter
 
 import duckdb
 
-from features.adapters.config import TableAdapter
+from features.ingest.adapters.config import TableAdapter
 from features.schema import Column, Table
 
 TEXT = "VARCHAR"

@@ -56,7 +56,7 @@ from feijian.settings import (
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from features.window import Window
+    from features.snapshot.window import Window
 
 
 
@@ -324,7 +324,7 @@ def create_sources(con: SparkConnection, ws: Workspace, win: Window) -> None:
     """
     from pyspark.sql import functions as F
 
-    from features.window import fac_tier_sql, month_bounds, require_columns, source_tables, table_folder
+    from features.snapshot.window import fac_tier_sql, month_bounds, require_columns, source_tables, table_folder
 
     first_month, last_month = month_bounds(win)
     for view, table, spec in source_tables(con, ws):

@@ -21,9 +21,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from features import peer, registry
+from features.snapshot import peer, registry
+from features.snapshot.window import Window, fac_tier_sql, month_bounds, require_columns, source_tables, table_folder
 from features.sql_text import literal, query, run
-from features.window import Window, fac_tier_sql, month_bounds, require_columns, source_tables, table_folder
 from feijian.errors import InputError, MissingTableError
 from feijian.settings import Workspace
 
@@ -34,7 +34,7 @@ ENGINES = ("duckdb", "spark")
 
 def read_sql(name: str) -> str:
     """The text of features/sql/<name>.sql: statements naming their values as $parameters."""
-    return resources.files("features").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    return resources.files("features.snapshot").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
 
 
 # --- sources ---------------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def _fill(frame: pd.DataFrame, level: registry.Level) -> pd.DataFrame:
 
 def evaluate_evidence(con: duckdb.DuckDBPyConnection, rules: list | None = None) -> None:
     """Run the rule base over the window views; it leaves its hits in the temp table `evidence`."""
-    from features.rules import evaluate_rules
+    from features.rules.base import evaluate_rules
 
     evaluate_rules(con, rules, return_table=False)
 
@@ -232,7 +232,7 @@ def open_engine(
     if engine == "duckdb":
         return connect(ws, memory_limit=memory_limit, database=scratch), create_sources
     if engine == "spark":
-        from features import engine_spark
+        from features.snapshot import spark as engine_spark
 
         return engine_spark.connect(ws, spark_master), engine_spark.create_sources
     raise InputError(f"engine must be one of: {', '.join(ENGINES)}; got {engine!r}")
@@ -249,7 +249,7 @@ def _write(
     timings: dict[str, float],
     engine: str = "duckdb",
 ) -> Snapshot:
-    from features.rules import rules_version as current_rules_version
+    from features.rules.base import rules_version as current_rules_version
 
     rules_version = current_rules_version()
     inputs = input_fingerprint(ws)
@@ -300,7 +300,7 @@ def _mark_latest(ws: Workspace, snapshot_id: str) -> None:
 
 def snapshot_identity(ws: Workspace, win: Window, inputs: str | None = None) -> tuple[str, str]:
     """(snapshot_id, fingerprint) the build would write for this window: same inputs, same id."""
-    from features.rules import rules_version
+    from features.rules.base import rules_version
 
     inputs = inputs if inputs is not None else input_fingerprint(ws)
     fingerprint = hashlib.sha256(

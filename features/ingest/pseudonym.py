@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.validate import trimmed_sql
+from features.ingest.validate import trimmed_sql
 from feijian.errors import ConfigError
 from feijian.settings import ENV_PSEUDONYM_KEY, ENV_PSEUDONYM_KEY_FILE, Workspace
 

@@ -33,7 +33,7 @@ def parse_date(value: str | dt.date, flag: str = "as_of") -> dt.date:
 
 def latest_as_of(con: duckdb.DuckDBPyConnection, workspace: Path) -> dt.date:
     """The day after the last fee line: the default as_of, so a window ends with the data."""
-    from features.build import source_expr
+    from features.snapshot.build import source_expr
 
     row = con.execute(f"SELECT CAST(MAX(fee_ocur_time) AS DATE) FROM {source_expr(workspace, 'fee_list_d')}").fetchone()
     if row is None or row[0] is None:
@@ -52,7 +52,7 @@ def open_window(
     The views are the feature build's own (features.build.create_sources + staging), so rule
     measurement and feature snapshots see exactly the same window.
     """
-    from features.build import Window, create_sources, read_sql
+    from features.snapshot.build import Window, create_sources, read_sql
     from features.sql_text import run
     from feijian.settings import Workspace
 

@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features import registry
-from features.engine import parse_date
+from features.snapshot import registry
+from features.snapshot.engine import parse_date
 from feijian.errors import InputError
 
 STEPS = ("staging", "rule engine", "physician", *registry.FAMILIES, "peer normalisation", "write")
@@ -18,7 +18,7 @@ STEPS = ("staging", "rule engine", "physician", *registry.FAMILIES, "peer normal
 def run_features(
     workspace: Path, as_of: str, window_months: int, engine: str, console: Console, spark_master: str | None = None
 ) -> None:
-    from features.build import ENGINES, build_snapshot
+    from features.snapshot.build import ENGINES, build_snapshot
 
     if engine not in ENGINES:
         raise InputError(f"--engine must be one of: {', '.join(ENGINES)}; got {engine!r}")

@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from features.ingest import ingest
-from features.ingest_report import IngestReport
+from features.ingest.pipeline import ingest
+from features.ingest.report import IngestReport
 from feijian.errors import RejectThresholdError
 
 

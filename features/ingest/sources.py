@@ -20,10 +20,10 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from features.adapters.config import Adapter, TableAdapter
-from features.ingest_columns import TEXT, file_issue, parquet_types, union_types
-from features.ingest_csv import stage_csv
-from features.pseudonym import Pseudonymiser
+from features.ingest.adapters.config import Adapter, TableAdapter
+from features.ingest.columns import TEXT, file_issue, parquet_types, union_types
+from features.ingest.csv import stage_csv
+from features.ingest.pseudonym import Pseudonymiser
 from features.schema import TABLES, Table
 from features.sql_text import ident, list_literal, literal
 

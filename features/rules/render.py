@@ -14,9 +14,9 @@ import re
 import string
 from collections.abc import Mapping
 
-from features.rules_kinds import STANDARD_FIELDS, FieldType, Kind, ParamType
+from features.rules.kinds import STANDARD_FIELDS, FieldType, Kind, ParamType
+from features.snapshot.window import MILD_DIAGNOSES
 from features.sql_text import literal
-from features.window import MILD_DIAGNOSES
 from feijian.errors import ConfigError
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")

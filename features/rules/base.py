@@ -26,8 +26,8 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic.dataclasses import dataclass
 
-from features.rules_kinds import KINDS, Kind
-from features.rules_render import compile_detail, compile_reason, declared_values, param_value
+from features.rules.kinds import KINDS, Kind
+from features.rules.render import compile_detail, compile_reason, declared_values, param_value
 from features.schema import HOSP_LV, HOSP_TIER
 from features.sql_text import bind, fill, inline, literal, run, values
 from feijian.errors import ConfigError, validation_problems
@@ -113,7 +113,7 @@ class Rule:
 
 
 def default_rules_path() -> Path:
-    return Path(str(resources.files("features").joinpath("rules.yaml")))
+    return Path(str(resources.files("features.rules").joinpath("rules.yaml")))
 
 
 class _RulesFile(BaseModel):
@@ -172,7 +172,7 @@ def rules_version(path: Path | None = None) -> str:
 
 
 def _rules_sql(name: str) -> str:
-    return resources.files("features").joinpath("sql", "rules", f"{name}.sql").read_text(encoding="utf-8")
+    return resources.files("features.rules").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
 
 
 def kind_sql_text(kind_name: str) -> str:

@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from features.ingest_report import IngestReport
-from features.ingest_sources import TableSource
-from features.ingest_write import write_quarantine
+from features.ingest.report import IngestReport
+from features.ingest.sources import TableSource
+from features.ingest.write import write_quarantine
 from features.schema import TABLES, Table
 from features.sql_text import ident, literal
 
