@@ -14,8 +14,8 @@ import re
 import string
 from collections.abc import Mapping
 
+from features.facts import MILD_DIAGNOSES
 from features.rules.kinds import STANDARD_FIELDS, FieldType, Kind, ParamType
-from features.snapshot.window import MILD_DIAGNOSES
 from features.sql_text import literal
 from feijian.errors import ConfigError
 

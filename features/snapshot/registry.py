@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from features.snapshot.window import MILD_DIAGNOSES
+from features.facts import MILD_DIAGNOSES
 
 Level = Literal["facility", "physician"]
 
@@ -414,7 +414,7 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 # Columns every snapshot carries besides the features (identity and peer group): the build takes these
-# from `fac_tier` (features.window) and `physician_raw` (features/sql/physician.sql).
+# from `fac_tier` (features.snapshot.window) and `physician_raw` (features/sql/physician.sql).
 FACILITY_KEYS = ("fixmedins_code", "fixmedins_type", "hosp_lv", "hosp_tier", "ownership", "admdvs", "peer_group")
 PHYSICIAN_KEYS = ("dr_code", "fixmedins_code", "dept", "peer_group")
 

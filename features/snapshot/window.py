@@ -1,6 +1,6 @@
-"""The as-of window, the facts the feature SQL reads as parameters, and the source views both engines
-read (features.build for DuckDB, features.engine_spark for Spark): shared here, so each engine imports
-them and neither imports the other.
+"""The as-of window with the parameters the feature SQL reads (its dates and the facts of
+features.facts), and the source views both engines read (features.snapshot.build for DuckDB,
+features.snapshot.spark for Spark): shared here, so each engine imports them and neither imports the other.
 """
 
 from __future__ import annotations
@@ -13,22 +13,12 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from features.facts import MILD_DIAGNOSES, SERIOUS_ACTIONS, SERIOUS_RECOVERED
 from features.rules.kinds import hit_share_params
 from features.schema import HOSP_TIER, INPATIENT_MED_TYPES, SQL_TYPES, TABLES, Table
 from features.sql_text import values
 from feijian.errors import MissingColumnError, MissingWorkspaceTableError
 from feijian.settings import Workspace
-
-# Mild main diagnoses (ICD-10 categories, the first three characters): conditions normally treated as
-# outpatients. The feature `mild_admission_share` and the rule kind `mild_admission` both read this list.
-MILD_DIAGNOSES = ("J00", "J06", "K29", "M54", "R51")
-# A finding is serious when at least this many yuan are recovered, when it ends in one of these
-# agreement actions, or when it is referred to the police: the defaults of training.labels.LabelConfig
-# (min_recovered_yuan, fraud_actions), and what the history features count as a past serious finding.
-# The features use these declared defaults, never a run's --label-config: a snapshot is shared by every
-# training run on the same inputs, so it cannot depend on one run's label definition.
-SERIOUS_RECOVERED = 50_000
-SERIOUS_ACTIONS = ("suspend", "terminate")
 
 
 @dataclass(frozen=True)

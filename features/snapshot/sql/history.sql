@@ -1,7 +1,7 @@
 -- Family: the facility's own inspection history before as_of. Grain: one row per facility × as_of.
 -- Reads src_insp (findings). Only inspections dated before $as_of count: a finding is a label for the
 -- round it belongs to and a feature only for later rounds.
--- Parameters: $serious_recovered (yuan) and $serious_actions (agreement actions), features.window's
+-- Parameters: $serious_recovered (yuan) and $serious_actions (agreement actions), features.facts'
 -- declaration of a serious finding.
 SELECT
     fixmedins_code,

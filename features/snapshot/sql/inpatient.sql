@@ -1,7 +1,7 @@
 -- Family: inpatient behaviour. Grain: one row per facility × as_of.
 -- Reads stg_visit (inpatient window visits; days_since_discharge looks back into the previous window),
 -- stg_stay_days (bed and treatment days), win_fee bed-fee lines (daily census), fixmedins (open_beds).
--- Parameters: $mild_diagnoses (ICD-10 categories: features.window.MILD_DIAGNOSES), $window_start, $as_of.
+-- Parameters: $mild_diagnoses (ICD-10 categories: features.facts.MILD_DIAGNOSES), $window_start, $as_of.
 WITH adm AS (
     SELECT s.*, d.bed_days, d.treat_days
     FROM stg_visit AS s
