@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.rules.base import SEVERITY_ZH, Rule
+from features.rules import SEVERITY_ZH, Rule
 
 MAX_KEYS = 50  # evidence keys listed per rule in an explanation; the full list is the 疑点清单 export
 MAX_PHYSICIANS = 5

@@ -503,7 +503,7 @@ def key_new(
     psn_no and certno with it, and a lost or changed key makes new pseudonyms unlinkable to earlier ones
     (a person's past visits and findings no longer join their new ones).
     """
-    from features.ingest.pseudonym import demo_key_path, new_key
+    from features.ingest import demo_key_path, new_key
     from feijian.settings import ENV_PSEUDONYM_KEY_FILE
 
     path = new_key(file if file else demo_key_path(workspace_dir(workspace)))

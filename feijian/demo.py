@@ -32,8 +32,8 @@ def run_demo(
     port: int = 3000,
 ) -> None:
     from explain.charts import require_fonts
+    from features.ingest import ensure_demo_key
     from features.ingest.cli import run_ingest
-    from features.ingest.pseudonym import ensure_demo_key
     from simulator.cli_support import run_simulate
 
     require_fonts()  # step 6 writes Chinese PDFs: say so now, not after the training

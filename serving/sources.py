@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
-from features.snapshot.build import source_expr
+from features.snapshot import source_expr
 from feijian.errors import MissingWorkspaceTableError
 
 INSPECTION_COLUMNS = [

@@ -21,8 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.schema import FIXMEDINS_TYPE
-from features.snapshot import registry
-from features.snapshot.build import Window, build_snapshot, snapshot_identity
+from features.snapshot import Window, build_snapshot, registry, snapshot_identity
 from feijian.errors import InputError
 from feijian.settings import Workspace
 from training.anomaly import ANOMALY_COLUMN

@@ -27,7 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.facts import SERIOUS_ACTIONS, SERIOUS_RECOVERED
-from features.snapshot.build import source_expr
+from features.snapshot import source_expr
 from feijian.errors import ConfigError, InputError, NotReadyError
 from feijian.settings import Workspace
 

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from features.rules.base import SEVERITY_ZH, Rule, evaluate_rules, load_rules
 from features.rules.kinds import KINDS
-from features.snapshot.engine import open_window
+from features.snapshot import open_window
 from features.sql_text import literal, values
 from feijian.errors import InputError
 

@@ -149,7 +149,7 @@ def _fill(frame: pd.DataFrame, level: registry.Level) -> pd.DataFrame:
 
 def evaluate_evidence(con: duckdb.DuckDBPyConnection, rules: list | None = None) -> None:
     """Run the rule base over the window views; it leaves its hits in the temp table `evidence`."""
-    from features.rules.base import evaluate_rules
+    from features.rules import evaluate_rules
 
     evaluate_rules(con, rules, return_table=False)
 
@@ -249,7 +249,7 @@ def _write(
     timings: dict[str, float],
     engine: str = "duckdb",
 ) -> Snapshot:
-    from features.rules.base import rules_version as current_rules_version
+    from features.rules import rules_version as current_rules_version
 
     rules_version = current_rules_version()
     inputs = input_fingerprint(ws)
@@ -300,7 +300,7 @@ def _mark_latest(ws: Workspace, snapshot_id: str) -> None:
 
 def snapshot_identity(ws: Workspace, win: Window, inputs: str | None = None) -> tuple[str, str]:
     """(snapshot_id, fingerprint) the build would write for this window: same inputs, same id."""
-    from features.rules.base import rules_version
+    from features.rules import rules_version
 
     inputs = inputs if inputs is not None else input_fingerprint(ws)
     fingerprint = hashlib.sha256(
