@@ -1,7 +1,7 @@
 """Time the feature + rule pipeline against two baselines measured in the same run.
 
 For each size: simulate a province, ingest it, then measure
-  pipeline  `features.build.build_snapshot` (facility + physician + rules, 12-month window)
+  pipeline  `features.snapshot.build_snapshot` (facility + physician + rules, 12-month window)
   pandas    the same core aggregates written the way a data scientist would (read the columns,
             groupby per visit, per facility, per physician, readmissions by shift)
   floor     DuckDB reading once every column of the window the pipeline reads

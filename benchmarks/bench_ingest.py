@@ -9,7 +9,7 @@ gets its own peak RSS and generation does not count. Per size the table shows:
 - ingest: the whole `ingest()` run into an empty workspace (fee lines/s and all rows/s);
 - read floor: DuckDB reading every column of the fee-line files (`min(COLUMNS(*))`);
 - write floor: DuckDB reading the fee-line files plus the very partitioned write ingest uses
-  (`ingest_write.write_table`), with no validation, pseudonyms or quarantine.
+  (`features.ingest.write.write_table`), with no validation, pseudonyms or quarantine.
 
 ingest / floor says what validation, pseudonymisation and the write add on top of each floor.
 With `--baseline-ref REF` each size is also ingested by the code at git REF (unpacked with

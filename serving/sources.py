@@ -1,6 +1,6 @@
 """What explanations read from the workspace besides the snapshot: facility names and inspection history.
 
-Both come from the raw tables ingest wrote (read with `features.build.source_expr`, as the feature
+Both come from the raw tables ingest wrote (read with `features.snapshot.source_expr`, as the feature
 SQL does). A workspace without them still explains: names fall back to codes, the history is empty.
 """
 

@@ -63,7 +63,7 @@ def test_every_kind_has_sql_with_header_and_declared_placeholders(kind: str) -> 
     named = set(re.findall(r"\$\{?(\w+)", body))  # $value parameters and ${predicate} slots
     assert named - set(declared_values()) == set(KINDS[kind].params)
     assert "QUALIFY" not in sql.upper() and "::" not in sql
-    # the CTEs end with `flagged`, what the shared end of a query reads (features.rules.HIT_ENDS)
+    # the CTEs end with `flagged`, what the shared end of a query reads (features.rules.base.HIT_ENDS)
     assert re.findall(r"^(?:WITH )?(\w+) AS \($", sql, re.M)[-1] == "flagged"
 
 

@@ -2,7 +2,7 @@
 
 Built from an (entity, as_of) frame, the way a feature store serves historical features: each
 inspection round has one planning date (`labels.round_dates`), the feature snapshot for that date
-reads nothing dated on or after it (features.build), and the round's findings are joined onto that
+reads nothing dated on or after it (features.snapshot.build), and the round's findings are joined onto that
 snapshot only. A backtest fold therefore cannot see its own future, by construction; `check_fold`
 asserts it anyway.
 

@@ -3,17 +3,17 @@
 The library function behind `feijian ingest`. The order of work is chosen so nothing is lost and
 nothing half-done is visible:
 
-1. find the files and reject whole files that cannot be read (ingest_sources);
+1. find the files and reject whole files that cannot be read (sources);
 2. per-row checks as SQL views (validate), then duplicates, reconciliation, references (validate_refs);
 3. quarantine every rejected row with file, row, field, value and reason — always written, even
    when the run then fails, so the user can look;
 4. stop (RejectThresholdError) if any table lost more than `max_reject_share`, or has a file that could
    not be read (unless allowed), before touching data;
-5. write a new workspace version (upsert by key, newest wins) and swap the `raw` symlink (ingest_write).
+5. write a new workspace version (upsert by key, newest wins) and swap the `raw` symlink (write).
 
 DuckDB streams the tables with a memory limit and spills to `<ws>/.tmp/<run>/` (0700, locked while
-the run lives, removed at its end or by the next run: ingest_tmp), so 50 M fee lines fit in a few GB.
-Personal identifiers are never written raw: staged CSV is hashed before it is written (ingest_csv),
+the run lives, removed at its end or by the next run: tmp), so 50 M fee lines fit in a few GB.
+Personal identifiers are never written raw: staged CSV is hashed before it is written (csv),
 Parquet is read in place and hashed when written; only DuckDB's spill files, in that private folder,
 may hold raw values from a Parquet export while the run lasts.
 """

@@ -2,12 +2,12 @@
 
 A table is `SRC/<table>/` (any CSV/Parquet files below it) or `SRC/<table>.csv|.parquet`. File-level
 problems (empty, unreadable, wrong encoding, a missing or duplicated column, a Parquet type the contract
-cannot take: ingest_columns) are found here, before any row is validated, so the user hears about a
+cannot take: columns) are found here, before any row is validated, so the user hears about a
 whole file once rather than a million times.
 
 Parquet is read in place by DuckDB (`file_index`, `file_row_number` give where each row came from).
 CSV is streamed once through Arrow into a text-only staging Parquet, identifiers already hashed
-(ingest_csv). Every row carries `_fid` (file id), `_row` (CSV line / Parquet row index), `_file_err`
+(csv). Every row carries `_fid` (file id), `_row` (CSV line / Parquet row index), `_file_err`
 (a file-level reason that rejects every row of that file, or a CSV line's own, e.g. cut short) and
 `_hashed` (its identifier columns hold pseudonyms already).
 """
@@ -130,7 +130,7 @@ def _row_errors(table: Table, ta: TableAdapter, files: list[SourceFile]) -> tupl
 
 def _select(table: Table, ta: TableAdapter, f: SourceFile, typed: dict[str, str], reader: str, fid_expr: str,
             row_expr: str, hashed: bool, row_errs: tuple[str, str] = ("", "")) -> str:
-    """One group's rows as the contract columns, each of the table-wide type `typed` (see ingest_columns).
+    """One group's rows as the contract columns, each of the table-wide type `typed` (see columns).
 
     `hashed`: the identifier columns already hold pseudonyms (staged CSV); Parquet is read raw and
     pseudonymised when it is written.

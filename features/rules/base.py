@@ -3,11 +3,11 @@
 A `Rule` names its kind (the SQL that finds hits), its parameters, the national rule name, the
 regulation it rests on and a Chinese sentence template. `evaluate_rules` runs every enabled rule on
 a connection holding the point-in-time views (`fee_list_d`, `mdtrt_d`, `setl_d`, `fixmedins`,
-`dr_info`, `catalog`; see `features.engine.open_window`) and writes one row per hit into the table
+`dr_info`, `catalog`; see `features.snapshot.open_window`) and writes one row per hit into the table
 `evidence`: the fee line or visit, the physician, the amount at risk and the reason a supervisor
 reads on site (疑点清单). Hits are indicators for review, not findings.
 
-A kind's SQL (features/sql/rules/<kind>.sql) is the CTEs that find its hits, ending with `flagged`;
+A kind's SQL (features/rules/sql/<kind>.sql) is the CTEs that find its hits, ending with `flagged`;
 what kinds share is written once: the views they read (`_views.sql`: billed fee lines, visits,
 facility tiers), the end of a fee-line or a visit-level query (`_line_hits.sql`: the item's name;
 `_visit_hits.sql`: the fund at risk) and the evidence columns (`_evidence_select`).
@@ -55,7 +55,7 @@ EVIDENCE_COLUMNS: tuple[str, ...] = tuple(c for c, _ in EVIDENCE_SCHEMA)
 _VISIT_NULL = {"feedetl_sn", "med_list_codg"}
 _LITERAL = {"rule_id", "kind", "hit_level", "detail", "reason"}
 
-# The SQL (features/sql/rules/) that turns a kind's `flagged` rows into `hits`, by hit level.
+# The SQL (features/rules/sql/) that turns a kind's `flagged` rows into `hits`, by hit level.
 HIT_ENDS = {"fee_line": "_line_hits", "visit": "_visit_hits"}
 
 # YAML `key:` with no value is null; these fields read it as empty.
@@ -181,7 +181,7 @@ def kind_sql_text(kind_name: str) -> str:
 
 
 def create_rule_views(con: duckdb.DuckDBPyConnection) -> None:
-    """The views every kind reads besides the window's tables (features/sql/rules/_views.sql)."""
+    """The views every kind reads besides the window's tables (features/rules/sql/_views.sql)."""
     levels = values((lv, HOSP_TIER[lv], name) for lv, name in HOSP_LV.items())
     run(con, fill(_rules_sql("_views"), {"hosp_levels": levels}))
 

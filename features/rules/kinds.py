@@ -1,14 +1,14 @@
 """The rule kinds the engine can evaluate, declared once.
 
 A rule in `rules.yaml` is data: a kind plus parameters. The kind is code: one SQL file in
-`features/sql/rules/<kind>.sql`, the grain it hits at (a fee line or a visit), the parameters it needs
+`features/rules/sql/<kind>.sql`, the grain it hits at (a fee line or a visit), the parameters it needs
 (with their types, so YAML values are validated before they reach SQL) and the detail fields its
 `hits` CTE yields for the reason sentence. Keeping these together means a rule author can see
 what a template may mention without reading SQL, and a test can check every kind against its file.
 
 A kind also carries where its hits count: the reason theme they are evidence for (an id of
 explain.reasons.THEMES, which reads it from here) and the rules-family share feature that counts
-them (features/sql/rules.sql, which gets the kinds of each share as a parameter).
+them (features/snapshot/sql/rules.sql, which gets the kinds of each share as a parameter).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ HitLevel = Literal["fee_line", "visit"]
 ParamType = Literal["int", "number", "bool", "codes", "icd3"]
 # How a detail field is printed in the reason sentence and the detail JSON.
 FieldType = Literal["str", "int", "num", "date", "pseudonym"]
-# The rules-family shares that count hits by kind (features/sql/rules.sql); each is a feature name.
+# The rules-family shares that count hits by kind (features/snapshot/sql/rules.sql); each is a feature name.
 HitShare = Literal[
     "hit_admission_share", "hit_restricted_share", "hit_charge_share", "hit_drug_share", "hit_visit_pattern_share"
 ]
@@ -135,7 +135,7 @@ def kinds_counted_in(share: HitShare) -> tuple[str, ...]:
 
 
 def hit_share_params() -> dict[str, tuple[str, ...]]:
-    """The kinds of each share as the parameters features/sql/rules.sql reads ($hit_admission_kinds, …)."""
+    """The kinds of each share as the parameters features/snapshot/sql/rules.sql reads ($hit_admission_kinds, …)."""
     return {share.removesuffix("_share") + "_kinds": kinds_counted_in(share) for share in HIT_SHARES}
 
 

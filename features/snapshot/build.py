@@ -33,7 +33,7 @@ ENGINES = ("duckdb", "spark")
 
 
 def read_sql(name: str) -> str:
-    """The text of features/sql/<name>.sql: statements naming their values as $parameters."""
+    """The text of features/snapshot/sql/<name>.sql: statements naming their values as $parameters."""
     return resources.files("features.snapshot").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
 
 
@@ -130,7 +130,7 @@ def _family(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]
     declared = [f.name for f in registry.features("facility", name)]
     got = [c for c in df.columns if c != "fixmedins_code"]
     if got != declared:
-        raise RuntimeError(f"features/sql/{name}.sql returns {got}, declared {declared}")
+        raise RuntimeError(f"features/snapshot/sql/{name}.sql returns {got}, declared {declared}")
     return df
 
 
@@ -227,7 +227,7 @@ def open_engine(
     """A connection that runs the build's DuckDB-dialect statements, and its source-view builder.
 
     DuckDB runs them as written (its regular tables in the `scratch` file, removed by the caller);
-    Spark (features.engine_spark) transpiles each with sqlglot.
+    Spark (features.snapshot.spark) transpiles each with sqlglot.
     """
     if engine == "duckdb":
         return connect(ws, memory_limit=memory_limit, database=scratch), create_sources

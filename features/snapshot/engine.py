@@ -49,7 +49,7 @@ def open_window(
 ) -> duckdb.DuckDBPyConnection:
     """A connection with the point-in-time views; as_of None means "after the latest fee line".
 
-    The views are the feature build's own (features.build.create_sources + staging), so rule
+    The views are the feature build's own (features.snapshot.build.create_sources + staging), so rule
     measurement and feature snapshots see exactly the same window.
     """
     from features.snapshot.build import Window, create_sources, read_sql

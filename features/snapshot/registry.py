@@ -2,7 +2,7 @@
 
 A `Feature` is frozen data: name, level, family, Chinese label, unit, description, and whether its
 raw value means little alone (then it is also peer-normalised: a robust z-score and a percentile
-within its peer group). The SQL files in `features/sql/` compute the raw columns; a test checks the
+within its peer group). The SQL files in `features/snapshot/sql/` compute the raw columns; a test checks the
 SQL's output columns equal these declarations. `feijian features list`, training, explanations,
 reports and the API all read this registry.
 """
@@ -18,7 +18,7 @@ from features.facts import MILD_DIAGNOSES
 
 Level = Literal["facility", "physician"]
 
-# Feature families, each one SQL file (features/sql/<family>.sql); the build runs them in this order.
+# Feature families, each one SQL file (features/snapshot/sql/<family>.sql); the build runs them in this order.
 FAMILIES: dict[str, str] = {
     "volume": "规模与增长",
     "cost": "费用结构",
@@ -414,7 +414,7 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 # Columns every snapshot carries besides the features (identity and peer group): the build takes these
-# from `fac_tier` (features.snapshot.window) and `physician_raw` (features/sql/physician.sql).
+# from `fac_tier` (features.snapshot.window) and `physician_raw` (features/snapshot/sql/physician.sql).
 FACILITY_KEYS = ("fixmedins_code", "fixmedins_type", "hosp_lv", "hosp_tier", "ownership", "admdvs", "peer_group")
 PHYSICIAN_KEYS = ("dr_code", "fixmedins_code", "dept", "peer_group")
 

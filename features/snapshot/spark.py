@@ -1,10 +1,10 @@
 """The feature and rule SQL on Spark SQL (PySpark): `feijian features --engine spark`.
 
-One declaration, two engines. The SQL under features/sql/ is written once, in DuckDB's dialect;
+One declaration, two engines. The SQL under features/snapshot/sql/ is written once, in DuckDB's dialect;
 `SparkConnection` takes the same statements and parameters the DuckDB build sends to its connection,
 writes the parameters as literals (features.sql_text.inline: Spark SQL has no `$name` parameters),
 transpiles each statement with sqlglot (read="duckdb", write="spark") and runs it on a SparkSession.
-It implements only the calls `features.build` and `features.rules` make on a connection (`execute`,
+It implements only the calls `features.snapshot.build` and `features.rules` make on a connection (`execute`,
 `sql(...).df()`, `fetchone`), so the build's orchestration, the rule engine and the pandas
 post-processing (fills, peer normalisation, the snapshot writer) are shared, not copied.
 
@@ -317,7 +317,7 @@ def connect(ws: Workspace, master: str | None = None) -> SparkConnection:
 
 
 def create_sources(con: SparkConnection, ws: Workspace, win: Window) -> None:
-    """The same views as `features.build.create_sources`, read by Spark's Parquet reader.
+    """The same views as `features.snapshot.build.create_sources`, read by Spark's Parquet reader.
 
     Month partitions outside [prev_start, as_of) are pruned, rows on or after as_of filtered, the
     contract's required columns checked; `fac_tier` comes from the shared SQL.

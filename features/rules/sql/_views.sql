@@ -1,5 +1,5 @@
 -- What every rule kind reads besides the window's tables, created before the rules run
--- (features.rules.create_rule_views). Views, not tables: each kind's query still reads only the
+-- (features.rules.base.create_rule_views). Views, not tables: each kind's query still reads only the
 -- columns and rows it needs.
 
 -- rule_lines: the fee lines the rules judge, billed ones only (cnt > 0: a refund or a cancelled line

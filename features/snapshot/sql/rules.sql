@@ -2,7 +2,7 @@
 -- Amounts are summed as DECIMAL: exact, so the sums do not depend on row order (see staging.sql).
 -- Grain: one row per facility × as_of. Reads evidence, stg_visit, stg_visit_fee.
 -- Parameters: the kinds each hit_*_share counts ($hit_admission_kinds, …), which each rule kind
--- declares (features/rules_kinds.py, hit_share).
+-- declares (features/rules/kinds.py, hit_share).
 WITH base AS (
     SELECT s.fixmedins_code,
            COUNT(*) AS n_visits,

@@ -1,5 +1,5 @@
 -- Staging: point-in-time slices every feature family reads.
--- Inputs (views made by features.build over the workspace, already pruned to the months needed):
+-- Inputs (views made by features.snapshot.build over the workspace, already pruned to the months needed):
 --   src_visit, src_setl, src_fee, fixmedins, catalog
 -- Parameters: $as_of, $window_start, $prev_start (dates), $inpatient_med_types (schema.INPATIENT_MED_TYPES).
 -- Nothing on or after $as_of is read: visits must have ended, settlements and fee lines must have
