@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features.ingest import ingest
+from features.ingest.pipeline import ingest
 from tests.fault_exports import FAULTS, Export
 from tests.test_ingest_data import NOW
 from tests.test_ingest_props import leaks

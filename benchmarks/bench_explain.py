@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from explain import contrib as cb
-from features.build import latest_snapshot
+from features.snapshot.build import latest_snapshot
 from serving.explain import Explainer
 from serving.reports.facility import write_facility_report, write_facility_reports
 from training.bundle import Bundle, champion_path

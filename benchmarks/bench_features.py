@@ -1,7 +1,7 @@
 """Time the feature + rule pipeline against two baselines measured in the same run.
 
 For each size: simulate a province, ingest it, then measure
-  pipeline  `features.build.build_snapshot` (facility + physician + rules, 12-month window)
+  pipeline  `features.snapshot.build_snapshot` (facility + physician + rules, 12-month window)
   pandas    the same core aggregates written the way a data scientist would (read the columns,
             groupby per visit, per facility, per physician, readmissions by shift)
   floor     DuckDB reading once every column of the window the pipeline reads
@@ -65,14 +65,14 @@ def measure(fn_name: str, *args: object) -> dict:
 
 
 def run_pipeline(ws: str, as_of: str) -> dict:
-    from features.build import build_snapshot
+    from features.snapshot.build import build_snapshot
 
     snap = build_snapshot(Path(ws), date.fromisoformat(as_of), WINDOW_MONTHS)
     return {"evidence": snap.n_evidence, "steps": {k: round(v, 2) for k, v in snap.seconds.items()}}
 
 
 def _window_sql(ws: str, as_of: str) -> tuple[str, str, str]:
-    from features.build import Window, source_expr
+    from features.snapshot.build import Window, source_expr
 
     win = Window(date.fromisoformat(as_of), WINDOW_MONTHS)
     lo, hi = win.start.isoformat(), win.as_of.isoformat()
@@ -146,8 +146,8 @@ def run_pandas(ws: str, as_of: str) -> dict:
 
 
 def prepare(size: str, root: Path, seed: int, reuse: bool = False) -> tuple[Path, str, int]:
-    from features.ingest import ingest
-    from features.pseudonym import ensure_demo_key
+    from features.ingest.pipeline import ingest
+    from features.ingest.pseudonym import ensure_demo_key
     from simulator import simulate
 
     prov, ws = root / f"province-{size}", root / f"ws-{size}"
@@ -170,7 +170,7 @@ def prepare(size: str, root: Path, seed: int, reuse: bool = False) -> tuple[Path
 def _count_lines(ws: Path) -> int:
     import duckdb
 
-    from features.build import source_expr
+    from features.snapshot.build import source_expr
 
     return int(duckdb.sql(f"SELECT COUNT(*) FROM {source_expr(ws, 'fee_list_d')}").fetchall()[0][0])
 

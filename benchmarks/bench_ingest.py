@@ -9,7 +9,7 @@ gets its own peak RSS and generation does not count. Per size the table shows:
 - ingest: the whole `ingest()` run into an empty workspace (fee lines/s and all rows/s);
 - read floor: DuckDB reading every column of the fee-line files (`min(COLUMNS(*))`);
 - write floor: DuckDB reading the fee-line files plus the very partitioned write ingest uses
-  (`ingest_write.write_table`), with no validation, pseudonyms or quarantine.
+  (`features.ingest.write.write_table`), with no validation, pseudonyms or quarantine.
 
 ingest / floor says what validation, pseudonymisation and the write add on top of each floor.
 With `--baseline-ref REF` each size is also ingested by the code at git REF (unpacked with
@@ -96,8 +96,8 @@ def floor_seconds(fee_dir: Path) -> float:
 
 def write_floor_seconds(fee_dir: Path, out: Path, memory_limit: str) -> float:
     """Plain read + the partitioned write ingest uses (same function, same settings), no validation."""
-    from features.ingest import connect
-    from features.ingest_write import write_table
+    from features.ingest.pipeline import connect
+    from features.ingest.write import write_table
     from features.schema import TABLES
 
     (out / "duckdb").mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def write_floor_seconds(fee_dir: Path, out: Path, memory_limit: str) -> float:
 def measure(src: Path, memory_limit: str, floors: bool = True) -> dict[str, object]:
     """One ingest into a fresh workspace, then the two floors (after the RSS reading)."""
     os.environ.setdefault("FEIJIAN_PSEUDONYM_KEY", "benchmark-key-not-secret-0123456789")
-    from features.ingest import ingest
+    from features.ingest.pipeline import ingest
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-ws-") as tmp:
         t, c = time.perf_counter(), time.process_time()

@@ -31,7 +31,7 @@ WINDOW_MONTHS = 12
 
 
 def run_duckdb(ws: str, as_of: str) -> dict:
-    from features.build import build_snapshot
+    from features.snapshot.build import build_snapshot
 
     t, cpu = time.perf_counter(), time.process_time()
     snap = build_snapshot(Path(ws), date.fromisoformat(as_of), WINDOW_MONTHS)
@@ -51,8 +51,8 @@ def _jvm_cpu() -> float:
 
 
 def run_spark(ws: str, as_of: str, master: str) -> dict:
-    from features.build import build_snapshot
-    from features.engine_spark import default_shuffle_partitions, session_builder
+    from features.snapshot.build import build_snapshot
+    from features.snapshot.spark import default_shuffle_partitions, session_builder
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     t = time.perf_counter()
@@ -95,7 +95,7 @@ def measure(fn_name: str, *args: object) -> dict:
 def window_lines(ws: Path, as_of: str) -> int:
     import duckdb
 
-    from features.build import Window, source_expr
+    from features.snapshot.build import Window, source_expr
 
     win = Window(date.fromisoformat(as_of), WINDOW_MONTHS)
     sql = (

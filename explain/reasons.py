@@ -6,8 +6,8 @@ thing. A *theme* groups such columns (a base feature always carries its `__pz`/`
 it) so that one reason stands for all of them, with their contributions summed.
 
 Each theme also names the rule kinds whose hits are its claim-level evidence. A kind declares its
-theme itself (features/rules_kinds.py, `theme`); a theme of one rules-family share (hit_*) takes the
-kinds that share counts (the kind's `hit_share`, which features/sql/rules.sql reads too); rule_total
+theme itself (features/rules/kinds.py, `theme`); a theme of one rules-family share (hit_*) takes the
+kinds that share counts (the kind's `hit_share`, which features/snapshot/sql/rules.sql reads too); rule_total
 takes every kind.
 
 A feature in no theme is a theme of its own (no rule kinds). Wording states indicators ("提示…风险"),
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features import registry
-from features.registry import PEER_PCT, PEER_Z
-from features.rules_kinds import kinds_counted_in, kinds_of_theme
+from features.rules.kinds import kinds_counted_in, kinds_of_theme
+from features.snapshot import registry
+from features.snapshot.registry import PEER_PCT, PEER_Z
 
 ALL_KINDS = ("*",)
 

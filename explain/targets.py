@@ -17,9 +17,9 @@ import pandas as pd
 
 from explain import contrib as cb
 from explain.reasons import base_of, is_reason_column, reason_text, theme_of
-from features import peer as peer_mod
-from features import registry
-from features.registry import PEER_PCT, PEER_Z, Level
+from features.snapshot import peer as peer_mod
+from features.snapshot import registry
+from features.snapshot.registry import PEER_PCT, PEER_Z, Level
 from feijian.errors import InputError
 
 MAX_REASONS = 8

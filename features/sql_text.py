@@ -8,7 +8,7 @@ quoting rule of the package:
   `CREATE VIEW`), such as read_parquet's path and the window's bounds in a view over the workspace;
 - generated SQL with constants in it (ingest's checks and their messages, the rules' reason text);
 - Spark SQL, which has no DuckDB parameters: `inline` writes each `$name` of a statement as its
-  literal, and features.engine_spark transpiles the result.
+  literal, and features.snapshot.spark transpiles the result.
 Scripts are split into statements by DuckDB's own parser (`statements`), never on ';'.
 """
 
@@ -30,7 +30,7 @@ Params = Mapping[str, object]
 
 
 class Connection(Protocol):
-    """What `run` needs of a connection: DuckDB's, or features.engine_spark.SparkConnection."""
+    """What `run` needs of a connection: DuckDB's, or features.snapshot.spark.SparkConnection."""
 
     def execute(self, query: str, parameters: Any = ..., /) -> Any: ...
 

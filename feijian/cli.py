@@ -104,7 +104,7 @@ def ingest(
                                 "encoding) instead of failing (exit 3); the manifest lists the files not read.")
     ] = False,
 ) -> None:
-    from features.ingest_cli import run_ingest
+    from features.ingest.cli import run_ingest
 
     run_ingest(
         src=src,
@@ -148,7 +148,7 @@ def features_build(
     if as_of is None:
         err.print("error: give --as-of YYYY-MM-DD (or a subcommand such as `feijian features list`)")
         raise typer.Exit(2)
-    from features.build_cli import run_features
+    from features.snapshot.cli import run_features
 
     run_features(workspace_dir(workspace), as_of, window_months, engine, console, spark_master=spark_master)
 
@@ -158,7 +158,7 @@ def features_list(
     level: Annotated[str | None, typer.Option(help="facility or physician")] = None,
 ) -> None:
     """Print every declared feature: name, level, family, Chinese label, unit, description."""
-    from features.build_cli import list_features
+    from features.snapshot.cli import list_features
 
     list_features(console, level)
 
@@ -166,7 +166,7 @@ def features_list(
 @rules_app.command("list")
 def rules_list() -> None:
     """Print the rule base: id, national rule name, kind, parameters, the patterns it targets."""
-    from features.rules_cli import list_rules
+    from features.rules.cli import list_rules
 
     list_rules(console)
 
@@ -179,7 +179,7 @@ def rules_measure(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Each rule's hits, precision and recall against the simulator's fraudulent fee lines and visits."""
-    from features.rules_cli import measure_rules
+    from features.rules.cli import measure_rules
     from simulator.codes import PATTERNS
 
     measure_rules(workspace_dir(workspace), truth, as_of, window_months, console, patterns=PATTERNS)
@@ -503,7 +503,7 @@ def key_new(
     psn_no and certno with it, and a lost or changed key makes new pseudonyms unlinkable to earlier ones
     (a person's past visits and findings no longer join their new ones).
     """
-    from features.pseudonym import demo_key_path, new_key
+    from features.ingest import demo_key_path, new_key
     from feijian.settings import ENV_PSEUDONYM_KEY_FILE
 
     path = new_key(file if file else demo_key_path(workspace_dir(workspace)))

@@ -23,7 +23,7 @@ def ingest_province(src: Path, workspace: Path, console: Console) -> None:
     """Ingest a simulated province's export as the demo does: UTF-8, no adapter, up to 5 % rejected rows.
 
     The workspace must already hold its pseudonym key (`ensure_demo_key`)."""
-    from features.ingest_cli import run_ingest
+    from features.ingest.cli import run_ingest
 
     run_ingest(
         src=src,
@@ -49,7 +49,7 @@ def run_demo(
     port: int = 3000,
 ) -> None:
     from explain.charts import require_fonts
-    from features.pseudonym import ensure_demo_key
+    from features.ingest import ensure_demo_key
     from simulator.cli_support import run_simulate
 
     require_fonts()  # step 6 writes Chinese PDFs: say so now, not after the training
@@ -67,7 +67,7 @@ def run_demo(
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     as_of = meta["next_round_date"]
     t = _stage(console, f"3/7 特征与规则 features (as_of {as_of})")
-    from features.build_cli import run_features
+    from features.snapshot.cli import run_features
 
     run_features(workspace=workspace, as_of=as_of, window_months=12, engine="duckdb", console=console)
     console.print(f"  features: {time.perf_counter() - t:.1f} s")

@@ -20,10 +20,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-PACKAGES = ["feijian", "simulator", "simulator.behaviours", "features", "features.adapters", "training",
-            "explain", "serving", "serving.reports", "serving.web"]  # fmt: skip
+PACKAGES = ["feijian", "simulator", "simulator.behaviours", "features", "features.ingest", "features.ingest.adapters",
+            "features.rules", "features.snapshot", "training", "explain", "serving", "serving.reports",
+            "serving.web"]  # fmt: skip
 DATA = [
-    ("features", "rules.yaml"),
+    ("features.rules", "rules.yaml"),
     ("serving.web", "static/index.html"),
     ("serving.web", "static/app.js"),
     ("serving.reports", "templates"),

@@ -30,7 +30,7 @@ SERVED_TABLES = ("fixmedins", "inspections")  # the raw tables serving reads (se
 def stage(workspace: Path, models: Path, out: Path) -> dict[str, str]:
     """Copy the served data into `out` (replacing an earlier stage); returns what was staged."""
     from explain.contrib import cache_dir
-    from features.build import latest_snapshot
+    from features.snapshot import latest_snapshot
     from serving.explain import Explainer
 
     ws = Workspace(Path(workspace))

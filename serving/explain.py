@@ -22,8 +22,8 @@ from explain.evidence_links import pick_kinds, summarise_evidence
 from explain.global_importance import Explained
 from explain.reasons import theme_of
 from explain.targets import TargetRows, UnknownTargetError, as_number, peer_lookup, render_value
-from features.build import latest_snapshot
 from features.rules import SEVERITY_ZH, Rule, load_rules
+from features.snapshot import latest_snapshot
 from feijian.errors import InputError
 from feijian.jsonsafe import jsonable
 from serving.sources import facility_names, identity_zh, inspections_before

@@ -1,6 +1,6 @@
 """What explanations read from the workspace besides the snapshot: facility names and inspection history.
 
-Both come from the raw tables ingest wrote (read with `features.build.source_expr`, as the feature
+Both come from the raw tables ingest wrote (read with `features.snapshot.source_expr`, as the feature
 SQL does). A workspace without them still explains: names fall back to codes, the history is empty.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from features.build import source_expr
 from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
+from features.snapshot import source_expr
 from feijian.errors import MissingWorkspaceTableError
 
 INSPECTION_COLUMNS = [

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.build import latest_snapshot
+from features.snapshot import latest_snapshot
 from feijian.errors import NotReadyError
 from feijian.settings import Workspace, bundle_override, models_dir, workspace_dir
 from serving.db import Database

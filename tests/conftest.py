@@ -29,7 +29,7 @@ class Province:
 def small_province(tmp_path_factory: pytest.TempPathFactory) -> Province:
     import json
 
-    from features.pseudonym import ensure_demo_key
+    from features.ingest import ensure_demo_key
     from feijian.demo import ingest_province
     from simulator.cli_support import run_simulate
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.build import build_snapshot
-from features.registry import declaration_version
+from features.snapshot.build import build_snapshot
+from features.snapshot.registry import declaration_version
 from tests.builders import Province
 from training.bundle import Bundle, export_bundle
 from training.context import context_spec

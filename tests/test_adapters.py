@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from features.adapters.config import load_adapter
+from features.ingest.adapters.config import load_adapter
 from feijian.errors import ConfigError
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "features" / "adapters" / "example_province.toml"
+EXAMPLE = Path(__file__).resolve().parents[1] / "features" / "ingest" / "adapters" / "example_province.toml"
 
 
 def test_example_adapter_reads_as_written() -> None:

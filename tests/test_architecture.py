@@ -1,4 +1,5 @@
-"""The dependency rule of docs/architecture.md: every import allowed by the layer table, no cycles."""
+"""The dependency rule of docs/architecture.md: every import allowed by the layer table, stage packages
+entered through their public modules, no cycles."""
 
 from __future__ import annotations
 
@@ -26,6 +27,22 @@ def layer_table() -> tuple[dict[str, str], dict[str, set[str]]]:
             prefixes[m] = layer
         allowed[layer] = set() if may == "—" else set(re.split(r"\s*,\s*", may))
     return prefixes, allowed
+
+
+def public_table() -> dict[str, set[str]]:
+    """Stage package → the modules other packages may import from it, from the doc's second table."""
+    text = DOC.read_text(encoding="utf-8")
+    block = text.split("<!-- public: read by tests/test_architecture.py -->", 1)[1].split("<!-- /public -->", 1)[0]
+    out: dict[str, set[str]] = {}
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 2 or cells[0] in ("stage", "") or set(cells[0]) <= {"-"}:
+            continue
+        names = set(re.split(r"\s*,\s*", cells[1]))
+        package = min(names, key=len)  # the entry: the package itself, a prefix of the others
+        assert all(n == package or n.startswith(package + ".") for n in names), cells
+        out[package] = names
+    return out
 
 
 def modules() -> dict[str, Path]:
@@ -99,6 +116,21 @@ def test_every_import_follows_the_layer_table() -> None:
     assert not wrong, "imports against docs/architecture.md:\n" + "\n".join(wrong)
 
 
+def test_stage_packages_are_entered_through_their_public_modules() -> None:
+    public = public_table()
+    assert set(public) == {"features.ingest", "features.rules", "features.snapshot"}
+    known = modules()
+    wrong = []
+    for name, path in known.items():
+        for target, line, _ in imports(name, path, known):
+            for package, names in public.items():
+                inside = target == package or target.startswith(package + ".")
+                mine = name == package or name.startswith(package + ".")
+                if inside and not mine and target not in names:
+                    wrong.append(f"{path.relative_to(ROOT)}:{line} imports {target}, not public in {package}")
+    assert not wrong, "imports past a stage's public modules (docs/architecture.md):\n" + "\n".join(wrong)
+
+
 def test_no_import_cycle_between_files() -> None:
     known = modules()
     graph = {n: {t for t, _, typing in imports(n, p, known) if not typing} for n, p in known.items()}
@@ -131,3 +163,14 @@ def test_the_rule_catches_a_wrong_import(tmp_path: Path) -> None:
     found = imports("training.probe", f, {**modules(), "training.probe": f})
     assert [(t, line) for t, line, _ in found] == [("serving.explain", 2)]
     assert layer_of("serving.explain", prefixes) not in allowed[layer_of("training.probe", prefixes)]
+
+
+def test_the_rule_keeps_the_rule_base_off_the_snapshot(tmp_path: Path) -> None:
+    """The rule base may not import the snapshot build; only the stages' commands sit above both."""
+    prefixes, allowed = layer_table()
+    f = tmp_path / "probe.py"
+    f.write_text("from features.snapshot.window import Window\n", encoding="utf-8")
+    found = imports("features.rules.probe", f, {**modules(), "features.rules.probe": f})
+    assert [(t, line) for t, line, _ in found] == [("features.snapshot.window", 1)]
+    assert layer_of("features.snapshot.window", prefixes) not in allowed[layer_of("features.rules.probe", prefixes)]
+    assert "features.snapshot.window" not in public_table()["features.snapshot"]

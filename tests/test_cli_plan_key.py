@@ -31,7 +31,7 @@ def test_key_new_writes_a_private_256_bit_key_and_never_overwrites(tmp_path: Pat
 
 
 def test_key_new_default_is_the_key_ingest_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from features.pseudonym import load_key
+    from features.ingest.pseudonym import load_key
 
     for var in ("FEIJIAN_PSEUDONYM_KEY", "FEIJIAN_PSEUDONYM_KEY_FILE"):
         monkeypatch.delenv(var, raising=False)

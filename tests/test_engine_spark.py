@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features.build import build_snapshot
+from features.snapshot.build import build_snapshot
 
 pytest.importorskip("pyspark")
 if shutil.which("java") is None:  # .ci/run installs Debian's openjdk-17-jre-headless; a laptop may lack it
@@ -38,7 +38,7 @@ EVIDENCE_KEY = ["rule_id", "fixmedins_code", "mdtrt_id", "feedetl_sn"]
 
 @pytest.fixture(scope="module")
 def spark():
-    from features.engine_spark import session_builder
+    from features.snapshot.spark import session_builder
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # A short-lived test JVM: the C1 compiler only and no whole-stage code generation cut the CPU a
@@ -56,8 +56,8 @@ def spark():
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, date]:
-    from features.ingest import ingest
-    from features.pseudonym import ensure_demo_key
+    from features.ingest.pipeline import ingest
+    from features.ingest.pseudonym import ensure_demo_key
     from simulator import simulate
 
     root = tmp_path_factory.mktemp("spark")

@@ -266,7 +266,7 @@ def test_plan_cli_csv_has_no_formula(bundled: Any, monkeypatch: pytest.MonkeyPat
 # --- the ingest quarantine, from a real ingest of a hostile export -------------------------------------
 @pytest.fixture(scope="module")
 def hostile_ingest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from features.ingest import ingest
+    from features.ingest.pipeline import ingest
     from tests.test_ingest_data import NOW, export_rows, write_csv
 
     mp = pytest.MonkeyPatch()

@@ -10,7 +10,7 @@ import pytest
 import shap
 
 from explain import contrib as cb
-from features.registry import PEER_PCT, get
+from features.snapshot.registry import PEER_PCT, get
 from feijian.errors import InputError
 from serving.explain import DeclarationMismatchError, Explainer, UnknownTargetError
 from tests.serving_setup import N_BAD, Setup
@@ -135,7 +135,7 @@ def test_contributions_are_cached(explainer: Explainer, bundled: Setup, monkeypa
 
 def test_rule_kinds_carry_the_themes_and_shares_explain_reads() -> None:
     from explain.reasons import THEMES
-    from features.rules_kinds import HIT_SHARES, KINDS, kinds_counted_in
+    from features.rules.kinds import HIT_SHARES, KINDS, kinds_counted_in
 
     ids = {t.id for t in THEMES}
     assert {k.theme for k in KINDS.values() if k.theme} <= ids

@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features import peer, registry
-from features.build import build_snapshot, latest_snapshot
+from features.snapshot import peer, registry
+from features.snapshot.build import build_snapshot, latest_snapshot
 from feijian.errors import MissingColumnError, MissingTableError
 from tests.builders import Province
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from features import ingest_write
-from features.adapters.config import load_adapter
-from features.ingest import ingest
-from features.pseudonym import ensure_demo_key, key_id
+from features.ingest import write as ingest_write
+from features.ingest.adapters.config import load_adapter
+from features.ingest.pipeline import ingest
+from features.ingest.pseudonym import ensure_demo_key, key_id
 from feijian.errors import ConfigError, RejectThresholdError
 from tests.test_ingest_data import NOW, export_rows, write_csv, write_export
 
 KEY = "test-key-0123456789abcdef"
-ADAPTER = Path(__file__).resolve().parents[1] / "features" / "adapters" / "example_province.toml"
+ADAPTER = Path(__file__).resolve().parents[1] / "features" / "ingest" / "adapters" / "example_province.toml"
 
 
 @pytest.fixture(autouse=True)

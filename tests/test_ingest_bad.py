@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from features.ingest import ingest
+from features.ingest.pipeline import ingest
 from tests.test_ingest_data import NOW, export_rows, write_csv
 
 KEY = "test-key-0123456789abcdef"

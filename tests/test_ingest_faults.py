@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features import ingest as ingest_mod
-from features.ingest import ingest
+from features.ingest import pipeline as ingest_mod
+from features.ingest.pipeline import ingest
 from feijian.errors import RejectThresholdError
 from tests.test_ingest_data import NOW, arrow_table, export_rows, write_csv, write_export
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.ingest import ingest
+from features.ingest.pipeline import ingest
 from tests.fault_exports import FAULTS, Export
 from tests.test_ingest_data import NOW
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from features.rules import EVIDENCE_COLUMNS, evaluate_rules, load_rules
+from features.rules.base import EVIDENCE_COLUMNS, evaluate_rules, load_rules
 from tests.rule_cases import RuleCase, at
 
 Expected = dict[str, set[str]]

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from features.engine import open_window
-from features.rules import evaluate_rules, load_rules
-from features.rules_cli import list_rules, measure_rules
+from features.rules.base import evaluate_rules, load_rules
+from features.rules.cli import list_rules, measure_rules
+from features.snapshot.engine import open_window
 from feijian.errors import InputError, NotReadyError
 from simulator.codes import PATTERNS
 from tests.rule_cases import RuleCase, at

@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from features.rules import (
+from features.rules.base import (
     EVIDENCE_COLUMNS,
     create_rule_views,
     kind_sql_text,
@@ -19,8 +19,8 @@ from features.rules import (
     rule_statement,
     rules_version,
 )
-from features.rules_kinds import KINDS
-from features.rules_render import declared_values, template_names
+from features.rules.kinds import KINDS
+from features.rules.render import declared_values, template_names
 from features.schema import VIOLATION
 from feijian.errors import ConfigError
 from tests.rule_cases import RuleCase
@@ -63,7 +63,7 @@ def test_every_kind_has_sql_with_header_and_declared_placeholders(kind: str) -> 
     named = set(re.findall(r"\$\{?(\w+)", body))  # $value parameters and ${predicate} slots
     assert named - set(declared_values()) == set(KINDS[kind].params)
     assert "QUALIFY" not in sql.upper() and "::" not in sql
-    # the CTEs end with `flagged`, what the shared end of a query reads (features.rules.HIT_ENDS)
+    # the CTEs end with `flagged`, what the shared end of a query reads (features.rules.base.HIT_ENDS)
     assert re.findall(r"^(?:WITH )?(\w+) AS \($", sql, re.M)[-1] == "flagged"
 
 

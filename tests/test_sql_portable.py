@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from features.build import Window, fac_tier_sql, read_sql
-from features.engine_spark import default_shuffle_partitions, spark_master, to_spark
-from features.registry import FAMILIES
+from features.snapshot.build import Window, fac_tier_sql, read_sql
+from features.snapshot.registry import FAMILIES
+from features.snapshot.spark import default_shuffle_partitions, spark_master, to_spark
 from features.sql_text import inline, statements
 
 PARAMS = Window(date(2024, 1, 1), 12).params()

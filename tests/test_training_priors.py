@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.registry import PEER_PCT, PEER_Z
+from features.snapshot.registry import PEER_PCT, PEER_Z
 from training.anomaly import ANOMALY_COLUMN
 from training.dataset import facility_columns
 from training.priors import INCREASING_FEATURES, monotone_constraints, risk_direction

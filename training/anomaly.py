@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 
-from features.registry import PEER_Z, Level, features
+from features.snapshot.registry import PEER_Z, Level, features
 
 ANOMALY_COLUMN = "anomaly_score"
 N_TREES = 200

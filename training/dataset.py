@@ -2,7 +2,7 @@
 
 Built from an (entity, as_of) frame, the way a feature store serves historical features: each
 inspection round has one planning date (`labels.round_dates`), the feature snapshot for that date
-reads nothing dated on or after it (features.build), and the round's findings are joined onto that
+reads nothing dated on or after it (features.snapshot.build), and the round's findings are joined onto that
 snapshot only. A backtest fold therefore cannot see its own future, by construction; `check_fold`
 asserts it anyway.
 
@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from features import registry
-from features.build import Window, build_snapshot, snapshot_identity
 from features.schema import FIXMEDINS_TYPE
+from features.snapshot import Window, build_snapshot, registry, snapshot_identity
 from feijian.errors import InputError
 from feijian.settings import Workspace
 from training.anomaly import ANOMALY_COLUMN

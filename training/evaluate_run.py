@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
-from features.build import latest_snapshot
+from features.snapshot import latest_snapshot
 from feijian.settings import Workspace
 from training import registry
 from training.backtest import RANKER_LABELS, RANKERS, run_backtest

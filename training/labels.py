@@ -26,8 +26,8 @@ import duckdb
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from features.build import source_expr
-from features.window import SERIOUS_ACTIONS, SERIOUS_RECOVERED
+from features.facts import SERIOUS_ACTIONS, SERIOUS_RECOVERED
+from features.snapshot import source_expr
 from feijian.errors import ConfigError, InputError, NotReadyError
 from feijian.settings import Workspace
 

@@ -17,7 +17,7 @@ Everything else (volume, cost mix, growth, time since the last inspection, …) 
 
 from __future__ import annotations
 
-from features import registry
+from features.snapshot import registry
 from training.anomaly import ANOMALY_COLUMN
 
 INCREASING_FAMILIES: tuple[str, ...] = ("rules",)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from explain.contrib import contributions
 from explain.global_importance import Explained, global_explanation
-from features.build import input_fingerprint
+from features.snapshot import input_fingerprint
 from feijian.errors import FeijianError, InputError
 from feijian.settings import Workspace
 from feijian.tabular import csv_text

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from explain.charts import waterfall
-from features.registry import PEER_PCT, PEER_Z, get
+from features.snapshot.registry import PEER_PCT, PEER_Z, get
 from feijian.tabular import write_xlsx
 from serving.reports import render
 
