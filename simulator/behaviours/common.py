@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.behaviours import Active, Ctx
+from simulator.behaviours import Active, Ctx, extra_visit_schemes, scheme_physician
+from simulator.config import month_first_day, month_n_days
 from simulator.frame import Frame, Growable
 
 
@@ -15,6 +16,26 @@ def add_visits(ctx: Ctx, f: Frame) -> np.ndarray:
         ctx.vbuf = Growable(ctx.v, spare=0.05)
     ctx.v = ctx.vbuf.append(f)
     return np.arange(n0, len(ctx.v["person"]))
+
+
+def extra_visits(ctx: Ctx, act: Active, visits_per_fac: np.ndarray, per_visit: float, base: float
+                 ) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+    """This month's extra visits of the active schemes (see extra_visit_schemes): each one's scheme row,
+    its facility, and the month's first day and length; None when there are none."""
+    if len(act.rows) == 0:
+        return None
+    s = extra_visit_schemes(act, ctx.rng, visits_per_fac, per_visit=per_visit, base=base)
+    if len(s) == 0:
+        return None
+    return s, act.sch.fac[s], month_first_day(ctx.m), month_n_days(ctx.m)
+
+
+def add_scheme_visits(ctx: Ctx, act: Active, f: Frame) -> None:
+    """Append visits made by the active schemes at their facilities, each by one of its physicians."""
+    f["pattern"][:] = act.pattern
+    f["scheme"] = act.fac_map[f["fac"]].astype(np.int32)
+    f["dr"] = scheme_physician(act, f["scheme"].astype(np.int64), ctx.w, f["fac"], ctx.rng)
+    add_visits(ctx, f)
 
 
 def add_lines(ctx: Ctx, row: np.ndarray, item: np.ndarray, cnt: np.ndarray, time: np.ndarray, pattern: int,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.behaviours import Active, Ctx, extra_visit_schemes, local_people, scheme_physician
-from simulator.behaviours.common import add_lines, add_visits, variants
+from simulator.behaviours import Active, Ctx, local_people, scheme_physician
+from simulator.behaviours.common import add_lines, add_visits, extra_visits, variants
 from simulator.care import M11, make_visits
 from simulator.codes import diag_id
-from simulator.config import DAY, month_first_day, month_n_days
+from simulator.config import DAY
 from simulator.lines import MODE_TEMPLATE
 
 _POOL = ("PT", "ACU", "MASSAGE", "CBC", "CRP", "ECG", "US_COLOR", "NEB", "HERB", "DRESS")
@@ -28,15 +28,11 @@ def _template(seed: int, s: int, ctx: Ctx) -> tuple[np.ndarray, np.ndarray]:
 
 
 def visits(ctx: Ctx, act: Active) -> None:
-    if len(act.rows) == 0:
-        return
     v, rng, w = ctx.v, ctx.rng, ctx.w
-    nvis = np.bincount(v["fac"], minlength=w.fac.n)
-    s = extra_visit_schemes(act, rng, nvis, per_visit=0.04, base=3.0)
-    if len(s) == 0:
+    draw = extra_visits(ctx, act, np.bincount(v["fac"], minlength=w.fac.n), per_visit=0.04, base=3.0)
+    if draw is None:
         return
-    fac = act.sch.fac[s]
-    d0, nd = month_first_day(ctx.m), month_n_days(ctx.m)
+    s, fac, d0, nd = draw
     person = local_people(w, fac, rng, min_age=50, day=d0)
     day = d0 + rng.integers(0, min(nd, 4), len(s)) * 7
     code = np.where(rng.random(len(s)) < 0.5, diag_id("M54.5", "op"), diag_id("J06.9", "op"))

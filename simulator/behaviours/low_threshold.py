@@ -9,30 +9,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.behaviours import Active, Ctx, extra_visit_schemes, local_people, scheme_physician
-from simulator.behaviours.common import add_visits
+from simulator.behaviours import Active, Ctx, local_people
+from simulator.behaviours.common import add_scheme_visits, extra_visits
 from simulator.care import M21, make_visits
 from simulator.codes import diag_ids
-from simulator.config import month_first_day, month_n_days
 from simulator.lines import MODE_IP
 
 
 def visits(ctx: Ctx, act: Active) -> None:
-    if len(act.rows) == 0:
-        return
     v, rng, w = ctx.v, ctx.rng, ctx.w
     n_ip = np.bincount(v["fac"][v["mode"] == MODE_IP], minlength=w.fac.n)
-    s = extra_visit_schemes(act, rng, n_ip, per_visit=0.3, base=1.0)
-    if len(s) == 0:
+    draw = extra_visits(ctx, act, n_ip, per_visit=0.3, base=1.0)
+    if draw is None:
         return
-    fac = act.sch.fac[s]
-    d0, nd = month_first_day(ctx.m), month_n_days(ctx.m)
+    s, fac, d0, nd = draw
     person = local_people(w, fac, rng, min_age=15, day=d0)
     mild = np.array(diag_ids("mild"))
     dg = mild[rng.integers(0, len(mild), len(s))]
     los = np.where(act.sch.adaptive[s], rng.integers(3, 6, len(s)), rng.integers(2, 5, len(s)))
     f = make_visits(w, rng, person, fac, M21, d0 + rng.integers(0, nd, len(s)), dg, MODE_IP, los=los)
-    f["pattern"][:] = act.pattern
-    f["scheme"] = act.fac_map[f["fac"]].astype(np.int32)
-    f["dr"] = scheme_physician(act, f["scheme"].astype(np.int64), w, f["fac"], rng)
-    add_visits(ctx, f)
+    add_scheme_visits(ctx, act, f)
