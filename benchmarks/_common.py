@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import re
+import socket
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,3 +56,27 @@ def workspace_parser(doc: str | None) -> argparse.ArgumentParser:
     ap.add_argument("--workspace", type=Path, default=Path("workspace"))
     ap.add_argument("--models", type=Path, default=Path("models"))
     return ap
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_service(env: dict[str, str], new_session: bool = False) -> tuple[subprocess.Popen, str, float]:
+    """`bentoml serve` on a free loopback port with `env`: (process, base URL, seconds until ready).
+    Exits the benchmark, the process stopped, when the service does not start."""
+    from feijian.errors import NotReadyError
+    from serving.serve_cli import serve_command, stop, wait_ready
+
+    port = free_port()
+    proc = subprocess.Popen(serve_command("127.0.0.1", port), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=new_session)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_ready(base, proc)
+    except NotReadyError:
+        stop(proc)
+        raise SystemExit("service did not start") from None
+    return proc, base, ready

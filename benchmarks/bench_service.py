@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,15 +28,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import workspace_parser, wrk_result
+from benchmarks._common import start_service, workspace_parser, wrk_result
 
 WARM_ROUNDS = 10  # fresh connections land on either worker; 10 leave a body cold in one with p ≈ 0.2 %
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def drive(base: str, token: str, path: str, bodies: list[dict], clients: int, seconds: float) -> dict:
@@ -147,19 +140,10 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, token: str, extra_env: dict[str, str], ref: dict[str, float] | None) -> dict:
     """Start one service, warm it, load each endpoint (and soak); the in-process reference once per run."""
-    from feijian.errors import NotReadyError
-    from serving.serve_cli import serve_command, service_env, stop, wait_ready
+    from serving.serve_cli import service_env, stop
 
-    port = free_port()
-    env = {**service_env(args.workspace, args.models), **extra_env}
-    proc = subprocess.Popen(serve_command("127.0.0.1", port), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    proc, base, ready = start_service({**service_env(args.workspace, args.models), **extra_env})
     try:
-        try:
-            ready = wait_ready(base, proc)
-        except NotReadyError:
-            raise SystemExit("service did not start") from None
         print(f"service ready in {ready:.1f} s (pid {proc.pid})")
         h = {"Authorization": f"Bearer {token}"}
         plan = httpx.post(base + "/api/plan", json={"capacity": 50}, headers=h, timeout=120).json()

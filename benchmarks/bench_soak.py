@@ -42,8 +42,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import workspace_parser, wrk_max_ms, wrk_result
-from benchmarks.bench_service import WARM_ROUNDS, free_port
+from benchmarks._common import start_service, workspace_parser, wrk_max_ms, wrk_result
+from benchmarks.bench_service import WARM_ROUNDS
 
 LOAD_PROCESSES = 2
 MAX_RPS_PER_CONNECTION = 2_000  # the request budget: seconds × this per connection bounds every loop
@@ -232,25 +232,17 @@ def main() -> None:
                          "or Python processes mixing both endpoints per connection")
     args = ap.parse_args()
 
-    from feijian.errors import NotReadyError
     from serving.auth import issue
-    from serving.serve_cli import serve_command, service_env, stop, wait_ready
+    from serving.serve_cli import service_env, stop
     from serving.store import open_database
 
     db = open_database(args.workspace)
     admin = issue(db, "soak-load", "admin")[1]
     supervisor = issue(db, "soak-findings", "supervisor")[1]
     db.dispose()
-    port = free_port()
-    proc = subprocess.Popen(serve_command("127.0.0.1", port), env=service_env(args.workspace, args.models),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
     run = uuid.uuid4().hex[:8]
+    proc, base, ready = start_service(service_env(args.workspace, args.models), new_session=True)
     try:
-        try:
-            ready = wait_ready(base, proc)
-        except NotReadyError:
-            raise SystemExit("service did not start") from None
         print(f"service ready in {ready:.1f} s (pid {proc.pid}); run id {run}")
         h = {"Authorization": f"Bearer {admin}"}
         first = httpx.post(base + "/api/plan", json={"capacity": 50}, headers=h, timeout=120).json()
