@@ -27,12 +27,14 @@ import contextlib
 import json
 import multiprocessing as mp
 import random
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -95,25 +97,58 @@ request = function()
   i = i %% #bodies + 1
   return wrk.format("POST", nil, nil, bodies[i])
 end
+done = function(summary, latency, requests)
+  for k = 1, 1000 do io.write(string.format("PCT %%.1f %%d\\n", k / 10, latency:percentile(k / 10))) end
+end
 """
+SEGMENT = 60.0  # seconds: wrk runs once per minute of the soak, so each minute has its own percentiles
 
 
 def _wrk(base: str, token: str, path: str, bodies: list[dict], clients: int, seconds: float, seed: int,
          script_dir: Path) -> subprocess.Popen:
-    """wrk (C, its own process) on one endpoint for the whole soak: the figures are the server's."""
+    """wrk (C, its own process) on one endpoint for `seconds`: the figures are the server's."""
     script = script_dir / f"{path.strip('/').replace('/', '_')}.lua"
     script.write_text(WRK_SCRIPT % (", ".join("[[" + json.dumps(b) + "]]" for b in bodies), seed), encoding="utf-8")
     return subprocess.Popen(
-        ["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--timeout", "30s", "--latency", "-s", str(script),
-         "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json", base + path],
+        ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "--latency", "-s",
+         str(script), "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json", base + path],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
 
-def _wrk_result(out: str, seconds: float) -> dict:
-    r = wrk_result(out, seconds)
-    errors = r.pop("errors")
-    return {**r, "max_ms": wrk_max_ms(out), "errors": errors}
+def _wrk_minutes(base: str, token: str, path: str, bodies: list[dict], clients: int, seconds: float,
+                 script_dir: Path) -> list[tuple[float, str]]:
+    """wrk back to back in SEGMENT-long runs until `seconds` have passed: [(run length, wrk output)]."""
+    outputs: list[tuple[float, str]] = []
+    end = time.perf_counter() + seconds
+    while (left := end - time.perf_counter()) >= 1:
+        length = min(SEGMENT, left)
+        proc = _wrk(base, token, path, bodies, clients, length, len(outputs), script_dir)
+        outputs.append((length, proc.communicate(timeout=length + 120)[0]))
+    return outputs
+
+
+def _percentiles(out: str) -> np.ndarray:
+    """The 1,000 latency percentiles (0.1 % apart, in ms) that the script's done() prints."""
+    return np.array([int(v) / 1000 for v in re.findall(r"^PCT [\d.]+ (\d+)$", out, re.M)], dtype=float)
+
+
+def _wrk_minutes_result(runs: list[tuple[float, str]]) -> dict:
+    """The whole soak from its minute runs: counts and errors summed; overall percentiles from the mixture
+    of the runs' percentile grids, each weighted by its requests (exact to 0.1 %); p99 of every minute."""
+    parts = [(wrk_result(out, length), wrk_max_ms(out), _percentiles(out)) for length, out in runs]
+    n = sum(r["n"] for r, _, _ in parts)
+    values = np.concatenate([q for _, _, q in parts])
+    weights = np.concatenate([np.full(len(q), r["n"] / max(len(q), 1)) for r, _, q in parts])
+    order = np.argsort(values, kind="mergesort")
+    cum = np.cumsum(weights[order]) / weights.sum()
+
+    def pct(q: float) -> float:
+        return float(values[order][np.searchsorted(cum, q / 100)])
+
+    return {"n": n, "p50_ms": pct(50), "p99_ms": pct(99), "max_ms": max(m for _, m, _ in parts),
+            "rps": n / sum(length for length, _ in runs), "errors": sum(r["errors"] for r, _, _ in parts),
+            "p99_per_minute": [r["p99_ms"] for r, _, _ in parts]}
 
 
 def _finding(run: str, i: int, code: str, as_of: date, backdated: bool, rng: random.Random) -> dict:
@@ -186,7 +221,7 @@ def _stored(workspace: Path, run: str) -> tuple[int, int]:
     """(rows stored with this run's insp_ids, distinct insp_ids among them)."""
     from sqlalchemy import func, select
 
-    from serving.findings import Finding
+    from records import Finding
     from serving.store import open_database
 
     db = open_database(workspace)
@@ -202,7 +237,7 @@ def _stored(workspace: Path, run: str) -> tuple[int, int]:
 def _drop(workspace: Path, run: str) -> None:
     from sqlalchemy import delete
 
-    from serving.findings import Finding, FindingPoints
+    from records import Finding, FindingPoints
     from serving.store import open_database
 
     db = open_database(workspace)
@@ -245,7 +280,10 @@ def main() -> None:
     try:
         print(f"service ready in {ready:.1f} s (pid {proc.pid}); run id {run}")
         h = {"Authorization": f"Bearer {admin}"}
-        first = httpx.post(base + "/api/plan", json={"capacity": 50}, headers=h, timeout=120).json()
+        answer = httpx.post(base + "/api/plan", json={"capacity": 50}, headers=h, timeout=120)
+        if answer.status_code != 200:
+            sys.exit(f"the first plan failed: {answer.status_code} {answer.text[:500]}")
+        first = answer.json()
         as_of = date.fromisoformat(first["meta"]["as_of"])
         explain_codes = [t["fixmedins_code"] for t in first["targets"]]
         everyone = httpx.post(base + "/api/plan", json={"capacity": 500, "exploration_share": 0}, headers=h,
@@ -267,8 +305,10 @@ def main() -> None:
         if args.client == "wrk":
             half = args.clients // 2
             explain_bodies = [{"code": c} for c in explain_codes]
-            loaders = [_wrk(base, admin, "/api/plan", plans, half, args.seconds, 0, scripts),
-                       _wrk(base, admin, "/api/explain", explain_bodies, args.clients - half, args.seconds, 0, scripts)]
+            pool = ThreadPoolExecutor(2)
+            loaders = [pool.submit(_wrk_minutes, base, admin, "/api/plan", plans, half, args.seconds, scripts),
+                       pool.submit(_wrk_minutes, base, admin, "/api/explain", explain_bodies, args.clients - half,
+                                   args.seconds, scripts)]
         else:
             queue: mp.Queue = mp.get_context("spawn").Queue()
             ctx = mp.get_context("spawn")
@@ -288,8 +328,7 @@ def main() -> None:
 
         found = asyncio.run(side())
         if args.client == "wrk":
-            outputs = [p.communicate(timeout=120)[0] for p in loaders]
-            results = [_wrk_result(o, args.seconds) for o in outputs]
+            results = [_wrk_minutes_result(f.result(timeout=300)) for f in loaders]
         else:
             results = [queue.get(timeout=120) for _ in loaders]
             for p in loaders:
@@ -317,8 +356,12 @@ def main() -> None:
                 errors[k] = errors.get(k, 0) + v
         for kind in ("plan", "explain"):
             ms = np.concatenate([r["rows"][kind] for r in results])[:, 1] * 1000
+            rows = np.concatenate([r["rows"][kind] for r in results])
+            minute = (rows[:, 0] // SEGMENT).astype(int)
+            per_minute = [_pct(ms[minute == m], 99) for m in range(int(np.ceil(args.seconds / SEGMENT)))]
             table[kind] = {"n": len(ms), "p50_ms": _pct(ms, 50), "p99_ms": _pct(ms, 99),
-                           "max_ms": float(ms.max()) if len(ms) else float("nan"), "rps": len(ms) / args.seconds}
+                           "max_ms": float(ms.max()) if len(ms) else float("nan"), "rps": len(ms) / args.seconds,
+                           "p99_per_minute": per_minute}
     total = sum(r["n"] for r in table.values())
     print(f"\nsoak {args.seconds:.0f} s, {args.clients} connections (client: {args.client}), "
           f"findings at {args.rate:g}/s ({args.backdated_share:.0%} back-dated into the exclusion window)")
@@ -327,6 +370,9 @@ def main() -> None:
     for kind, r in table.items():
         print(f"| {kind} | {r['n']:,} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {r['rps']:,.0f} |")
     print(f"| findings | {found['sent']:,} | {found['p50_ms']:.1f} | {found['p99_ms']:.1f} | | {args.rate:g} |")
+    for kind, r in table.items():
+        print(f"{kind} p99 per minute (ms): " + " ".join(f"{v:.0f}" for v in r["p99_per_minute"])
+              + f"; worst minute {max(r['p99_per_minute']):.1f}")
     print(f"all requests: {total + found['sent']:,}, {(total + found['sent']) / args.seconds:,.0f} req/s; "
           f"errors: {sum(errors.values())} {errors or ''}")
     print(f"findings: sent {found['sent']:,} ({found['backdated']} back-dated), acknowledged created "
