@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	$(BIN)/python -m compileall -q -j 0 feijian simulator features training explain serving
+	$(BIN)/python -m compileall -q -j 0 feijian simulator features records training explain serving
 	@touch $@
 
 demo: system-demo setup          ## simulate → ingest → features (→ train → plan → report → serve, as built)

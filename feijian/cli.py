@@ -474,16 +474,50 @@ def plan(
     ] = None,
     seed: Annotated[int | None, typer.Option(help=_plan_help("seed", "Seed of the exploration draw"))] = None,
     fmt: Annotated[str, typer.Option("--format", help="table (Rich), csv or json (for scripts).")] = "table",
+    save: Annotated[bool, typer.Option("--save", help="Save the round as a record (检查批次): its picks, their "
+                                       "probabilities and reasons; findings are then recorded against it.")] = False,
+    note: Annotated[str | None, typer.Option(help="With --save: a note kept with the round.")] = None,
+    supersedes: Annotated[str | None, typer.Option(help="With --save: the saved round this one replaces.")] = None,
     workspace: WorkspaceOpt = None,
     models: ModelsOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """Plan the next inspection round under capacity: rank, facility, type, region, risk, expected recovery,
-    top reason. The same request and planner as the API's /api/plan and the page."""
+    top reason. The same request and planner as the API's /api/plan and the page. With --save the round
+    is stored in the records database (never changed afterwards, only superseded by a later round)."""
     from serving.plan_cli import run_plan
 
+    if (note or supersedes) and not save:
+        raise typer.BadParameter("--note and --supersedes go with --save")
     req = _plan_request(capacity, region, ftype, level, ownership, region_cap, exclude_days, clean_cooldown_days,
                         exploration_share, seed)
-    run_plan(workspace_dir(workspace), models_dir(models), req, fmt, console)
+    saving = {"note": note, "supersedes": supersedes, "db_url": db} if save else None
+    run_plan(workspace_dir(workspace), models_dir(models), req, fmt, console, saving)
+
+
+rounds_app = typer.Typer(help="Saved rounds (检查批次): list them, show one with its picks.", no_args_is_help=True)
+app.add_typer(rounds_app, name="rounds")
+
+
+@rounds_app.command("list")
+def rounds_list(workspace: WorkspaceOpt = None, db: DbOpt = None) -> None:
+    """Every saved round, newest first: id, planning date, capacity, picks, status."""
+    from serving.plan_cli import print_rounds
+
+    print_rounds(workspace_dir(workspace), db, console)
+
+
+@rounds_app.command("show")
+def rounds_show(
+    round_id: Annotated[str, typer.Argument(help="The round's id, e.g. R20250101-1.")],
+    fmt: Annotated[str, typer.Option("--format", help="table (Rich) or json.")] = "table",
+    workspace: WorkspaceOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """One saved round with its picks: rank, facility, model or exploration pick, probability, reasons."""
+    from serving.plan_cli import print_round
+
+    print_round(workspace_dir(workspace), db, round_id, fmt, console)
 
 
 key_app = typer.Typer(help="The pseudonymisation key that psn_no and certno are hashed with.", no_args_is_help=True)

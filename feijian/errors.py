@@ -31,6 +31,12 @@ class InputError(FeijianError):
     http_status = 400
 
 
+class NotFoundError(InputError):
+    """A record asked for by its id does not exist (a saved round, a pick)."""
+
+    http_status = 404
+
+
 class MissingTableError(InputError):
     pass
 

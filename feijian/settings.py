@@ -93,7 +93,7 @@ def state_dir(workspace: str | Path) -> Path:
 
 
 def db_url_env() -> str | None:
-    """$FEIJIAN_DB_URL, or None (then serving.db uses SQLite in the state folder)."""
+    """$FEIJIAN_DB_URL, or None (then records.db uses SQLite in the state folder)."""
     return os.environ.get(ENV_DB_URL) or None
 
 

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 PACKAGES = ["feijian", "simulator", "simulator.behaviours", "features", "features.ingest", "features.ingest.adapters",
-            "features.rules", "features.snapshot", "training", "explain", "serving", "serving.reports",
+            "features.rules", "features.snapshot", "records", "training", "explain", "serving", "serving.reports",
             "serving.web"]  # fmt: skip
 DATA = [
     ("features.rules", "rules.yaml"),

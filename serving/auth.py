@@ -32,7 +32,7 @@ from sqlalchemy import Boolean, DateTime, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feijian.errors import FeijianError, InputError
-from serving.db import Base, Database
+from records.db import Base, Database
 from serving.permissions import ROLE_LABELS, ROLES, roles_with
 
 TOKEN_PREFIX = "fj_"

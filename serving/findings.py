@@ -1,8 +1,8 @@
-"""Findings recorded after a visit, kept in the service's database so the next `feijian train` learns from them.
+"""Recording findings after a visit: validation (`FindingIn`), the write (`record`) and each worker's copy.
 
-The columns are the input contract's `inspections` and `insp_dr_points` (features/schema.py), so a
-recorded finding and an ingested one are the same thing; `as_frames()` hands them to training,
-which unions them with the workspace's ingested findings (an insp_id recorded here wins).
+The tables are records.findings' (the input contract's `inspections` and `insp_dr_points`), so the
+next `feijian train` reads what is recorded here (records.findings.read_findings; an insp_id recorded
+here wins over an ingested one).
 The burden view reads both: how often inspections found nothing, and how often the same facility
 was inspected again within a year — by region, level and ownership — so planning does not keep
 visiting the same honest places.
@@ -15,48 +15,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, delete, func, select
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from features.schema import AGREEMENT_ACTION, INSP_TYPE, SELECTION
 from feijian.errors import InputError
-from serving.db import Base, Database
+from records.db import Database
+from records.findings import CONTRACT_COLUMNS, Finding, FindingPick, FindingPoints
+from records.rounds import get_pick
 
 RACE_RETRIES = 3  # attempts of one record() against concurrent inserts of the same insp_id
-
-
-class Finding(Base):
-    __tablename__ = "findings"
-
-    insp_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    fixmedins_code: Mapped[str] = mapped_column(String(40), index=True)
-    batch: Mapped[str] = mapped_column(String(20))
-    insp_date: Mapped[date] = mapped_column(Date)
-    period_begn: Mapped[date] = mapped_column(Date)
-    period_end: Mapped[date] = mapped_column(Date)
-    selection: Mapped[str] = mapped_column(String(20))
-    insp_type: Mapped[str] = mapped_column(String(20))
-    violation_types: Mapped[str | None] = mapped_column(String(400), nullable=True)
-    amount_involved: Mapped[float] = mapped_column(Float)
-    amount_recovered: Mapped[float] = mapped_column(Float)
-    fine_amount: Mapped[float] = mapped_column(Float)
-    agreement_action: Mapped[str] = mapped_column(String(20))
-    referral: Mapped[bool] = mapped_column(Boolean)
-    recorded_by: Mapped[str] = mapped_column(String(100))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class FindingPoints(Base):
-    __tablename__ = "finding_points"
-
-    insp_id: Mapped[str] = mapped_column(ForeignKey("findings.insp_id", ondelete="CASCADE"), primary_key=True)
-    dr_code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    points: Mapped[int] = mapped_column(Integer)
-
-
-CONTRACT_COLUMNS = [c.name for c in Finding.__table__.columns if c.name not in ("recorded_by", "recorded_at")]
+PICK_GIVES = ("fixmedins_code", "batch", "period_begn", "period_end", "selection")  # what a round's pick fills in
 
 
 class PhysicianPoints(BaseModel):
@@ -92,12 +62,17 @@ class FindingIn(BaseModel):
     )
 
     insp_id: str = Field(min_length=1, max_length=40)
-    fixmedins_code: str = Field(min_length=1, max_length=40)
-    batch: str = Field(min_length=1, max_length=20)
+    # A finding on a saved round's pick names the pick; the facility, batch, period checked and
+    # selection then come from it (given as well, they must agree). An outside inspection (a tip-off,
+    # a routine visit) names no round and gives them itself.
+    round_id: str | None = Field(None, min_length=1, max_length=40, description="检查批次编号（按批次检查时）")
+    rank: int | None = Field(None, ge=1, description="该机构在检查批次中的序号")
+    fixmedins_code: str | None = Field(None, min_length=1, max_length=40)
+    batch: str | None = Field(None, min_length=1, max_length=20)
     insp_date: date
-    period_begn: date
-    period_end: date
-    selection: str
+    period_begn: date | None = None
+    period_end: date | None = None
+    selection: str | None = None
     insp_type: str = "targeted"
     violation_types: str | None = Field(None, max_length=400)
     amount_involved: float = Field(0.0, ge=0, le=1e12)
@@ -121,8 +96,20 @@ class FindingIn(BaseModel):
 
     @field_validator("selection")
     @classmethod
-    def _selection(cls, v: str) -> str:
-        return _code(v, SELECTION, "selection")
+    def _selection(cls, v: str | None) -> str | None:
+        return v if v is None else _code(v, SELECTION, "selection")
+
+    @model_validator(mode="after")
+    def _own_or_picked(self) -> FindingIn:
+        if (self.round_id is None) != (self.rank is None):
+            raise ValueError("round_id 与 rank 须同时给出（按检查批次记录时）或都不给 (give both, or neither)")
+        own = [f for f in PICK_GIVES if getattr(self, f) is None]
+        if self.round_id is None and own:
+            raise ValueError(
+                f"不按检查批次记录时须填写：{'、'.join(own)} "
+                f"(an inspection outside a saved round needs {', '.join(own)})"
+            )
+        return self
 
     @field_validator("insp_type")
     @classmethod
@@ -147,13 +134,17 @@ def record(db: Database, finding: FindingIn, recorded_by: str, known_facilities:
     A repeat of an insp_id is a correction (the later one wins) and answers False, whether it comes
     after the first or at the same moment: of concurrent posts of a new insp_id exactly one inserts;
     the others lose the race on the primary key, roll back, and apply themselves as corrections."""
+    link = None
+    if finding.round_id is not None:
+        finding, link = _from_pick(db, finding)
+    assert finding.period_end is not None and finding.period_begn is not None
     if finding.period_end < finding.period_begn:
         raise InputError(f"period_end {finding.period_end} is before period_begn {finding.period_begn}")
     if known_facilities is not None and finding.fixmedins_code not in known_facilities:
         raise InputError(f"fixmedins_code {finding.fixmedins_code!r} is not a facility in the current snapshot")
     for attempt in range(RACE_RETRIES):
         try:
-            return _write(db, finding, recorded_by)
+            return _write(db, finding, recorded_by, link)
         except IntegrityError:
             # Another request inserted this insp_id between our read and our insert: it exists now,
             # so the next attempt takes the correction path. Anything else fails again and is raised.
@@ -162,8 +153,20 @@ def record(db: Database, finding: FindingIn, recorded_by: str, known_facilities:
     raise AssertionError("unreachable")
 
 
-def _write(db: Database, finding: FindingIn, recorded_by: str) -> bool:
-    data = finding.model_dump(exclude={"points"})
+def _from_pick(db: Database, finding: FindingIn) -> tuple[FindingIn, FindingPick]:
+    """The finding with what its pick gives filled in (a given value must agree), and the link to the pick."""
+    assert finding.round_id is not None and finding.rank is not None
+    pick = get_pick(db, finding.round_id, finding.rank)
+    given = {f: getattr(finding, f) for f in PICK_GIVES}
+    clash = [f"{f}={v!r} (the pick says {pick[f]!r})" for f, v in given.items() if v is not None and v != pick[f]]
+    if clash:
+        raise InputError(f"round {finding.round_id} pick {finding.rank}: {'; '.join(clash)}")
+    filled = finding.model_copy(update={f: pick[f] for f in PICK_GIVES})
+    return filled, FindingPick(insp_id=finding.insp_id, round_id=finding.round_id, rank=finding.rank)
+
+
+def _write(db: Database, finding: FindingIn, recorded_by: str, link: FindingPick | None = None) -> bool:
+    data = finding.model_dump(exclude={"points", "round_id", "rank"})
     with db.session() as s:
         row = s.get(Finding, finding.insp_id)
         new = row is None
@@ -176,7 +179,10 @@ def _write(db: Database, finding: FindingIn, recorded_by: str) -> bool:
             row.recorded_by, row.recorded_at = recorded_by, datetime.now(UTC)
             s.flush()  # the row's UPDATE first: concurrent corrections of one insp_id queue on its lock
             s.execute(delete(FindingPoints).where(FindingPoints.insp_id == finding.insp_id))
+            s.execute(delete(FindingPick).where(FindingPick.insp_id == finding.insp_id))
         s.flush()
+        if link is not None:
+            s.add(link)
         s.add_all(FindingPoints(insp_id=finding.insp_id, dr_code=p.dr_code, points=p.points) for p in finding.points)
         s.commit()
     return new
@@ -251,19 +257,6 @@ class RecordedFindings:
         if self._frame is None or self._frame[0] != self.changes:
             self._frame = (self.changes, pd.DataFrame(list(self.rows.values()), columns=CONTRACT_COLUMNS))
         return self._frame[1]
-
-
-def as_frames(db: Database) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(inspections, insp_dr_points) in the input contract's columns."""
-    with db.session() as s:
-        rows = s.scalars(select(Finding)).all()
-        pts = s.scalars(select(FindingPoints)).all()
-        insp = pd.DataFrame([{c: getattr(r, c) for c in CONTRACT_COLUMNS} for r in rows], columns=CONTRACT_COLUMNS)
-        points = pd.DataFrame(
-            [{"insp_id": p.insp_id, "dr_code": p.dr_code, "points": p.points} for p in pts],
-            columns=["insp_id", "dr_code", "points"],
-        )
-    return insp, points
 
 
 def burden(inspections: pd.DataFrame, facilities: pd.DataFrame) -> dict[str, list[dict[str, object]]]:

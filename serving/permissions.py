@@ -13,6 +13,8 @@ What the rights mean (roles: see serving.auth):
   report          a facility's report; its claim rows only with `evidence` as well
   score           batch scoring of feature rows the caller sends
   findings_write  record an inspection's outcome
+  round_save      save a planned round as a record (it can then only be superseded)
+  rounds          read saved rounds and their picks: the list an inspection team carries out
   burden          no-finding and repeat-inspection rates by region, level and ownership
   meta            model version, filters, API schema (no facility data)
   metrics         Prometheus metrics (request counts and latencies per route template)
@@ -27,10 +29,11 @@ from functools import cache
 from starlette.routing import compile_path
 
 OPEN = "open"  # no token needed: health probes and the page's static shell, which hold no data
-RIGHTS = ("plan", "explain", "evidence", "report", "score", "findings_write", "burden", "meta", "metrics")
+RIGHTS = ("plan", "explain", "evidence", "report", "score", "findings_write", "round_save", "rounds", "burden",
+          "meta", "metrics")  # fmt: skip
 ROLES: dict[str, frozenset[str]] = {
-    "planner": frozenset({"plan", "explain", "report", "burden", "meta"}),
-    "supervisor": frozenset({"explain", "evidence", "report", "findings_write", "burden", "meta"}),
+    "planner": frozenset({"plan", "explain", "report", "round_save", "rounds", "burden", "meta"}),
+    "supervisor": frozenset({"explain", "evidence", "report", "findings_write", "rounds", "burden", "meta"}),
     "analyst": frozenset({"score", "burden", "meta"}),
     "monitor": frozenset({"metrics"}),
     "admin": frozenset(RIGHTS),
@@ -71,6 +74,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/evidence", "evidence", audited=True),
     Route("POST", "/api/score", "score", audited=True),
     Route("POST", "/api/findings", "findings_write", audited=True),
+    Route("POST", "/api/rounds", "round_save", audited=True),
+    Route("POST", "/api/rounds/list", "rounds", audited=True),
+    Route("POST", "/api/round", "rounds", audited=True),
     Route("POST", "/api/burden", "burden", audited=True),
     Route("POST", "/api/info", "meta", audited=True),
     # the planners' page (serving.web.app): its static shell, then the downloads

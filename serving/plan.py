@@ -12,9 +12,11 @@ so that future findings are not only where the model already looks. Same inputs 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -26,8 +28,10 @@ from serving.schemas import MAX_CAPACITY, PlanLevel, PlanRequest
 # The request model declares the planning defaults; plan_round's keywords take them from it.
 _DEFAULT = PlanRequest()
 FACILITY_COLUMNS = ["rank", "fixmedins_code", "name", "admdvs", "fixmedins_type", "hosp_lv", "ownership",
-                    "p_serious", "expected_recovery", "pick", "top_reasons"]  # fmt: skip
-PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "dept", "admdvs", "p_risk", "pick", "top_reasons"]
+                    "p_serious", "expected_recovery", "pick", "pick_probability", "top_reasons"]  # fmt: skip
+PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "dept", "admdvs", "p_risk", "pick", "pick_probability",
+                     "top_reasons"]  # fmt: skip
+PROBABILITY_DRAWS = 4_000  # replays of the exploration draw that estimate pick probabilities under region caps
 EXCLUSION_ZH = {
     "filtered": "不符合筛选条件",
     "recently_inspected": "近期已检查",
@@ -36,14 +40,73 @@ EXCLUSION_ZH = {
 }
 
 
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame as JSON-ready dicts, as the API sends tables (ISO dates, 15 significant digits)."""
+    return json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso", double_precision=15))
+
+
 class PlanInputError(InputError):
     """A planning parameter or input table is invalid."""
 
 
+@dataclass(frozen=True)
+class _Ranking:
+    order: np.ndarray  # row positions by score (descending), then key
+    codes: list[str]  # facility code per row, as text
+    regions: list[str]  # region per row, as text ("" without a region column)
+    shown: pd.DataFrame  # the rows with only the columns a plan shows (taking 50 rows of ~100 columns costs)
+
+    @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """Every row of `shown` as JSON-ready values (pandas' JSON writer), made once per scored table:
+        a plan's records are then a selection, with no pandas on the service's hot path."""
+        return frame_records(self.shown)
+
+
 @dataclass
 class Plan:
-    targets: pd.DataFrame
-    meta: dict[str, Any] = field(default_factory=dict)
+    """The targets in rank order (model picks, then exploration picks) and what the plan was made of.
+
+    `targets` (a DataFrame, for reports and the terminal) and `records()` (JSON-ready dicts, for the
+    API) are two views of the same picks."""
+
+    meta: dict[str, Any]
+    level: PlanLevel
+    positions: list[int]  # rows of the scored table, in plan order
+    n_model: int  # the first n_model are model picks, the rest exploration picks
+    probabilities: list[float]  # per pick, the probability that the policy picks it (see pick_probabilities)
+    ranking: _Ranking = field(repr=False)
+
+    @property
+    def columns(self) -> list[str]:
+        return FACILITY_COLUMNS if self.level == "facility" else PHYSICIAN_COLUMNS
+
+    def _picks(self) -> list[str]:
+        return ["model"] * self.n_model + ["exploration"] * (len(self.positions) - self.n_model)
+
+    @cached_property
+    def targets(self) -> pd.DataFrame:
+        picks = self.ranking.shown.iloc[self.positions].copy()
+        picks["pick"] = self._picks()
+        picks["rank"] = np.arange(1, len(picks) + 1)
+        picks["pick_probability"] = self.probabilities
+        if self.level == "facility":
+            picks["name"] = picks.get("fixmedins_name", picks["fixmedins_code"])
+        for c in self.columns:
+            if c not in picks.columns:
+                picks[c] = None
+        return picks[self.columns].reset_index(drop=True)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The targets as JSON-ready dicts (the same values as `targets`), in the same column order."""
+        rows, out = self.ranking.records, []
+        picked = zip(self.positions, self._picks(), self.probabilities, strict=True)
+        for rank, (i, pick, probability) in enumerate(picked, start=1):
+            row = rows[i]
+            name = row.get("fixmedins_name", row.get("fixmedins_code"))
+            given = {"rank": rank, "pick": pick, "pick_probability": probability, "name": name}
+            out.append({c: given[c] if c in given else row.get(c) for c in self.columns})
+        return out
 
 
 def _check(scored: pd.DataFrame, capacity: Any, share: float, level: str, exclude_days: int, cooldown: int) -> None:
@@ -100,13 +163,6 @@ def exclusion_sets(
     return recent, set(clean["code"]) - recent
 
 
-@dataclass(frozen=True)
-class _Ranking:
-    order: np.ndarray  # row positions by score (descending), then key
-    codes: list[str]  # facility code per row, as text
-    regions: list[str]  # region per row, as text ("" without a region column)
-
-
 _RANKINGS: dict[tuple[int, str, str], tuple[pd.DataFrame, _Ranking]] = {}
 
 
@@ -121,7 +177,9 @@ def _ranked(scored: pd.DataFrame, score_col: str, key: str) -> _Ranking:
     frame = scored.reset_index(drop=True)
     order = frame.sort_values([score_col, key], ascending=[False, True], kind="mergesort").index.to_numpy()
     regions = frame["admdvs"].astype(str).tolist() if "admdvs" in frame.columns else [""] * len(frame)
-    ranking = _Ranking(order, frame["fixmedins_code"].astype(str).tolist(), regions)
+    wanted = [*FACILITY_COLUMNS, *PHYSICIAN_COLUMNS, "fixmedins_name"]
+    shown = frame[[c for c in dict.fromkeys(wanted) if c in frame.columns]]
+    ranking = _Ranking(order, frame["fixmedins_code"].astype(str).tolist(), regions, shown)
     if len(_RANKINGS) >= 8:
         _RANKINGS.clear()
     _RANKINGS[slot] = (scored, ranking)  # the table is held, so its id is not reused while cached
@@ -174,47 +232,22 @@ def plan_round(
     eligible = ranked.order[ok[ranked.order]].tolist()  # positions, best first (the ranking is computed once)
 
     n_explore = round(capacity * exploration_share)
+    regions_of = ranked.regions
     taken: dict[str, int] = {}
     capped: set[int] = set()
-    region_of = ranked.regions
-
-    def fits(i: int) -> bool:
-        region = region_of[i]
-        if region in caps and taken.get(region, 0) >= caps[region]:
-            capped.add(i)
-            return False
-        taken[region] = taken.get(region, 0) + 1
-        return True
-
     model_picks: list[int] = []
     for i in eligible:
         if len(model_picks) >= capacity - n_explore:
             break
-        if fits(i):
+        if _fits(i, regions_of, caps, taken, capped):
             model_picks.append(i)
     picked = set(model_picks)
     rest = [i for i in eligible if i not in picked]
-    rng = np.random.default_rng(seed)
-    explore: list[int] = []
-    for i in rng.permutation(np.asarray(rest, dtype=int)).tolist() if rest else []:
-        if len(explore) >= capacity - len(model_picks):
-            break
-        if fits(i):
-            explore.append(i)
-            capped.discard(i)
-
-    picks = frame.iloc[model_picks + explore].copy()
-    picks["pick"] = ["model"] * len(model_picks) + ["exploration"] * len(explore)
-    picks["rank"] = np.arange(1, len(picks) + 1)
-    if level == "facility":
-        picks["name"] = picks.get("fixmedins_name", picks["fixmedins_code"])
-        columns = FACILITY_COLUMNS
-    else:
-        columns = PHYSICIAN_COLUMNS
-    for c in columns:
-        if c not in picks.columns:
-            picks[c] = None
-    targets = picks[columns].reset_index(drop=True)
+    slots = capacity - len(model_picks)
+    after_model = dict(taken)
+    explore = _draw(np.random.default_rng(seed), rest, slots, regions_of, caps, taken, capped)
+    probabilities, method = pick_probabilities(rest, explore, slots, regions_of, caps, after_model, seed)
+    positions = model_picks + explore
     excluded = {
         "filtered": int((~keep).sum()),
         "recently_inspected": int(is_recent.sum()),
@@ -225,7 +258,7 @@ def plan_round(
         "level": level,
         "as_of": as_of.isoformat(),
         "capacity": capacity,
-        "n_targets": len(targets),
+        "n_targets": len(positions),
         "n_candidates": len(frame),
         "n_eligible": len(eligible),
         "filters": {"regions": regions, "types": types, "levels": levels, "ownership": ownership},
@@ -235,8 +268,63 @@ def plan_round(
         "exclusions": excluded,
         "exclusions_zh": {EXCLUSION_ZH[k]: v for k, v in excluded.items()},
         "exploration": {"share": exploration_share, "seed": seed, "n": len(explore)},
-        "expected_total": float(picks["expected_recovery"].sum()) if "expected_recovery" in picks else None,
+        "expected_total": float(np.asarray(ranked.shown["expected_recovery"], dtype=float)[positions].sum())
+        if "expected_recovery" in ranked.shown
+        else None,
         "model_version": scored.attrs.get("model_version"),
         "snapshot_id": scored.attrs.get("snapshot_id"),
     }
-    return Plan(targets=targets, meta=meta)
+    meta["pick_probability"] = {"model": 1.0, "exploration": method}
+    return Plan(meta, level, positions, len(model_picks), [1.0] * len(model_picks) + probabilities, ranked)
+
+
+def _fits(i: int, regions_of: list[str], caps: dict[str, int], taken: dict[str, int],
+          capped: set[int] | None = None) -> bool:
+    """Take row i if its region is under its cap (counting it in `taken`); else note it in `capped`."""
+    region = regions_of[i]
+    if region in caps and taken.get(region, 0) >= caps[region]:
+        if capped is not None:
+            capped.add(i)
+        return False
+    taken[region] = taken.get(region, 0) + 1
+    return True
+
+
+def _draw(rng: np.random.Generator, rest: list[int], slots: int, regions_of: list[str], caps: dict[str, int],
+          taken: dict[str, int], capped: set[int] | None = None) -> list[int]:
+    """The exploration picks: `rest` in a random order, each taken while slots remain and its region fits."""
+    explore: list[int] = []
+    for i in rng.permutation(np.asarray(rest, dtype=int)).tolist() if rest else []:
+        if len(explore) >= slots:
+            break
+        if _fits(i, regions_of, caps, taken, capped):
+            explore.append(i)
+            if capped is not None:
+                capped.discard(i)
+    return explore
+
+
+def pick_probabilities(rest: list[int], explore: list[int], slots: int, regions_of: list[str],
+                       caps: dict[str, int], taken: dict[str, int], seed: int) -> tuple[list[float], str]:
+    """The probability that the exploration draw picks each of `explore`, and how it was found.
+
+    When no region cap can turn a facility away, the draw is a uniform sample of `slots` among `rest`:
+    each has probability slots / len(rest), exactly. Otherwise the draw is replayed PROBABILITY_DRAWS
+    times from the same starting counts (seeded, so the same plan gives the same figures) and each
+    facility's share of replays that pick it is its estimate. (Model picks are deterministic inside
+    capacity: probability 1.)"""
+    if not explore:
+        return [], "exact"
+    in_rest: dict[str, int] = {}
+    for i in rest:
+        in_rest[regions_of[i]] = in_rest.get(regions_of[i], 0) + 1
+    binding = any(r in caps and taken.get(r, 0) + min(slots, n) > caps[r] for r, n in in_rest.items())
+    if not binding:
+        return [min(slots, len(rest)) / len(rest)] * len(explore), "exact"
+    counts = dict.fromkeys(explore, 0)
+    rng = np.random.default_rng([seed, 1])
+    for _ in range(PROBABILITY_DRAWS):
+        for i in _draw(rng, rest, slots, regions_of, caps, dict(taken)):
+            if i in counts:
+                counts[i] += 1
+    return [counts[i] / PROBABILITY_DRAWS for i in explore], f"estimated ({PROBABILITY_DRAWS} draws)"

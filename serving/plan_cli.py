@@ -77,7 +77,10 @@ def flat_targets(targets: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["top_reasons"])
 
 
-def run_plan(workspace: Path, models: Path, req: PlanRequest, fmt: str, console: Console) -> Any:
+def run_plan(workspace: Path, models: Path, req: PlanRequest, fmt: str, console: Console,
+             saving: dict[str, Any] | None = None) -> Any:
+    """Plan and print; with `saving` ({note, supersedes, db_url}) save the round and say its id (on stderr
+    for csv/json, so the output stays one document)."""
     from serving.explain import Explainer
     from serving.plan import plan_round
 
@@ -90,13 +93,91 @@ def run_plan(workspace: Path, models: Path, req: PlanRequest, fmt: str, console:
     with err.status("scoring the snapshot (cached after the first run)"):
         explainer = Explainer.build(Path(workspace), bundle)
     plan = plan_round(explainer.scored(), explainer.inspections(), explainer.as_of, req.capacity, **req.plan_kwargs())
+    round_id = None
+    if saving is not None:
+        from serving.rounds import save_plan
+        from serving.store import open_database
+
+        db = open_database(Path(workspace), saving.get("db_url"))
+        try:
+            round_id = save_plan(db, plan, req, explainer.meta, _operator(), saving.get("note"),
+                                 saving.get("supersedes"))  # fmt: skip
+        finally:
+            db.dispose()
+        plan.meta["round_id"] = round_id
     if fmt == "json":
-        records = json.loads(plan.targets.to_json(orient="records", force_ascii=False, double_precision=15))
-        sys.stdout.write(json.dumps({"targets": records, "meta": plan.meta}, ensure_ascii=False, default=str) + "\n")
+        payload = {"targets": plan.records(), "meta": plan.meta}
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
     elif fmt == "csv":
         sys.stdout.write(csv_text(flat_targets(plan.targets), bom=False))
     else:
         console.print(_table(plan.targets, plan.meta))
         ex = plan.meta["exclusions_zh"]
         console.print("排除：" + "，".join(f"{k} {v}" for k, v in ex.items()), highlight=False)
+    if round_id is not None:
+        (console if fmt == "table" else err).print(
+            f"已保存为检查批次 {round_id}（`feijian rounds show {round_id}`）", highlight=False
+        )
     return plan
+
+
+def _operator() -> str:
+    """Who saved a round from the terminal: the login name (the service uses the token's name)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+STATUS_ZH = {"in_force": "有效", "superseded": "已被替代"}
+
+
+def print_rounds(workspace: Path, db_url: str | None, console: Console) -> None:
+    from records import list_rounds
+    from serving.store import open_database
+
+    db = open_database(Path(workspace), db_url)
+    try:
+        rounds = list_rounds(db)
+    finally:
+        db.dispose()
+    if not rounds:
+        console.print("还没有保存的检查批次（no saved rounds yet: `feijian plan --save`）")
+        return
+    table = Table(title="检查批次", title_justify="left")
+    for name in ("批次", "计划日期", "模型", "名额", "家数", "预计追回(元)", "状态", "保存人", "说明"):
+        table.add_column(name, justify="right" if name in {"名额", "家数", "预计追回(元)"} else "left")
+    for r in rounds:
+        status = STATUS_ZH[r["status"]] + (f"（{r['superseded_by']}）" if r["superseded_by"] else "")
+        table.add_row(r["round_id"], str(r["as_of"]), f"v{r['model_version']}", str(r["capacity"]), str(r["n_picks"]),
+                      f"{r['expected_total'] or 0:,.0f}", status, r["saved_by"], r["note"] or "")  # fmt: skip
+    console.print(table)
+
+
+def print_round(workspace: Path, db_url: str | None, round_id: str, fmt: str, console: Console) -> None:
+    from records import get_round
+    from serving.store import open_database
+
+    if fmt not in ("table", "json"):
+        raise InputError(f"--format must be table or json; got {fmt!r}")
+    db = open_database(Path(workspace), db_url)
+    try:
+        r = get_round(db, round_id)
+    finally:
+        db.dispose()
+    if fmt == "json":
+        sys.stdout.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        return
+    status = STATUS_ZH[r["status"]] + (f"，被 {r['superseded_by']} 替代" if r["superseded_by"] else "")
+    table = Table(title=f"检查批次 {r['round_id']} · 计划日期 {r['as_of']} · 模型 v{r['model_version']} · {status}",
+                  title_justify="left")  # fmt: skip
+    for name in ("序号", "机构", "选取", "被选概率", "风险", "预计追回(元)", "主要原因"):
+        table.add_column(name, justify="right" if name in {"序号", "被选概率", "风险", "预计追回(元)"} else "left")
+    for p in r["picks"]:
+        table.add_row(str(p["rank"]), p["fixmedins_code"], "模型" if p["pick"] == "model" else "随机探索",
+                      f"{p['probability']:.3f}", "" if p["p_serious"] is None else f"{p['p_serious']:.2f}",
+                      "" if p["expected_recovery"] is None else f"{p['expected_recovery']:,.0f}",
+                      _reason(p["reasons"]))  # fmt: skip
+    console.print(table)

@@ -72,3 +72,9 @@ class EvidenceRequest(BaseModel):
     code: str = Field(min_length=1, max_length=40)
     rule_id: str | None = Field(None, max_length=20)
     limit: int = Field(200, ge=1, le=5000)
+
+
+class RoundId(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"example": {"round_id": "R20250101-1"}})
+
+    round_id: str = Field(min_length=1, max_length=40, description="检查批次编号")

@@ -16,8 +16,9 @@ import gc
 import inspect
 import json
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import bentoml
@@ -28,14 +29,21 @@ from starlette.responses import Response
 from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
 from feijian.errors import FeijianError
 from feijian.settings import bentoml_fixes_enabled, db_url_env, service_options
+from records import get_round, list_rounds
 from serving import bentoml_fixes, log_filter
 from serving.findings import FindingIn, burden, record
 from serving.middleware import GuardMiddleware
-from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, ScoreRequest
+from serving.plan import frame_records
+from serving.rounds import RoundRequest, save_plan
+from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, RoundId, ScoreRequest
 from serving.state import Exclusions, ServingState, load_state
 from serving.web.app import make_page_app
 
 MAX_CACHED = 256  # distinct plan requests kept (explanations: 16× as many targets)
+# A plan over this many candidates or fewer costs ≤ ~5 ms (1,573 physicians, capacity 500: 4.6 ms) and is
+# computed on the event loop: under load, a worker thread's hand-offs of the GIL cost more than that
+# (10-minute soak with findings arriving: plan p99 73 ms in a thread, 36 ms inline; docs/benchmarks.md).
+INLINE_PLAN_ROWS = 5_000
 
 
 class ServiceError(BentoMLException):
@@ -68,12 +76,13 @@ def _principal(ctx: bentoml.Context) -> Any:
     return ctx.request.scope.get("state", {}).get("principal")
 
 
+def _jsonable(payload: Any) -> Any:
+    """Dates and times as ISO text, so BentoML's JSON encoder takes the records as they are."""
+    return json.loads(_json(payload))
+
+
 def _json(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, default=str).encode()
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso", double_precision=15))
 
 
 page = make_page_app()
@@ -82,6 +91,7 @@ page = make_page_app()
 # worker), so that is when $FEIJIAN_WORKERS and $FEIJIAN_TRACING can reach it, whichever way the service
 # is started (`feijian serve`, `bentoml serve`, a Bento).
 _options = service_options()
+T = TypeVar("T")
 
 
 # Two workers on a 2-core machine; no per-request access log line (the audit log records what matters).
@@ -105,7 +115,8 @@ class Feijian:
         # JSON bytes per (facilities excluded by the findings, request): a finding that changes no
         # exclusion (most are dated after as_of) leaves every cached plan valid.
         self._plans: OrderedDict[tuple[Exclusions, str], bytes] = OrderedDict()
-        self._computing: dict[tuple[Exclusions, str], asyncio.Future[bytes]] = {}
+        self._computing: dict[Hashable, asyncio.Future[Any]] = {}  # what is being computed, for whom waits
+        self._current: dict[tuple[int, int], Exclusions] = {}  # the exclusions last planned with, per window
         self._explained: dict[str, bytes] = {}
         self.state.explainer.warm()
         # The loaded state never changes: freeze it out of the collector, whose full passes over ~200k
@@ -128,33 +139,58 @@ class Feijian:
 
     def _plan_bytes(self, req: PlanRequest, excluded: Exclusions) -> bytes:
         plan = self.plan_object(req, excluded)
-        return _json({"targets": _records(plan.targets), "meta": plan.meta})
+        return _json({"targets": plan.records(), "meta": plan.meta})
 
     async def plan_payload(self, req: PlanRequest) -> Response:
-        """The plan as JSON bytes: from the cache, or computed in a worker thread so the event loop keeps
-        answering cached requests meanwhile."""
+        """The plan as JSON bytes: from the cache, or computed (in a worker thread when it is large, so the
+        event loop keeps answering cached requests meanwhile)."""
         # All a plan reads of the findings is which facilities they exclude, so that is in the key.
         st, days = self.state, (req.exclude_days, req.clean_cooldown_days)
-        excluded = st.current_exclusions(*days) or await anyio.to_thread.run_sync(st.exclusions, *days)
+        excluded = st.current_exclusions(*days) or await self._once(("exclusions", days), st.exclusions, *days)
+        self._forget_outdated(days, excluded)
         key = (excluded, req.model_dump_json())
         hit = self._plans.get(key)
         if hit is None:
-            pending = self._computing.get(key)
-            if pending is not None:  # the same plan is being computed for another request: wait for it
-                return Response(await asyncio.shield(pending), media_type="application/json")
-            self._computing[key] = future = asyncio.get_running_loop().create_future()
-            try:
-                hit = self._plans[key] = await anyio.to_thread.run_sync(self._plan_bytes, req, excluded)
-                future.set_result(hit)
-            except BaseException as exc:
-                future.set_exception(exc)
-                future.exception()  # retrieved: no "never retrieved" warning when nobody waited
-                raise
-            finally:
-                del self._computing[key]
+            if self._candidates(req) <= INLINE_PLAN_ROWS:
+                hit = self._plans[key] = self._plan_bytes(req, excluded)
+            else:
+                hit = self._plans[key] = await self._once(key, self._plan_bytes, req, excluded)
             while len(self._plans) > MAX_CACHED:
                 self._plans.popitem(last=False)  # the oldest computed first
         return Response(hit, media_type="application/json")
+
+    def _candidates(self, req: PlanRequest) -> int:
+        explainer = self.state.explainer
+        return len(explainer.scored() if req.level == "facility" else explainer.scored_physicians())
+
+    async def _once(self, key: Hashable, fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args) in a worker thread, once for all the requests that ask for `key` while it runs (after
+        a finding, every connection asks at the same moment; each computing it would stall them all)."""
+        pending = self._computing.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        self._computing[key] = future = asyncio.get_running_loop().create_future()
+        try:
+            value = await anyio.to_thread.run_sync(fn, *args)
+            future.set_result(value)
+            return value
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waited
+            raise
+        finally:
+            del self._computing[key]
+
+    def _forget_outdated(self, days: tuple[int, int], excluded: Exclusions) -> None:
+        """Drop the plans cached under exclusions that a finding has since changed: they cannot be asked
+        for again (unless a correction restores the old sets, and then they are recomputed)."""
+        old = self._current.get(days)
+        if old is excluded:
+            return
+        self._current[days] = excluded
+        if old is not None and old not in self._current.values():
+            for key in [k for k in self._plans if k[0] == old]:
+                del self._plans[key]
 
     @bentoml.api(route="/api/plan")
     @_guarded
@@ -170,7 +206,7 @@ class Feijian:
         """Score feature rows in one batch (the bundle's columns; missing columns are an error)."""
         frame = pd.DataFrame(req.rows)
         scores = self.state.bundle.predict_frame(frame)
-        return {"model_version": self.state.bundle.version, "scores": _records(scores)}
+        return {"model_version": self.state.bundle.version, "scores": frame_records(scores)}
 
     @bentoml.api(route="/api/explain")
     @_guarded
@@ -195,7 +231,7 @@ class Feijian:
     def evidence(self, req: EvidenceRequest, /) -> dict[str, Any]:
         """The suspicious-claim list (疑点清单) of one facility, optionally one rule; pseudonymised."""
         rows = self.state.explainer.evidence(req.code, req.rule_id)
-        return {"code": req.code, "n": len(rows), "rows": _records(rows.head(req.limit))}
+        return {"code": req.code, "n": len(rows), "rows": frame_records(rows.head(req.limit))}
 
     # --- findings -------------------------------------------------------------------------------------
 
@@ -208,6 +244,42 @@ class Feijian:
         new = record(self.state.db, finding, who.name if who else "unknown", known)
         self.state.findings_recorded()  # this worker's next plan sees it
         return {"insp_id": finding.insp_id, "created": new}
+
+    # --- rounds ---------------------------------------------------------------------------------------
+
+    @bentoml.api(route="/api/rounds")
+    @_guarded
+    async def save_round(self, req: RoundRequest, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """Plan a round as /api/plan does and save it as a record: its id, then the round as stored."""
+        who = _principal(ctx)
+        plan_req = req.plan_request()
+        plan = await anyio.to_thread.run_sync(self.plan_object, plan_req)
+        save = functools.partial(save_plan, self.state.db, plan, plan_req, self.state.snapshot_meta,
+                                 who.name if who else "unknown", req.note, req.supersedes)  # fmt: skip
+        round_id = await anyio.to_thread.run_sync(save)
+        return self._round(round_id)
+
+    @bentoml.api(route="/api/rounds/list")
+    @_guarded
+    def rounds(self) -> dict[str, Any]:
+        """Every saved round, newest first: id, planning date, capacity, status (in force or superseded)."""
+        return {"rounds": _jsonable(list_rounds(self.state.db))}
+
+    @bentoml.api(route="/api/round")
+    @_guarded
+    def round_detail(self, req: RoundId, /) -> dict[str, Any]:
+        """One saved round with its picks: rank, facility, pick (model / exploration), probability, reasons."""
+        return self._round(req.round_id)
+
+    def _round(self, round_id: str) -> dict[str, Any]:
+        """A saved round with each pick's facility name, region, type and level beside its code."""
+        r = get_round(self.state.db, round_id)
+        fac = self.state.facilities
+        about = fac.set_index("fixmedins_code").to_dict("index") if not fac.empty else {}
+        for p in r["picks"]:
+            info = about.get(p["fixmedins_code"], {})
+            p.update({k: info.get(k) for k in ("fixmedins_name", "admdvs", "fixmedins_type", "hosp_lv")})
+        return _jsonable(r)
 
     @bentoml.api(route="/api/burden")
     @_guarded

@@ -18,7 +18,7 @@ import pandas as pd
 from features.snapshot import latest_snapshot
 from feijian.errors import NotReadyError
 from feijian.settings import Workspace, bundle_override, models_dir, workspace_dir
-from serving.db import Database
+from records.db import Database
 from serving.explain import Explainer
 from serving.findings import RecordedFindings
 from serving.sources import read_table

@@ -1,23 +1,18 @@
-"""The service's database opened with every table: serving.db's engine and the models registered on
-its Base by serving.auth (tokens) and serving.findings (recorded findings).
+"""The service's database opened with every table: the records' (records.open_records) and the API
+tokens serving.auth registers on the same Base.
 
-A module of its own because those models import serving.db: opening the database here keeps the
-imports one way (store → auth, findings → db).
+A module of its own because serving.auth and serving.findings import records.db: opening the
+database here keeps the imports one way (store → auth, findings → records).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from feijian.settings import db_url_env, state_dir
+from records import Database, open_records
 from serving import auth, findings  # noqa: F401  (their models register on Base when imported)
-from serving.db import Database, create_private, default_url
 
 
 def open_database(workspace: Path, url: str | None = None) -> Database:
-    """The database at `url` (default: serving.db.default_url), its tables created when missing."""
-    if url is None and not db_url_env():
-        state_dir(workspace).mkdir(parents=True, exist_ok=True)
-    url = url or default_url(workspace)
-    create_private(url)
-    return Database(url).create_all()
+    """The database at `url` (default: records.db.default_url), its tables created when missing."""
+    return open_records(workspace, url)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "architecture.md"
-PACKAGES = ("feijian", "simulator", "features", "explain", "training", "serving")
+PACKAGES = ("feijian", "simulator", "features", "records", "explain", "training", "serving")
 
 
 def layer_table() -> tuple[dict[str, str], dict[str, set[str]]]:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from feijian.errors import InputError
-from serving.plan import MAX_CAPACITY, plan_round
+from serving.plan import MAX_CAPACITY, frame_records, plan_round
 
 AS_OF = date(2025, 1, 1)
 
@@ -125,3 +125,16 @@ def test_precomputed_exclusions_give_the_same_plan() -> None:
     b = plan_round(scored(), pd.DataFrame(), AS_OF, 10, exploration_share=0.2, seed=2, excluded=sets)
     pd.testing.assert_frame_equal(a.targets, b.targets)
     assert a.meta == b.meta
+
+
+@pytest.mark.parametrize("level", ["facility", "physician"])
+def test_records_are_the_targets_as_json(level: str) -> None:
+    """The API answers with `records()`, reports read `targets`: the same picks, values and columns."""
+    table = scored()
+    if level == "physician":
+        table = table.assign(dr_code=[f"D{i:03d}" for i in range(len(table))], dept="内科", p_risk=table["p_serious"])
+    plan = plan_round(table, inspections(), AS_OF, 12, exploration_share=0.25, seed=5, level=level,
+                      region_caps={"330102": 3})  # fmt: skip
+    frame = frame_records(plan.targets)
+    assert plan.records() == frame and list(frame[0]) == list(plan.targets.columns)
+    assert [r["pick"] for r in frame].count("exploration") == 3

@@ -139,7 +139,7 @@ def test_score_in_batches(client: object, served: Served) -> None:
 
 
 def test_finding_recorded_then_in_burden_and_audit_verifies(client: object, served: Served) -> None:
-    from serving.findings import as_frames
+    from records import read_findings
     from serving.serve_cli import run_audit_verify
     from serving.store import open_database
 
@@ -160,7 +160,7 @@ def test_finding_recorded_then_in_burden_and_audit_verifies(client: object, serv
     r = client.post("/api/findings", json=finding, headers=_auth(served, "supervisor"))  # type: ignore[attr-defined]
     assert r.status_code == 200 and r.json()["created"] is True
     db = open_database(served.trained.province.workspace)
-    insp, _ = as_frames(db)
+    insp, _, _ = read_findings(db)
     db.dispose()
     assert "TEST-0001" in set(insp["insp_id"])
     import io
@@ -174,7 +174,7 @@ def test_a_recorded_finding_reaches_cached_plans(client: object, served: Served)
     """Plans are cached as bytes; recording a visit before the planning date must still exclude the facility."""
     from datetime import date, timedelta
 
-    from serving.findings import Finding
+    from records import Finding
     from serving.store import open_database
 
     body = {"capacity": 5, "exploration_share": 0.0}
@@ -241,6 +241,7 @@ def test_findings_that_exclude_nothing_keep_cached_plans(
         assert client.post("/api/findings", json=recent, headers=sup).status_code == 200  # type: ignore[attr-defined]
         after = client.post("/api/plan", json=body, headers=h).json()  # type: ignore[attr-defined]
         assert top not in [t["fixmedins_code"] for t in after["targets"]] and len(computed) == 1
+        assert {k[0] for k in svc._plans} <= set(svc._current.values())  # nothing kept that cannot be asked for
     finally:
         for i in ids:
             _drop_finding(served, i)
@@ -266,7 +267,7 @@ def _finding_body(code: str, insp_id: str, **kw: object) -> dict[str, object]:
 
 
 def _drop_finding(served: Served, insp_id: str) -> int:
-    from serving.findings import Finding
+    from records import Finding
     from serving.store import open_database
 
     db = open_database(served.trained.province.workspace)
@@ -429,6 +430,67 @@ def test_page_plans_a_round_and_opens_an_explanation(live: str, served: Served, 
             assert (tmp_path / "page.png").stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def test_page_saves_a_round_and_a_supervisor_records_a_finding_on_its_pick(live: str, served: Served) -> None:
+    """A planner saves the plan on screen as a round; a supervisor opens it from the list (no plan right
+    needed) and records a finding on a pick: the finding takes the facility, period and selection from
+    the pick, and the save is in the audit log."""
+    from playwright.sync_api import sync_playwright
+
+    from records import read_findings
+    from serving.store import open_database
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("dialog", lambda d: d.accept())
+            page.goto(live + "/ui/")
+            page.fill("#token", served.tokens["planner"])
+            page.click("#save-token")
+            page.wait_for_selector("#info:has-text('模型')", timeout=30_000)
+            page.fill("#capacity", "4")
+            page.click("#plan-btn")
+            page.locator("#plan-table tbody tr").nth(3).wait_for(timeout=30_000)
+            page.click("#save-round")
+            page.wait_for_selector("#round-status:has-text('已保存为检查批次')", timeout=30_000)
+            round_id = page.text_content("#round-status").split("检查批次 ")[1].split("（")[0]
+            codes = [tr.get_attribute("data-code") for tr in page.locator("#plan-table tbody tr").all()]
+
+            sup = browser.new_page(viewport={"width": 1400, "height": 900})
+            sup.goto(live + "/ui/")
+            sup.fill("#token", served.tokens["supervisor"])
+            sup.click("#save-token")
+            sup.wait_for_selector(f"#rounds option[value='{round_id}']", state="attached", timeout=30_000)
+            sup.select_option("#rounds", round_id)
+            sup.click("#open-round")
+            sup.locator("#plan-table tbody tr").nth(3).wait_for(timeout=30_000)
+            assert [tr.get_attribute("data-code") for tr in sup.locator("#plan-table tbody tr").all()] == codes
+            sup.click("#plan-table tbody tr:nth-child(2)")
+            sup.wait_for_selector("#detail-body h2", timeout=30_000)
+            sup.click("#finding summary")
+            assert "第 2 家" in sup.text_content("#finding-pick") and not sup.is_visible("#finding-own")
+            sup.fill("#finding-form input[name=insp_id]", "PAGE-ROUND-1")
+            sup.fill("#finding-form input[name=insp_date]", "2025-02-15")
+            sup.fill("#finding-form input[name=amount_recovered]", "3200")
+            sup.click("#finding-form button[type=submit]")
+            sup.wait_for_selector("#finding-status:has-text('已保存')", timeout=30_000)
+        finally:
+            browser.close()
+    db = open_database(served.trained.province.workspace)
+    try:
+        insp, _, links = read_findings(db)
+    finally:
+        db.dispose()
+    row = insp.set_index("insp_id").loc["PAGE-ROUND-1"]
+    assert row["fixmedins_code"] == codes[1] and row["batch"] == round_id and row["amount_recovered"] == 3200
+    assert links.set_index("insp_id").loc["PAGE-ROUND-1", "round_id"] == round_id
+    from feijian.settings import audit_log_path
+
+    audit = audit_log_path(served.trained.province.workspace).read_text(encoding="utf-8")
+    assert "/api/rounds" in audit
+    _drop_finding(served, "PAGE-ROUND-1")
 
 
 def test_downloads_follow_roles(client: object, served: Served) -> None:

@@ -181,6 +181,8 @@ def samples(live: Live) -> dict[str, tuple[str, dict | None]]:
         "selection": "random",
         "amount_recovered": 0.0,
     }
+    saved = httpx.post(live.base + "/api/rounds", json={"capacity": 3}, headers=_auth(live, "admin"), timeout=120)
+    assert saved.status_code == 200, saved.text
     return {
         "/healthz": ("/healthz", None),
         "/livez": ("/livez", None),
@@ -196,6 +198,9 @@ def samples(live: Live) -> dict[str, tuple[str, dict | None]]:
         "/api/evidence": ("/api/evidence", {"code": FACILITY}),
         "/api/score": ("/api/score", {"rows": [_score_row(live)]}),
         "/api/findings": ("/api/findings", finding),
+        "/api/rounds": ("/api/rounds", {"capacity": 3, "note": "路由巡检"}),
+        "/api/rounds/list": ("/api/rounds/list", {}),
+        "/api/round": ("/api/round", {"round_id": saved.json()["round_id"]}),
         "/api/burden": ("/api/burden", {}),
         "/api/info": ("/api/info", {}),
         "/ui/": ("/ui/", None),

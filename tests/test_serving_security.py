@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from feijian.errors import InputError
+from records import Finding, read_findings
+from records.db import Database
 from serving.audit import AuditLog, verify
 from serving.auth import AuthError, ForbiddenError, TokenCache, issue, list_tokens, revoke
-from serving.db import Database
-from serving.findings import Finding, FindingIn, as_frames, burden, record
+from serving.findings import FindingIn, burden, record
 from serving.store import open_database
 from tests.pg import throwaway_postgres
 
@@ -87,7 +88,7 @@ def _round_trip(db: Database) -> None:
     assert record(db, _finding("I1", "H1"), "张三") is True
     assert record(db, _finding("I1", "H1", amount_recovered=99.0, points=[]), "张三") is False  # update, not double
     record(db, _finding("I2", "H2", amount_recovered=0.0, insp_date="2025-02-01"), "李四")
-    insp, pts = as_frames(db)
+    insp, pts, _ = read_findings(db)
     assert sorted(insp["insp_id"]) == ["I1", "I2"]
     assert insp.set_index("insp_id").loc["I1", "amount_recovered"] == pytest.approx(99.0)
     assert insp.set_index("insp_id").loc["I1", "insp_date"] == date(2025, 1, 20)
@@ -230,7 +231,7 @@ def _check_race(db: Database, url: str) -> None:
         errors = [r for r in results if isinstance(r, Exception)]
         assert not errors, errors
         assert results.count(True) == 1 and results.count(False) == 11
-        insp, pts = as_frames(db)
+        insp, pts, _ = read_findings(db)
         assert list(insp["insp_id"]) == ["RACE-1"] and list(pts["dr_code"]) == ["D1"]
 
 

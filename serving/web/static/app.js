@@ -2,6 +2,7 @@
 "use strict";
 const $ = (s) => document.querySelector(s);
 let current = null; // code of the facility in the detail panel
+let saved = null; // the round saved from this page: {round_id, rank: {code → rank}}
 let labels = {type: {}, level: {}, ownership: {}}; // code → Chinese, from /api/info
 
 function token() { return sessionStorage.getItem("feijian-token") || ""; }
@@ -46,19 +47,44 @@ async function loadInfo() {
     $("#regions").innerHTML = info.regions.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
     $("#types").innerHTML = info.types.map((v) => `<option value="${esc(v)}">${esc(labels.type[v] || v)}</option>`).join("");
     say("令牌有效，可以生成检查计划。");
+    loadRounds();
   } catch (e) { say("令牌无效或无权限：" + e.message, true); }
+}
+
+async function loadRounds() {
+  try {
+    const res = await api("/api/rounds/list");
+    $("#rounds").innerHTML = `<option value="">（请选择）</option>` + res.rounds.map((r) =>
+      `<option value="${esc(r.round_id)}">${esc(r.round_id)} · ${esc(r.as_of)} · ${r.n_picks} 家${r.status === "superseded" ? "（已被替代）" : ""}</option>`).join("");
+  } catch (e) { $("#rounds-box").hidden = true; } // a role without the right to read rounds
+}
+
+function renderTargets(targets) {
+  $("#plan-table tbody").innerHTML = targets.map((t) => `<tr data-code="${esc(t.fixmedins_code)}">
+      <td class="num">${t.rank}</td><td>${esc(t.fixmedins_name || t.name || t.fixmedins_code)}</td><td>${esc(t.admdvs)}</td>
+      <td>${esc(labels.type[t.fixmedins_type] || t.fixmedins_type)}</td><td>${esc(labels.level[t.hosp_lv] || t.hosp_lv)}</td><td class="num">${fmtPct(t.p_serious)}</td>
+      <td class="num">${fmtYuan(t.expected_recovery)}</td><td>${esc((t.top_reasons || t.reasons || []).slice(0, 2).join("；"))}</td>
+      <td><span class="badge ${t.pick}">${t.pick === "exploration" ? "随机探索" : "模型"}</span></td></tr>`).join("");
+}
+
+async function openRound() {
+  const id = $("#rounds").value;
+  if (!id) return;
+  try {
+    const r = await api("/api/round", {round_id: id});
+    saved = {round_id: r.round_id, rank: Object.fromEntries(r.picks.map((p) => [p.fixmedins_code, p.rank]))};
+    renderTargets(r.picks);
+    $("#plan-summary").textContent = `检查批次 ${r.round_id}：计划日期 ${r.as_of}，共 ${r.picks.length} 家，预期追回合计 ${fmtYuan(r.expected_total)} 元` +
+      (r.status === "superseded" ? `（已被 ${r.superseded_by} 替代）。` : "。");
+    say("点击一行查看原因与证据，并登记检查结果。");
+  } catch (e) { say("无法打开检查批次：" + e.message, true); }
 }
 
 async function plan() {
   say("正在生成检查计划…");
   try {
     const res = await api("/api/plan", planRequest());
-    const rows = res.targets.map((t) => `<tr data-code="${esc(t.fixmedins_code)}">
-      <td class="num">${t.rank}</td><td>${esc(t.fixmedins_name || t.name || t.fixmedins_code)}</td><td>${esc(t.admdvs)}</td>
-      <td>${esc(labels.type[t.fixmedins_type] || t.fixmedins_type)}</td><td>${esc(labels.level[t.hosp_lv] || t.hosp_lv)}</td><td class="num">${fmtPct(t.p_serious)}</td>
-      <td class="num">${fmtYuan(t.expected_recovery)}</td><td>${esc((t.top_reasons || []).slice(0, 2).join("；"))}</td>
-      <td><span class="badge ${t.pick}">${t.pick === "exploration" ? "随机探索" : "模型"}</span></td></tr>`);
-    $("#plan-table tbody").innerHTML = rows.join("");
+    renderTargets(res.targets);
     const m = res.meta || {};
     $("#plan-summary").textContent = `共 ${res.targets.length} 家，预期追回合计 ${fmtYuan(m.expected_total)} 元。`;
     say("检查计划已生成。点击一行查看原因与证据。");
@@ -83,8 +109,33 @@ function renderExplanation(x) {
     <h3>检查历史</h3><ul>${hist || "<li>无</li>"}</ul>`;
 }
 
+async function saveRound() {
+  if (!confirm("保存为检查批次后不可修改，只能由新的批次替代。确定保存？")) return;
+  say("正在保存检查批次…");
+  try {
+    const body = planRequest();
+    if (saved && confirm(`新批次是否替代本页刚保存的批次 ${saved.round_id}？`)) body.supersedes = saved.round_id;
+    const r = await api("/api/rounds", body);
+    saved = {round_id: r.round_id, rank: Object.fromEntries(r.picks.map((p) => [p.fixmedins_code, p.rank]))};
+    const shown = Array.from(document.querySelectorAll("#plan-table tbody tr")).map((tr) => tr.dataset.code);
+    const same = shown.join() === r.picks.map((p) => p.fixmedins_code).join();
+    $("#round-status").textContent = `已保存为检查批次 ${r.round_id}（${r.picks.length} 家，计划日期 ${r.as_of}）。` +
+      "在机构详情中登记的检查结果将记入该批次。" + (same ? "" : "注意：保存时的名单与屏幕上的不同（期间有新的检查记录），请重新生成计划核对。");
+    say(`检查批次 ${r.round_id} 已保存。`);
+    loadRounds();
+  } catch (e) { say("保存失败：" + e.message, true); }
+}
+
+function showPick() {
+  const rank = saved && saved.rank[current];
+  $("#finding-pick").hidden = !rank;
+  $("#finding-pick").textContent = rank ? `记入检查批次 ${saved.round_id} 第 ${rank} 家：机构、检查期间与选取方式取自该批次。` : "";
+  $("#finding-own").hidden = Boolean(rank); $("#finding-own").disabled = Boolean(rank);
+}
+
 async function openDetail(code) {
   current = code;
+  showPick();
   $("#detail").hidden = false;
   $("#detail-body").innerHTML = "加载中…";
   try { $("#detail-body").innerHTML = renderExplanation(await api("/api/explain", {code})); }
@@ -95,7 +146,8 @@ async function saveFinding(ev) {
   ev.preventDefault();
   const f = new FormData(ev.target);
   const body = Object.fromEntries(f.entries());
-  body.fixmedins_code = current;
+  const rank = saved && saved.rank[current];
+  if (rank) { body.round_id = saved.round_id; body.rank = rank; } else { body.fixmedins_code = current; }
   body.amount_recovered = Number(body.amount_recovered); body.fine_amount = Number(body.fine_amount);
   try { await api("/api/findings", body); $("#finding-status").textContent = "已保存"; }
   catch (e) { $("#finding-status").textContent = "保存失败：" + e.message; }
@@ -109,5 +161,7 @@ $("#dl-plan").addEventListener("click", () => download("/ui/download/plan", plan
 $("#dl-round").addEventListener("click", () => download("/ui/download/round_report", planRequest(), "检查计划报告.pdf"));
 $("#dl-facility").addEventListener("click", () => download(`/ui/download/facility_report/${encodeURIComponent(current)}?fmt=pdf`, null, `${current}_报告.pdf`, "GET"));
 $("#dl-evidence").addEventListener("click", () => download(`/ui/download/evidence/${encodeURIComponent(current)}`, null, `${current}_疑点清单.xlsx`, "GET"));
+$("#save-round").addEventListener("click", saveRound);
+$("#open-round").addEventListener("click", openRound);
 $("#finding-form").addEventListener("submit", saveFinding);
 if (token()) { $("#token").value = token(); loadInfo(); }

@@ -1,6 +1,7 @@
-"""The service's database: SQLite in the workspace by default, PostgreSQL (or any SQLAlchemy URL) by URL.
+"""The records database: SQLite in the workspace by default, PostgreSQL (or any SQLAlchemy URL) by URL.
 
-Holds recorded findings and API tokens. The URL comes from `--db`, else $FEIJIAN_DB_URL, else
+Holds saved rounds, recorded findings (records.rounds, records.findings) and the service's API tokens
+(serving.auth). The URL comes from `--db`, else $FEIJIAN_DB_URL, else
 sqlite:///<workspace>/feijian.db ($FEIJIAN_STATE_DIR instead of the workspace where it is set). The SQLite
 file is created readable by its owner only (0600; SQLite gives its -wal and -shm files the same mode): it
 holds the findings and the token digests.
@@ -38,7 +39,8 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> Database:
-        """Create the tables of every model registered on Base (serving.store imports them all)."""
+        """Create the tables of every model registered on Base (records.open_records registers the records'
+        tables; serving.store adds the service's tokens)."""
         Base.metadata.create_all(self.engine)
         return self
 
