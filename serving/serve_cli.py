@@ -6,7 +6,8 @@ SIGTERM, SIGINT or SIGHUP sent to `feijian serve` is forwarded to it. BentoML th
 connections and lets its workers finish the requests in flight; whatever has not exited after
 `STOP_GRACE` seconds (the group and every worker seen under it: BentoML's process manager puts
 each worker in a session of its own, out of reach of the group) is killed. A second signal skips
-the wait.
+the wait. A SIGKILL cannot be caught: on Linux the child asks the kernel to send it SIGTERM when
+this process dies (PR_SET_PDEATHSIG), so BentoML stops its workers then as well.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 STOP_GRACE = 30.0  # seconds for in-flight requests to finish once asked to stop
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
@@ -115,6 +117,14 @@ def _kill_all(pgid: int, procs: list[psutil.Process]) -> None:
             p.kill()  # psutil checks it is still the same process (no PID reuse)
 
 
+def _stop_when_parent_dies() -> None:
+    """In the child, before exec: SIGTERM it when the parent dies, even by SIGKILL (Linux's prctl)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def supervise(cmd: list[str], env: dict[str, str], grace: float = STOP_GRACE) -> int:
     """Run `cmd` in its own session until it exits or this process is asked to stop; then stop it all.
 
@@ -126,7 +136,7 @@ def supervise(cmd: list[str], env: dict[str, str], grace: float = STOP_GRACE) ->
 
     previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=_stop_when_parent_dies)
         tree: dict[int, psutil.Process] = {}
         while proc.poll() is None and not received:
             # the workers, looked up while their parent still has them (refreshed: BentoML restarts dead ones)

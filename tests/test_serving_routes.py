@@ -475,6 +475,35 @@ def test_sigterm_to_feijian_serve_drains_and_stops_everything(bundled: Any, tmp_
                 p.kill()
 
 
+def test_sigkill_of_feijian_serve_still_stops_bentoml_and_its_workers(bundled: Any, tmp_path: Path) -> None:
+    """SIGKILL cannot be caught: the kernel's parent-death signal makes BentoML stop its workers itself."""
+    ws, models = _copy_setup(bundled, tmp_path)
+    proc, base = start_serve(ws, models, tmp_path / "serve.log")
+    tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    assert len(tree) >= 4, tree  # feijian serve, bentoml, two workers
+    port = int(base.rsplit(":", 1)[1])
+    try:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(_running(p) for p in tree):
+            time.sleep(0.2)
+        assert not [p for p in tree if _running(p)], tree
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, "the port still accepts connections"
+    finally:
+        for p in tree:
+            if _running(p):
+                p.kill()
+
+
+def _running(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _pgid(pid: int) -> int | None:
     try:
         return os.getpgid(pid)
