@@ -105,6 +105,7 @@ def run_plan(workspace: Path, models: Path, req: PlanRequest, fmt: str, console:
         finally:
             db.dispose()
         plan.meta["round_id"] = round_id
+        _audit_save(Path(workspace), round_id, req)
     if fmt == "json":
         payload = {"targets": plan.records(), "meta": plan.meta}
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
@@ -119,6 +120,17 @@ def run_plan(workspace: Path, models: Path, req: PlanRequest, fmt: str, console:
             f"已保存为检查批次 {round_id}（`feijian rounds show {round_id}`）", highlight=False
         )
     return plan
+
+
+def _audit_save(workspace: Path, round_id: str, req: PlanRequest) -> None:
+    """A round saved from the terminal goes into the service's audit log as a save over the API does."""
+    from feijian.settings import audit_key_path, audit_log_path
+    from serving.audit import AuditLog, digest, load_or_create_key
+
+    log = AuditLog(audit_log_path(workspace), load_or_create_key(audit_key_path(workspace)))
+    body = req.model_dump_json()
+    log.append(_operator(), "cli", "feijian plan --save", f"round {round_id} body_sha256={digest(body)}", 200,
+               digest(round_id))
 
 
 def _operator() -> str:

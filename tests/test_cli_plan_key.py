@@ -81,3 +81,31 @@ def test_plan_rejects_bad_values_with_the_flag_named(trained: object) -> None:
     result = runner.invoke(app, ["plan", "--format", "xml", "--workspace", str(trained.province.workspace),  # type: ignore[attr-defined]
                                  "--models", str(trained.models)])  # type: ignore[attr-defined]  # fmt: skip
     assert result.exit_code != 0 and "--format" in result.output
+
+
+def test_plan_save_keeps_the_round_and_rounds_show_reads_it_back(trained: object, tmp_path: Path) -> None:
+    """`feijian plan --save` stores the round it printed (in a database of its own here), audits the
+    save, and `feijian rounds list|show` read it back; --supersedes replaces it, never edits it."""
+    from feijian.settings import audit_log_path
+
+    db = f"sqlite:///{tmp_path / 'rounds.db'}"
+    code, out = _plan(trained, "--capacity", "5", "--exploration-share", "0.4", "--format", "json", "--save",
+                      "--note", "第一批", "--db", db)  # fmt: skip
+    assert code == 0, out
+    got = json.loads(out)
+    round_id = got["meta"]["round_id"]
+    ws = str(trained.province.workspace)  # type: ignore[attr-defined]
+    shown = runner.invoke(app, ["rounds", "show", round_id, "--format", "json", "--workspace", ws, "--db", db])
+    assert shown.exit_code == 0, shown.output
+    saved = json.loads(shown.stdout)
+    assert [p["fixmedins_code"] for p in saved["picks"]] == [t["fixmedins_code"] for t in got["targets"]]
+    assert [p["pick"] for p in saved["picks"]] == ["model"] * 3 + ["exploration"] * 2
+    assert saved["note"] == "第一批" and saved["status"] == "in_force"
+    assert f"round {round_id}" in audit_log_path(trained.province.workspace).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+
+    code, out = _plan(trained, "--capacity", "4", "--save", "--supersedes", round_id, "--db", db)
+    assert code == 0 and "已保存为检查批次" in out, out
+    listed = runner.invoke(app, ["rounds", "list", "--workspace", ws, "--db", db])
+    assert listed.exit_code == 0 and "已被替代" in listed.stdout and "第一批" in listed.stdout, listed.stdout
+    code, _ = _plan(trained, "--capacity", "4", "--save", "--supersedes", round_id, "--db", db)
+    assert code != 0  # superseded once already
