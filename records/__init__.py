@@ -11,7 +11,7 @@ from pathlib import Path
 
 from feijian.settings import db_url_env, state_dir
 from records.db import Base, Database, create_private, default_url
-from records.findings import CONTRACT_COLUMNS, Finding, FindingPick, FindingPoints, read_findings
+from records.findings import CONTRACT_COLUMNS, Finding, FindingPick, FindingPoints, read_findings, union_findings
 from records.rounds import SELECTION_OF_PICK, Round, RoundPick, get_pick, get_round, list_rounds, read_picks, save_round
 
 
@@ -41,4 +41,5 @@ __all__ = [
     "read_findings",
     "read_picks",
     "save_round",
+    "union_findings",
 ]

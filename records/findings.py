@@ -73,3 +73,14 @@ def read_findings(db: Database) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
         picks = pd.DataFrame(s.execute(select(*(FindingPick.__table__.c[c] for c in PICK_COLUMNS))).all(),
                              columns=PICK_COLUMNS)  # fmt: skip
     return insp, points, picks
+
+
+def union_findings(recorded: pd.DataFrame, ingested: pd.DataFrame) -> pd.DataFrame:
+    """Recorded and ingested findings as one table: an insp_id recorded through the service wins over
+    the same id ingested (a correction made after the export); dates as plain dates."""
+    frames = [f for f in (recorded, ingested) if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=CONTRACT_COLUMNS)
+    both = pd.concat(frames, ignore_index=True)
+    both["insp_date"] = pd.to_datetime(both["insp_date"]).dt.date
+    return both.drop_duplicates("insp_id", keep="first").reset_index(drop=True)

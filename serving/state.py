@@ -18,6 +18,7 @@ import pandas as pd
 from features.snapshot import latest_snapshot
 from feijian.errors import NotReadyError
 from feijian.settings import Workspace, bundle_override, models_dir, workspace_dir
+from records import union_findings
 from records.db import Database
 from serving.explain import Explainer
 from serving.findings import RecordedFindings
@@ -125,21 +126,7 @@ class ServingState:
         return hit[1] if hit is not None and hit[0] == self._recorded.before_as_of_changes else None
 
     def _combine(self, recorded: pd.DataFrame) -> pd.DataFrame:
-        frames = [f for f in (recorded, self.ingested) if not f.empty]
-        if not frames:
-            return pd.DataFrame(
-                columns=[
-                    "insp_id",
-                    "fixmedins_code",
-                    "insp_date",
-                    "amount_recovered",
-                    "violation_types",
-                    "agreement_action",
-                ]
-            )
-        both = pd.concat(frames, ignore_index=True)
-        both["insp_date"] = pd.to_datetime(both["insp_date"]).dt.date
-        return both.drop_duplicates("insp_id", keep="first").reset_index(drop=True)
+        return union_findings(recorded, self.ingested)
 
 
 def check_compatible(bundle: Bundle, meta: dict) -> None:
