@@ -48,6 +48,7 @@ from simulator.config import (
     month_of_day,
     parse_scale,
 )
+from simulator.evasion import Evasion, parse_evasion
 from simulator.frame import Frame
 from simulator.inspections import ROUND_MONTHS, historical_picks, inspect_picks
 from simulator.month import generate_month
@@ -67,15 +68,14 @@ class Province:
 
     round_months = ROUND_MONTHS
 
-    def __init__(self, out: Path, seed: int = 7, scale: str | int = "demo", evasion: str = "normal",
+    def __init__(self, out: Path, seed: int = 7, scale: str | int = "demo", evasion: str | Evasion = "normal",
                  progress: Progress | None = None) -> None:
         self._t0 = time.perf_counter()
         self.out, self.seed = Path(out), seed
         self.scale = parse_scale(scale)
-        if evasion != "normal":
-            raise InputError(f"--evasion {evasion!r} is not valid: use normal")
+        self.evasion = parse_evasion(evasion)
         self.world = build_world(self.scale, seed)
-        self.schemes = plan_schemes(self.world, np.random.default_rng([seed, 2]))
+        self.schemes = plan_schemes(self.world, np.random.default_rng([seed, 2]), self.evasion)
         self.state = initial_state(self.world, np.random.default_rng([seed, 5]))
         self.input, truth = self.out / "input", self.out / "truth"
         for d in (self.input, truth):
@@ -145,7 +145,7 @@ class Province:
         self.advance(N_MONTHS, export=False)
         self.close()
         self._write_references(None)
-        truth_counts = self._truth.finish(self.state, self.schemes)
+        truth_counts = self._truth.finish(self.state, self.schemes, with_evasion=not self.evasion.plain)
         seconds = time.perf_counter() - self._t0
         sc = self.scale
         meta = {
@@ -154,6 +154,8 @@ class Province:
             "export_end": str(np.datetime64(export_end_day(), "D")), "next_round_date": NEXT_ROUND_DATE.isoformat(),
             "inspection_capacity": sc.capacity, "counts": dict(sorted(self.counts.items())),
         }
+        if not self.evasion.plain:  # the normal province's meta.json stays as it was
+            meta["evasion"] = self.evasion.name
         (self.out / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         return {"counts": self.counts, "truth_counts": truth_counts, "seconds": seconds, "input": str(self.input),
                 "truth": str(self.out / "truth"), "meta": str(self.out / "meta.json"),

@@ -26,7 +26,8 @@ def generate_month(w: World, st: State, sch: Schemes, reg: dict[str, tuple[Stage
     ot = acts["over_testing"]
     a1c_short = np.zeros(w.fac.n)
     a1c_scheme = np.full(w.fac.n, -1, dtype=np.int64)
-    a1c_short[sch.fac[ot.rows]] = np.minimum(0.9, 0.5 * ot.intensity[ot.rows])
+    # an evasive over-tester leaves the HbA1c interval alone (the frequency rule reads it)
+    a1c_short[sch.fac[ot.rows]] = np.where(sch.evasive[ot.rows], 0.0, np.minimum(0.9, 0.5 * ot.intensity[ot.rows]))
     a1c_scheme[sch.fac[ot.rows]] = ot.rows
     v = legit_visits(w, st, m, rng, a1c_short, a1c_scheme)
     _census(st.census, v, month_first_day(0))
