@@ -68,6 +68,10 @@ def simulate(
     scale: Annotated[
         str, typer.Option(help="demo (seconds), large (≥50 M fee lines), or a number of facilities.")
     ] = "demo",
+    evasion: Annotated[
+        str, typer.Option(help="normal, or high: most of the money taken in forms no rule of the rule base "
+                               "sees (docs/simulator.md).")
+    ] = "normal",
 ) -> None:
     """Generate the synthetic province: claims in national-platform fields, and hidden truth apart.
 
@@ -77,7 +81,7 @@ def simulate(
     """
     from simulator.cli_support import run_simulate
 
-    run_simulate(out=out, seed=seed, scale=scale, console=console)
+    run_simulate(out=out, seed=seed, scale=scale, console=console, evasion=evasion)
 
 
 @app.command(

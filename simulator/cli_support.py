@@ -12,7 +12,7 @@ from simulator.config import N_MONTHS, month_label
 from simulator.engine import run
 
 
-def run_simulate(out: Path, seed: int, scale: str, console: Console) -> None:
+def run_simulate(out: Path, seed: int, scale: str, console: Console, evasion: str = "normal") -> None:
     with Progress(TextColumn("[bold]simulate[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as prog:
         task = prog.add_task("months", total=N_MONTHS)
@@ -20,8 +20,9 @@ def run_simulate(out: Path, seed: int, scale: str, console: Console) -> None:
         def cb(m: int, lines: int) -> None:
             prog.update(task, completed=m + 1, description=f"{month_label(m)} · {lines:,} fee lines")
 
-        res = run(Path(out), seed=seed, scale=scale, progress=cb)
-    tbl = Table(title=f"synthetic province (seed {seed}, scale {scale})", show_header=True)
+        res = run(Path(out), seed=seed, scale=scale, progress=cb, evasion=evasion)
+    extra = "" if evasion == "normal" else f", evasion {evasion}"
+    tbl = Table(title=f"synthetic province (seed {seed}, scale {scale}{extra})", show_header=True)
     tbl.add_column("table")
     tbl.add_column("rows", justify="right")
     for name, n in res["counts"].items():

@@ -1,10 +1,11 @@
-"""Quarterly inspection rounds the way bureaus chose and found, run inside the month loop.
+"""Quarterly inspection rounds: the bureau's historical choice of facilities, and the inspection itself.
 
-Selection: ~25 % random, ~50 % crude indicators (fund volume, growth, cost per visit — biased
-towards big hospitals), ~25 % tip-offs (noisy, enriched in real fraud); so labels carry selection
-bias. Findings follow truth imperfectly: depth depends on the inspection type, most facilities
-show some minor finding, amounts recovered are a noisy fraction of what was taken in the period
-checked. A serious finding makes the facility's schemes shrink for 6–12 months.
+Selection (`historical_picks`): ~25 % random, ~50 % crude indicators (fund volume, growth, cost per
+visit — biased towards big hospitals), ~25 % tip-offs (noisy, enriched in real fraud); so labels
+carry selection bias. Any other policy's picks can be inspected instead (simulator.campaign).
+Findings (`inspect_picks`) follow truth imperfectly: depth depends on the inspection type, most
+facilities show some minor finding, amounts recovered are a noisy fraction of what was taken in
+the period checked. A serious finding makes the facility's schemes shrink for 6–12 months.
 """
 
 from __future__ import annotations
@@ -22,12 +23,17 @@ _DEPTH = {"routine": 0.3, "targeted": 0.6, "flight": 0.85}
 _TYPE_BY_SEL = {"random": (("routine", "targeted"), (0.7, 0.3)),
                 "targeted": (("targeted", "flight"), (0.6, 0.4)),
                 "tip_off": (("flight", "targeted"), (0.6, 0.4))}
+SELECTIONS = tuple(_TYPE_BY_SEL)  # the inspections contract's `selection` codes
 _FRAUD = np.array([p in FRAUD_PATTERNS for p in PATTERNS])
 
 
-def run_round(w: World, st: State, sch: Schemes, m: int, seq: int, history: list[dict], rng: np.random.Generator
-              ) -> tuple[list[dict], list[dict]]:
-    """Plan and carry out the round planned on the first day of month m; returns (inspections, points)."""
+def historical_picks(w: World, st: State, m: int, history: list[dict], rng: np.random.Generator
+                     ) -> list[tuple[int, str]]:
+    """The bureau's choice for the round planned on the first day of month m: (facility, selection).
+
+    It reads only the money settled before month m; `history` (facility, round month) keeps a
+    facility inspected in the last 6 months out of the round.
+    """
     f = w.fac
     plan_day = month_first_day(m)
     recent = {h["fac"] for h in history if h["round_month"] >= m - 6}
@@ -65,6 +71,13 @@ def run_round(w: World, st: State, sch: Schemes, m: int, seq: int, history: list
     take(np.argsort(-score, kind="stable")[:n_tgt], "targeted")
     rest = np.flatnonzero(avail)
     take(rng.choice(rest, size=min(n_rand, len(rest)), replace=False), "random")
+    return chosen
+
+
+def inspect_picks(w: World, st: State, sch: Schemes, m: int, chosen: list[tuple[int, str]], seq: int,
+                  history: list[dict], rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+    """Carry out the round of month m on `chosen`; returns (inspections, points) and records the
+    visits in `history`. `seq` is the number of inspections before this round (for the ids)."""
     insp, points = [], []
     for i, how in chosen:
         seq += 1
@@ -145,4 +158,4 @@ def _points(w: World, sch: Schemes, i: int, m: int, detect: np.ndarray, level: i
     return [{"insp_id": iid, "dr_code": w.phy.code[d], "points": p} for d, p in sorted(pts.items())]
 
 
-__all__ = ["PATTERN_ID", "ROUND_MONTHS", "run_round"]
+__all__ = ["PATTERN_ID", "ROUND_MONTHS", "SELECTIONS", "historical_picks", "inspect_picks"]

@@ -1,7 +1,9 @@
 """Reference and label tables: fixmedins, dr_info, catalog, inspections, insp_dr_points.
 
 open_beds is declared from the honest census (its 95th percentile at 85–105 % occupancy), so a
-facility whose census exceeds its beds is doing something the honest ones do not.
+facility whose census exceeds its beds is doing something the honest ones do not. An export cut
+at a day (`cut_day`, a campaign's "as of") lists only the facilities and physicians registered
+before it, beds from the census seen so far, and the inspections carried out before it.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ _INSP_COLS = ("insp_id", "fixmedins_code", "batch", "insp_date", "period_begn", 
               "agreement_action", "referral")
 
 
-def open_beds(w: World, st: State, d_start: int) -> np.ndarray:
-    census = np.cumsum(st.census, axis=1)
+def open_beds(w: World, st: State, d_start: int, cut_day: int | None = None) -> np.ndarray:
+    census = np.cumsum(st.census if cut_day is None else st.census[:, : cut_day - d_start], axis=1)
     rng = np.random.default_rng([w.seed, 6])
     beds = np.zeros(w.fac.n, dtype=np.int64)
     for i in np.flatnonzero(w.fac.ip_size > 0):
@@ -34,17 +36,25 @@ def open_beds(w: World, st: State, d_start: int) -> np.ndarray:
     return beds
 
 
-def reference_tables(w: World, st: State, insp: list[dict], pts: list[dict], d_start: int) -> dict[str, dict]:
+def reference_tables(w: World, st: State, insp: list[dict], pts: list[dict], d_start: int,
+                     cut_day: int | None = None) -> dict[str, dict]:
+    """The tables as exported at the end of the period, or on `cut_day` (days since 1970) when given."""
     f, p, cat = w.fac, w.phy, w.cat
     fix = {
         "fixmedins_code": f.code, "fixmedins_name": f.name, "fixmedins_type": [TYPES[t] for t in f.ftype],
         "hosp_lv": f.hosp_lv, "ownership": f.ownership, "admdvs": [f"9901{r + 1:02d}" for r in f.region],
-        "open_beds": open_beds(w, st, d_start), "begndate": f.begin_day,
+        "open_beds": open_beds(w, st, d_start, cut_day), "begndate": f.begin_day,
     }
     dr = {
         "dr_code": p.code, "fixmedins_code": [f.code[i] for i in p.fac], "dept": [DEPTS[d][0] for d in p.dept],
         "pro_tech_duty": p.title, "begndate": p.begin_day,
     }
+    if cut_day is not None:
+        fix = _rows(fix, np.flatnonzero(f.begin_day < cut_day))
+        dr = _rows(dr, np.flatnonzero((f.begin_day[p.fac] < cut_day) & (p.begin_day < cut_day)))
+        insp = [r for r in insp if r["insp_date"] < cut_day]
+        done = {r["insp_id"] for r in insp}
+        pts = [r for r in pts if r["insp_id"] in done]
     catalog = {c: [r[c] for r in cat.rows] for c in _CAT_COLS}
     inspections = {c: [r[c] for r in insp] for c in _INSP_COLS}
     for c in ("insp_date", "period_begn", "period_end"):
@@ -55,3 +65,8 @@ def reference_tables(w: World, st: State, insp: list[dict], pts: list[dict], d_s
                   "points": np.zeros(0, dtype=np.int64)}
     return {"fixmedins": fix, "dr_info": dr, "catalog": catalog, "inspections": inspections,
             "insp_dr_points": points}
+
+
+def _rows(cols: dict, idx: np.ndarray) -> dict:
+    """The rows `idx` of a table held as columns (lists or arrays)."""
+    return {c: x[idx] if isinstance(x, np.ndarray) else [x[i] for i in idx] for c, x in cols.items()}

@@ -55,7 +55,8 @@ class TruthRecorder:
         uk, inv = np.unique(key, return_inverse=True)
         self.phys.append((m, uk, np.bincount(inv, weights=amt)))
 
-    def finish(self, st: State, sch: Schemes) -> dict[str, int]:
+    def finish(self, st: State, sch: Schemes, with_evasion: bool = False) -> dict[str, int]:
+        """Write the files; `with_evasion` adds schemes.evasive (an evasion preset other than normal)."""
         w, out = self.w, self.out
         if self.lines_writer is not None:
             self.lines_writer.close()
@@ -84,6 +85,7 @@ class TruthRecorder:
             "start_month": [month_label(int(i)) for i in sch.start],
             "end_month": [month_label(int(i)) for i in sch.end],
             "intensity": np.round(sch.intensity, 3), "adaptive": sch.adaptive,
+            **({"evasive": sch.evasive} if with_evasion else {}),
         })
         pq.write_table(schemes, out / "schemes.parquet", compression="zstd")
         per = w.per

@@ -77,16 +77,25 @@ class BackgroundWriter:
         while True:
             job = self.q.get()
             if job is None:
+                self.q.task_done()
                 return
             try:
                 write(*job)
-            except BaseException as exc:  # surfaced in close()
+            except BaseException as exc:  # surfaced in put(), flush() or close()
                 self.error = exc
+            finally:
+                self.q.task_done()
 
     def put(self, path: Path, tbl: pa.Table) -> None:
         if self.error:
             raise self.error
         self.q.put((path, tbl))
+
+    def flush(self) -> None:
+        """Wait until every table put so far is on disk."""
+        self.q.join()
+        if self.error:
+            raise self.error
 
     def close(self) -> None:
         self.q.put(None)

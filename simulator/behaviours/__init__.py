@@ -3,7 +3,8 @@
 A scheme is (facility, pattern, physicians or facility-wide, start/end month, intensity,
 adaptive). Each mechanism changes the claims the way the real practice would — extra visits, cut
 stays, extra or swapped lines — and marks what it did in columns that only truth/ reads.
-After a serious inspection finding a facility's schemes shrink for 6–12 months.
+After a serious inspection finding a facility's schemes shrink for 6–12 months. An evasion preset
+(simulator.evasion) can make schemes choose the mechanisms and forms no rule sees.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from simulator.codes import DEPT_INDEX, PATTERN_ID, PATTERNS
 from simulator.config import N_MONTHS, REGIONS
+from simulator.evasion import MECHANISMS, PRESETS, Evasion, rule_visible
 from simulator.facilities import T
 from simulator.frame import Frame, Growable
 from simulator.world import State, World
@@ -38,14 +40,18 @@ class Schemes:
     intensity: np.ndarray
     adaptive: np.ndarray
     cards: list[np.ndarray]  # card_misuse: the persons whose cards are used
+    evasive: np.ndarray  # the scheme uses its mechanism's evasive form (simulator.evasion)
 
     @property
     def n(self) -> int:
         return len(self.fac)
 
 
-def plan_schemes(w: World, rng: np.random.Generator) -> Schemes:
-    """~15–25 % of facilities scheme; private and small ones a little more often; a few heavily."""
+def plan_schemes(w: World, rng: np.random.Generator, evasion: Evasion = PRESETS["normal"]) -> Schemes:
+    """~15–25 % of facilities scheme; private and small ones a little more often; a few heavily.
+
+    An evasion preset reweighs the mechanisms a schemer picks from its pool (the same draws
+    otherwise), then, from a generator of its own, makes schemes evasive and scales intensities."""
     f = w.fac
     p = np.where(np.array(f.ownership) == "private", 0.26, 0.15)
     schemers = np.flatnonzero(rng.random(f.n) < p)
@@ -60,7 +66,13 @@ def plan_schemes(w: World, rng: np.random.Generator) -> Schemes:
             pool = CARE_PATTERNS + (("card_misuse",) if ty == T["clinic"] else ())
         k = int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2]))
         heavy = 3.0 if rng.random() < 0.15 else 1.0
-        for pat in rng.choice(pool, size=min(k, len(pool)), replace=False):
+        size = min(k, len(pool))
+        if evasion.weight:
+            wt = np.array([evasion.weight.get(p, 1.0) for p in pool])
+            pats = rng.choice(pool, size=size, replace=False, p=wt / wt.sum())
+        else:
+            pats = rng.choice(pool, size=size, replace=False)
+        for pat in pats:
             start = int(rng.integers(0, N_MONTHS - 6))
             end = min(N_MONTHS - 1, start + int(rng.integers(6, 37)))
             inten = float(np.clip(rng.lognormal(0, 0.5), 0.3, 3.0)) * heavy
@@ -80,13 +92,25 @@ def plan_schemes(w: World, rng: np.random.Generator) -> Schemes:
                 cards = np.concatenate([rng.choice(local, nc - n_far, replace=False),
                                         rng.choice(far, n_far, replace=False)]) if len(local) >= nc else local[:nc]
             rows.append((fi, PATTERN_ID[str(pat)], drs, start, end, inten, rng.random() < 0.3, cards))
-    return Schemes(
+    sch = Schemes(
         fac=np.array([r[0] for r in rows], dtype=np.int64), pattern=np.array([r[1] for r in rows], dtype=np.int8),
         drs=np.array([r[2] for r in rows], dtype=np.int64).reshape(-1, 3),
         start=np.array([r[3] for r in rows], dtype=np.int64), end=np.array([r[4] for r in rows], dtype=np.int64),
         intensity=np.array([r[5] for r in rows]), adaptive=np.array([r[6] for r in rows], dtype=bool),
-        cards=[r[7] for r in rows],
+        cards=[r[7] for r in rows], evasive=np.zeros(len(rows), dtype=bool),
     )
+    if not evasion.plain:
+        _evade(sch, evasion, np.random.default_rng([w.seed, 2, 1]))
+    return sch
+
+
+def _evade(sch: Schemes, ev: Evasion, rng: np.random.Generator) -> None:
+    """Evasive forms for a share of the schemes that have one; intensities by what the rules see."""
+    names = [PATTERNS[p] for p in sch.pattern]
+    has_form = np.array([bool(MECHANISMS[p].evasive) for p in names], dtype=bool)
+    sch.evasive = has_form & (rng.random(sch.n) < ev.evasive_share)
+    visible = np.array([rule_visible(p, bool(e)) for p, e in zip(names, sch.evasive, strict=True)], dtype=bool)
+    sch.intensity = sch.intensity * np.where(visible, ev.visible_intensity, ev.hidden_intensity)
 
 
 @dataclass

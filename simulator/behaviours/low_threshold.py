@@ -2,7 +2,8 @@
 
 Trace: a high share of admissions with mild main diagnoses and 2–4-day stays, above the peer
 group's admission rate. Parameter: extra admissions per month ≈ 0.3 × intensity × honest
-admissions + Poisson(intensity); adaptive schemers keep stays at 3–5 days.
+admissions + Poisson(intensity); adaptive schemers keep stays at 3–5 days, evasive ones at 4–7
+(above the mild-admission rule's 3 days).
 """
 
 from __future__ import annotations
@@ -27,5 +28,8 @@ def visits(ctx: Ctx, act: Active) -> None:
     mild = np.array(diag_ids("mild"))
     dg = mild[rng.integers(0, len(mild), len(s))]
     los = np.where(act.sch.adaptive[s], rng.integers(3, 6, len(s)), rng.integers(2, 5, len(s)))
+    evasive = act.sch.evasive[s]
+    if evasive.any():  # drawn only then: a province without evasive schemes keeps its draws
+        los = np.where(evasive, rng.integers(4, 8, len(s)), los)
     f = make_visits(w, rng, person, fac, M21, d0 + rng.integers(0, nd, len(s)), dg, MODE_IP, los=los)
     add_scheme_visits(ctx, act, f)

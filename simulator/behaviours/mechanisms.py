@@ -31,7 +31,7 @@ def registry() -> dict[str, tuple[Stage | None, Stage | None]]:
 
     return {
         "split_admission": (split_admission.visits, None),
-        "phantom_stay": (phantom_stay.visits, None),
+        "phantom_stay": (phantom_stay.visits, phantom_stay.lines),
         "low_threshold_admission": (low_threshold.visits, None),
         "upcoding": (upcoding.visits, None),
         "card_misuse": (card_misuse.visits, None),

@@ -1,8 +1,8 @@
 """超量开药: days of supply beyond the catalogue's max_days_supply (7 acute, 90 chronic).
 
 Trace: cnt × days_per_unit far above max_days_supply (2–4×); adaptive schemers prescribe exactly
-the maximum on every line. Improper = the extra units. Parameter: share of oral-drug lines
-inflated = 0.4 × intensity.
+the maximum on every line, and so do evasive ones (the days-supply rule fires only above it).
+Improper = the extra units. Parameter: share of oral-drug lines inflated = 0.4 × intensity.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def lines(ctx: Ctx, act: Active) -> None:
     sl = s[ln["row"][hit]]
     dpu = cat.days_per_unit[ln["item"][hit]]
     maxd = cat.max_days[ln["item"][hit]]
-    adaptive = act.sch.adaptive[sl]
+    adaptive = act.sch.adaptive[sl] | act.sch.evasive[sl]
     at_max = np.floor(maxd / dpu)
     over = np.ceil(maxd * rng.uniform(2, 4, len(hit)) / dpu)
     new = np.where(adaptive, at_max, over)

@@ -2,7 +2,8 @@
 
 Trace: pric > price_cap on capped items (5–40 % above); adaptive schemers price every capped item
 at 97–99.9 % of the cap, above their tier's usual price. Improper = (pric − usual) × cnt.
-Parameter: share of capped lines over-priced = 0.5 × intensity.
+Parameter: share of capped lines over-priced = 0.5 × intensity. Evasive schemers price the
+adaptive way (under the cap, where the price-cap rule does not look).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def lines(ctx: Ctx, act: Active) -> None:
     if len(hit) == 0:
         return
     sl = s[ln["row"][hit]]
-    adaptive = act.sch.adaptive[sl]
+    adaptive = act.sch.adaptive[sl] | act.sch.evasive[sl]
     c = cat.cap_cents[ln["item"][hit]].astype(np.float64)
     new = np.rint(np.where(adaptive, c * rng.uniform(0.97, 0.999, len(hit)), c * rng.uniform(1.05, 1.4, len(hit))))
     new = new.astype(np.int64)

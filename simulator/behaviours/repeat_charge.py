@@ -3,7 +3,8 @@
 Trace: on the same visit and time, a package (e.g. 肝功能组合) and a component whose
 package_codg is that package; or two identical lines (item, time, count). Parameters: share of
 package lines with a component added = 0.4 × intensity; share of other lines duplicated =
-0.03 × intensity.
+0.03 × intensity. Evasive: no package + component, and only drug lines with neither a days-supply
+nor a daily limit are duplicated (the duplicate-line rule reads services and consumables only).
 """
 
 from __future__ import annotations
@@ -30,16 +31,21 @@ def lines(ctx: Ctx, act: Active) -> None:
     assert ctx.ln is not None
     n0 = len(ctx.ln["row"])
     touched = touched_lines(ctx, vmask)  # lines added below are not legitimate, so never candidates
+    # masks, not draws: `chosen` draws for every fee line, so the draws stay those of the plain form
+    evasive = act.sch.evasive[s[ctx.ln["row"][touched]]]
+    cat = ctx.w.cat
+    free = cat.is_drug & (cat.max_days == 0) & np.array([r["max_cnt_per_day"] is None for r in cat.rows])
     for pkg, comp in components(ctx).items():
         ln = ctx.ln
         assert ln is not None
-        hit = chosen(ctx, act, touched[ln["item"][touched] == pkg], s, 0.4)
+        hit = chosen(ctx, act, touched[(ln["item"][touched] == pkg) & ~evasive], s, 0.4)
         if len(hit):
             add_lines(ctx, ln["row"][hit], comp[rng.integers(0, len(comp), len(hit))], np.ones(len(hit)),
                       ln["time"][hit], act.pattern, s[ln["row"][hit]])
     ln = ctx.ln
     assert ln is not None
-    dup = chosen(ctx, act, touched, s, 0.03, n=n0)
+    item = ln["item"][touched]
+    dup = chosen(ctx, act, touched[~evasive | free[item]], s, 0.03, n=n0)
     if len(dup):
         add_lines(ctx, ln["row"][dup], ln["item"][dup], ln["cnt"][dup], ln["time"][dup], act.pattern,
                   s[ln["row"][dup]])

@@ -3,6 +3,7 @@
 Trace: readmissions of the same person at the same facility within 0–7 days (adaptive schemers
 wait 8–15 days, past the usual rule window), each half a DRG case with a fresh admission work-up.
 The second stay is improper in full. Parameter: share of stays ≥ 4 days split = 0.3 × intensity.
+Evasive: the readmission comes 16–30 days later, past both readmission rules' windows.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def visits(ctx: Ctx, act: Active) -> None:
         return
     k = v["los"][sel] // 2
     gap = np.where(act.sch.adaptive[s[sel]], rng.integers(8, 16, len(sel)), rng.integers(1, 8, len(sel)))
+    evasive = act.sch.evasive[s[sel]]
+    if evasive.any():  # drawn only then: a province without evasive schemes keeps its draws
+        gap = np.where(evasive, rng.integers(16, 31, len(sel)), gap)
     b = take(v, sel)
     b["day"] = v["day"][sel] + k + gap
     b["los"] = v["los"][sel] - k

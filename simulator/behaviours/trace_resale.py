@@ -3,7 +3,8 @@
 Trace: the same 追溯码 on two settled sale lines (the second at the scheming pharmacy, often on
 another person's card). Legitimate sales never repeat a trace code; a refund line repeats its
 sale's code with a negative amount. Parameter: resold boxes per month = Poisson(0.3 × intensity ×
-the facility's trace-coded lines last month + 2 × intensity).
+the facility's trace-coded lines last month + 2 × intensity). Evasive: the resold box is settled
+without its trace code, so no code repeats (nothing requires one on the line).
 """
 
 from __future__ import annotations
@@ -50,4 +51,5 @@ def lines(ctx: Ctx, act: Active) -> None:
     if ctx.stash is None or "resale" not in ctx.stash:
         return
     rows, item, tser, sc = ctx.stash.pop("resale")
+    tser = np.where(act.sch.evasive[sc], -1, tser)
     add_lines(ctx, rows, item, np.ones(len(rows)), ctx.v["begin"][rows], act.pattern, sc, tser=tser)
