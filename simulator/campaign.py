@@ -87,7 +87,8 @@ class Province:
         self._progress = progress
         self.counts = {"mdtrt_d": 0, "setl_d": 0, "fee_list_d": 0}
         self.month = 0  # months 0 … month − 1 are simulated
-        self._insp: list[dict] = []  # inspections so far, dates as day numbers (reference.py's form)
+        self._insp: list[dict] = []  # exported inspections so far, dates as day numbers (reference.py's form)
+        self._n_inspected = 0  # every inspection so far, exported or not (their ids count on)
         self._points: list[dict] = []
         self._history: list[dict] = []
         self._rounds: dict[int, int] = {}  # month → inspect() calls made in it
@@ -125,18 +126,26 @@ class Province:
             self.close()
             raise
 
-    def inspect(self, m: int, picks: Sequence[Pick]) -> tuple[list[dict], list[dict]]:
+    def inspect(self, m: int, picks: Sequence[Pick], exported: bool = True,
+                back_months: int | None = None) -> tuple[list[dict], list[dict]]:
         """Inspect `picks` in the round planned on the first day of month m (the month `advance`
-        reached); returns (inspections rows, insp_dr_points rows) in the input contract's columns."""
+        reached); returns (inspections rows, insp_dr_points rows) in the input contract's columns.
+
+        `exported=False` keeps the findings out of the export's inspections tables (a campaign records
+        them through the service's path instead); the visits still count for deterrence and for the
+        historical chooser's exclusions. `back_months` fixes the period checked (default: 12, 18 or
+        24 months drawn per visit), e.g. to the window a planned round's features read."""
         chosen = self._resolve(m, picks)
         k = self._rounds.get(m, 0)  # a second batch in the same month draws from a stream of its own
         hist, after = self._historical(m) if k == 0 else (None, None)
         rng = after if after is not None and chosen == hist else np.random.default_rng([self.seed, 4, m, k])
         self._rounds[m] = k + 1
-        rows, pts = inspect_picks(self.world, self.state, self.schemes, m, chosen, len(self._insp), self._history,
-                                  rng)
-        self._insp += rows
-        self._points += pts
+        rows, pts = inspect_picks(self.world, self.state, self.schemes, m, chosen, self._n_inspected, self._history,
+                                  rng, back_months)  # fmt: skip
+        self._n_inspected += len(rows)
+        if exported:
+            self._insp += rows
+            self._points += pts
         return [_contract_row(r) for r in rows], [dict(p) for p in pts]
 
     def finish(self) -> dict:

@@ -75,25 +75,27 @@ def historical_picks(w: World, st: State, m: int, history: list[dict], rng: np.r
 
 
 def inspect_picks(w: World, st: State, sch: Schemes, m: int, chosen: list[tuple[int, str]], seq: int,
-                  history: list[dict], rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+                  history: list[dict], rng: np.random.Generator, back_months: int | None = None
+                  ) -> tuple[list[dict], list[dict]]:
     """Carry out the round of month m on `chosen`; returns (inspections, points) and records the
     visits in `history`. `seq` is the number of inspections before this round (for the ids)."""
     insp, points = [], []
     for i, how in chosen:
         seq += 1
-        row, pts = _inspect(w, st, sch, m, i, how, seq, rng)
+        row, pts = _inspect(w, st, sch, m, i, how, seq, rng, back_months)
         insp.append(row)
         points.extend(pts)
         history.append({"fac": i, "round_month": m})
     return insp, points
 
 
-def _inspect(w: World, st: State, sch: Schemes, m: int, i: int, how: str, seq: int, rng: np.random.Generator
-             ) -> tuple[dict, list[dict]]:
+def _inspect(w: World, st: State, sch: Schemes, m: int, i: int, how: str, seq: int, rng: np.random.Generator,
+             back_months: int | None = None) -> tuple[dict, list[dict]]:
     types, probs = _TYPE_BY_SEL[how]
     itype = str(rng.choice(types, p=probs))
     depth = float(np.clip(rng.normal(_DEPTH[itype], 0.1), 0.05, 0.98))
-    back = int(rng.choice([12, 18, 24]))
+    back = int(rng.choice([12, 18, 24]))  # drawn even when fixed, so the stream stays the same
+    back = back_months or back
     pb, pe = max(0, m - back), m - 1
     plan_day = month_first_day(m)
     insp_day = plan_day + int(rng.integers(7, 56))
