@@ -75,7 +75,9 @@ class FindingIn(BaseModel):
     selection: str | None = None
     insp_type: str = "targeted"
     violation_types: str | None = Field(None, max_length=400)
-    amount_involved: float = Field(0.0, ge=0, le=1e12)
+    # what the violations involved; recovered money comes out of it (the contract's at_most), so when
+    # not given it is at least the amount recovered
+    amount_involved: float | None = Field(None, ge=0, le=1e12)
     amount_recovered: float = Field(0.0, ge=0, le=1e12)
     fine_amount: float = Field(0.0, ge=0, le=1e12)
     agreement_action: str = "none"
@@ -98,6 +100,17 @@ class FindingIn(BaseModel):
     @classmethod
     def _selection(cls, v: str | None) -> str | None:
         return v if v is None else _code(v, SELECTION, "selection")
+
+    @model_validator(mode="after")
+    def _involved_covers_recovered(self) -> FindingIn:
+        if self.amount_involved is None:
+            self.amount_involved = self.amount_recovered
+        elif self.amount_recovered > self.amount_involved + 0.01:
+            raise ValueError(
+                f"追回金额 {self.amount_recovered:,.2f} 超过涉及金额 {self.amount_involved:,.2f} "
+                "(amount_recovered may not exceed amount_involved)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _own_or_picked(self) -> FindingIn:

@@ -138,3 +138,71 @@ def test_fold_guard_rejects_rows_from_the_label_period(tmp_path: Path) -> None:
     (snap / "meta.json").write_text('{"as_of": "2024-05-01"}', encoding="utf-8")  # features from after the plan
     with pytest.raises(InputError, match="after"):
         check_fold(known_before(rows, test.as_of), test)
+
+
+def test_recorded_findings_join_the_ingested_ones_and_a_saved_round_gives_its_date(findings_ws: Path) -> None:
+    """A finding recorded on a saved round's pick is labelled with that round's planning date and its
+    pick probability; a recorded insp_id replaces the ingested one; points follow the recorded finding."""
+    from records import open_records, save_round
+    from serving.findings import FindingIn, PhysicianPoints, record
+
+    url = f"sqlite:///{findings_ws / 'records.db'}"
+    db = open_records(findings_ws, url)
+    head = {"level": "facility", "as_of": date(2024, 4, 1), "period_begn": date(2023, 4, 1),
+            "period_end": date(2024, 3, 31), "snapshot_id": "s", "model_version": "1", "capacity": 2,
+            "request": "{}", "expected_total": None, "supersedes": None, "note": None}  # fmt: skip
+    picks = [{"rank": 1, "fixmedins_code": "A", "pick": "model", "probability": 1.0, "reasons": "[]"},
+             {"rank": 2, "fixmedins_code": "B", "pick": "exploration", "probability": 0.25,
+              "reasons": "[]"}]  # fmt: skip
+    rid = save_round(db, head, picks, "t")
+    record(db, FindingIn(insp_id="R1", round_id=rid, rank=2, insp_date=date(2024, 4, 20), amount_recovered=5000.0),
+           "t")
+    record(db, FindingIn(insp_id="R2", round_id=rid, rank=1, insp_date=date(2024, 4, 22), amount_recovered=0.0,
+                         points=[PhysicianPoints(dr_code="DA2", points=5)]), "t")  # fmt: skip
+    record(db, FindingIn(insp_id="I2", fixmedins_code="B", batch="2024Q1", insp_date=date(2024, 1, 20),
+                         period_begn=date(2023, 1, 1), period_end=date(2023, 12, 31), selection="random",
+                         amount_recovered=2000.0), "t")  # fmt: skip  (corrects the ingested I2)
+    db.dispose()
+
+    lab = facility_labels(findings_ws, db_url=url).set_index("insp_id")
+    assert lab.attrs["findings"] == {"ingested": 4, "recorded": 3, "recorded_replacing_ingested": 1,
+                                     "on_saved_rounds": 2}  # fmt: skip
+    assert lab.loc["R1", "as_of"] == date(2024, 4, 1) and lab.loc["R1", "batch"] == rid
+    assert lab.loc["R1", "selection"] == "random" and lab.loc["R1", "pick_probability"] == 0.25
+    assert lab.loc["I2", "amount_recovered"] == 2000.0 and lab.loc["I2", "source"] == "recorded"
+    assert lab.loc["I1", "as_of"] == date(2024, 1, 1) and pd.isna(lab.loc["I1", "pick_probability"])
+    dr = physician_labels(findings_ws, lab.reset_index(), db_url=url)
+    assert dr.set_index(["insp_id", "dr_code"]).loc[("R2", "DA2"), "points"] == 5
+    assert facility_labels(findings_ws).shape[0] == 5  # without the database: the ingested findings alone
+
+
+def test_a_recorded_finding_that_breaks_the_contract_is_named(findings_ws: Path) -> None:
+    from records import Finding, open_records
+
+    url = f"sqlite:///{findings_ws / 'records.db'}"
+    db = open_records(findings_ws, url)
+    with db.session() as s:  # written behind the service's back: recovered above involved
+        s.add(Finding(insp_id="BAD1", fixmedins_code="A", batch="X", insp_date=date(2024, 2, 1),
+                      period_begn=date(2023, 1, 1), period_end=date(2023, 12, 31), selection="random",
+                      insp_type="routine", amount_involved=10.0, amount_recovered=500.0, fine_amount=0.0,
+                      agreement_action="none", referral=False, recorded_by="x",
+                      recorded_at=pd.Timestamp("2024-02-02", tz="UTC").to_pydatetime()))  # fmt: skip
+        s.commit()
+    db.dispose()
+    with pytest.raises(InputError, match="BAD1: amount_recovered exceeds amount_involved"):
+        facility_labels(findings_ws, db_url=url)
+
+
+def test_ipw_uses_the_stored_pick_probabilities_of_a_saved_round() -> None:
+    """A saved round's rows weigh 1/p of the probability they were drawn with (scaled to mean 1): an
+    exploration pick drawn with p = 0.1 counts ten times a model pick; no propensity model is fitted."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from training.backtest import ipw_for
+
+    train = pd.DataFrame({"batch": ["R1"] * 4, "fixmedins_code": list("ABCD"),
+                          "pick_probability": [1.0, 1.0, 1.0, 0.1]})  # fmt: skip
+    w = ipw_for(train, [SimpleNamespace(batch="R1")], [], seed=0)  # type: ignore[list-item]
+    assert np.allclose(w, np.array([1, 1, 1, 10]) / 3.25) and w[3] / w[0] == pytest.approx(10)

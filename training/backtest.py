@@ -26,7 +26,7 @@ from training import metrics
 from training.anomaly import ANOMALY_COLUMN
 from training.dataset import Round, check_fold, known_before, stack
 from training.model import TooFewLabelsError
-from training.target_model import TargetModel, Weighting, propensity_weights
+from training.target_model import MAX_WEIGHT, TargetModel, Weighting, propensity_weights
 
 RANKERS = ("model", "rule_hits", "anomaly", "historical", "random")
 RANKER_LABELS = {
@@ -85,13 +85,23 @@ def fit_fold(
 
 
 def ipw_for(train: pd.DataFrame, train_rounds: list[Round], columns: list[str], seed: int) -> np.ndarray:
-    """Inverse-propensity weight of each training row, from its own round's candidates."""
+    """Inverse-propensity weight of each training row, from its own round.
+
+    A round feijian planned and saved knows the probability with which each pick was drawn
+    (`pick_probability`: 1 for a model pick, the exploration draw's otherwise): its rows weigh 1/p.
+    For the historical rounds (and outside inspections) the propensity is estimated from the round's
+    candidates (`propensity_weights`). Both are clipped and scaled to mean 1 over the round's rows."""
     w = pd.Series(1.0, index=train.index)
     for r in train_rounds:
+        rows = train["batch"] == r.batch
+        stored = train.loc[rows, "pick_probability"] if "pick_probability" in train else pd.Series(dtype=float)
+        if len(stored) and stored.notna().all():
+            raw = np.clip(1.0 / np.maximum(stored.to_numpy(dtype=float), 1e-6), 1.0, MAX_WEIGHT)
+            w[rows] = raw / raw.mean()
+            continue
         inspected = r.candidates["fixmedins_code"].isin(r.labelled["fixmedins_code"])
         pw = pd.Series(propensity_weights(r.candidates, inspected, columns, seed), index=r.candidates.index)
         by_code = dict(zip(r.candidates["fixmedins_code"], pw, strict=True))
-        rows = train["batch"] == r.batch
         w[rows] = train.loc[rows, "fixmedins_code"].map(by_code).fillna(1.0)
     return w.to_numpy()
 

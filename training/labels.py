@@ -30,6 +30,7 @@ from features.facts import SERIOUS_ACTIONS, SERIOUS_RECOVERED
 from features.snapshot import source_expr
 from feijian.errors import ConfigError, InputError, NotReadyError
 from feijian.settings import Workspace
+from training.findings import Findings, all_findings
 
 
 class LabelConfig(BaseModel):
@@ -84,26 +85,47 @@ def round_dates(insp: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["as_of", "batch"]).reset_index(drop=True)
 
 
-def facility_labels(workspace: Path, cfg: LabelConfig | None = None) -> pd.DataFrame:
+def findings(workspace: Path, db_url: str | None = None) -> Findings:
+    """The ingested findings (raw/inspections, insp_dr_points) and the recorded ones as one table."""
+    ws = Workspace(Path(workspace))
+    ingested = pd.DataFrame()
+    points = pd.DataFrame(columns=["insp_id", "dr_code", "points"])
+    con = duckdb.connect()
+    try:
+        if _workspace_has(ws, "inspections"):
+            ingested = con.sql(f"SELECT * FROM {source_expr(ws.root, 'inspections')}").df()
+        if _workspace_has(ws, "insp_dr_points"):
+            points = con.sql(f"SELECT insp_id, dr_code, points FROM {source_expr(ws.root, 'insp_dr_points')}").df()
+    finally:
+        con.close()
+    return all_findings(ws.root, ingested, points, db_url)
+
+
+def facility_labels(workspace: Path, cfg: LabelConfig | None = None, db_url: str | None = None) -> pd.DataFrame:
     """One row per inspection: batch, as_of, selection, recovered, fund payout checked, serious, why."""
     cfg = cfg or LabelConfig()
     ws = Workspace(Path(workspace))
-    if not _workspace_has(ws, "inspections"):
+    found = findings(workspace, db_url)
+    if found.inspections.empty:
         raise NotReadyError(
-            f"workspace {workspace} has no inspection findings (raw/inspections); ingest the findings "
-            "export (table `inspections`) before training"
+            f"workspace {workspace} has no inspection findings (raw/inspections, nor any recorded through the "
+            "service); ingest the findings export (table `inspections`) before training"
         )
+    both = found.inspections.copy()
+    for col in ("insp_date", "period_begn", "period_end"):
+        both[col] = pd.to_datetime(both[col])
     con = duckdb.connect()
     try:
+        con.register("findings_all", both)
         insp = con.sql(
             f"""
-            WITH insp AS (SELECT * FROM {source_expr(ws.root, "inspections")}),
+            WITH insp AS (SELECT * FROM findings_all),
             fund AS (
                 SELECT i.insp_id, CAST(SUM(CAST(s.fund_pay_sumamt AS DECIMAL(18, 4))) AS DOUBLE) AS fund_pay_checked
                 FROM insp AS i
                 JOIN {source_expr(ws.root, "setl_d")} AS s
                   ON s.fixmedins_code = i.fixmedins_code
-                 AND CAST(s.setl_time AS DATE) BETWEEN i.period_begn AND i.period_end
+                 AND CAST(s.setl_time AS DATE) BETWEEN CAST(i.period_begn AS DATE) AND CAST(i.period_end AS DATE)
                 GROUP BY i.insp_id
             )
             SELECT i.insp_id, i.fixmedins_code, i.batch, CAST(i.insp_date AS DATE) AS insp_date,
@@ -111,18 +133,21 @@ def facility_labels(workspace: Path, cfg: LabelConfig | None = None) -> pd.DataF
                    i.selection, i.insp_type, i.violation_types,
                    COALESCE(i.amount_recovered, 0) AS amount_recovered, COALESCE(i.fine_amount, 0) AS fine_amount,
                    i.agreement_action, COALESCE(i.referral, FALSE) AS referral,
-                   COALESCE(f.fund_pay_checked, 0) AS fund_pay_checked
+                   COALESCE(f.fund_pay_checked, 0) AS fund_pay_checked,
+                   i.source, i.round_as_of, i.pick_probability
             FROM insp AS i LEFT JOIN fund AS f USING (insp_id)
             ORDER BY i.insp_date, i.insp_id
             """
         ).df()
     finally:
         con.close()
-    if insp.empty:
-        raise NotReadyError(f"workspace {workspace}: the inspections table is empty; nothing to learn from")
     for col in ("insp_date", "period_begn", "period_end"):
         insp[col] = pd.to_datetime(insp[col]).dt.date  # plain dates compare with a round's as_of
     insp = insp.merge(round_dates(insp), on="batch", how="left")
+    # a finding on a saved round's pick belongs to that round, planned on its own date
+    planned = insp["round_as_of"].notna()
+    insp.loc[planned, "as_of"] = pd.to_datetime(insp.loc[planned, "round_as_of"]).dt.date
+    insp = insp.drop(columns="round_as_of")
     rec = insp["amount_recovered"].astype(float)
     share = rec / insp["fund_pay_checked"].where(insp["fund_pay_checked"] > 0)
     insp["recovered_share"] = share.fillna(0.0)
@@ -135,22 +160,22 @@ def facility_labels(workspace: Path, cfg: LabelConfig | None = None) -> pd.DataF
         "+".join(w for w, hit in zip(("amount", "action", "referral", "fine"), flags, strict=True) if hit)
         for flags in zip(by_money, by_action, by_referral, by_fine, strict=True)
     ]
+    insp.attrs["findings"] = found.counts  # set last: merges do not carry attrs
     return insp
 
 
-def physician_labels(workspace: Path, fac_labels: pd.DataFrame, cfg: LabelConfig | None = None) -> pd.DataFrame:
-    """One row per (inspection, physician of the inspected facility): points and serious."""
+def physician_labels(workspace: Path, fac_labels: pd.DataFrame, cfg: LabelConfig | None = None,
+                     db_url: str | None = None) -> pd.DataFrame:
+    """One row per (inspection, physician of the inspected facility): points and serious (the points
+    ingested and recorded, a recorded inspection's own replacing the ingested ones)."""
     cfg = cfg or LabelConfig()
     ws = Workspace(Path(workspace))
     con = duckdb.connect()
     try:
         drs = con.sql(f"SELECT dr_code, fixmedins_code, begndate FROM {source_expr(ws.root, 'dr_info')}").df()
-        if _workspace_has(ws, "insp_dr_points"):
-            pts = con.sql(f"SELECT insp_id, dr_code, points FROM {source_expr(ws.root, 'insp_dr_points')}").df()
-        else:
-            pts = pd.DataFrame({"insp_id": [], "dr_code": [], "points": []})
     finally:
         con.close()
+    pts = findings(workspace, db_url).points
     base = fac_labels[["insp_id", "fixmedins_code", "batch", "as_of", "insp_date", "selection"]]
     rows = base.merge(drs, on="fixmedins_code", how="inner")
     rows = rows[pd.to_datetime(rows["begndate"]).dt.date < rows["as_of"]].drop(columns="begndate")

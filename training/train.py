@@ -69,6 +69,7 @@ class TrainResult:
     folds: list[Fold] = field(repr=False)
     report: dict[str, Any] = field(repr=False)
     physician_cv_auc: float | None = None
+    findings_used: dict[str, int] = field(default_factory=dict)  # ingested / recorded / … findings read
     trials: int = 0
     default_objective: float = float("nan")
     seconds: dict[str, float] = field(default_factory=dict)
@@ -182,23 +183,31 @@ class Examples:
     columns: list[str]
     all_rows: pd.DataFrame
     fingerprint: str
+    findings_used: dict[str, int] = field(default_factory=dict)  # ingested / recorded / … (training.findings)
 
     @property
     def latest(self) -> Round:
         return self.rounds[-1]
 
 
-def examples(workspace: Path, cfg: LabelConfig, window_months: int, seed: int, say: Callable[[str], None]) -> Examples:
-    """Facility and physician labels, and one round per inspection batch with features as of its planning date."""
-    fac = facility_labels(workspace, cfg)
-    drs = physician_labels(workspace, fac, cfg)
+def examples(workspace: Path, cfg: LabelConfig, window_months: int, seed: int, say: Callable[[str], None],
+             db_url: str | None = None) -> Examples:
+    """Facility and physician labels (ingested and recorded findings), and one round per inspection batch
+    with features as of its planning date."""
+    fac = facility_labels(workspace, cfg, db_url)
+    drs = physician_labels(workspace, fac, cfg, db_url)
+    used = fac.attrs.get("findings", {})
+    say(f"findings: {used.get('ingested', 0)} ingested, {used.get('recorded', 0)} recorded through the service "
+        f"({used.get('recorded_replacing_ingested', 0)} of them correcting an ingested one, "
+        f"{used.get('on_saved_rounds', 0)} on saved rounds' picks)")
     rounds = build_rounds(workspace, fac, drs, window_months, seed, progress=say)
     all_rows = stack(rounds)
     if len(rounds) < 2:
         raise InputError(
             f"training needs at least 2 inspection rounds for a time-ordered backtest; found {len(rounds)}"
         )
-    return Examples(fac, rounds, facility_columns(), all_rows, input_fingerprint(Workspace(Path(workspace))))
+    return Examples(fac, rounds, facility_columns(), all_rows, input_fingerprint(Workspace(Path(workspace))),
+                    dict(used))
 
 
 def backtest(ex: Examples, params: dict[str, Any], seed: int, weighting: Weighting) -> tuple[list[Fold], float]:
@@ -234,6 +243,7 @@ def log_run(
             **run_params,
             "label_config": cfg.model_dump_json(),
             "n_features": len(ex.columns),
+            **{f"findings_{k}": v for k, v in ex.findings_used.items()},
             **{f"p_{k}": v for k, v in params.items()},
         }
     )
@@ -379,14 +389,16 @@ def train_workspace(
     label_config: LabelConfig | None = None,
     progress: Callable[[str], None] | None = None,
     params: dict[str, Any] | None = None,
+    db_url: str | None = None,
 ) -> TrainResult:
-    """Train, log, register; `params` fixes the LightGBM parameters (no tuning) when given."""
+    """Train, log, register; `params` fixes the LightGBM parameters (no tuning) when given; `db_url` is the
+    records database whose recorded findings join the ingested ones (default: the workspace's)."""
     if weighting not in ("none", "ipw"):
         raise InputError(f"--weighting must be one of: none, ipw; got {weighting!r}")
     cfg = label_config or LabelConfig()
     log = Log(progress)
     with log.timed("features"):
-        ex = examples(workspace, cfg, window_months, seed, log.say)
+        ex = examples(workspace, cfg, window_months, seed, log.say, db_url)
     rounds = ex.rounds
 
     tuned_params: dict[str, Any] = {}
@@ -459,6 +471,7 @@ def train_workspace(
         folds=folds,
         report=report,
         physician_cv_auc=dr_auc,
+        findings_used=ex.findings_used,
         trials=trials,
         default_objective=default_obj,
         seconds=log.seconds,

@@ -25,6 +25,7 @@ def run_train(
     weighting: str,
     label_config: LabelConfig,
     console: Console,
+    db_url: str | None = None,
 ) -> TrainResult:
     with console.status("training") as status:
         result = train_workspace(
@@ -38,6 +39,7 @@ def run_train(
             weighting=weighting,  # type: ignore[arg-type]
             label_config=label_config,
             progress=lambda m: status.update(f"training: {m}"),
+            db_url=db_url,
         )
     print_result(console, result)
     ws = Workspace(Path(workspace))
@@ -55,6 +57,7 @@ def run_train(
         "bundle": str(result.bundle),
         "n_examples": result.n_examples,
         "n_serious": result.n_serious,
+        "findings_used": result.findings_used,
         "rounds": result.rounds,
         "physician_auc_last_rounds": result.physician_cv_auc,
         "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
@@ -68,6 +71,11 @@ def print_result(console: Console, r: TrainResult) -> None:
         f"  examples: {r.n_examples} inspections in {len(r.rounds)} rounds ({r.n_serious} serious); "
         f"tuning: {r.trials} new trial(s), objective {r.objective:.3f} (defaults {r.default_objective:.3f})"
     )
+    used = r.findings_used
+    if used:
+        console.print(f"  findings: {used.get('ingested', 0)} ingested, {used.get('recorded', 0)} recorded through "
+                      f"the service ({used.get('recorded_replacing_ingested', 0)} correcting an ingested one, "
+                      f"{used.get('on_saved_rounds', 0)} on saved rounds)")  # fmt: skip
     for line in r.notes:
         if line.startswith("tuning"):
             console.print(f"  {line}")
