@@ -206,3 +206,11 @@ def test_ipw_uses_the_stored_pick_probabilities_of_a_saved_round() -> None:
                           "pick_probability": [1.0, 1.0, 1.0, 0.1]})  # fmt: skip
     w = ipw_for(train, [SimpleNamespace(batch="R1")], [], seed=0)  # type: ignore[list-item]
     assert np.allclose(w, np.array([1, 1, 1, 10]) / 3.25) and w[3] / w[0] == pytest.approx(10)
+
+
+def test_an_evaluation_with_no_scorable_round_is_empty_not_a_crash() -> None:
+    """Two rounds where the first has too few findings to train on leave no backtest fold (the campaign's
+    first round at demo scale): the report says nothing rather than failing the training."""
+    from training.evaluate import calibration, pooled
+
+    assert pooled([]) == {} and pooled([], selection="random") == {} and calibration([]) == {}

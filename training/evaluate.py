@@ -70,6 +70,8 @@ def _clean(value: object) -> object:
 
 def pooled(folds: list[Fold], selection: str | None = None, seed: int = 0) -> dict[str, dict[str, float]]:
     """The same labelled metrics over every held-out round's inspections together (optionally one selection)."""
+    if not folds:  # no round had enough findings before it to be scored: nothing to pool
+        return {}
     lab = pd.concat([f.labelled.assign(_k=f.k_labelled) for f in folds], ignore_index=True)
     if selection is not None:
         lab = lab[lab["selection"] == selection].reset_index(drop=True)
@@ -80,6 +82,8 @@ def pooled(folds: list[Fold], selection: str | None = None, seed: int = 0) -> di
 
 
 def calibration(folds: list[Fold]) -> dict[str, object]:
+    if not folds:
+        return {}
     lab = pd.concat([f.labelled for f in folds], ignore_index=True)
     y, p = lab["serious"].to_numpy(dtype=float), lab["p_serious"].to_numpy(dtype=float)
     return {
