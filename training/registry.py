@@ -107,6 +107,12 @@ def champion_params(client: MlflowClient, name: str = MODEL_NAME) -> tuple[str, 
     return str(mv.version), params, run.data.params.get("weighting", "none")
 
 
+def champion_fingerprint(client: MlflowClient, name: str = MODEL_NAME) -> str | None:
+    """The data fingerprint (run tag) of the findings and inputs the champion was fitted on."""
+    mv = champion_version(client, name)
+    return None if mv is None else client.get_run(mv.run_id).data.tags.get("data_fingerprint")
+
+
 def reserve_version(name: str = MODEL_NAME) -> tuple[str, str]:
     """(logged model id, version): the active run's model, registered before its files exist.
 

@@ -206,8 +206,18 @@ def examples(workspace: Path, cfg: LabelConfig, window_months: int, seed: int, s
         raise InputError(
             f"training needs at least 2 inspection rounds for a time-ordered backtest; found {len(rounds)}"
         )
-    return Examples(fac, rounds, facility_columns(), all_rows, input_fingerprint(Workspace(Path(workspace))),
-                    dict(used))
+    return Examples(fac, rounds, facility_columns(), all_rows, data_fingerprint(workspace, fac), dict(used))
+
+
+def data_fingerprint(workspace: Path, fac: pd.DataFrame) -> str:
+    """The workspace's inputs and every finding the labels were made of (recorded ones live outside the
+    workspace, so they are hashed here): what a model was fitted on."""
+    import hashlib
+
+    cols = ["insp_id", "batch", "as_of", "selection", "amount_recovered", "serious"]
+    rows = pd.util.hash_pandas_object(fac[cols].astype(str), index=False).to_numpy().tobytes()
+    inputs = input_fingerprint(Workspace(Path(workspace)))
+    return hashlib.sha256(inputs.encode() + b"|" + rows).hexdigest()
 
 
 def backtest(ex: Examples, params: dict[str, Any], seed: int, weighting: Weighting) -> tuple[list[Fold], float]:
@@ -359,15 +369,23 @@ def promote(
     score: float,
     champ_score: float | None,
     note: Callable[[str], None],
+    newer_data: bool = False,
 ) -> bool:
-    """The candidate replaces the champion when it beats it on the same backtest; tagged and noted either way."""
-    promoted = champ is None or (champ_score is not None and score > champ_score + 1e-12)
+    """The candidate replaces the champion when it beats it on the same backtest; tagged and noted either way.
+
+    The backtest compares procedures (parameters, weighting), refitted on the same rounds. When the
+    candidate's procedure is the champion's (a tie) but it was fitted on data the champion never saw
+    (`newer_data`: new findings, a new export), it takes over: the same procedure on more findings.
+    Without that, a bureau retraining with its usual parameters after every round would never see
+    its new findings reach the plan."""
+    tie = champ_score is not None and abs(score - champ_score) <= 1e-12
+    promoted = champ is None or (champ_score is not None and score > champ_score + 1e-12) or (tie and newer_data)
     mlflow.set_tag("promoted", str(promoted).lower())
     verdict = (
         "first model: champion"
         if champ is None
         else f"candidate {score:.4f} vs champion v{champ[0]} {champ_score:.4f} on the same backtest: "
-        + ("promoted" if promoted else "kept the champion")
+        + ("promoted" + (" (same procedure, newer data)" if tie else "") if promoted else "kept the champion")
     )
     mlflow.set_tag("promotion", verdict)
     note(verdict)
@@ -426,10 +444,12 @@ def train_workspace(
     client = registry.setup(Path(mlruns))
     champ = registry.champion_params(client)
     champ_score = None
+    newer_data = False
     if champ is not None:
         with log.timed("champion backtest"):
             _, cparams, cweight = champ
             champ_score = backtest(ex, cparams, seed, cweight)[1]
+        newer_data = registry.champion_fingerprint(client) != ex.fingerprint
 
     with log.timed("final fit"):
         final = final_fit(ex, lgbm_params, seed, weighting)
@@ -453,7 +473,7 @@ def train_workspace(
         except BaseException:
             registry.discard_version(client, model_id, version)
             raise
-        promoted = promote(client, models_dir, bundle, version, champ, score, champ_score, log.note)
+        promoted = promote(client, models_dir, bundle, version, champ, score, champ_score, log.note, newer_data)
     log.seconds["total"] = time.perf_counter() - log.start
     return TrainResult(
         version=version,
