@@ -186,11 +186,22 @@ def _selection(pick: str) -> str:
     return SELECTION_OF_PICK[pick]
 
 
-def _rules_round(prov: Any, ws: Path, m: int, capacity: int, timer: _Timer) -> list[str]:
-    """The top `capacity` facilities by rule-hit amount in the snapshot as of m."""
+def _excluded(seen: list[dict], as_of: date) -> set[str]:
+    """The facilities a plan as of `as_of` may not pick, by the planner's own defaults (serving.plan)."""
+    from serving.plan import exclusion_sets
+    from serving.schemas import PlanRequest
+
+    req = PlanRequest()
+    recent, clean = exclusion_sets(pd.DataFrame(seen), as_of, req.exclude_days, req.clean_cooldown_days)
+    return recent | clean
+
+
+def _rules_round(prov: Any, ws: Path, m: int, capacity: int, timer: _Timer, skip: set[str]) -> list[str]:
+    """The top `capacity` facilities by rule-hit amount in the snapshot as of m, none of `skip`."""
     timer("ingest", _ingest, prov, ws, m)
     snap = timer("snapshot", _snapshot, ws, m)
     fac = pd.read_parquet(snap / "facility.parquet", columns=["fixmedins_code", "rule_hit_amount"])
+    fac = fac[~fac["fixmedins_code"].isin(skip)]
     fac = fac.sort_values(["rule_hit_amount", "fixmedins_code"], ascending=[False, True], kind="mergesort")
     return fac["fixmedins_code"].head(capacity).tolist()
 
@@ -212,9 +223,10 @@ def run_policy(label: str, policy: str, share: float, out: Path, seed: int, scal
         if history_rounds + rounds > len(months):
             raise ValueError(f"{history_rounds} historical + {rounds} campaign rounds exceed the province's "
                              f"{len(months)} round months")  # fmt: skip
+        seen: list[dict] = []  # every finding of this province so far: what the exclusions read
         for m in months[:history_rounds]:
             prov.advance(m)
-            prov.inspect(m, prov.historical(m))
+            seen += prov.inspect(m, prov.historical(m))[0]
         if policy in ("feijian", "rules"):
             ensure_demo_key(ws)
             db = open_records(ws)
@@ -227,15 +239,20 @@ def run_policy(label: str, policy: str, share: float, out: Path, seed: int, scal
                 if policy == "feijian":
                     rows, extra = _feijian_round(prov, ws, run, db, m, k, k_cap, share, seed, timer)
                 else:
+                    # the baselines obey feijian's exclusions (inspected within 180 days, found clean within
+                    # 365), so no policy earns by inspecting the same facility every quarter; the
+                    # historical selection keeps the bureau's own rule (not within 6 months)
+                    skip = _excluded(seen, _month_day(m))
                     if policy == "rules":
-                        picks = [(c, "targeted") for c in _rules_round(prov, ws, m, k_cap, timer)]
+                        picks = [(c, "targeted") for c in _rules_round(prov, ws, m, k_cap, timer, skip)]
                     elif policy == "historical":
                         picks = prov.historical(m)
                     elif policy == "random":
-                        picks = prov.random(m, k_cap, seed=seed * 1000 + k)
+                        picks = prov.random(m, k_cap, seed=seed * 1000 + k, exclude=skip)
                     else:
-                        picks = prov.oracle(m, k_cap)
+                        picks = prov.oracle(m, k_cap, exclude=skip)
                     rows, _ = timer("inspect", prov.inspect, m, picks)
+                seen += rows
                 taken = _taken(prov, [r["fixmedins_code"] for r in rows], m)
                 r = _summary(rows, taken, label, k, _month_day(m), time.perf_counter() - t0, timer.steps)
                 for name in ("round_id", "model_version", "examples", "recorded_used", "promoted"):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -193,17 +193,19 @@ class Province:
         """The bureau's selection (tip-offs, crude indicators, random), as `simulate` makes it."""
         return [(self.world.fac.code[i], how) for i, how in self._historical(m)[0]]
 
-    def oracle(self, m: int, k: int) -> list[Pick]:
-        """The k open facilities that took the most (truth) in the 12 months before m."""
+    def oracle(self, m: int, k: int, exclude: Collection[str] = ()) -> list[Pick]:
+        """The k open facilities that took the most (truth) in the 12 months before m; `exclude` are
+        not eligible (e.g. inspected lately: the same exclusions as the policy it is compared with)."""
         self._round_month(m)
-        taken = np.where(self._open_at(m), self.state.taken[:, max(0, m - 12):m, 1:].sum(axis=(1, 2)), -np.inf)
-        order = np.argsort(-taken, kind="stable")[: min(_count(k), int(self._open_at(m).sum()))]
+        ok = self._open_at(m) & ~self._codes_in(exclude)
+        taken = np.where(ok, self.state.taken[:, max(0, m - 12):m, 1:].sum(axis=(1, 2)), -np.inf)
+        order = np.argsort(-taken, kind="stable")[: min(_count(k), int(ok.sum()))]
         return [(self.world.fac.code[i], "targeted") for i in order]
 
-    def random(self, m: int, k: int, seed: int = 0) -> list[Pick]:
-        """k open facilities drawn uniformly (a generator of seed and m)."""
+    def random(self, m: int, k: int, seed: int = 0, exclude: Collection[str] = ()) -> list[Pick]:
+        """k open facilities drawn uniformly (a generator of seed and m), none of `exclude`."""
         self._round_month(m)
-        pool = np.flatnonzero(self._open_at(m))
+        pool = np.flatnonzero(self._open_at(m) & ~self._codes_in(exclude))
         idx = np.random.default_rng([seed, m]).choice(pool, size=min(_count(k), len(pool)), replace=False)
         return [(self.world.fac.code[i], "random") for i in idx]
 
@@ -270,6 +272,13 @@ class Province:
             raise InputError(f"round month {m} ({month_label(m)}): the province is already at "
                              f"{month_label(self.month)}; a round can only be planned on the month reached")
         self._settled()
+
+    def _codes_in(self, codes: Collection[str]) -> np.ndarray:
+        mask = np.zeros(self.world.fac.n, dtype=bool)
+        for c in codes:
+            if c in self._index:
+                mask[self._index[c]] = True
+        return mask
 
     def _open_at(self, m: int) -> np.ndarray:
         return self.world.fac.begin_day < month_first_day(m)

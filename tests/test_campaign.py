@@ -137,6 +137,10 @@ def test_oracle_picks_took_more_than_random_picks(tmp_path: Path) -> None:
         assert oracle > max(randoms) and oracle > 0
         assert len(set(map(tuple, (p.random(18, 5, seed=s) for s in range(5))))) > 1
         assert p.random(18, 5, seed=1) == p.random(18, 5, seed=1)
+        # what a policy may not pick (inspected lately) the choosers do not pick either
+        top = [c for c, _ in p.oracle(18, 5)]
+        assert [c for c, _ in p.oracle(18, 3, exclude=top[:2])] == top[2:5]
+        assert not set(top) & {c for c, _ in p.random(18, 20, seed=2, exclude=top)}
 
 
 def test_taken_is_the_truth_of_the_period(tmp_path: Path) -> None:

@@ -493,6 +493,65 @@ def test_page_saves_a_round_and_a_supervisor_records_a_finding_on_its_pick(live:
     _drop_finding(served, "PAGE-ROUND-1")
 
 
+def test_findings_recorded_through_the_service_reach_the_next_training(
+    client: object, served: Served, tmp_path: Path
+) -> None:
+    """The loop, through the API: a planner saves a round, a supervisor records its findings, and the
+    next training (on a copy of the workspace) has them as examples of that round, labelled as
+    recorded, and fits a different model because of them."""
+    import shutil
+    from datetime import date, timedelta
+
+    import numpy as np
+
+    from records.db import default_url
+    from training.bundle import Bundle
+    from training.labels import facility_labels
+    from training.train import train_workspace
+
+    saved = client.post("/api/rounds", json={"capacity": 8, "exploration_share": 0.5, "seed": 21},  # type: ignore[attr-defined]
+                        headers=_auth(served, "planner"))  # fmt: skip
+    assert saved.status_code == 200, saved.text
+    rnd = saved.json()
+    visit = (date.fromisoformat(rnd["as_of"]) + timedelta(days=20)).isoformat()
+    sup = _auth(served, "supervisor")
+    ids = []
+    for p in rnd["picks"]:
+        serious = p["rank"] % 2 == 1
+        body = {"insp_id": f"LOOP-{p['rank']}", "round_id": rnd["round_id"], "rank": p["rank"], "insp_date": visit,
+                "amount_involved": 120_000.0 if serious else 0.0, "amount_recovered": 90_000.0 if serious else 0.0,
+                "agreement_action": "suspend" if serious else "none"}  # fmt: skip
+        r = client.post("/api/findings", json=body, headers=sup)  # type: ignore[attr-defined]
+        assert r.status_code == 200, r.text
+        ids.append(body["insp_id"])
+    ws = served.trained.province.workspace
+    url = default_url(ws)
+    try:
+        copy = tmp_path / "workspace"
+        shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("feijian.db*", "audit"))
+        lab = facility_labels(copy, db_url=url).set_index("insp_id")
+        assert set(ids) <= set(lab.index)
+        mine = lab.loc[ids]
+        assert (mine["batch"] == rnd["round_id"]).all() and (mine["source"] == "recorded").all()
+        assert (mine["as_of"] == date.fromisoformat(rnd["as_of"])).all()
+        assert mine["serious"].tolist() == [1, 0] * 4
+        before = train_workspace(copy, tmp_path / "m0", tmp_path / "b0", n_trials=0, seed=0,
+                                 db_url=f"sqlite:///{tmp_path / 'no-records.db'}")  # fmt: skip
+        after = train_workspace(copy, tmp_path / "m1", tmp_path / "b1", n_trials=0, seed=0, db_url=url)
+        assert before.findings_used["recorded"] == 0 and after.findings_used["recorded"] >= len(ids)
+        assert after.n_examples >= before.n_examples + len(ids) and rnd["round_id"] in after.rounds
+        import pandas as pd
+
+        frame = pd.read_parquet(sorted((copy / "features").glob("*/facility.parquet"))[-1])
+        a, b = (Bundle.load(t.bundle) for t in (before, after))
+        pa = a.predict_frame(a.facility_context(frame))["p_serious"].to_numpy()
+        pb = b.predict_frame(b.facility_context(frame))["p_serious"].to_numpy()
+        assert not np.allclose(pa, pb)  # the recorded findings changed the model
+    finally:
+        for i in ids:
+            _drop_finding(served, i)
+
+
 def test_downloads_follow_roles(client: object, served: Served) -> None:
     code = _code(client, served)
     cases = [
