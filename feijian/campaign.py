@@ -58,6 +58,7 @@ class RoundResult:
     examples: int | None = None  # training examples of the model that planned the round
     recorded_used: int | None = None  # of which findings recorded in earlier campaign rounds
     promoted: bool | None = None
+    best_taken: float | None = None  # the oracle's pick in this policy's own province, same exclusions
 
 
 def policy_names(policies: list[str], shares: list[float]) -> list[tuple[str, str, float]]:
@@ -236,13 +237,17 @@ def run_policy(label: str, policy: str, share: float, out: Path, seed: int, scal
                 timer = _Timer()
                 timer("simulate", prov.advance, m)
                 extra: dict[str, Any] = {}
+                # the yardstick in this policy's own province: what the best `k_cap` facilities took,
+                # under the same exclusions (the oracle policy's own run drifts apart after round 1,
+                # since its serious findings deter different facilities)
+                skip = _excluded(seen, _month_day(m))
+                best = _taken(prov, [c for c, _ in prov.oracle(m, k_cap, exclude=skip)], m)
                 if policy == "feijian":
                     rows, extra = _feijian_round(prov, ws, run, db, m, k, k_cap, share, seed, timer)
                 else:
                     # the baselines obey feijian's exclusions (inspected within 180 days, found clean within
                     # 365), so no policy earns by inspecting the same facility every quarter; the
                     # historical selection keeps the bureau's own rule (not within 6 months)
-                    skip = _excluded(seen, _month_day(m))
                     if policy == "rules":
                         picks = [(c, "targeted") for c in _rules_round(prov, ws, m, k_cap, timer, skip)]
                     elif policy == "historical":
@@ -257,6 +262,7 @@ def run_policy(label: str, policy: str, share: float, out: Path, seed: int, scal
                 r = _summary(rows, taken, label, k, _month_day(m), time.perf_counter() - t0, timer.steps)
                 for name in ("round_id", "model_version", "examples", "recorded_used", "promoted"):
                     setattr(r, name, extra.get(name))
+                r.best_taken = round(best, 2)
                 results.append(r)
                 console.print(f"  {label:<16} round {k} ({r.as_of}): {r.n_inspected} inspected, true taken "
                               f"{r.taken_true:,.0f}, recovered {r.recovered:,.0f}, serious {r.serious_rate:.0%}, "
@@ -282,6 +288,9 @@ def cumulative(results: list[RoundResult]) -> dict[str, dict[str, Any]]:
             "serious_rate": float(g["serious_rate"].mean()),
             "no_finding_rate": float(g["no_finding_rate"].mean()),
         }
+        if g["best_taken"].notna().all() and g["best_taken"].sum() > 0:
+            entry["share_of_best"] = float(g["taken_true"].sum() / g["best_taken"].sum())
+            entry["per_round_share_of_best"] = (g["taken_true"] / g["best_taken"]).round(4).tolist()
         if oracle is not None and oracle.sum() > 0:
             entry["share_of_oracle"] = float(g["taken_true"].sum() / oracle.sum())
             entry["per_round_share_of_oracle"] = (g.set_index("round")["taken_true"] / oracle).round(4).tolist()

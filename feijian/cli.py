@@ -403,9 +403,11 @@ def campaign(
     report = run_campaign(out, seed=seed, scale=scale, evasion=evasion, rounds=rounds, history_rounds=history_rounds,
                           capacity=capacity, policies=policy, shares=exploration_share, console=console)  # fmt: skip
     for name, entry in report["policies"].items():
-        share = entry.get("share_of_oracle")
+        share, best = entry.get("share_of_oracle"), entry.get("share_of_best")
         console.print(f"  {name:<16} true taken {entry['taken_true']:>14,.0f}   recovered {entry['recovered']:>12,.0f}"
-                      + (f"   {share:.1%} of the oracle" if share is not None else ""), highlight=False)
+                      + (f"   {share:.1%} of the oracle" if share is not None else "")
+                      + (f"   {best:.1%} of the best in its own province" if best is not None else ""),
+                      highlight=False)  # fmt: skip
     console.print(f"  report: {out / 'campaign.html'} · {out / 'campaign.json'} · {report['seconds']:.0f} s")
 
 

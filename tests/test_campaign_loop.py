@@ -51,7 +51,9 @@ def test_two_round_campaign_saves_rounds_records_findings_and_retrains_on_them(t
     assert not set(ingested["insp_id"]) & set(insp["insp_id"])
     assert (tmp_path / "a" / "campaign.html").stat().st_size > 10_000
     oracle = report["policies"]["oracle"]
-    assert oracle["share_of_oracle"] == 1.0
+    assert oracle["share_of_oracle"] == 1.0 and oracle["share_of_best"] == 1.0
+    # the per-round yardstick in feijian's own province: the best 10 under the same exclusions
+    assert all(0 < r["taken_true"] <= r["best_taken"] + 0.01 for r in table)
 
     again = _campaign(tmp_path / "b", rounds=1)  # the same seed and policy give the same first round
     strip = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "steps")}  # noqa: E731
