@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import hypothesis
@@ -410,15 +411,8 @@ def test_page_plans_a_round_and_opens_an_explanation(live: str, served: Served, 
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             console: list[str] = []
             page.on("console", lambda msg: console.append(msg.text))
-            page.goto(live + "/ui/")
             assert "frame-ancestors 'none'" in page.request.get(live + "/ui/").headers["content-security-policy"]
-            page.fill("#token", served.tokens["planner"])
-            page.click("#save-token")
-            # locators, not wait_for_function: its string predicates are eval()ed, which the page's CSP forbids
-            page.wait_for_selector("#info:has-text('模型')", timeout=30_000)
-            page.fill("#capacity", "6")
-            page.click("#plan-btn")
-            page.locator("#plan-table tbody tr").nth(5).wait_for(timeout=30_000)
+            _plan_on_page(page, live, served.tokens["planner"], 6)
             assert page.locator("#plan-table tbody tr").count() == 6
             assert "预期追回合计" in page.text_content("#plan-summary")
             page.click("#plan-table tbody tr:first-child")
@@ -430,6 +424,18 @@ def test_page_plans_a_round_and_opens_an_explanation(live: str, served: Served, 
             assert (tmp_path / "page.png").stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def _plan_on_page(page: Any, live: str, token: str, capacity: int) -> None:
+    """Sign in on the page with `token` and plan a round of `capacity`, waiting for its rows."""
+    page.goto(live + "/ui/")
+    page.fill("#token", token)
+    page.click("#save-token")
+    # locators, not wait_for_function: its string predicates are eval()ed, which the page's CSP forbids
+    page.wait_for_selector("#info:has-text('模型')", timeout=30_000)
+    page.fill("#capacity", str(capacity))
+    page.click("#plan-btn")
+    page.locator("#plan-table tbody tr").nth(capacity - 1).wait_for(timeout=30_000)
 
 
 def test_page_saves_a_round_and_a_supervisor_records_a_finding_on_its_pick(live: str, served: Served) -> None:
@@ -446,13 +452,7 @@ def test_page_saves_a_round_and_a_supervisor_records_a_finding_on_its_pick(live:
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.on("dialog", lambda d: d.accept())
-            page.goto(live + "/ui/")
-            page.fill("#token", served.tokens["planner"])
-            page.click("#save-token")
-            page.wait_for_selector("#info:has-text('模型')", timeout=30_000)
-            page.fill("#capacity", "4")
-            page.click("#plan-btn")
-            page.locator("#plan-table tbody tr").nth(3).wait_for(timeout=30_000)
+            _plan_on_page(page, live, served.tokens["planner"], 4)
             page.click("#save-round")
             page.wait_for_selector("#round-status:has-text('已保存为检查批次')", timeout=30_000)
             round_id = page.text_content("#round-status").split("检查批次 ")[1].split("（")[0]
