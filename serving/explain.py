@@ -28,11 +28,13 @@ from feijian.errors import InputError
 from feijian.jsonsafe import jsonable
 from serving.sources import facility_names, identity_zh, inspections_before
 from training.bundle import Bundle
+from training.calibration_check import interval_text
 from training.dataset import column_label, read_meta
+from training.physician_rank import EXPOSURE, P_RISK_MEANING_ZH, PHYSICIAN_RANKING_ZH, physician_exposure
 
 __all__ = ["DeclarationMismatchError", "Explainer", "UnknownTargetError"]
 
-DOC_COLUMNS = ["dr_code", "dept", "p_risk", "risk_percentile", "dr_rule_hit_amount", "dr_amount"]
+DOC_COLUMNS = ["dr_code", "dept", EXPOSURE, "p_risk", "risk_percentile", "dr_rule_hit_amount", "dr_amount"]
 
 
 def _positions_by_code(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -99,6 +101,8 @@ class Explainer:
             cb.write_cache(folder, stamp, fac, dr)
         else:
             fac, dr = cached
+        facility_p = pd.Series(fac["p_serious"].to_numpy(), index=fac["fixmedins_code"].astype(str))
+        dr = dr.assign(**{EXPOSURE: physician_exposure(dr, facility_p)})
         return cls(
             workspace=workspace,
             bundle=bundle,
@@ -233,14 +237,14 @@ class Explainer:
     @cached_property
     def _physician_ranking(self) -> pd.DataFrame:
         d = self.physicians.frame
-        out = d[["dr_code", "fixmedins_code", "dept", "p_risk", "risk_percentile"]].copy()
+        out = d[["dr_code", "fixmedins_code", "dept", EXPOSURE, "p_risk", "risk_percentile"]].copy()
         out["top_reasons"] = self.physicians.top_reasons(3)
         out = out.merge(
             self.facilities.frame[["fixmedins_code", "admdvs", "fixmedins_type", "hosp_lv", "ownership"]],
             on="fixmedins_code",
             how="left",
         )
-        out = out.sort_values("p_risk", ascending=False, kind="mergesort").reset_index(drop=True)
+        out = out.sort_values([EXPOSURE, "p_risk"], ascending=False, kind="mergesort").reset_index(drop=True)
         out.attrs.update(self.provenance())
         return out
 
@@ -282,8 +286,9 @@ class Explainer:
         for r in reasons:
             r["evidence"] = pick_kinds(linked, theme_of(r["feature"]).kinds)
         docs = self.physicians.frame.iloc[self._physician_rows().get(str(code), [])]
-        docs = docs.sort_values(["p_risk", "dr_rule_hit_amount"], ascending=False, na_position="last")
+        docs = docs.sort_values([EXPOSURE, "p_risk"], ascending=False, na_position="last", kind="mergesort")
         insp = self.inspections()
+        label, basis = interval_text(self.bundle.calibration.get("recovery"))
         return jsonable(
             {
                 **self.provenance(),
@@ -293,8 +298,10 @@ class Explainer:
                     "percentile": row["risk_percentile"],
                     "amount_if_serious": row["amount_if_serious"],
                     "expected_recovery": row["expected_recovery"],
+                    "p_serious_interval": [row["p_low"], row["p_high"]],
                     "expected_recovery_interval": [row["recovery_low"], row["recovery_high"]],
-                    "interval_basis": "风险概率取相邻校准区间的上下限 × 严重问题预计追回金额",
+                    "interval_label": label,
+                    "interval_basis": basis,
                 },
                 "bias": float(row[cb.SHAP_PREFIX + cb.BIAS]),
                 "contributions": self._contributions(lv, row, values),
@@ -304,6 +311,7 @@ class Explainer:
                     {
                         "dr_code": d.dr_code,
                         "dept": d.dept,
+                        "exposure": getattr(d, EXPOSURE),
                         "p_risk": d.p_risk,
                         "risk_percentile": d.risk_percentile,
                         "rule_hit_amount": d.dr_rule_hit_amount,
@@ -311,6 +319,8 @@ class Explainer:
                     }
                     for d in docs[DOC_COLUMNS].itertuples()
                 ],
+                "physician_ranking_zh": PHYSICIAN_RANKING_ZH,
+                "p_risk_meaning_zh": P_RISK_MEANING_ZH,
                 "inspections": insp[insp["fixmedins_code"] == str(code)].to_dict("records"),
                 "rule_severity_zh": SEVERITY_ZH,
             }
@@ -332,7 +342,13 @@ class Explainer:
             {
                 **self.provenance(),
                 "target": {"dr_code": row["dr_code"], "fixmedins_code": row["fixmedins_code"], "dept": row["dept"]},
-                "risk": {"p_risk": row["p_risk"], "percentile": row["risk_percentile"]},
+                "risk": {
+                    "p_risk": row["p_risk"],
+                    "percentile": row["risk_percentile"],
+                    "exposure": row[EXPOSURE],
+                    "meaning_zh": P_RISK_MEANING_ZH,
+                    "ranking_zh": PHYSICIAN_RANKING_ZH,
+                },
                 "contributions": self._contributions(lv, row, values) if lv.has_shap else [],
                 "reasons": reasons,
                 "evidence_summary": linked,

@@ -24,13 +24,14 @@ import pandas as pd
 
 from feijian.errors import InputError
 from serving.schemas import MAX_CAPACITY, PlanLevel, PlanRequest
+from training.physician_rank import EXPOSURE
 
 # The request model declares the planning defaults; plan_round's keywords take them from it.
 _DEFAULT = PlanRequest()
 FACILITY_COLUMNS = ["rank", "fixmedins_code", "name", "admdvs", "fixmedins_type", "hosp_lv", "ownership",
                     "p_serious", "expected_recovery", "pick", "pick_probability", "top_reasons"]  # fmt: skip
-PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "dept", "admdvs", "p_risk", "pick", "pick_probability",
-                     "top_reasons"]  # fmt: skip
+PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "dept", "admdvs", EXPOSURE, "p_risk", "pick",
+                     "pick_probability", "top_reasons"]  # fmt: skip
 PROBABILITY_DRAWS = 4_000  # replays of the exploration draw that estimate pick probabilities under region caps
 EXCLUSION_ZH = {
     "filtered": "不符合筛选条件",
@@ -120,7 +121,7 @@ def _check(scored: pd.DataFrame, capacity: Any, share: float, level: str, exclud
         raise PlanInputError(f"exploration_share must be between 0 and 0.5; got {share!r}")
     if exclude_days < 0 or cooldown < 0:
         raise PlanInputError(f"exclude_days and clean_cooldown_days must be ≥ 0; got {exclude_days}, {cooldown}")
-    need = ["fixmedins_code", "expected_recovery"] if level == "facility" else ["dr_code", "fixmedins_code", "p_risk"]
+    need = ["fixmedins_code", "expected_recovery"] if level == "facility" else ["dr_code", "fixmedins_code", EXPOSURE]
     missing = [c for c in need if c not in scored.columns]
     if missing:
         raise PlanInputError(f"scored table lacks column(s) {missing} needed for a {level} plan")
@@ -212,7 +213,7 @@ def plan_round(
     caps = {str(k): int(v) for k, v in (region_caps or {}).items()}
     if any(v < 0 for v in caps.values()):
         raise PlanInputError(f"region caps must be ≥ 0; got {caps}")
-    score_col = "expected_recovery" if level == "facility" else "p_risk"
+    score_col = "expected_recovery" if level == "facility" else EXPOSURE
     key = "fixmedins_code" if level == "facility" else "dr_code"
     frame = scored.reset_index(drop=True)
     keep = (

@@ -106,7 +106,9 @@ def test_history_stops_at_as_of_and_physicians_are_ranked(explainer: Explainer) 
     assert h["amount_recovered"] == 90_000
     docs = explainer.explain("B01")["physicians"]
     assert [d["dr_code"] for d in docs] and sorted(d["dr_code"] for d in docs) == ["B01D1", "B01D2"]
-    assert docs[0]["p_risk"] >= docs[-1]["p_risk"]
+    assert docs[0]["exposure"] >= docs[-1]["exposure"]  # ranked by exposure: facility risk × billing
+    p_fac = explainer.explain("B01")["risk"]["p_serious"]
+    assert all(d["exposure"] == pytest.approx(p_fac * d["amount"]) for d in docs)
     p = explainer.explain_physician("B01D2")
     assert p["risk"]["p_risk"] is not None
     assert "R-ZY-01" in {e["rule_id"] for e in p["evidence_summary"]}

@@ -90,13 +90,14 @@ def test_fewer_eligible_than_capacity() -> None:
     assert len(plan.targets) == 6 and plan.meta["n_eligible"] == 6
 
 
-def test_physician_level_ranks_by_risk() -> None:
+def test_physician_level_ranks_by_exposure_not_by_the_points_probability() -> None:
     docs = pd.DataFrame(
-        {"dr_code": ["D1", "D2", "D3"], "fixmedins_code": ["F000", "F005", "F006"], "dept": "内科",
-         "admdvs": "330101", "p_risk": [0.9, 0.5, 0.7], "top_reasons": [[], [], []]}
+        {"dr_code": ["D1", "D2", "D3", "D4"], "fixmedins_code": ["F000", "F005", "F006", "F007"], "dept": "内科",
+         "admdvs": "330101", "p_risk": [0.9, 0.5, 0.7, 0.01], "dr_exposure": [9e5, 2e4, 1e4, 5e4],
+         "top_reasons": [[], [], [], []]}
     )  # fmt: skip
     t = plan_round(docs, inspections(), AS_OF, 5, level="physician", exploration_share=0.0).targets
-    assert list(t["dr_code"]) == ["D3", "D2"]  # D1's facility was inspected 30 days ago
+    assert list(t["dr_code"]) == ["D4", "D2", "D3"]  # D1's facility was inspected 30 days ago
 
 
 @pytest.mark.parametrize(
@@ -132,7 +133,8 @@ def test_records_are_the_targets_as_json(level: str) -> None:
     """The API answers with `records()`, reports read `targets`: the same picks, values and columns."""
     table = scored()
     if level == "physician":
-        table = table.assign(dr_code=[f"D{i:03d}" for i in range(len(table))], dept="内科", p_risk=table["p_serious"])
+        table = table.assign(dr_code=[f"D{i:03d}" for i in range(len(table))], dept="内科", p_risk=table["p_serious"],
+                             dr_exposure=table["expected_recovery"])
     plan = plan_round(table, inspections(), AS_OF, 12, exploration_share=0.25, seed=5, level=level,
                       region_caps={"330102": 3})  # fmt: skip
     frame = frame_records(plan.targets)

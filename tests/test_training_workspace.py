@@ -118,6 +118,40 @@ def test_evaluate_writes_the_contract(trained: Trained) -> None:
     assert not saved["rounds"][-1]["used_for_tuning"]
     assert report["improper_payment"]["n_random"] > 0
     assert (trained.province.workspace / "reports" / "evaluation.html").read_text(encoding="utf-8").count("<tr>") > 3
+    # calibration chosen among the smooth methods on the backtest, every method scored beside it
+    cal = saved["calibration"]
+    assert cal["method"] in ("platt", "beta") and set(cal["methods"]) == {"platt", "beta", "isotonic"}
+    assert cal["methods"][cal["method"]]["all"]["above_supported"] == 0
+    assert cal["methods"]["isotonic"]["all"]["max_p"] > cal["methods"][cal["method"]]["all"]["max_p"]
+    iv = saved["recovery_interval"]
+    assert iv["level"] == 0.9 and 0.0 <= iv["coverage_leave_one_round_out"] <= 1.0
+    assert all(b["low_ratio"] <= 1.0 <= b["high_ratio"] for b in iv["bands"])
+    # physicians ranked against the truth, per round, beside their rule hits and random
+    (last,) = saved["physicians"][-1:]
+    assert {"exposure", "rule_hits", "random", "oracle"} <= set(last)
+    for k in (25, 50, 100):
+        assert 0.0 <= last["exposure"][f"oracle_share_at_{k}"] <= 1.0
+        assert last["random"][f"oracle_share_at_{k}"] < last["exposure"][f"oracle_share_at_{k}"]
+
+
+def test_the_champion_reads_as_a_supervisor_would(trained: Trained) -> None:
+    """Smooth risks below the supported ceiling, their intervals around them, physicians on their own scale."""
+    from serving.reports.render import pct
+    from training.bundle import Bundle, champion_path
+    from training.calibration import Calibrator
+
+    bundle = Bundle.load(champion_path(trained.models))
+    snap = trained.result.rounds and trained.province.workspace / "features"
+    latest = sorted(p for p in snap.iterdir() if (p / "facility.parquet").is_file())[-1]
+    fac = bundle.facility_context(pd.read_parquet(latest / "facility.parquet"))
+    s = bundle.score_facilities(fac)
+    cal = Calibrator.from_json(bundle.calibration["facility"])
+    assert cal.kind in ("platt", "beta") and s["p_serious"].max() < cal.hi < 1.0
+    shown = s["p_serious"].map(pct)  # as the page and the reports print it
+    assert shown.value_counts().iloc[0] <= max(2, 0.05 * len(s))  # no step shared by many facilities
+    assert (s["p_low"] <= s["p_serious"]).all() and (s["p_serious"] <= s["p_high"]).all()
+    assert (s["recovery_low"] <= s["expected_recovery"]).all()
+    assert (s["expected_recovery"] <= s["recovery_high"]).all()
 
 
 def test_tuning_is_decided_on_an_inner_hold_out(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> None:

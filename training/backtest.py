@@ -50,16 +50,23 @@ class Fold:
     pos_train: int
     candidates: pd.DataFrame  # every candidate: fixmedins_code, scores per ranker, inspected
     labelled: pd.DataFrame  # the round's inspections: labels, selection, scores per ranker
+    # the fold risk model's out-of-fold raw scores, labels and weights: what any calibrator is fitted on
+    oof: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
 
     @property
     def k_labelled(self) -> int:
         return max(1, math.ceil(len(self.labelled) / 3))
 
 
-def ranker_scores(frame: pd.DataFrame, scored: pd.DataFrame, inspected: pd.Series) -> pd.DataFrame:
-    """One column per ranker (higher = inspect first); 'random' is handled by expectation, not a draw."""
+def ranker_scores(frame: pd.DataFrame, scored: pd.DataFrame, inspected: pd.Series, raw: np.ndarray) -> pd.DataFrame:
+    """One column per ranker (higher = inspect first); 'random' is handled by expectation, not a draw.
+
+    The model's parts ride along (raw margin, amount if serious) so that a fold can be recalibrated
+    without its features (training.calibration_check)."""
     return pd.DataFrame(
         {
+            "raw_serious": raw,
+            "amount_if_serious": scored["amount_if_serious"].to_numpy(),
             "p_serious": scored["p_serious"].to_numpy(),
             "model": scored["expected_recovery"].to_numpy(),
             "rule_hits": frame["rule_hit_amount"].fillna(0).to_numpy(dtype=float),
@@ -129,7 +136,7 @@ def run_backtest(
             continue  # too few findings before this round to train on: the fold is skipped, not faked
         cand = test.candidates
         inspected = cand["fixmedins_code"].isin(test.labelled["fixmedins_code"])
-        scores = ranker_scores(cand, model.predict_frame(cand), inspected)
+        scores = ranker_scores(cand, model.predict_frame(cand), inspected, model.raw_score(cand))
         candidates = pd.concat(
             [cand[["fixmedins_code", "admdvs", "fixmedins_type", "hosp_lv", "fund_pay"]], scores], axis=1
         ).assign(inspected=inspected.to_numpy())
@@ -143,6 +150,7 @@ def run_backtest(
             pos_train=int(train["serious"].sum()),
             candidates=candidates,
             labelled=labelled,
+            oof=(model.risk_.oof_raw_, model.risk_.oof_y_, model.risk_.oof_w_),
         )
         out.append(fold)
         if on_fold is not None:

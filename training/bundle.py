@@ -4,7 +4,8 @@ models/<name>/v<version>/
   facility_risk.txt        LightGBM booster, P(serious) margin
   facility_amount.txt      LightGBM booster, amount if serious (absent when too few serious findings)
   physician_risk.txt       LightGBM booster for physicians (absent when too few physician labels)
-  calibration.json         isotonic steps (or Platt coefficients) per risk model
+  calibration.json         the calibration map per risk model (training.calibration), and the expected
+                           recovery's conformal interval measured on the backtest (training.calibration_check)
   features.json            model columns in order, their Chinese labels, declaration version
   context.json             the recipe of the model's context columns (training.context): type codes,
                            the anomaly forest's columns, trees, sample size, clip and training seed
@@ -38,49 +39,25 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from feijian.errors import InputError, NotReadyError
+from training.calibration import Calibrator
+from training.calibration_check import interval_for
 from training.context import context_spec, facility_context, physician_context
-from training.model import RiskModel, blend, expected_recovery
+from training.model import RiskModel, calibrated, expected_recovery
 from training.target_model import TargetModel
 
 CHAMPION_FILE = "champion.json"
 FORMAT_VERSION = 1
 
 
-def _calibration(model: RiskModel) -> dict[str, Any]:
-    if model.calibration == "isotonic":
-        cal = model.calibrator_
-        return {"kind": "isotonic", "x": cal.X_thresholds_.tolist(), "y": cal.y_thresholds_.tolist()}
-    lr = model.calibrator_
-    return {"kind": "sigmoid", "coef": float(lr.coef_[0][0]), "intercept": float(lr.intercept_[0])}
-
-
 def _calibrate(raw: np.ndarray, cal: dict[str, Any]) -> np.ndarray:
-    if cal["kind"] == "isotonic":
-        p = np.interp(raw, np.asarray(cal["x"]), np.asarray(cal["y"]))
-    else:
-        p = expit(cal["coef"] * raw + cal["intercept"])
-    return blend(p, raw)
+    return calibrated(Calibrator.from_json(cal), raw)
 
 
-def probability_band(raw: np.ndarray, cal: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The probabilities of the neighbouring calibration steps around each raw score.
-
-    Isotonic calibration maps a raw score onto a reliability step; the steps either side bound what
-    the calibrated probability would be had the score moved by one step — the resolution of the
-    estimate. For Platt (sigmoid) calibration, half a logit either side.
-    """
-    if cal["kind"] == "isotonic":
-        x, y = np.asarray(cal["x"]), np.asarray(cal["y"])
-        j = np.searchsorted(x, raw, side="right")
-        lo = y[np.clip(j - 2, 0, len(y) - 1)]
-        hi = y[np.clip(j, 0, len(y) - 1)]
-    else:
-        lo = expit(cal["coef"] * (raw - 0.5) + cal["intercept"])
-        hi = expit(cal["coef"] * (raw + 0.5) + cal["intercept"])
-    return blend(np.minimum(lo, hi), raw), blend(np.maximum(lo, hi), raw)
+def probability_band(raw: np.ndarray, cal: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The calibrated probability's interval per raw score (training.calibration: `Calibrator.band`)."""
+    return Calibrator.from_json(cal).band(raw)
 
 
 def export_bundle(
@@ -92,18 +69,21 @@ def export_bundle(
     snapshot: Path,
     meta: dict[str, Any],
     context: dict[str, Any],
+    recovery: dict[str, Any] | None = None,
 ) -> Path:
     """Write the bundle atomically (a temp folder renamed into place)."""
     out_dir = Path(out_dir)
     tmp = out_dir.parent / f".{out_dir.name}.{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     (tmp / "facility_risk.txt").write_text(facility.risk_.booster_.model_to_string(), encoding="utf-8")
-    cal = {"facility": _calibration(facility.risk_)}
+    cal: dict[str, Any] = {"facility": facility.risk_.calibrator_.to_json()}
+    if recovery:
+        cal["recovery"] = recovery
     if facility.amount_ is not None:
         (tmp / "facility_amount.txt").write_text(facility.amount_.booster_.model_to_string(), encoding="utf-8")
     if physician is not None:
         (tmp / "physician_risk.txt").write_text(physician.booster_.model_to_string(), encoding="utf-8")
-        cal["physician"] = _calibration(physician)
+        cal["physician"] = physician.calibrator_.to_json()
     (tmp / "calibration.json").write_text(json.dumps(cal), encoding="utf-8")
     feats = {
         "facility": facility.columns,
@@ -221,18 +201,28 @@ class Bundle:
         )
 
     def score_facilities(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """`predict_frame` with the expected-recovery interval and the risk percentile of every row.
+        """`predict_frame` with the risk's and the recovery's intervals and the risk percentile of every row.
 
-        Interval: expected recovery is p × amount; its band is [p_lo × amount, p_hi × amount] with p_lo
-        and p_hi the neighbouring calibration steps (`probability_band`). It shows how coarsely the risk
-        is known from the findings the model was calibrated on; it does not include the amount model's
-        own error, which the bundle does not record.
+        - p_low, p_high: the calibrated probability's interval (`probability_band`, 90 %): how well the
+          findings pin the calibration down at this score.
+        - recovery_low, recovery_high: where the amount an inspection recovers falls, at the level the
+          bundle records (90 %), by the conformal ratios measured on the backtest's inspections
+          (training.calibration_check). Bundles without them: p_low × amount to p_high × amount.
+        Both intervals contain their point.
         """
         pred = self.predict_frame(frame)
         raw = self.facility_risk.predict(self.matrix(frame, "facility"), raw_score=True)
         lo, hi = probability_band(raw, self.calibration["facility"])
-        pred["recovery_low"] = np.minimum(lo * pred["amount_if_serious"], pred["expected_recovery"])
-        pred["recovery_high"] = np.maximum(hi * pred["amount_if_serious"], pred["expected_recovery"])
+        pred["p_low"] = np.minimum(lo, pred["p_serious"])
+        pred["p_high"] = np.maximum(hi, pred["p_serious"])
+        point = pred["expected_recovery"].to_numpy(dtype=float)
+        spec = self.calibration.get("recovery")
+        if spec:
+            low, high = interval_for(spec, pred["p_serious"].to_numpy(dtype=float), point)
+        else:
+            amount = pred["amount_if_serious"].to_numpy(dtype=float)
+            low, high = np.minimum(lo * amount, point), np.maximum(hi * amount, point)
+        pred["recovery_low"], pred["recovery_high"] = low, high
         pred["risk_percentile"] = 100.0 * pred["p_serious"].rank(pct=True, method="average")
         return pred
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -95,6 +96,13 @@ def calibration(folds: list[Fold]) -> dict[str, object]:
     }
 
 
+def _choice(choice: dict[str, Any] | None) -> dict[str, Any]:
+    """The calibration method training chose, what it was judged on, and every method's scores."""
+    if not choice:
+        return {}
+    return {"method": choice["method"], "judged_on": choice["judged_on"], "methods": choice["methods"]}
+
+
 def predicted_vs_actual(folds: list[Fold]) -> list[dict[str, float | str]]:
     """After each round: the model's expected recovery for what was inspected, against what was recovered."""
     return [
@@ -117,6 +125,7 @@ def evaluation_report(
     window_months: int = 12,
     seed: int = 0,
     tuned_rounds: set[str] | None = None,
+    calibration_choice: dict[str, Any] | None = None,
 ) -> dict[str, object]:
     """The evaluation.json payload (fields fixed by DESIGN.md)."""
     rounds = []
@@ -158,7 +167,8 @@ def evaluation_report(
         "rounds": rounds,
         "pooled": pooled(folds, seed=seed),
         "random_slice": pooled(folds, selection="random", seed=seed),
-        "calibration": calibration(folds),
+        "calibration": {**calibration(folds), **_choice(calibration_choice)},
+        "recovery_interval": (calibration_choice or {}).get("recovery") or {},
         "predicted_vs_actual": predicted_vs_actual(folds),
     }
     return _clean(report)  # type: ignore[return-value]

@@ -21,13 +21,15 @@ from rich.table import Table
 from features.snapshot import latest_snapshot
 from feijian.settings import Workspace
 from training import registry
-from training.backtest import RANKER_LABELS, RANKERS, run_backtest
+from training.backtest import RANKER_LABELS, RANKERS
 from training.bundle import Bundle, champion_path
+from training.calibration_check import calibrated_backtest
 from training.dataset import add_facility_context, build_rounds, facility_columns
 from training.drift import feature_drift, level, psi
 from training.estimate import improper_payment
 from training.evaluate import evaluation_report, truth_amounts
 from training.labels import LabelConfig, facility_labels, physician_labels
+from training.physician_rank import PHYSICIAN_KS, physician_backtest
 
 
 def drift_report(ws: Workspace, bundle: Bundle, seed: int) -> dict[str, Any]:
@@ -63,16 +65,13 @@ def run_evaluate(
     seed, window = int(meta.get("seed", 0)), int(meta.get("window_months", 12))
     fac = facility_labels(ws.root, cfg)
     rounds = build_rounds(ws.root, fac, physician_labels(ws.root, fac, cfg), window, seed)
-    folds = run_backtest(
-        rounds,
-        facility_columns(),
-        meta.get("params"),
-        seed,
-        meta.get("weighting", "none"),
-        min_train_rounds=min(3, len(rounds) - 1),
-    )
+    weighting = meta.get("weighting", "none")
+    folds, choice = calibrated_backtest(rounds, facility_columns(), meta.get("params"), seed, weighting)
     version = f"{meta.get('model_name', registry.MODEL_NAME)} v{bundle.version}"
-    report = evaluation_report(folds, version, fac, truth, window, seed, set(meta.get("tuned_rounds", [])))
+    tuned = set(meta.get("tuned_rounds", []))
+    report = evaluation_report(folds, version, fac, truth, window, seed, tuned, choice)
+    if truth is not None:
+        report["physicians"] = physician_backtest(rounds, folds, truth, window, seed)
     report["drift"] = drift_report(ws, bundle, seed)
     cur = pd.read_parquet(latest_snapshot(ws.root) / "facility.parquet")
     est = improper_payment(fac, float(cur["fund_pay"].sum()), seed)
@@ -100,6 +99,11 @@ def _log(mlruns: Path, report: dict[str, Any], bundle: Bundle) -> None:
                 for key, v in m.items():
                     if isinstance(v, int | float):
                         mlflow.log_metric(f"{ranker}.{key}", float(v), step=i)
+        for i, r in enumerate(report.get("physicians") or []):
+            for ranker in ("exposure", "model", "rule_hits", "random"):
+                for key, v in (r.get(ranker) or {}).items():
+                    if isinstance(v, int | float) and v == v:
+                        mlflow.log_metric(f"physician.{ranker}.{key}", float(v), step=i)
         drift = report.get("drift", {})
         if isinstance(drift.get("score_psi"), float):
             mlflow.log_metric("drift.score_psi", drift["score_psi"])
@@ -146,6 +150,17 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
         if "true_amount" in est:
             line += f"; truth {est['true_amount']:,.0f}"
         console.print(line)
+    docs = report.get("physicians") or []
+    if docs:
+        names = [n for n in ("exposure", "model", "rule_hits", "random") if n in docs[-1]]
+        t = Table(title=f"physicians: share of the oracle's fraudulent amount in the top k ({' / '.join(names)})")
+        t.add_column("round")
+        for k in PHYSICIAN_KS:
+            t.add_column(f"k={k}")
+        for r in docs:
+            cells = [" / ".join(_fmt(r[n].get(f"oracle_share_at_{k}")) for n in names) for k in PHYSICIAN_KS]
+            t.add_row(r["round"], *cells)
+        console.print(t)
     d = report.get("drift", {})
     if "score_psi" in d:
         console.print(

@@ -6,7 +6,8 @@ Why this shape:
   that would cost scarce labels.
 - Planners read the number as "chance the inspection confirms a serious finding", so the score is
   calibrated. The calibrator is fitted on out-of-fold scores (each row scored by a booster that did
-  not see it); calibrating on in-sample scores would learn the booster's over-confidence.
+  not see it); calibrating on in-sample scores would learn the booster's over-confidence. It is
+  smooth, strictly increasing and bounded by what the findings support (training.calibration).
 - Everything is seeded and single-path (deterministic, force_row_wise, fixed threads): the same
   data gives the same ranking on every run, which an audit trail needs.
 - `sample_weight` is accepted throughout so inverse-propensity weights (inspected targets were not
@@ -26,23 +27,29 @@ import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from feijian.errors import InputError, NotReadyError
+from training.calibration import METHODS, Calibrator, fit_calibrator
 
 MIN_LABELLED = 20
 MAX_ROUNDS = 300
 EARLY_STOP = 30
-# Tiny share of the raw score mixed into calibrated probabilities: isotonic regression is a step
+# Tiny share of the raw score mixed into isotonic probabilities: isotonic regression is a step
 # function, and without this the rows on one step would tie and be ranked by row order, not by risk.
+# The smooth calibrators are strictly increasing and need none.
 _TIE_BREAK = 1e-6
 
 
 def blend(p: np.ndarray, raw: np.ndarray) -> np.ndarray:
     """Calibrated probabilities `p` with the tie-breaking share of the raw score `raw` mixed in."""
     return (1 - _TIE_BREAK) * p + _TIE_BREAK * expit(raw)
+
+
+def calibrated(cal: Calibrator, raw: np.ndarray) -> np.ndarray:
+    """P(positive) from raw margins; isotonic steps get the raw score's tie-break."""
+    p = cal.predict(raw)
+    return blend(p, raw) if cal.kind == "isotonic" else p
 
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -128,7 +135,7 @@ class RiskModel(BaseEstimator):
     def __init__(
         self,
         params: dict | None = None,
-        calibration: Literal["isotonic", "sigmoid"] = "isotonic",
+        calibration: Literal["platt", "beta", "isotonic"] = "platt",
         n_folds: int = 5,
         seed: int = 0,
     ) -> None:
@@ -142,8 +149,8 @@ class RiskModel(BaseEstimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RiskModel:
         """Fit fold boosters for out-of-fold scores, the calibrator on them, then the final booster."""
-        if self.calibration not in ("isotonic", "sigmoid"):
-            raise InputError(f"calibration must be 'isotonic' or 'sigmoid'; got {self.calibration!r}")
+        if self.calibration not in METHODS:
+            raise InputError(f"calibration must be one of {', '.join(METHODS)}; got {self.calibration!r}")
         if self.n_folds < 2:
             raise InputError(f"n_folds must be at least 2; got {self.n_folds}")
         frame = _as_frame(X)
@@ -168,8 +175,8 @@ class RiskModel(BaseEstimator):
         oof = np.empty(len(yy))
         for booster, (_, val) in zip(cvb.boosters, folds, strict=True):
             oof[val] = booster.predict(frame.iloc[val], num_iteration=rounds, raw_score=True)
-        self.oof_raw_ = oof
-        self.calibrator_ = self._fit_calibrator(oof, yy, w)
+        self.oof_raw_, self.oof_y_, self.oof_w_ = oof, yy, w
+        self.calibrator_ = fit_calibrator(self.calibration, oof, yy, w)
         self.booster_ = lgb.train(params, lgb.Dataset(frame, yy, weight=w), num_boost_round=rounds)
         self.n_rounds_ = rounds
         self.feature_names_in_ = list(frame.columns)
@@ -177,10 +184,13 @@ class RiskModel(BaseEstimator):
         self.n_positive_, self.n_negative_ = n_pos, n_neg
         return self
 
-    def _fit_calibrator(self, raw: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Any:
-        if self.calibration == "isotonic":
-            return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y, sample_weight=w)
-        return LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y, sample_weight=w)
+    def recalibrate(self, method: str) -> RiskModel:
+        """The same booster with the calibrator `method` fitted on the same out-of-fold scores."""
+        if not hasattr(self, "oof_raw_"):
+            raise ModelNotFittedError("RiskModel is not fitted yet: call fit(X, y) first")
+        self.calibration = method  # type: ignore[assignment]
+        self.calibrator_ = fit_calibrator(method, self.oof_raw_, self.oof_y_, self.oof_w_)
+        return self
 
     def raw_score(self, X: Any) -> np.ndarray:
         """The booster's log-odds margin: uncalibrated, but it orders rows the same way."""
@@ -190,11 +200,7 @@ class RiskModel(BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated P(positive), one value per row (1-D, unlike scikit-learn's two-column form)."""
         raw = self.raw_score(X)
-        if self.calibration == "isotonic":
-            p = self.calibrator_.predict(raw)
-        else:
-            p = self.calibrator_.predict_proba(raw.reshape(-1, 1))[:, 1]
-        return blend(p, raw)
+        return calibrated(self.calibrator_, raw)
 
 
 class AmountModel(BaseEstimator):

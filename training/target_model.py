@@ -18,7 +18,14 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
-from training.model import MIN_LABELLED, AmountModel, RiskModel, TooFewLabelsError, expected_recovery
+from training.model import (
+    MIN_LABELLED,
+    AmountModel,
+    RiskModel,
+    TooFewLabelsError,
+    calibrated,
+    expected_recovery,
+)
 from training.priors import monotone_constraints
 
 Weighting = Literal["none", "ipw"]
@@ -53,13 +60,20 @@ class TargetModel(BaseEstimator):
     """Calibrated risk, amount if serious, and their product; `fit` takes the labelled frame."""
 
     def __init__(
-        self, columns: list[str], params: dict | None = None, seed: int = 0, n_folds: int = 5, monotone: bool = True
+        self,
+        columns: list[str],
+        params: dict | None = None,
+        seed: int = 0,
+        n_folds: int = 5,
+        monotone: bool = True,
+        calibration: str = "platt",
     ) -> None:
         self.columns = columns
         self.params = params
         self.seed = seed
         self.n_folds = n_folds
         self.monotone = monotone
+        self.calibration = calibration
 
     def _booster_params(self) -> dict[str, Any]:
         """The LightGBM parameters of both halves: the given ones plus the domain priors (training.priors)."""
@@ -73,7 +87,9 @@ class TargetModel(BaseEstimator):
         amount = labelled["amount_recovered"].to_numpy(dtype=float).clip(min=0)
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         params = self._booster_params()
-        self.risk_ = RiskModel(params=params, seed=self.seed, n_folds=self.n_folds).fit(X, y, sample_weight=w)
+        self.risk_ = RiskModel(
+            params=params, calibration=self.calibration, seed=self.seed, n_folds=self.n_folds  # type: ignore[arg-type]
+        ).fit(X, y, sample_weight=w)
         serious = y == 1
         if serious.sum() >= MIN_LABELLED and (amount[serious] > 0).sum() >= self.n_folds:
             self.amount_basis_ = "serious"
@@ -103,9 +119,13 @@ class TargetModel(BaseEstimator):
     def expected_recovery(self, frame: pd.DataFrame) -> np.ndarray:
         return expected_recovery(self.predict_proba(frame), self.predict_amount(frame))
 
+    def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
+        """The risk half's uncalibrated margin (what breaks ties and what a recalibration re-reads)."""
+        return self.risk_.raw_score(frame[self.columns].astype(float))
+
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """p_serious, amount_if_serious and expected_recovery per row."""
-        p = self.predict_proba(frame)
+        p = calibrated(self.risk_.calibrator_, self.raw_score(frame))
         amt = self.predict_amount(frame)
         return pd.DataFrame(
             {"p_serious": p, "amount_if_serious": amt, "expected_recovery": expected_recovery(p, amt)},

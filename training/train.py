@@ -27,8 +27,9 @@ from feijian.errors import FeijianError, InputError
 from feijian.settings import Workspace
 from feijian.tabular import csv_text
 from training import metrics, registry
-from training.backtest import Fold, ipw_for, labelled_metrics, objective, run_backtest
+from training.backtest import Fold, ipw_for, labelled_metrics, objective
 from training.bundle import Bundle, export_bundle, mark_champion
+from training.calibration_check import calibrated_backtest
 from training.context import context_spec
 from training.dataset import (
     Round,
@@ -220,16 +221,22 @@ def data_fingerprint(workspace: Path, fac: pd.DataFrame) -> str:
     return hashlib.sha256(inputs.encode() + b"|" + rows).hexdigest()
 
 
-def backtest(ex: Examples, params: dict[str, Any], seed: int, weighting: Weighting) -> tuple[list[Fold], float]:
-    """Each round from the fourth (or second) on scored by a model of the rounds before it; the objective."""
-    folds = run_backtest(ex.rounds, ex.columns, params, seed, weighting, min_train_rounds=min(3, len(ex.rounds) - 1))
-    return folds, objective(folds)
+def backtest(
+    ex: Examples, params: dict[str, Any], seed: int, weighting: Weighting
+) -> tuple[list[Fold], float, dict[str, Any]]:
+    """Each round from the fourth (or second) on scored by a model of the rounds before it, calibrated
+    by the method the held-out rounds choose (training.calibration_check); the objective; the choice."""
+    folds, choice = calibrated_backtest(ex.rounds, ex.columns, params, seed, weighting)
+    return folds, objective(folds), choice
 
 
-def final_fit(ex: Examples, params: dict[str, Any], seed: int, weighting: Weighting) -> TargetModel:
+def final_fit(
+    ex: Examples, params: dict[str, Any], seed: int, weighting: Weighting, calibration: str = "platt"
+) -> TargetModel:
     """The model the bundle carries: every labelled round (inverse-propensity weighted with `ipw`)."""
     weights = ipw_for(ex.all_rows, ex.rounds, ex.columns, seed) if weighting == "ipw" else None
-    return TargetModel(ex.columns, params=params, seed=seed).fit(ex.all_rows, sample_weight=weights)
+    model = TargetModel(ex.columns, params=params, seed=seed, calibration=calibration)
+    return model.fit(ex.all_rows, sample_weight=weights)
 
 
 def log_run(
@@ -280,6 +287,17 @@ def log_run(
         mlflow.log_metric("champion_objective", champ_score)
     if dr_auc is not None and dr_auc == dr_auc:
         mlflow.log_metric("physician_cv_auc", dr_auc)
+    cal = report.get("calibration") or {}
+    for method, slices in (cal.get("methods") or {}).items():
+        for part, m in slices.items():
+            for key in ("log_loss", "ece", "brier", "max_p"):
+                if m.get(key) is not None:
+                    mlflow.log_metric(f"calibration.{method}.{part}.{key}", float(m[key]))
+    if cal.get("method"):
+        mlflow.set_tag("calibration", cal["method"])
+    cover = (report.get("recovery_interval") or {}).get("coverage_leave_one_round_out")
+    if cover is not None:
+        mlflow.log_metric("recovery_interval.coverage", float(cover))
     mlflow.log_dict(report, "evaluation.json")
     mlflow.log_text(csv_text(_importance(final)), "feature_importance.csv")
     mlflow.log_dict(registry.package_versions(), "package_versions.json")
@@ -297,6 +315,7 @@ def export(
     tuned: set[str],
     final: TargetModel,
     dr_model: RiskModel | None,
+    recovery: dict[str, Any] | None = None,
 ) -> Path:
     """The bundle folder models/facility/v<version>, with its provenance in meta.json."""
     latest = ex.latest
@@ -319,6 +338,7 @@ def export(
         "n_examples": len(ex.all_rows),
         "n_serious": int(ex.all_rows["serious"].sum()),
         "backtest_objective": score,
+        "calibration": final.calibration,
         "tuned_rounds": sorted(tuned),
         "code_version": registry.code_version(),
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
@@ -333,6 +353,7 @@ def export(
         latest.snapshot,
         meta,
         context_spec(run_params["seed"]),
+        recovery,
     )
 
 
@@ -439,7 +460,7 @@ def train_workspace(
     lgbm_params = {**default_params(), **tuned_params, **(params or {})}
 
     with log.timed("backtest"):
-        folds, score = backtest(ex, lgbm_params, seed, weighting)
+        folds, score, calib = backtest(ex, lgbm_params, seed, weighting)
 
     client = registry.setup(Path(mlruns))
     champ = registry.champion_params(client)
@@ -452,7 +473,7 @@ def train_workspace(
         newer_data = registry.champion_fingerprint(client) != ex.fingerprint
 
     with log.timed("final fit"):
-        final = final_fit(ex, lgbm_params, seed, weighting)
+        final = final_fit(ex, lgbm_params, seed, weighting, calib["method"])
         dr_model, dr_auc = physician_model(rounds, seed, log.note)
 
     tuned = {r.batch for r in rounds[:-1]} if params is None and n_trials > 0 else set()
@@ -462,11 +483,12 @@ def train_workspace(
         mlflow.set_tag("mlflow.runName", f"train v{version}")
         try:
             report = evaluation_report(
-                folds, f"{registry.MODEL_NAME} v{version}", ex.fac, None, window_months, seed, tuned
+                folds, f"{registry.MODEL_NAME} v{version}", ex.fac, None, window_months, seed, tuned, calib
             )
             log_run(ex, cfg, lgbm_params, run_params, folds, score, champ_score, dr_auc, report, final, seed)
             bundle = export(
-                models_dir, version, run.info.run_id, ex, cfg, lgbm_params, run_params, score, tuned, final, dr_model
+                models_dir, version, run.info.run_id, ex, cfg, lgbm_params, run_params, score, tuned, final, dr_model,
+                calib["recovery"],
             )
             log_global_explanation(bundle, ex.latest.snapshot, ex.latest.candidates, log.note)
             register(bundle, ex, final, model_id)

@@ -8,7 +8,8 @@ let labels = {type: {}, level: {}, ownership: {}}; // code → Chinese, from /ap
 function token() { return sessionStorage.getItem("feijian-token") || ""; }
 function say(msg, error = false) { const f = $("#status"); f.textContent = msg; f.className = error ? "error" : ""; }
 // A calibrated probability from a few hundred findings is not known to the decimal at its ends.
-function fmtPct(p) { return p == null ? "—" : p >= 0.995 ? "≥99.5%" : p <= 0.005 ? "≤0.5%" : (100 * p).toFixed(1) + "%"; }
+// one decimal, two below 10 %: the same rule as the reports' `pct` (serving/reports/render.py)
+function fmtPct(p) { return p == null ? "—" : (100 * p).toFixed(p > 0 && p < 0.1 ? 2 : 1) + "%"; }
 function fmtRank(v) { return v == null ? "—" : Math.round(v); }
 function fmtYuan(v) { return v == null ? "—" : Math.round(v).toLocaleString("zh-CN"); }
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); }
@@ -96,16 +97,17 @@ function renderExplanation(x) {
     const ev = (r.evidence || []).map((e) => `${esc(e.name_zh)}（${esc(e.rule_id)}）${e.n_hits} 条，涉及 ${fmtYuan(e.amount_at_risk)} 元${e.article ? "，依据 " + esc(e.article) : ""}`);
     return `<div class="reason"><div>${esc(r.text)}</div>${ev.length ? `<div class="ev">证据：${ev.join("；")}</div>` : ""}</div>`;
   }).join("");
-  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 风险 ${fmtPct(d.p_risk)}（第 ${fmtRank(d.risk_percentile)} 百分位），规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
+  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 预计涉险 ${fmtYuan(d.exposure)} 元 · 记分概率 ${fmtPct(d.p_risk)}（第 ${fmtRank(d.risk_percentile)} 百分位） · 规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
   const hist = (x.inspections || []).map((h) => `<li>${esc(h.insp_date)} ${esc(h.batch || "")} 追回 ${fmtYuan(h.amount_recovered)} 元</li>`).join("");
   const t = x.target || {}; const risk = x.risk || {};
-  const iv = risk.expected_recovery_interval || [];
+  const iv = risk.expected_recovery_interval || []; const pv = risk.p_serious_interval || [];
   return `<h2>${esc(t.name || t.fixmedins_code)}</h2>
     <p>${esc(t.type_zh || t.fixmedins_type || "")} · ${esc(t.hosp_lv_zh || "")} · ${esc(t.ownership_zh || "")} · 统筹区 ${esc(t.admdvs || "")}</p>
-    <p>风险概率 <b>${fmtPct(risk.p_serious)}</b>（第 ${fmtRank(risk.percentile)} 百分位） · 预期追回 <b>${fmtYuan(risk.expected_recovery)}</b> 元
-    （区间 ${fmtYuan(iv[0])}–${fmtYuan(iv[1])}） · 模型 v${esc(x.model_version || "")} · 数据 ${esc(x.snapshot_id || "")}</p>
+    <p>严重问题概率 <b>${fmtPct(risk.p_serious)}</b>（${fmtPct(pv[0])}–${fmtPct(pv[1])}，第 ${fmtRank(risk.percentile)} 百分位） · 预期追回 <b>${fmtYuan(risk.expected_recovery)}</b> 元
+    （${esc(risk.interval_label || "区间")} ${fmtYuan(iv[0])}–${fmtYuan(iv[1])}） · 模型 v${esc(x.model_version || "")} · 数据 ${esc(x.snapshot_id || "")}</p>
+    <p class="note">${esc(risk.interval_basis || "")}</p>
     <h3>提示风险的原因</h3>${reasons || "<p>—</p>"}
-    <h3>医师（按风险）</h3><ul>${docs || "<li>—</li>"}</ul>
+    <h3>医师</h3><p class="note">${esc(x.physician_ranking_zh || "")}；${esc(x.p_risk_meaning_zh || "")}</p><ul>${docs || "<li>—</li>"}</ul>
     <h3>检查历史</h3><ul>${hist || "<li>无</li>"}</ul>`;
 }
 
