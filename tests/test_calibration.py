@@ -80,3 +80,20 @@ def test_recovery_ratio_interval_contains_the_point_and_covers_at_least_its_leve
     expected = np.array([0.0, 10.0, 2_000.0])
     lo, hi = interval_for(spec, np.array([0.1, 0.5, 0.9]), expected)
     assert np.all(lo <= expected) and np.all(expected <= hi)
+
+
+def test_recovery_interval_from_one_round_has_no_out_of_sample_coverage_and_does_not_fail() -> None:
+    """A campaign's first training has one backtest fold: the interval is still made, its coverage unknown."""
+    from datetime import date
+
+    import pandas as pd
+
+    from training.backtest import Fold
+    from training.calibration_check import recovery_interval
+
+    rng = np.random.default_rng(0)
+    lab = pd.DataFrame({"amount_recovered": rng.gamma(1.0, 5_000, 40) * (rng.random(40) < 0.7),
+                        "model": rng.uniform(500, 5_000, 40), "p_serious": rng.uniform(0.02, 0.8, 40)})  # fmt: skip
+    spec = recovery_interval([Fold("2024Q1", date(2024, 1, 1), 40, 100, 20, pd.DataFrame(), lab)])
+    assert spec["coverage_leave_one_round_out"] is None and spec["coverage_in_sample"] >= 0.9
+    assert all(b["low_ratio"] <= 1.0 <= b["high_ratio"] for b in spec["bands"])

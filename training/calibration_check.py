@@ -132,7 +132,9 @@ def _ratio_interval(r: np.ndarray, level: float) -> tuple[float, float]:
     The finite-sample conformal correction ((n + 1) / n) keeps the coverage at least `level` out of sample.
     """
     n = len(r)
-    adj = min(1.0, (n + 1) / n)
+    if n == 0:
+        return 0.0, 1.0
+    adj = (n + 1) / n
     low = float(np.quantile(r, (1 - level) / 2, method="lower"))
     below = float((r < low).mean())
     high = float(np.quantile(r, min(1.0, (below + level) * adj), method="higher"))
@@ -176,10 +178,10 @@ def recovery_interval(folds: list[Fold], level: float = INTERVAL_LEVEL) -> dict[
     if len(rows) < 20:
         return {}
     hits = []
-    for r in rows["round"].unique():
+    rounds = rows["round"].unique()
+    for r in rounds if len(rounds) > 1 else []:  # one round: nothing to hold out, no out-of-sample figure
         held, rest = rows[rows["round"] == r], rows[rows["round"] != r]
         hits.append(_covered(held, _ratios(rest, level)))
-    covered = np.concatenate(hits)
     ratios = _ratios(rows, level)
     return {
         "level": level,
@@ -189,7 +191,7 @@ def recovery_interval(folds: list[Fold], level: float = INTERVAL_LEVEL) -> dict[
             for b, (lo, hi, n) in enumerate(ratios)
         ],
         "n": len(rows),
-        "coverage_leave_one_round_out": float(covered.mean()),
+        "coverage_leave_one_round_out": float(np.concatenate(hits).mean()) if hits else None,
         "coverage_in_sample": float(_covered(rows, ratios).mean()),
     }
 
