@@ -141,6 +141,22 @@ def percentile_text(pct: float | None) -> str:
     return f"第{min(100, max(0, round(100 * pct)))}百分位"
 
 
+def side_of(value: float | None, median: float | None, pct: float | None) -> str | None:
+    """"high" or "low" against the peers (the median, else the percentile); None when level or unknown."""
+    if value is None or value != value:
+        return None
+    if median is not None and median == median:
+        return "high" if value > median else ("low" if value < median else None)
+    if pct is not None and pct == pct:
+        return "high" if pct > 0.5 else ("low" if pct < 0.5 else None)
+    return None
+
+
+def reason_hint(feature: str, theme_hint: str) -> str:
+    """What the feature indicates: its own declared hint, else its theme's (or family's)."""
+    return registry.get(feature).hint or theme_hint
+
+
 def reason_text(
     feature: str,
     value: float | None,
@@ -148,15 +164,21 @@ def reason_text(
     pct: float | None,
     hint: str,
     peer_word: str = "同类同级机构中位数",
-) -> str:
-    """'15日内再入院率 18.2%，同类同级机构中位数 3.1%（第99百分位），高于同类，提示分解住院风险'."""
+    facility_type: str | None = None,
+) -> str | None:
+    """'15日内再入院率 18.2%，同类同级机构中位数 3.1%（第99百分位），高于同类，提示分解住院风险',
+    or None when the value cannot be a reason: missing, inapplicable to the facility's type, level
+    with its peers, or on the side of the peers the feature does not declare as a risk."""
     f = registry.get(feature)
+    side = side_of(value, median, pct)
+    if not f.applies_to(facility_type) or side is None or not f.indicates_risk(side):  # type: ignore[arg-type]
+        return None
     text = f"{f.label} {f.render(value)}"
-    if median is not None and median == median and value is not None and value == value:
-        direction = "高于同类" if value > median else ("低于同类" if value < median else "与同类持平")
+    if median is not None and median == median:
         text += f"，{peer_word} {f.render(median)}"
-        pt = percentile_text(pct)
-        if pt:
-            text += f"（{pt}）"
-        text += f"，{direction}"
+    pt = percentile_text(pct)
+    if pt:
+        text += f"（{pt}）"
+    text += "，高于同类" if side == "high" else "，低于同类"
+    hint = reason_hint(feature, hint)
     return text + (f"，提示{hint}风险" if hint else "")

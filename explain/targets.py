@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from explain import contrib as cb
-from explain.reasons import base_of, is_reason_column, reason_text, theme_of
+from explain.reasons import base_of, is_reason_column, reason_text, side_of, theme_of
 from features.snapshot import peer as peer_mod
 from features.snapshot import registry
 from features.snapshot.registry import PEER_PCT, PEER_Z, Level
@@ -94,27 +94,34 @@ class TargetRows:
         totals = [t for t in totals if t[0] >= floor][: top or MAX_REASONS]
         if row is None:
             row = self.frame.iloc[i]
+        ftype = _facility_type(row)
         out = []
         for total, tid, hint, idx, bases in totals:
             by_base = {b: sum(values[j] for j in idx if base_of(self.columns[j]) == b) for b in bases}
-            lead = max(by_base, key=lambda b: by_base[b])
-            value = as_number(row.get(lead))
-            pct = as_number(row.get(lead + PEER_PCT))
-            med = self.median(str(row["peer_group"]), lead)
-            direction = (
-                None if med is None or value is None else ("高于" if value > med else "低于" if value < med else "持平")
-            )
+            # the lead is the base feature pushing most that can be phrased as this risk: a missing,
+            # inapplicable or level value, or one on the side the feature does not declare, is no reason
+            for lead in sorted((b for b in by_base if by_base[b] > 0), key=lambda b: -by_base[b]):
+                value = as_number(row.get(lead))
+                pct = as_number(row.get(lead + PEER_PCT))
+                med = self.median(str(row["peer_group"]), lead)
+                text = reason_text(lead, value, med, pct, hint, PEER_WORD[self.level], ftype)
+                if text is not None:
+                    break
+            else:
+                continue
+            side = side_of(value, med, pct)
             out.append(
                 {
                     "theme": tid,
-                    "text": reason_text(lead, value, med, pct, hint, PEER_WORD[self.level]),
+                    "text": text,
                     "contribution": float(total),
                     "feature": lead,
+                    "feature_contribution": float(by_base[lead]),
                     "label": registry.column_label(lead),  # a reason's lead is always a registry feature
                     "value": value,
                     "peer_median": med,
                     "percentile": None if pct is None else round(100 * pct, 1),
-                    "direction": direction,
+                    "direction": "高于" if side == "high" else "低于",
                     "columns": [self.columns[j] for j in idx],
                 }
             )
@@ -127,6 +134,12 @@ class TargetRows:
         return [[r["text"] for r in self.reasons(i, S[i], top=k)] for i in range(len(S))]
 
 
+def _facility_type(row: pd.Series) -> str | None:
+    """The facility type of a facility row (or a physician row that carries its facility's), if known."""
+    v = row.get("fixmedins_type")
+    return None if v is None or v != v else str(v)
+
+
 def as_number(v: Any) -> float | None:
     try:
         f = float(v)
@@ -136,9 +149,10 @@ def as_number(v: Any) -> float | None:
 
 
 def render_value(column: str, value: float | None) -> str:
-    """A model column's value as a report prints it: the feature's own format, z-scores and percentiles plain."""
+    """A model column's value as a report prints it: the feature's own format, z-scores and percentiles plain;
+    a feature without a value (a pharmacy's bed-days) is 不适用, never a number."""
     if value is None:
-        return "—"
+        return "不适用" if is_reason_column(column) else "—"
     if column.endswith(PEER_PCT):
         return f"第{round(100 * value)}百分位"
     if column.endswith(PEER_Z):

@@ -64,6 +64,8 @@ FIXMEDINS_TYPE = {
     "clinic": "诊所",
     "pharmacy": "定点零售药店",
 }
+# Facility types without beds: no admissions, stays or bed-days, so inpatient features mean nothing there.
+NO_INPATIENT_TYPES = ("clinic", "pharmacy")
 # hosp_lv follows the platform's 11-value list; `HOSP_TIER` folds it into the tier peers share.
 HOSP_LV = {
     "01": "三级特等",

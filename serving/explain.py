@@ -102,7 +102,9 @@ class Explainer:
         else:
             fac, dr = cached
         facility_p = pd.Series(fac["p_serious"].to_numpy(), index=fac["fixmedins_code"].astype(str))
+        ftype = pd.Series(fac["fixmedins_type"].to_numpy(), index=fac["fixmedins_code"].astype(str))
         dr = dr.assign(**{EXPOSURE: physician_exposure(dr, facility_p)})
+        dr["fixmedins_type"] = dr["fixmedins_code"].astype(str).map(ftype)  # which features apply (reasons)
         return cls(
             workspace=workspace,
             bundle=bundle,
@@ -237,10 +239,10 @@ class Explainer:
     @cached_property
     def _physician_ranking(self) -> pd.DataFrame:
         d = self.physicians.frame
-        out = d[["dr_code", "fixmedins_code", "dept", EXPOSURE, "p_risk", "risk_percentile"]].copy()
+        out = d[["dr_code", "fixmedins_code", "fixmedins_type", "dept", EXPOSURE, "p_risk", "risk_percentile"]].copy()
         out["top_reasons"] = self.physicians.top_reasons(3)
         out = out.merge(
-            self.facilities.frame[["fixmedins_code", "admdvs", "fixmedins_type", "hosp_lv", "ownership"]],
+            self.facilities.frame[["fixmedins_code", "admdvs", "hosp_lv", "ownership"]],
             on="fixmedins_code",
             how="left",
         )

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from features.facts import MILD_DIAGNOSES
+from features.schema import NO_INPATIENT_TYPES
 
 Level = Literal["facility", "physician"]
 
@@ -47,6 +48,21 @@ class Feature:
     description: str
     peer: bool = True  # also emit robust z and percentile within the peer group
     fmt: str = "{:,.2f}"  # how reports print the raw value
+    # How a reason reads it (explain.targets): the side of the peer median that indicates the risk its
+    # theme names ("high", "low" or "both"), the hint completing "提示…风险" when the theme's or
+    # family's does not fit this feature, and the facility kinds it is meaningful for ("all", or
+    # "inpatient": not for facilities without beds, `schema.NO_INPATIENT_TYPES`). Wording only: kept
+    # out of the declaration fingerprint, which names what is computed.
+    risk: Literal["high", "low", "both"] = "high"
+    hint: str = ""
+    applies: Literal["all", "inpatient"] = "all"
+
+    def applies_to(self, facility_type: str | None) -> bool:
+        """Whether the feature means something for a facility of this type (unknown type: yes)."""
+        return self.applies == "all" or facility_type is None or facility_type not in NO_INPATIENT_TYPES
+
+    def indicates_risk(self, side: Literal["high", "low"]) -> bool:
+        return self.risk in (side, "both")
 
     def render(self, value: float | None) -> str:
         if value is None or value != value:  # NaN
@@ -415,6 +431,31 @@ FEATURES: tuple[Feature, ...] = (
 
 # Columns every snapshot carries besides the features (identity and peer group): the build takes these
 # from `fac_tier` (features.snapshot.window) and `physician_raw` (features/snapshot/sql/physician.sql).
+# How reasons read each feature (see `Feature.risk`, `hint`, `applies`); features not named read the
+# default: above peers indicates the risk of their theme (explain.reasons) or family.
+_INPATIENT = (
+    *("n_admissions", "admission_rate", "beds_utilisation", "cost_per_admission", "cost_per_bed_day", "alos"),
+    *("short_stay_share", "readmit_0_7_rate", "readmit_8_15_rate", "mild_admission_share"),
+    *("no_treatment_day_share", "over_capacity_days", "case_mix_index", "drg_cost_index", "drg_los_index"),
+    *("dr_admissions", "dr_short_stay_share", "dr_readmit_0_7_rate"),
+)
+_SCALE_HINT = "服务量或费用规模异常"
+_READING: dict[str, dict[str, str]] = {
+    **{name: {"applies": "inpatient"} for name in _INPATIENT},
+    "n_admissions": {"applies": "inpatient", "hint": _SCALE_HINT},
+    **{name: {"hint": _SCALE_HINT} for name in ("n_visits", "n_patients", "fund_pay", "dr_amount", "dr_lines")},
+    "dr_patients": {"hint": _SCALE_HINT},
+    "n_physicians_billing": {"risk": "low", "hint": "费用集中于少数医师"},
+    **{name: {"risk": "both"} for name in ("female_share", "child_share", "elderly_share")},
+    "days_since_inspection": {"hint": "长期未接受检查"},
+    "prior_inspections": {"hint": "既往问题复发"},
+}
+FEATURES = tuple(replace(f, **_READING[f.name]) if f.name in _READING else f for f in FEATURES)  # type: ignore[arg-type]
+_unknown = set(_READING) - {f.name for f in FEATURES}
+if _unknown:
+    raise KeyError(f"_READING names undeclared features: {sorted(_unknown)}")
+
+
 FACILITY_KEYS = ("fixmedins_code", "fixmedins_type", "hosp_lv", "hosp_tier", "ownership", "admdvs", "peer_group")
 PHYSICIAN_KEYS = ("dr_code", "fixmedins_code", "dept", "peer_group")
 
@@ -455,5 +496,7 @@ def column_label(column: str) -> str:
 
 def declaration_version() -> str:
     """A short fingerprint of the declarations: snapshots and models record it; a mismatch is refused."""
-    payload = json.dumps([asdict(f) for f in FEATURES], ensure_ascii=False, sort_keys=True)
+    wording = ("risk", "hint", "applies")
+    rows = [{k: v for k, v in asdict(f).items() if k not in wording} for f in FEATURES]
+    payload = json.dumps(rows, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
