@@ -22,22 +22,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.schema import AGREEMENT_ACTION
 from feijian.errors import InputError
 from serving.schemas import MAX_CAPACITY, PlanLevel, PlanRequest
-from training.physician_rank import EXPOSURE
+from training.physician_rank import EXPOSURE, PHYSICIAN_RANKING_ZH
 
 # The request model declares the planning defaults; plan_round's keywords take them from it.
 _DEFAULT = PlanRequest()
 FACILITY_COLUMNS = ["rank", "fixmedins_code", "name", "admdvs", "fixmedins_type", "hosp_lv", "ownership",
-                    "p_serious", "expected_recovery", "pick", "pick_probability", "top_reasons"]  # fmt: skip
+                    "p_serious", "expected_recovery", "pick", "pick_probability", "flag", "top_reasons"]  # fmt: skip
 PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "dept", "admdvs", EXPOSURE, "p_risk", "pick",
-                     "pick_probability", "top_reasons"]  # fmt: skip
+                     "pick_probability", "flag", "top_reasons"]  # fmt: skip
+# The ranking rule each level's plan follows, as the page, the reports and the terminal state it.
+RANKING_ZH = {"facility": "按预计追回金额排序（严重问题概率 × 发现严重问题时的预计追回金额）",
+              "physician": PHYSICIAN_RANKING_ZH}  # fmt: skip
+# Agreement sanctions a plan acts on (features/schema.py AGREEMENT_ACTION codes): a terminated agreement
+# at any inspection before the round, a suspension at the facility's latest one. What the plan does with
+# each ("exclude" or "flag") is the request's (PlanRequest.on_terminated / on_suspended).
+SANCTIONS = ("terminate", "suspend")
 PROBABILITY_DRAWS = 4_000  # replays of the exploration draw that estimate pick probabilities under region caps
 EXCLUSION_ZH = {
     "filtered": "不符合筛选条件",
     "recently_inspected": "近期已检查",
     "clean_cooldown": "近期检查未发现问题（冷却期内）",
     "region_cap": "所在地区已达名额上限",
+    "sanctioned": "已被解除或暂停医保服务协议（按计划规则排除）",
 }
 
 
@@ -77,6 +86,7 @@ class Plan:
     n_model: int  # the first n_model are model picks, the rest exploration picks
     probabilities: list[float]  # per pick, the probability that the policy picks it (see pick_probabilities)
     ranking: _Ranking = field(repr=False)
+    flags: list[str | None] = field(default_factory=list)  # per pick, a sanction to know before the visit
 
     @property
     def columns(self) -> list[str]:
@@ -91,6 +101,7 @@ class Plan:
         picks["pick"] = self._picks()
         picks["rank"] = np.arange(1, len(picks) + 1)
         picks["pick_probability"] = self.probabilities
+        picks["flag"] = self.flags or [None] * len(picks)
         if self.level == "facility":
             picks["name"] = picks.get("fixmedins_name", picks["fixmedins_code"])
         for c in self.columns:
@@ -101,11 +112,12 @@ class Plan:
     def records(self) -> list[dict[str, Any]]:
         """The targets as JSON-ready dicts (the same values as `targets`), in the same column order."""
         rows, out = self.ranking.records, []
-        picked = zip(self.positions, self._picks(), self.probabilities, strict=True)
-        for rank, (i, pick, probability) in enumerate(picked, start=1):
+        flags = self.flags or [None] * len(self.positions)
+        picked = zip(self.positions, self._picks(), self.probabilities, flags, strict=True)
+        for rank, (i, pick, probability, flag) in enumerate(picked, start=1):
             row = rows[i]
             name = row.get("fixmedins_name", row.get("fixmedins_code"))
-            given = {"rank": rank, "pick": pick, "pick_probability": probability, "name": name}
+            given = {"rank": rank, "pick": pick, "pick_probability": probability, "name": name, "flag": flag}
             out.append({c: given[c] if c in given else row.get(c) for c in self.columns})
         return out
 
@@ -164,6 +176,29 @@ def exclusion_sets(
     return recent, set(clean["code"]) - recent
 
 
+def sanctioned(inspections: pd.DataFrame | None, as_of: date) -> dict[str, str]:
+    """Facility code → the sanction in force before as_of: "terminate" (at any earlier inspection) or
+    "suspend" (at its latest one). Inspections visited on or after as_of do not count."""
+    if inspections is None or inspections.empty or "agreement_action" not in inspections.columns:
+        return {}
+    key = (id(inspections), as_of)
+    hit = _SANCTIONS.get(key)
+    if hit is not None and hit[0] is inspections:
+        return hit[1]
+    day = pd.to_datetime(inspections["insp_date"]).dt.date
+    past = inspections.assign(_day=day)[day < as_of].sort_values("_day", kind="mergesort")
+    action = past["agreement_action"].astype(str)
+    code = past["fixmedins_code"].astype(str)
+    out = {c: "suspend" for c, a in zip(code.groupby(code).tail(1), action.groupby(code).tail(1), strict=True)
+           if a == "suspend"}  # fmt: skip
+    out.update({c: "terminate" for c in code[action == "terminate"]})
+    if len(_SANCTIONS) >= 8:
+        _SANCTIONS.clear()
+    _SANCTIONS[key] = (inspections, out)  # held, so the id is not reused while cached
+    return out
+
+
+_SANCTIONS: dict[tuple[int, date], tuple[pd.DataFrame, dict[str, str]]] = {}
 _RANKINGS: dict[tuple[int, str, str], tuple[pd.DataFrame, _Ranking]] = {}
 
 
@@ -204,11 +239,14 @@ def plan_round(
     seed: int = _DEFAULT.seed,
     level: PlanLevel = _DEFAULT.level,
     excluded: tuple[Set[str], Set[str]] | None = None,
+    sanctions: dict[str, str] | None = None,
 ) -> Plan:
     """Pick up to `capacity` targets; `targets` in rank order, model picks first, then exploration picks.
 
     `excluded` is `exclusion_sets(inspections, as_of, exclude_days, clean_cooldown_days)` computed
-    beforehand (the service keeps it per findings change); `inspections` is then not read."""
+    beforehand (the service keeps it per findings change). `sanctions` says, per sanction in force
+    (`SANCTIONS`), whether its facilities are excluded or planned with a flag (default: a terminated
+    agreement excluded, a suspended one flagged); they are read from `inspections` (`sanctioned`)."""
     _check(scored, capacity, exploration_share, level, exclude_days, clean_cooldown_days)
     caps = {str(k): int(v) for k, v in (region_caps or {}).items()}
     if any(v < 0 for v in caps.values()):
@@ -229,7 +267,14 @@ def plan_round(
     keep_np = keep.to_numpy(dtype=bool)
     is_recent = keep_np & np.fromiter((c in recent for c in ranked.codes), bool, len(ranked.codes))
     is_clean = keep_np & np.fromiter((c in clean for c in ranked.codes), bool, len(ranked.codes))
-    ok = keep_np & ~is_recent & ~is_clean
+    policy = {**_DEFAULT.plan_kwargs()["sanctions"], **(sanctions or {})}
+    if set(policy) - set(SANCTIONS) or set(policy.values()) - {"exclude", "flag"}:
+        raise PlanInputError(f"sanctions must map {SANCTIONS} to 'exclude' or 'flag'; got {policy}")
+    in_force = sanctioned(inspections, as_of)
+    barred = {c for c, a in in_force.items() if policy[a] == "exclude"}
+    in_barred = np.fromiter((c in barred for c in ranked.codes), bool, len(ranked.codes))
+    is_barred = keep_np & ~is_recent & ~is_clean & in_barred
+    ok = keep_np & ~is_recent & ~is_clean & ~is_barred
     eligible = ranked.order[ok[ranked.order]].tolist()  # positions, best first (the ranking is computed once)
 
     n_explore = round(capacity * exploration_share)
@@ -254,6 +299,7 @@ def plan_round(
         "recently_inspected": int(is_recent.sum()),
         "clean_cooldown": int(is_clean.sum()),
         "region_cap": len(capped - set(model_picks) - set(explore)),
+        "sanctioned": int(np.sum(is_barred)),
     }
     meta = {
         "level": level,
@@ -268,6 +314,8 @@ def plan_round(
         "region_caps": caps,
         "exclusions": excluded,
         "exclusions_zh": {EXCLUSION_ZH[k]: v for k, v in excluded.items()},
+        "sanctions": policy,
+        "ranking_zh": RANKING_ZH[level],
         "exploration": {"share": exploration_share, "seed": seed, "n": len(explore)},
         "expected_total": float(np.asarray(ranked.shown["expected_recovery"], dtype=float)[positions].sum())
         if "expected_recovery" in ranked.shown
@@ -276,7 +324,13 @@ def plan_round(
         "snapshot_id": scored.attrs.get("snapshot_id"),
     }
     meta["pick_probability"] = {"model": 1.0, "exploration": method}
-    return Plan(meta, level, positions, len(model_picks), [1.0] * len(model_picks) + probabilities, ranked)
+    flags = [_flag(in_force.get(ranked.codes[i])) for i in positions]
+    meta["n_flagged"] = sum(f is not None for f in flags)
+    return Plan(meta, level, positions, len(model_picks), [1.0] * len(model_picks) + probabilities, ranked, flags)
+
+
+def _flag(action: str | None) -> str | None:
+    return None if action is None else f"已{AGREEMENT_ACTION[action]}"
 
 
 def _fits(i: int, regions_of: list[str], caps: dict[str, int], taken: dict[str, int],

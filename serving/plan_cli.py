@@ -64,7 +64,7 @@ def _table(targets: pd.DataFrame, meta: dict[str, Any]) -> Table:
             str(row.admdvs),
             f"{row.p_serious:.2f}" if pd.notna(row.p_serious) else "",
             f"{row.expected_recovery:,.0f}" if pd.notna(row.expected_recovery) else "",
-            "模型" if row.pick == "model" else "随机探索",
+            ("模型" if row.pick == "model" else "随机探索") + (f"\n{row.flag}" if isinstance(row.flag, str) else ""),
             _reason(row.top_reasons),
         )
     return table
@@ -113,6 +113,7 @@ def run_plan(workspace: Path, models: Path, req: PlanRequest, fmt: str, console:
         sys.stdout.write(csv_text(flat_targets(plan.targets), bom=False))
     else:
         console.print(_table(plan.targets, plan.meta))
+        console.print(f"排序规则：{plan.meta['ranking_zh']}", highlight=False)
         ex = plan.meta["exclusions_zh"]
         console.print("排除：" + "，".join(f"{k} {v}" for k, v in ex.items()), highlight=False)
     if round_id is not None:

@@ -35,6 +35,8 @@ class PlanRequest(BaseModel):
     region_caps: dict[str, int] = Field(default_factory=dict, max_length=100, description="每个统筹区最多几家")
     exploration_share: float = Field(0.1, ge=0.0, le=0.5, description="随机探索比例（使未来标签更少偏差）")
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    on_terminated: Literal["exclude", "flag"] = Field("exclude", description="已解除医保服务协议的机构：排除或标注")
+    on_suspended: Literal["exclude", "flag"] = Field("flag", description="最近一次检查暂停协议的机构：排除或标注")
 
     def plan_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of serving.plan.plan_round for this request (empty filters as None)."""
@@ -49,6 +51,7 @@ class PlanRequest(BaseModel):
             "exploration_share": self.exploration_share,
             "seed": self.seed,
             "level": self.level,
+            "sanctions": {"terminate": self.on_terminated, "suspend": self.on_suspended},
         }
 
 

@@ -33,7 +33,7 @@ from records import get_round, list_rounds
 from serving import bentoml_fixes, log_filter
 from serving.findings import FindingIn, burden, record
 from serving.middleware import GuardMiddleware
-from serving.plan import frame_records
+from serving.plan import frame_records, sanctioned
 from serving.rounds import RoundRequest, save_plan
 from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, RoundId, ScoreRequest
 from serving.state import Exclusions, ServingState, load_state
@@ -148,7 +148,9 @@ class Feijian:
         st, days = self.state, (req.exclude_days, req.clean_cooldown_days)
         excluded = st.current_exclusions(*days) or await self._once(("exclusions", days), st.exclusions, *days)
         self._forget_outdated(days, excluded)
-        key = (excluded, req.model_dump_json())
+        # sanctions come from the same findings: a back-dated termination changes the plan, not the sets
+        in_force = frozenset(sanctioned(st.inspections(), st.as_of).items())
+        key = (excluded, in_force, req.model_dump_json())
         hit = self._plans.get(key)
         if hit is None:
             if self._candidates(req) <= INLINE_PLAN_ROWS:

@@ -140,3 +140,38 @@ def test_records_are_the_targets_as_json(level: str) -> None:
     frame = frame_records(plan.targets)
     assert plan.records() == frame and list(frame[0]) == list(plan.targets.columns)
     assert [r["pick"] for r in frame].count("exploration") == 3
+
+
+def sanctioned_history() -> pd.DataFrame:
+    """F002 terminated 300 days ago; F004 suspended at its latest visit; F005 suspended, then cleared at a
+    later visit; F006 terminated only after the planning date (not known when planning)."""
+    day = lambda n: AS_OF - timedelta(days=n)  # noqa: E731
+    return pd.DataFrame({
+        "fixmedins_code": ["F002", "F004", "F005", "F005", "F006"],
+        "insp_date": [day(300), day(400), day(700), day(400), AS_OF + timedelta(days=3)],
+        "amount_recovered": [20_000.0, 5_000.0, 9_000.0, 1_000.0, 8_000.0],
+        "agreement_action": ["terminate", "suspend", "suspend", "warning", "terminate"],
+    })  # fmt: skip
+
+
+def test_sanctions_exclude_or_flag_by_the_declared_policy_and_only_as_known_when_planning() -> None:
+    plan = plan_round(scored(), sanctioned_history(), AS_OF, 10, exploration_share=0.0)
+    t = plan.targets.set_index("fixmedins_code")
+    assert "F002" not in t.index and plan.meta["exclusions"]["sanctioned"] == 1  # terminated: excluded
+    assert t.loc["F004", "flag"] == "已暂停医保服务协议"  # suspended: planned, flagged
+    assert t["flag"].drop(index="F004").isna().all()  # F005's suspension was lifted; F006's is in the future
+    assert plan.meta["sanctions"] == {"terminate": "exclude", "suspend": "flag"} and plan.meta["n_flagged"] == 1
+    assert plan.meta["exclusions_zh"]["已被解除或暂停医保服务协议（按计划规则排除）"] == 1
+    assert plan.meta["ranking_zh"].startswith("按预计追回金额排序")
+
+    strict = plan_round(scored(), sanctioned_history(), AS_OF, 10, exploration_share=0.0,
+                        sanctions={"suspend": "exclude"})  # fmt: skip
+    assert {"F002", "F004"}.isdisjoint(strict.targets["fixmedins_code"])
+    assert strict.meta["exclusions"]["sanctioned"] == 2
+    lenient = plan_round(scored(), sanctioned_history(), AS_OF, 10, exploration_share=0.0,
+                         sanctions={"terminate": "flag"})  # fmt: skip
+    lt = lenient.targets.set_index("fixmedins_code")
+    assert lt.loc["F002", "flag"] == "已解除医保服务协议" and lenient.meta["exclusions"]["sanctioned"] == 0
+    assert [r["flag"] for r in lenient.records()] == [f if isinstance(f, str) else None for f in lt["flag"]]
+    with pytest.raises(InputError, match="sanctions must map"):
+        plan_round(scored(), sanctioned_history(), AS_OF, 10, sanctions={"suspend": "ignore"})

@@ -75,6 +75,10 @@ def test_round_report(explainer: Explainer, tmp_path: Path) -> None:
     assert "G14" not in set(listed["机构编号"])  # inspected 60 days before as_of
     assert set(sheets) == {"检查名单", "约束与排除", "按地区汇总", "按类型汇总"}
     assert sheets["按地区汇总"]["机构数"].sum() == 10
+    assert "协议处理标注" in listed.columns
+    rules = dict(zip(sheets["约束与排除"].iloc[:, 0], sheets["约束与排除"].iloc[:, 1], strict=False))
+    assert str(rules.get("排序规则", "")).startswith("按预计追回金额排序")
+    assert "排序规则：按预计追回金额排序" in paths["html"].read_text(encoding="utf-8")
     if shutil.which("pdftotext"):
         text = pdf_text(paths["pdf"])
         assert "飞行检查计划" in text and "随机探索" in text and "按地区汇总" in text

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
+from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
 from feijian.tabular import write_xlsx
 from serving.reports import render
 
@@ -28,6 +28,7 @@ PLAN_HEADERS = {
     "p_serious": "严重问题概率",
     "expected_recovery": "预计追回金额（元）",
     "pick_zh": "入选方式",
+    "flag": "协议处理标注",
     "reasons": "主要理由",
 }
 
@@ -52,6 +53,7 @@ def constraints(meta: dict[str, Any]) -> list[tuple[str, str]]:
     f = meta["filters"]
     show = lambda v: "、".join(map(str, v)) if v else "不限"  # noqa: E731
     caps = meta["region_caps"]
+    sanctions = meta.get("sanctions") or {}
     return [
         ("检查名额", str(meta["capacity"])),
         ("地区", show(f.get("regions"))),
@@ -62,7 +64,12 @@ def constraints(meta: dict[str, Any]) -> list[tuple[str, str]]:
         ("检查未发现问题的冷却期", f"{meta['clean_cooldown_days']} 天"),
         ("地区名额上限", "、".join(f"{k}：{v}" for k, v in caps.items()) if caps else "无"),
         ("随机探索比例", f"{100 * meta['exploration']['share']:.0f}%（随机种子 {meta['exploration']['seed']}）"),
+        ("协议处理", "；".join(f"已{AGREEMENT_ACTION[k]}：{ACTION_ZH[v]}" for k, v in sanctions.items()) or "—"),
+        ("排序规则", meta.get("ranking_zh") or "—"),
     ]
+
+
+ACTION_ZH = {"exclude": "排除", "flag": "标注后照常计划"}
 
 
 def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[str, Path]:

@@ -65,7 +65,7 @@ function renderTargets(targets) {
       <td class="num">${t.rank}</td><td>${esc(t.fixmedins_name || t.name || t.fixmedins_code)}</td><td>${esc(t.admdvs)}</td>
       <td>${esc(labels.type[t.fixmedins_type] || t.fixmedins_type)}</td><td>${esc(labels.level[t.hosp_lv] || t.hosp_lv)}</td><td class="num">${fmtPct(t.p_serious)}</td>
       <td class="num">${fmtYuan(t.expected_recovery)}</td><td>${esc((t.top_reasons || t.reasons || []).slice(0, 2).join("；"))}</td>
-      <td><span class="badge ${t.pick}">${t.pick === "exploration" ? "随机探索" : "模型"}</span></td></tr>`).join("");
+      <td><span class="badge ${t.pick}">${t.pick === "exploration" ? "随机探索" : "模型"}</span>${t.flag ? `<br><b class="flag">${esc(t.flag)}</b>` : ""}</td></tr>`).join("");
 }
 
 async function openRound() {
@@ -87,7 +87,9 @@ async function plan() {
     const res = await api("/api/plan", planRequest());
     renderTargets(res.targets);
     const m = res.meta || {};
-    $("#plan-summary").textContent = `共 ${res.targets.length} 家，预期追回合计 ${fmtYuan(m.expected_total)} 元。`;
+    const barred = (m.exclusions || {}).sanctioned || 0;
+    $("#plan-summary").textContent = `共 ${res.targets.length} 家，预期追回合计 ${fmtYuan(m.expected_total)} 元。${m.ranking_zh || ""}。`
+      + (barred ? `已排除 ${barred} 家被解除或暂停协议的机构。` : "") + (m.n_flagged ? `${m.n_flagged} 家标注了协议处理情况。` : "");
     say("检查计划已生成。点击一行查看原因与证据。");
   } catch (e) { say("生成失败：" + e.message, true); }
 }
