@@ -38,6 +38,7 @@ def summarise_evidence(evidence: pd.DataFrame, rules: dict[str, Rule]) -> list[d
     order = np.argsort(np.where(np.isnan(amount), np.inf, -amount), kind="stable")
     cols = {c: evidence[c].to_numpy(dtype=object) for c in ("rule_id", "kind", "dr_code", "mdtrt_id", "reason")}
     feedetl = evidence["feedetl_sn"].to_numpy(dtype=object)
+    covered = evidence[COVERED].notna().to_numpy() if COVERED in evidence.columns else np.zeros(len(evidence), bool)
     by_rule: dict[str, list[int]] = defaultdict(list)
     for i in order.tolist():
         by_rule[str(cols["rule_id"][i])].append(i)
@@ -62,6 +63,8 @@ def summarise_evidence(evidence: pd.DataFrame, rules: dict[str, Rule]) -> list[d
                 "severity_zh": SEVERITY_ZH.get(rule.severity, "") if rule else "",
                 "n_hits": len(rows),
                 "amount_at_risk": float(np.nansum(amount[rows])),
+                "n_covered": int(sum(covered[i] for i in rows)),
+                "amount_uncovered": float(np.nansum([amount[i] for i in rows if not covered[i]])),
                 "physicians": [
                     {"dr_code": dr, "n_hits": int(n), "amount_at_risk": float(s)} for dr, (n, s) in top_docs
                 ],
@@ -73,6 +76,39 @@ def summarise_evidence(evidence: pd.DataFrame, rules: dict[str, Rule]) -> list[d
             }
         )
     return sorted(out, key=lambda r: -r["amount_at_risk"])
+
+
+COVERED = "covered_by"
+
+
+def mark_covered(evidence: pd.DataFrame, inspections: pd.DataFrame) -> pd.DataFrame:
+    """`evidence` with `covered_by`: for a hit whose claim falls in the period a past inspection of the
+    facility already checked (period_begn..period_end), "已于 DATE 检查覆盖（INSP_ID）" of the latest such
+    inspection; None otherwise. Those claims were open to that inspection: not new money to recover."""
+    out = evidence.copy()
+    out[COVERED] = None
+    need = {"period_begn", "period_end", "insp_date", "insp_id"}
+    if out.empty or inspections is None or inspections.empty or not need <= set(inspections.columns):
+        return out
+    when = pd.to_datetime(out["event_time"]).dt.normalize()
+    past = inspections.dropna(subset=["period_begn", "period_end"]).sort_values("insp_date", kind="mergesort")
+    for row in past.itertuples(index=False):  # oldest first: a later inspection's mark wins
+        inside = (when >= pd.Timestamp(row.period_begn)) & (when <= pd.Timestamp(row.period_end))
+        out.loc[inside.to_numpy(), COVERED] = f"已于 {row.insp_date} 检查覆盖（{row.insp_id}）"
+    return out
+
+
+def evidence_totals(evidence: pd.DataFrame) -> dict[str, float | int]:
+    """Amounts at risk in all, in claims a past inspection already covered, and not yet covered."""
+    amount = evidence["amount_at_risk"].fillna(0.0).to_numpy(dtype=float) if len(evidence) else np.zeros(0)
+    covered = evidence[COVERED].notna().to_numpy() if COVERED in evidence.columns else np.zeros(len(amount), bool)
+    return {
+        "n_hits": len(amount),
+        "n_covered": int(covered.sum()),
+        "amount_at_risk": float(amount.sum()),
+        "amount_covered": float(amount[covered].sum()),
+        "amount_uncovered": float(amount[~covered].sum()),
+    }
 
 
 def pick_kinds(summary: list[dict[str, Any]], kinds: tuple[str, ...]) -> list[dict[str, Any]]:

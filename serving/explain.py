@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from explain import contrib as cb
-from explain.evidence_links import pick_kinds, summarise_evidence
+from explain.evidence_links import evidence_totals, mark_covered, pick_kinds, summarise_evidence
 from explain.global_importance import Explained
 from explain.reasons import theme_of
 from explain.targets import TargetRows, UnknownTargetError, as_number, peer_lookup, render_value
@@ -171,7 +171,8 @@ class Explainer:
         out = ev.iloc[rows] if rows is not None else ev.head(0)
         if rule_id is not None:
             out = out[out["rule_id"] == rule_id]
-        return out.sort_values(["rule_id", "amount_at_risk"], ascending=[True, False]).reset_index(drop=True)
+        out = out.sort_values(["rule_id", "amount_at_risk"], ascending=[True, False]).reset_index(drop=True)
+        return mark_covered(out, self.inspections()[lambda i: i["fixmedins_code"].astype(str) == str(code)])
 
     def _evidence_rows(self) -> dict[str, np.ndarray]:
         """Facility code → positions of its rule hits in the evidence table (built once; positions, not
@@ -283,7 +284,8 @@ class Explainer:
         i = lv.row(code)
         row = lv.frame.iloc[i]
         values = lv.shap()[i]
-        linked = summarise_evidence(self.evidence(code), self.rules)
+        ev = self.evidence(code)
+        linked = summarise_evidence(ev, self.rules)
         reasons = lv.reasons(i, values, row=row)
         for r in reasons:
             r["evidence"] = pick_kinds(linked, theme_of(r["feature"]).kinds)
@@ -309,6 +311,7 @@ class Explainer:
                 "contributions": self._contributions(lv, row, values),
                 "reasons": reasons,
                 "evidence_summary": linked,
+                "evidence_totals": evidence_totals(ev),
                 "physicians": [
                     {
                         "dr_code": d.dr_code,

@@ -22,6 +22,8 @@ INSPECTION_COLUMNS = [
     "fixmedins_code",
     "batch",
     "insp_date",
+    "period_begn",
+    "period_end",
     "selection",
     "violation_types",
     "amount_involved",

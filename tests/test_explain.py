@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -145,3 +146,34 @@ def test_rule_kinds_carry_the_themes_and_shares_explain_reads() -> None:
         get(share)  # each share is a declared feature
         theme = next(t for t in THEMES if share in t.features)
         assert set(kinds_counted_in(share)) <= set(theme.kinds), share
+
+
+def test_evidence_a_past_inspection_already_covered_is_marked_and_kept_out_of_the_uncovered_total() -> None:
+    from explain.evidence_links import evidence_totals, mark_covered
+
+    ev = pd.DataFrame({
+        "rule_id": ["R1", "R1", "R2"], "amount_at_risk": [100.0, 40.0, 7.0],
+        "event_time": pd.to_datetime(["2024-02-10", "2024-08-01", "2023-12-31"]),
+    })  # fmt: skip
+    insp = pd.DataFrame({
+        "insp_id": ["I1", "I2"], "insp_date": [date(2024, 5, 3), date(2024, 3, 1)],
+        "period_begn": [date(2024, 1, 1), date(2023, 1, 1)], "period_end": [date(2024, 3, 31), date(2023, 12, 31)],
+    })  # fmt: skip
+    marked = mark_covered(ev, insp)
+    assert list(marked["covered_by"]) == ["已于 2024-05-03 检查覆盖（I1）", None, "已于 2024-03-01 检查覆盖（I2）"]
+    assert evidence_totals(marked) == {"n_hits": 3, "n_covered": 2, "amount_at_risk": 147.0,
+                                       "amount_covered": 107.0, "amount_uncovered": 40.0}  # fmt: skip
+    assert mark_covered(ev, insp.head(0))["covered_by"].isna().all()
+
+
+def test_explanations_mark_covered_evidence_only_from_inspections_before_as_of(explainer: Explainer) -> None:
+    for code in ("G14", "B01"):  # G14 inspected 60 days before as_of; B01 only after it
+        ev = explainer.evidence(code)
+        x = explainer.explain(code)
+        covered = ev["covered_by"].notna()
+        assert x["evidence_totals"]["n_covered"] == int(covered.sum())
+        assert x["evidence_totals"]["amount_uncovered"] == pytest.approx(ev.loc[~covered, "amount_at_risk"].sum())
+        if code == "B01":
+            assert not covered.any()
+        per_rule = {s["rule_id"]: s for s in x["evidence_summary"]}
+        assert sum(s["n_covered"] for s in per_rule.values()) == int(covered.sum())

@@ -57,7 +57,7 @@ def evidence_rows(evidence: pd.DataFrame, rule_id: str, limit: int = PDF_ROWS) -
             "dr_code": e.dr_code,
             "time": pd.Timestamp(e.event_time).strftime("%Y-%m-%d") if pd.notna(e.event_time) else "—",
             "amount": float(e.amount_at_risk),
-            "reason": e.reason,
+            "reason": f"{e.reason}（{e.covered_by}）" if isinstance(getattr(e, "covered_by", None), str) else e.reason,
         }
         for e in ev.itertuples()
     ]
@@ -103,6 +103,7 @@ def write_facility_report(explainer: Explainer, code: str, out_dir: Path, claims
                 "风险等级": s["severity_zh"],
                 "命中条数": s["n_hits"],
                 "涉及金额（元）": round(s["amount_at_risk"], 2),
+                "未被既往检查覆盖的金额（元）": round(s.get("amount_uncovered", s["amount_at_risk"]), 2),
                 "主要医师": "、".join(p["dr_code"] for p in s["physicians"]),
             }
             for s in x["evidence_summary"]

@@ -96,7 +96,7 @@ async function plan() {
 
 function renderExplanation(x) {
   const reasons = (x.reasons || []).map((r) => {
-    const ev = (r.evidence || []).map((e) => `${esc(e.name_zh)}（${esc(e.rule_id)}）${e.n_hits} 条，涉及 ${fmtYuan(e.amount_at_risk)} 元${e.article ? "，依据 " + esc(e.article) : ""}`);
+    const ev = (r.evidence || []).map((e) => `${esc(e.name_zh)}（${esc(e.rule_id)}）${e.n_hits} 条，涉及 ${fmtYuan(e.amount_at_risk)} 元${e.n_covered ? `（其中 ${e.n_covered} 条在既往检查已覆盖期间，未覆盖 ${fmtYuan(e.amount_uncovered)} 元）` : ""}${e.article ? "，依据 " + esc(e.article) : ""}`);
     return `<div class="reason"><div>${esc(r.text)}</div>${ev.length ? `<div class="ev">证据：${ev.join("；")}</div>` : ""}</div>`;
   }).join("");
   const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 预计涉险 ${fmtYuan(d.exposure)} 元 · 记分概率 ${fmtPct(d.p_risk)}（第 ${fmtRank(d.risk_percentile)} 百分位） · 规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
