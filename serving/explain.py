@@ -229,7 +229,8 @@ class Explainer:
         out = f[cols].copy()
         out["fixmedins_name"] = out["fixmedins_name"].fillna(out["fixmedins_code"])
         out["top_reasons"] = self.facilities.top_reasons(3)
-        out = out.sort_values("expected_recovery", ascending=False, kind="mergesort").reset_index(drop=True)
+        out = out.sort_values(["expected_recovery", "p_serious"], ascending=False, kind="mergesort")
+        out = out.reset_index(drop=True)
         out.attrs.update(self.provenance())
         return out
 

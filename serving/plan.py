@@ -211,7 +211,10 @@ def _ranked(scored: pd.DataFrame, score_col: str, key: str) -> _Ranking:
     if hit is not None and hit[0] is scored:
         return hit[1]
     frame = scored.reset_index(drop=True)
-    order = frame.sort_values([score_col, key], ascending=[False, True], kind="mergesort").index.to_numpy()
+    # ties in the score are broken by the risk (strictly increasing in the model's raw score), only then by code
+    risk = next((c for c in ("p_serious", "p_risk") if c in frame.columns and c != score_col), None)
+    by = [score_col, *([risk] if risk else []), key]
+    order = frame.sort_values(by, ascending=[False] * (len(by) - 1) + [True], kind="mergesort").index.to_numpy()
     regions = frame["admdvs"].astype(str).tolist() if "admdvs" in frame.columns else [""] * len(frame)
     wanted = [*FACILITY_COLUMNS, *PHYSICIAN_COLUMNS, "fixmedins_name"]
     shown = frame[[c for c in dict.fromkeys(wanted) if c in frame.columns]]

@@ -175,3 +175,9 @@ def test_sanctions_exclude_or_flag_by_the_declared_policy_and_only_as_known_when
     assert [r["flag"] for r in lenient.records()] == [f if isinstance(f, str) else None for f in lt["flag"]]
     with pytest.raises(InputError, match="sanctions must map"):
         plan_round(scored(), sanctioned_history(), AS_OF, 10, sanctions={"suspend": "ignore"})
+
+
+def test_ties_in_expected_recovery_are_broken_by_risk_not_by_code() -> None:
+    table = scored(6).assign(expected_recovery=1_000.0, p_serious=[0.1, 0.5, 0.3, 0.9, 0.2, 0.4])
+    t = plan_round(table, pd.DataFrame(), AS_OF, 6, exploration_share=0.0).targets
+    assert list(t["fixmedins_code"]) == ["F003", "F001", "F005", "F002", "F004", "F000"]
