@@ -28,16 +28,18 @@ from training.backtest import RANKERS, Fold, labelled_metrics
 RECENT_DAYS = 180
 
 
-def truth_amounts(truth_dir: Path, as_of: date, months: int = 12) -> pd.Series:
-    """True amount taken per facility in [as_of - months, as_of), all violation patterns."""
-    path = Path(truth_dir) / "facility_month.parquet"
+def truth_amounts(truth_dir: Path, as_of: date, months: int = 12, level: str = "facility") -> pd.Series:
+    """True amount taken per facility (or per billing physician) in [as_of - months, as_of), all patterns."""
+    name, key = {"facility": ("facility_month.parquet", "fixmedins_code"),
+                 "physician": ("physician_month.parquet", "dr_code")}[level]  # fmt: skip
+    path = Path(truth_dir) / name
     if not path.is_file():
-        raise InputError(f"--truth {truth_dir}: no facility_month.parquet (give the simulator's DIR/truth)")
-    fm = pd.read_parquet(path, columns=["fixmedins_code", "month", "amount_taken"])
+        raise InputError(f"--truth {truth_dir}: no {name} (give the simulator's DIR/truth)")
+    fm = pd.read_parquet(path, columns=[key, "month", "amount_taken"])
     start = (as_of - relativedelta(months=months)).strftime("%Y-%m")
     end = (as_of - timedelta(days=1)).strftime("%Y-%m")
     sel = fm[(fm["month"] >= start) & (fm["month"] <= end)]
-    return sel.groupby("fixmedins_code")["amount_taken"].sum()
+    return sel.groupby(key)["amount_taken"].sum()
 
 
 def eligible(fold: Fold, inspections: pd.DataFrame, days: int = RECENT_DAYS) -> pd.Series:

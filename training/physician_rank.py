@@ -19,14 +19,11 @@ it is: P(points recorded at the physician's next inspection).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from dateutil.relativedelta import relativedelta
 
-from feijian.errors import InputError
 from training import metrics
 
 EXPOSURE = "dr_exposure"
@@ -40,18 +37,6 @@ def physician_exposure(physicians: pd.DataFrame, facility_p: pd.Series) -> np.nd
     """P(serious) of each physician's facility (`facility_p`: code → probability) × the physician's dr_amount."""
     p = physicians["fixmedins_code"].astype(str).map(facility_p).fillna(0.0).to_numpy(dtype=float)
     return p * physicians["dr_amount"].fillna(0.0).to_numpy(dtype=float)
-
-
-def physician_truth(truth_dir: Path, as_of: date, months: int = 12) -> pd.Series:
-    """True fraudulent amount per billing physician in [as_of - months, as_of)."""
-    path = Path(truth_dir) / "physician_month.parquet"
-    if not path.is_file():
-        raise InputError(f"--truth {truth_dir}: no physician_month.parquet (give the simulator's DIR/truth)")
-    pm = pd.read_parquet(path, columns=["dr_code", "month", "amount_taken"])
-    start = (as_of - relativedelta(months=months)).strftime("%Y-%m")
-    end = (as_of - timedelta(days=1)).strftime("%Y-%m")
-    sel = pm[(pm["month"] >= start) & (pm["month"] <= end)]
-    return sel.groupby("dr_code")["amount_taken"].sum()
 
 
 def physician_truth_metrics(
@@ -80,6 +65,7 @@ def physician_backtest(rounds: list, folds: list, truth_dir: Path, months: int, 
     - rule_hits: the physician's own rule-hit amount; random: its expectation.
     """
     from training.dataset import known_before, physician_columns, stack
+    from training.evaluate import truth_amounts
     from training.model import RiskModel, TooFewLabelsError
 
     by_batch = {r.batch: i for i, r in enumerate(rounds)}
@@ -101,7 +87,7 @@ def physician_backtest(rounds: list, folds: list, truth_dir: Path, months: int, 
             rankings["model"] = model.predict_proba(docs[cols].astype(float))
         except (TooFewLabelsError, KeyError):
             pass
-        truth = physician_truth(truth_dir, rounds[i].as_of, months)
+        truth = truth_amounts(truth_dir, rounds[i].as_of, months, level="physician")
         out.append({
             "round": f.batch,
             "n_physicians": len(docs),
