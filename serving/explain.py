@@ -244,7 +244,7 @@ class Explainer:
         out = d[["dr_code", "fixmedins_code", "fixmedins_type", "dept", EXPOSURE, "p_risk", "risk_percentile"]].copy()
         out["top_reasons"] = self.physicians.top_reasons(3)
         out = out.merge(
-            self.facilities.frame[["fixmedins_code", "admdvs", "hosp_lv", "ownership"]],
+            self.facilities.frame[["fixmedins_code", "fixmedins_name", "admdvs", "hosp_lv", "ownership"]],
             on="fixmedins_code",
             how="left",
         )

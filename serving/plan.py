@@ -31,7 +31,7 @@ from training.physician_rank import EXPOSURE, PHYSICIAN_RANKING_ZH
 _DEFAULT = PlanRequest()
 FACILITY_COLUMNS = ["rank", "fixmedins_code", "name", "admdvs", "fixmedins_type", "hosp_lv", "ownership",
                     "p_serious", "expected_recovery", "pick", "pick_probability", "flag", "top_reasons"]  # fmt: skip
-PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "dept", "admdvs", EXPOSURE, "p_risk", "pick",
+PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "name", "dept", "admdvs", EXPOSURE, "p_risk", "pick",
                      "pick_probability", "flag", "top_reasons"]  # fmt: skip
 # The ranking rule each level's plan follows, as the page, the reports and the terminal state it.
 RANKING_ZH = {"facility": "按预计追回金额排序（严重问题概率 × 发现严重问题时的预计追回金额）",
@@ -102,8 +102,7 @@ class Plan:
         picks["rank"] = np.arange(1, len(picks) + 1)
         picks["pick_probability"] = self.probabilities
         picks["flag"] = self.flags or [None] * len(picks)
-        if self.level == "facility":
-            picks["name"] = picks.get("fixmedins_name", picks["fixmedins_code"])
+        picks["name"] = picks.get("fixmedins_name", picks["fixmedins_code"])
         for c in self.columns:
             if c not in picks.columns:
                 picks[c] = None

@@ -45,7 +45,7 @@ def spark():
     # ~70-statement build spends compiling, not computing; results do not depend on either.
     session = (
         session_builder("local[2]", shuffle_partitions=2)
-        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m")
         .config("spark.sql.codegen.wholeStage", "false")
         .getOrCreate()
     )

@@ -570,6 +570,27 @@ def test_downloads_follow_roles(client: object, served: Served) -> None:
     assert client.get(f"/ui/download/evidence/{code}").status_code == 401  # type: ignore[attr-defined]
 
 
+def test_a_physician_plan_downloads_as_a_physician_list(client: object, served: Served) -> None:
+    """The plan's workbook and report follow the request's level: a physician list has physicians, their
+    facility's name and the exposure it is ranked by, in rank order (the fuzzer found this a 500 once)."""
+    import io
+
+    import openpyxl
+
+    body = {"capacity": 6, "level": "physician", "exploration_share": 0.5, "seed": 3}
+    plan = client.post("/api/plan", json=body, headers=_auth(served, "planner")).json()  # type: ignore[attr-defined]
+    r = client.post("/ui/download/plan", json=body, headers=_auth(served, "planner"))  # type: ignore[attr-defined]
+    assert r.status_code == 200, r.text[:300]
+    rows = list(openpyxl.load_workbook(io.BytesIO(r.content))["检查名单"].values)
+    head = rows[0]
+    assert {"医师编号", "机构名称", "预计涉险金额（元）"} <= set(head) and "严重问题概率" not in head
+    got = [row[head.index("医师编号")] for row in rows[1:]]
+    assert got == [t["dr_code"] for t in plan["targets"]]
+    assert all(row[head.index("机构名称")] for row in rows[1:])
+    pdf = client.post("/ui/download/round_report", json=body, headers=_auth(served, "planner"))  # type: ignore[attr-defined]
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
 def test_concurrent_posts_of_one_new_finding_on_the_real_service(live: str, served: Served) -> None:
     """120 posts of the same new insp_id at once, over fresh connections to both workers: exactly one is
     created, the other 119 answer 200 created:false (a repeat is a correction), none a 5xx."""

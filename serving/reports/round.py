@@ -11,6 +11,7 @@ import pandas as pd
 from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
 from feijian.tabular import write_xlsx
 from serving.reports import render
+from training.physician_rank import EXPOSURE, EXPOSURE_ZH
 
 if TYPE_CHECKING:
     from serving.explain import Explainer
@@ -31,10 +32,35 @@ PLAN_HEADERS = {
     "flag": "协议处理标注",
     "reasons": "主要理由",
 }
+PHYSICIAN_HEADERS = {
+    "rank": "序号",
+    "dr_code": "医师编号",
+    "fixmedins_code": "机构编号",
+    "name": "机构名称",
+    "dept": "科室",
+    "admdvs": "医保区划",
+    EXPOSURE: f"{EXPOSURE_ZH}（元）",
+    "p_risk": "医师记分概率",
+    "pick_zh": "入选方式",
+    "flag": "协议处理标注",
+    "reasons": "主要理由",
+}
+# What each level's list is of, and the amount its totals add up.
+LEVEL_VIEW = {
+    "facility": {"headers": PLAN_HEADERS, "amount": "expected_recovery", "amount_zh": "预计追回金额（元）",
+                 "unit_zh": "机构数", "title_zh": "飞行检查计划"},
+    "physician": {"headers": PHYSICIAN_HEADERS, "amount": EXPOSURE, "amount_zh": f"{EXPOSURE_ZH}（元）",
+                  "unit_zh": "医师数", "title_zh": "医师检查名单"},
+}  # fmt: skip
 
 
-def _readable(targets: pd.DataFrame) -> pd.DataFrame:
+def _readable(targets: pd.DataFrame, facilities: pd.DataFrame) -> pd.DataFrame:
+    """The plan's rows with Chinese labels; a physician list takes its facilities' type, level, ownership."""
     t = targets.copy()
+    info = facilities.drop_duplicates("fixmedins_code").set_index("fixmedins_code")
+    for col in ("fixmedins_type", "hosp_lv", "ownership"):
+        if col not in t:
+            t[col] = t["fixmedins_code"].map(info[col]) if col in info else None
     t["type_zh"] = t["fixmedins_type"].map(lambda v: FIXMEDINS_TYPE.get(str(v), v))
     t["hosp_lv_zh"] = t["hosp_lv"].map(lambda v: HOSP_LV.get(str(v), v))
     t["ownership_zh"] = t["ownership"].map(lambda v: OWNERSHIP.get(str(v), v))
@@ -43,10 +69,11 @@ def _readable(targets: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
-def totals(t: pd.DataFrame, by: str, label: str) -> pd.DataFrame:
-    g = t.groupby(by, dropna=False).agg(n=("rank", "size"), expected=("expected_recovery", "sum")).reset_index()
-    g = g.sort_values("expected", ascending=False, kind="mergesort")
-    return g.rename(columns={by: label, "n": "机构数", "expected": "预计追回金额（元）"})
+def totals(t: pd.DataFrame, by: str, label: str, level: str = "facility") -> pd.DataFrame:
+    view = LEVEL_VIEW[level]
+    g = t.groupby(by, dropna=False).agg(n=("rank", "size"), amount=(view["amount"], "sum")).reset_index()
+    g = g.sort_values("amount", ascending=False, kind="mergesort")
+    return g.rename(columns={by: label, "n": view["unit_zh"], "amount": view["amount_zh"]})
 
 
 def constraints(meta: dict[str, Any]) -> list[tuple[str, str]]:
@@ -76,25 +103,30 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[
     """Write round_<as_of>.html/.pdf/.xlsx into out_dir; return their paths."""
     out_dir = Path(out_dir)
     meta = {**explainer.provenance(), **{k: v for k, v in plan.meta.items() if v is not None}}
-    t = _readable(plan.targets)
-    stem = f"round_{meta['as_of']}"
-    by_region = totals(t, "admdvs", "医保区划")
-    by_type = totals(t, "type_zh", "机构类型")
+    level = plan.level
+    view = LEVEL_VIEW[level]
+    t = _readable(plan.targets, explainer.scored())
+    stem = f"round_{meta['as_of']}" if level == "facility" else f"round_{meta['as_of']}_physicians"
+    by_region = totals(t, "admdvs", "医保区划", level)
+    by_type = totals(t, "type_zh", "机构类型", level)
     context = {
         "meta": meta,
+        "level": level,
+        "view": view,
         "rows": t.to_dict("records"),
         "constraints": constraints(plan.meta),
         "by_region": by_region.to_dict("records"),
         "by_type": by_type.to_dict("records"),
+        "amount_total": float(t[view["amount"]].sum()),
         "n_model": int((t["pick"] == "model").sum()),
         "n_explore": int((t["pick"] == "exploration").sum()),
     }
     html = render.write_html("round.html", context, out_dir / f"{stem}.html")
     pdf = render.write_pdf(html, out_dir / f"{stem}.pdf")
-    sheet = t[list(PLAN_HEADERS)].rename(columns=PLAN_HEADERS)
+    sheet = t[list(view["headers"])].rename(columns=view["headers"])
     settings = [
         *constraints(plan.meta),
-        ("预计追回合计（元）", f"{meta.get('expected_total') or 0:,.0f}"),
+        (f"{view['amount_zh'].removesuffix('（元）')}合计（元）", f"{t[view['amount']].sum():,.0f}"),
         ("模型版本", str(meta["model_version"])),
         ("特征快照", str(meta["snapshot_id"])),
         *((f"排除：{k}", str(v)) for k, v in plan.meta["exclusions_zh"].items()),
