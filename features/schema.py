@@ -181,6 +181,19 @@ FIXMEDINS = Table(
     ),
 )
 
+# The bureau's region code table (医保区划代码表): the name shown wherever a region is. Optional: an
+# export without it shows region codes; a facility's region need not be listed (the code is the fallback).
+ADMDVS = Table(
+    name="admdvs",
+    label="医保区划",
+    kind="reference",
+    key=("admdvs",),
+    columns=(
+        Column("admdvs", "string", "医保区划"),
+        Column("admdvs_name", "string", "医保区划名称"),
+    ),
+)
+
 DR_INFO = Table(
     name="dr_info",
     label="医保医师",
@@ -331,10 +344,11 @@ INSP_DR_POINTS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (FIXMEDINS, DR_INFO, CATALOG, MDTRT_D, SETL_D, FEE_LIST_D, INSPECTIONS, INSP_DR_POINTS)
+    t.name: t for t in (ADMDVS, FIXMEDINS, DR_INFO, CATALOG, MDTRT_D, SETL_D, FEE_LIST_D, INSPECTIONS, INSP_DR_POINTS)
 }
 # Order in which tables are validated, so references point at already-validated keys.
-LOAD_ORDER = ("fixmedins", "dr_info", "catalog", "mdtrt_d", "setl_d", "fee_list_d", "inspections", "insp_dr_points")
+LOAD_ORDER = ("admdvs", "fixmedins", "dr_info", "catalog", "mdtrt_d", "setl_d", "fee_list_d", "inspections",
+              "insp_dr_points")  # fmt: skip
 
 
 def table(name: str) -> Table:

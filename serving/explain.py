@@ -8,6 +8,7 @@ and link to the rule hits (疑点清单) of the theme's rule kinds — indicator
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -26,7 +27,8 @@ from features.rules import SEVERITY_ZH, Rule, load_rules
 from features.snapshot import latest_snapshot
 from feijian.errors import InputError
 from feijian.jsonsafe import jsonable
-from serving.sources import facility_names, identity_zh, inspections_before
+from serving.sources import facility_names, history, identity_zh, inspections_before, region_column, region_names
+from serving.trend import Trend, read_trend
 from training.bundle import Bundle
 from training.calibration_check import interval_text
 from training.dataset import column_label, read_meta
@@ -66,6 +68,9 @@ class Explainer:
     rules: dict[str, Rule]
     _evidence: pd.DataFrame | None = None
     _inspections: pd.DataFrame | None = None
+    # Where the inspection history comes from when serving: the ingested table with the findings recorded
+    # through the service (ServingState.inspections); None reads the workspace's table (reports, the CLI).
+    history_source: Callable[[], pd.DataFrame] | None = None
     # The snapshot and the model never change under an Explainer: what is derived from them is kept.
     _by_code: dict[str, np.ndarray] | None = None
     _dr_rows: dict[str, np.ndarray] | None = None
@@ -198,7 +203,20 @@ class Explainer:
             self._evidence = pd.read_parquet(self.snapshot / "evidence.parquet")
         return self._evidence
 
+    @cached_property
+    def trend(self) -> Trend:
+        """Every facility over the last rounds' snapshots, beside its peer group's median."""
+        return read_trend(self.workspace, self.as_of.isoformat())
+
+    @cached_property
+    def regions(self) -> dict[str, str]:
+        """Region code → name (the workspace's admdvs table; empty without one: codes are shown)."""
+        return region_names(self.workspace)
+
     def inspections(self) -> pd.DataFrame:
+        """Every inspection before the snapshot's date and, when serving, every one recorded since."""
+        if self.history_source is not None:
+            return self.history_source()
         if self._inspections is None:
             self._inspections = inspections_before(self.workspace, self.as_of)
         return self._inspections
@@ -228,11 +246,28 @@ class Explainer:
         ]
         out = f[cols].copy()
         out["fixmedins_name"] = out["fixmedins_name"].fillna(out["fixmedins_code"])
+        out.insert(out.columns.get_loc("admdvs") + 1, "admdvs_name", region_column(out["admdvs"], self.regions))
         out["top_reasons"] = self.facilities.top_reasons(3)
         out = out.sort_values(["expected_recovery", "p_serious"], ascending=False, kind="mergesort")
         out = out.reset_index(drop=True)
         out.attrs.update(self.provenance())
         return out
+
+    def search(self, q: str, limit: int = 20) -> pd.DataFrame:
+        """Facilities whose code or name contains `q` (any case): the code itself first, then codes that
+        start with it, then names, each by expected recovery (the plan's order)."""
+        f = self._facility_ranking
+        needle = q.strip().casefold()
+        if not needle:
+            return f.head(0)
+        code = f["fixmedins_code"].astype(str).str.casefold()
+        name = f["fixmedins_name"].astype(str).str.casefold()
+        rank = np.select([code == needle, code.str.startswith(needle, na=False),
+                          name.str.contains(needle, regex=False, na=False),
+                          code.str.contains(needle, regex=False, na=False)], [0, 1, 2, 3], 9)  # fmt: skip
+        hit = np.flatnonzero(rank < 9)
+        order = hit[np.argsort(rank[hit], kind="stable")][:limit]  # f is in plan order already
+        return f.iloc[order].reset_index(drop=True)
 
     def scored_physicians(self) -> pd.DataFrame:
         """One row per physician: risk, percentile, top 3 reasons and the facility's identity."""
@@ -248,6 +283,7 @@ class Explainer:
             on="fixmedins_code",
             how="left",
         )
+        out["admdvs_name"] = region_column(out["admdvs"], self.regions)
         out = out.sort_values([EXPOSURE, "p_risk"], ascending=False, kind="mergesort").reset_index(drop=True)
         out.attrs.update(self.provenance())
         return out
@@ -297,7 +333,7 @@ class Explainer:
         return jsonable(
             {
                 **self.provenance(),
-                "target": identity_zh(row),
+                "target": identity_zh(row, self.regions),
                 "risk": {
                     "p_serious": row["p_serious"],
                     "percentile": row["risk_percentile"],
@@ -327,7 +363,8 @@ class Explainer:
                 ],
                 "physician_ranking_zh": PHYSICIAN_RANKING_ZH,
                 "p_risk_meaning_zh": P_RISK_MEANING_ZH,
-                "inspections": insp[insp["fixmedins_code"] == str(code)].to_dict("records"),
+                "inspections": history(insp, code),
+                "trend": self.trend.of(code),
                 "rule_severity_zh": SEVERITY_ZH,
             }
         )

@@ -29,10 +29,11 @@ from training.physician_rank import EXPOSURE, PHYSICIAN_RANKING_ZH
 
 # The request model declares the planning defaults; plan_round's keywords take them from it.
 _DEFAULT = PlanRequest()
-FACILITY_COLUMNS = ["rank", "fixmedins_code", "name", "admdvs", "fixmedins_type", "hosp_lv", "ownership",
-                    "p_serious", "expected_recovery", "pick", "pick_probability", "flag", "top_reasons"]  # fmt: skip
-PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "name", "dept", "admdvs", EXPOSURE, "p_risk", "pick",
-                     "pick_probability", "flag", "top_reasons"]  # fmt: skip
+FACILITY_COLUMNS = ["rank", "fixmedins_code", "name", "admdvs", "admdvs_name", "fixmedins_type", "hosp_lv",
+                    "ownership", "p_serious", "expected_recovery", "pick", "pick_probability", "flag",
+                    "top_reasons"]  # fmt: skip
+PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "name", "dept", "admdvs", "admdvs_name", EXPOSURE,
+                     "p_risk", "pick", "pick_probability", "flag", "top_reasons"]  # fmt: skip
 # The ranking rule each level's plan follows, as the page, the reports and the terminal state it.
 RANKING_ZH = {"facility": "按预计追回金额排序（严重问题概率 × 发现严重问题时的预计追回金额）",
               "physician": PHYSICIAN_RANKING_ZH}  # fmt: skip

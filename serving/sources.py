@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
+from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, INSP_TYPE, OWNERSHIP, SELECTION, VIOLATION
 from features.snapshot import source_expr
 from feijian.errors import MissingWorkspaceTableError
 
@@ -25,6 +25,7 @@ INSPECTION_COLUMNS = [
     "period_begn",
     "period_end",
     "selection",
+    "insp_type",
     "violation_types",
     "amount_involved",
     "amount_recovered",
@@ -60,6 +61,21 @@ def facility_names(workspace: Path) -> pd.DataFrame:
     return _query(f"SELECT DISTINCT fixmedins_code, fixmedins_name FROM {src}").drop_duplicates("fixmedins_code")
 
 
+def region_names(workspace: Path) -> dict[str, str]:
+    """admdvs → its name, from the workspace's region table (empty when the export had none)."""
+    frame = read_table(workspace, "admdvs")
+    if frame.empty:
+        return {}
+    frame = frame.dropna(subset=["admdvs", "admdvs_name"])
+    return dict(zip(frame["admdvs"].astype(str), frame["admdvs_name"].astype(str), strict=True))
+
+
+def region_column(codes: pd.Series, names: dict[str, str]) -> pd.Series:
+    """The region name of each code, the code itself where the region table does not list it."""
+    text = codes.astype("string")
+    return text.map(names).fillna(text) if names else text
+
+
 def inspections_before(workspace: Path, as_of: date) -> pd.DataFrame:
     """Every inspection visited before `as_of` (the snapshot's planning date), newest first."""
     try:
@@ -73,9 +89,36 @@ def inspections_before(workspace: Path, as_of: date) -> pd.DataFrame:
     return out
 
 
-def identity_zh(row: pd.Series | dict) -> dict[str, Any]:
+def violations_zh(codes: object) -> str:
+    """A finding's ';'-joined violation codes in Chinese (a code the schema does not name stays as it is)."""
+    if not isinstance(codes, str) or not codes.strip():
+        return "—"
+    return "、".join(VIOLATION.get(c.strip(), c.strip()) for c in codes.split(";") if c.strip())
+
+
+def history(inspections: pd.DataFrame, code: str, recorded: set[str] | frozenset[str] = frozenset()) -> list[dict]:
+    """One facility's inspections, newest first, with their codes in Chinese; `recorded` names the ones
+    recorded through the service (shown as such: the next training learns from them)."""
+    if inspections.empty:
+        return []
+    rows = inspections[inspections["fixmedins_code"].astype(str) == str(code)]
+    rows = rows.sort_values(["insp_date", "insp_id"], ascending=False, kind="mergesort")
+    out = []
+    for r in rows.to_dict("records"):
+        r = {k: (None if v is pd.NaT or (isinstance(v, float) and v != v) else v) for k, v in r.items()}
+        r["selection_zh"] = SELECTION.get(str(r.get("selection")), r.get("selection"))
+        r["insp_type_zh"] = INSP_TYPE.get(str(r.get("insp_type")), r.get("insp_type"))
+        r["violation_zh"] = violations_zh(r.get("violation_types"))
+        r["agreement_action_zh"] = AGREEMENT_ACTION.get(str(r.get("agreement_action")), r.get("agreement_action"))
+        r["recorded"] = r["insp_id"] in recorded
+        out.append(r)
+    return out
+
+
+def identity_zh(row: pd.Series | dict, regions: dict[str, str] | None = None) -> dict[str, Any]:
     """Codes with their Chinese names, as a report prints them."""
     get = row.get
+    admdvs = get("admdvs")
     return {
         "fixmedins_code": get("fixmedins_code"),
         "name": get("fixmedins_name") or get("fixmedins_code"),
@@ -85,6 +128,7 @@ def identity_zh(row: pd.Series | dict) -> dict[str, Any]:
         "hosp_lv_zh": HOSP_LV.get(str(get("hosp_lv")), str(get("hosp_lv"))),
         "ownership": get("ownership"),
         "ownership_zh": OWNERSHIP.get(str(get("ownership")), str(get("ownership"))),
-        "admdvs": get("admdvs"),
+        "admdvs": admdvs,
+        "admdvs_name": (regions or {}).get(str(admdvs), admdvs),
         "peer_group": get("peer_group"),
     }

@@ -1,4 +1,4 @@
-"""Reference and label tables: fixmedins, dr_info, catalog, inspections, insp_dr_points.
+"""Reference and label tables: admdvs (region names), fixmedins, dr_info, catalog, inspections, insp_dr_points.
 
 open_beds is declared from the honest census (its 95th percentile at 85–105 % occupancy), so a
 facility whose census exceeds its beds is doing something the honest ones do not. An export cut
@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 
 from simulator.codes import DEPTS
-from simulator.facilities import TYPES
+from simulator.config import REGIONS
+from simulator.facilities import REGION_NAMES, TYPES
 from simulator.world import State, World
 
 _CAT_COLS = ("med_list_codg", "name", "list_type", "med_chrgitm_type", "chrgitm_lv", "ref_price", "price_cap",
@@ -42,7 +43,7 @@ def reference_tables(w: World, st: State, insp: list[dict], pts: list[dict], d_s
     f, p, cat = w.fac, w.phy, w.cat
     fix = {
         "fixmedins_code": f.code, "fixmedins_name": f.name, "fixmedins_type": [TYPES[t] for t in f.ftype],
-        "hosp_lv": f.hosp_lv, "ownership": f.ownership, "admdvs": [f"9901{r + 1:02d}" for r in f.region],
+        "hosp_lv": f.hosp_lv, "ownership": f.ownership, "admdvs": [REGIONS[r] for r in f.region],
         "open_beds": open_beds(w, st, d_start, cut_day), "begndate": f.begin_day,
     }
     dr = {
@@ -63,7 +64,10 @@ def reference_tables(w: World, st: State, insp: list[dict], pts: list[dict], d_s
     if not pts:
         points = {"insp_id": pa.array([], pa.string()), "dr_code": pa.array([], pa.string()),
                   "points": np.zeros(0, dtype=np.int64)}
-    return {"fixmedins": fix, "dr_info": dr, "catalog": catalog, "inspections": inspections,
+    regions = sorted(set(fix["admdvs"]))
+    names = dict(zip(REGIONS, REGION_NAMES, strict=True))
+    admdvs = {"admdvs": regions, "admdvs_name": [names[c] for c in regions]}
+    return {"admdvs": admdvs, "fixmedins": fix, "dr_info": dr, "catalog": catalog, "inspections": inspections,
             "insp_dr_points": points}
 
 
