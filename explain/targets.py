@@ -73,7 +73,8 @@ class TargetRows:
     def row(self, code: str) -> int:
         if str(code) not in self._pos:
             raise UnknownTargetError(
-                f"{self.level} code {code!r} is not in this snapshot ({len(self._pos)} {self.level} rows)"
+                f"{self.level} code {code!r} is not in this snapshot ({len(self._pos)} {self.level} rows)",
+                zh=f"本期数据中没有{'机构' if self.level == 'facility' else '医师'} {code}，请核对编号",
             )
         return self._pos[str(code)]
 

@@ -11,10 +11,16 @@ from typing import Any
 
 
 class FeijianError(Exception):
-    """Base class: a message a user can act on (what, where, the value, the fix)."""
+    """Base class: a message a user can act on (what, where, the value, the fix).
+
+    `zh` is the same in Chinese for a person at the page (serving.messages), where one is given."""
 
     exit_code = 1
     http_status = 500
+
+    def __init__(self, *args: object, zh: str | None = None) -> None:
+        super().__init__(*args)
+        self.zh = zh
 
 
 class NotReadyError(FeijianError):

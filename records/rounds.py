@@ -73,7 +73,8 @@ def save_round(db: Database, head: dict[str, Any], picks: list[dict[str, Any]], 
     `head` has Round's fields but the id and the saving; `picks` RoundPick's but the round id.
     `head["supersedes"]`, when given, must name a saved round that nothing supersedes yet."""
     if not picks:
-        raise InputError("a round with no picks cannot be saved: widen the filters or raise the capacity")
+        raise InputError("a round with no picks cannot be saved: widen the filters or raise the capacity",
+                         zh="名单为空，无法保存为检查批次：请放宽筛选条件或增加检查名额")
     unknown = set(head) - set(ROUND_FIELDS) | {k for p in picks for k in p} - set(PICK_FIELDS)
     if unknown:
         raise InputError(f"unknown round field(s): {sorted(unknown)}")
@@ -82,10 +83,12 @@ def save_round(db: Database, head: dict[str, Any], picks: list[dict[str, Any]], 
         with db.session() as s:
             if old is not None:
                 if s.get(Round, old) is None:
-                    raise NotFoundError(f"round {old!r} does not exist, so it cannot be superseded")
+                    raise NotFoundError(f"round {old!r} does not exist, so it cannot be superseded",
+                                        zh=f"检查批次 {old} 不存在，无法替代")
                 later = s.scalar(select(Round.round_id).where(Round.supersedes == old))
                 if later is not None:
-                    raise InputError(f"round {old} is already superseded by {later}; supersede {later} instead")
+                    raise InputError(f"round {old} is already superseded by {later}; supersede {later} instead",
+                                     zh=f"检查批次 {old} 已被 {later} 替代，请改为替代 {later}")
             as_of: date = head["as_of"]
             n = s.scalar(select(func.count()).select_from(Round).where(Round.as_of == as_of)) or 0
             round_id = f"R{as_of:%Y%m%d}-{n + 1 + attempt}"
@@ -112,7 +115,7 @@ def get_round(db: Database, round_id: str) -> dict[str, Any]:
     with db.session() as s:
         r = s.get(Round, round_id)
         if r is None:
-            raise NotFoundError(f"round {round_id!r} does not exist")
+            raise NotFoundError(f"round {round_id!r} does not exist", zh=f"检查批次 {round_id} 不存在")
         later = s.scalar(select(Round.round_id).where(Round.supersedes == round_id))
         picks = s.scalars(select(RoundPick).where(RoundPick.round_id == round_id).order_by(RoundPick.rank)).all()
         out = _head(r, later)

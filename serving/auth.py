@@ -138,10 +138,11 @@ class TokenCache:
 
     def authenticate(self, authorization: str | None, now: float) -> Principal:
         if not authorization:
-            raise AuthError("this endpoint needs a token: send the header 'Authorization: Bearer <token>'")
+            raise AuthError("this endpoint needs a token: send the header 'Authorization: Bearer <token>'",
+                            zh="需要访问令牌：请先输入令牌")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError("malformed Authorization header: expected 'Bearer <token>'")
+            raise AuthError("malformed Authorization header: expected 'Bearer <token>'", zh="访问令牌格式不对")
         digest = _digest(token.strip())
         hit = self._cache.get(digest)
         if hit is None or now - hit[0] > self.ttl:
@@ -151,5 +152,5 @@ class TokenCache:
             hit = (now, principal)
             self._cache[digest] = hit
         if hit[1] is None:
-            raise AuthError("unknown or revoked token")
+            raise AuthError("unknown or revoked token", zh="访问令牌无效或已被撤销")
         return hit[1]

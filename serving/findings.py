@@ -24,6 +24,7 @@ from feijian.errors import InputError
 from records.db import Database
 from records.findings import CONTRACT_COLUMNS, Finding, FindingPick, FindingPoints
 from records.rounds import get_pick
+from serving.messages import FIELDS_ZH
 
 RACE_RETRIES = 3  # attempts of one record() against concurrent inserts of the same insp_id
 PICK_GIVES = ("fixmedins_code", "batch", "period_begn", "period_end", "selection")  # what a round's pick fills in
@@ -119,7 +120,7 @@ class FindingIn(BaseModel):
         own = [f for f in PICK_GIVES if getattr(self, f) is None]
         if self.round_id is None and own:
             raise ValueError(
-                f"不按检查批次记录时须填写：{'、'.join(own)} "
+                f"不按检查批次记录时须填写：{'、'.join(FIELDS_ZH.get(f, f) for f in own)} "
                 f"(an inspection outside a saved round needs {', '.join(own)})"
             )
         return self
@@ -137,7 +138,8 @@ class FindingIn(BaseModel):
 
 def _code(value: str, allowed: dict[str, str], field: str) -> str:
     if value not in allowed:
-        raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
+        raise ValueError(f"应为以下之一：{'、'.join(allowed.values())} ({field} must be one of {', '.join(allowed)}; "
+                         f"got {value!r})")
     return value
 
 
@@ -152,9 +154,11 @@ def record(db: Database, finding: FindingIn, recorded_by: str, known_facilities:
         finding, link = _from_pick(db, finding)
     assert finding.period_end is not None and finding.period_begn is not None
     if finding.period_end < finding.period_begn:
-        raise InputError(f"period_end {finding.period_end} is before period_begn {finding.period_begn}")
+        raise InputError(f"period_end {finding.period_end} is before period_begn {finding.period_begn}",
+                         zh=f"检查期间结束（{finding.period_end}）早于检查期间开始（{finding.period_begn}）")
     if known_facilities is not None and finding.fixmedins_code not in known_facilities:
-        raise InputError(f"fixmedins_code {finding.fixmedins_code!r} is not a facility in the current snapshot")
+        raise InputError(f"fixmedins_code {finding.fixmedins_code!r} is not a facility in the current snapshot",
+                         zh=f"定点医药机构编号：{finding.fixmedins_code} 不是本期数据中的机构")
     for attempt in range(RACE_RETRIES):
         try:
             return _write(db, finding, recorded_by, link)
@@ -171,9 +175,13 @@ def _from_pick(db: Database, finding: FindingIn) -> tuple[FindingIn, FindingPick
     assert finding.round_id is not None and finding.rank is not None
     pick = get_pick(db, finding.round_id, finding.rank)
     given = {f: getattr(finding, f) for f in PICK_GIVES}
-    clash = [f"{f}={v!r} (the pick says {pick[f]!r})" for f, v in given.items() if v is not None and v != pick[f]]
+    differ = [f for f, v in given.items() if v is not None and v != pick[f]]
+    clash = [f"{f}={given[f]!r} (the pick says {pick[f]!r})" for f in differ]
     if clash:
-        raise InputError(f"round {finding.round_id} pick {finding.rank}: {'; '.join(clash)}")
+        raise InputError(f"round {finding.round_id} pick {finding.rank}: {'; '.join(clash)}",
+                         zh=f"检查批次 {finding.round_id} 第 {finding.rank} 家：填写的"
+                            f"{'、'.join(FIELDS_ZH.get(f, f) for f in differ)}"
+                            "与批次记录不一致")
     filled = finding.model_copy(update={f: pick[f] for f in PICK_GIVES})
     return filled, FindingPick(insp_id=finding.insp_id, round_id=finding.round_id, rank=finding.rank)
 

@@ -25,6 +25,7 @@ from feijian.settings import audit_key_path, audit_log_path, workspace_dir
 from serving import permissions
 from serving.audit import AuditLog, digest, load_or_create_key
 from serving.auth import AuthError, ForbiddenError, Principal, TokenCache
+from serving.messages import message_zh
 from serving.store import open_database
 
 MAX_BODY = 1_000_000  # bytes
@@ -61,8 +62,50 @@ def with_headers(send: Send, cache_control: tuple[bytes, bytes]) -> Send:
     return wrapped
 
 
-async def _reply(send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = json.dumps({"error": message, "status": status}, ensure_ascii=False).encode()
+def with_messages(send: Send) -> Send:
+    """`send` with a Chinese `message` added to every JSON error body that lacks one (BentoML's and
+    FastAPI's validation errors, the framework's own 4xx/5xx): serving.messages words it."""
+    held: dict[str, Any] = {}
+
+    async def wrapped(msg: dict) -> None:
+        if msg["type"] == "http.response.start":
+            kind = dict(msg.get("headers", [])).get(b"content-type", b"")
+            if msg["status"] >= 400 and kind.startswith(b"application/json"):
+                held["start"], held["body"] = msg, b""
+                return
+        elif msg["type"] == "http.response.body" and "start" in held:
+            held["body"] += msg.get("body", b"")
+            if msg.get("more_body"):
+                return
+            start = held.pop("start")
+            body = _with_message(held.pop("body"), start["status"])
+            headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send(msg)
+
+    return wrapped
+
+
+def _with_message(body: bytes, status: int) -> bytes:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        data = {"error": body.decode("utf-8", "replace")[:500]}
+    if not isinstance(data, dict):
+        data = {"error": data}
+    if data.get("message"):
+        return body
+    data["message"] = message_zh(status, None, data.get("detail"))
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+async def _reply(
+    send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None, zh: str | None = None
+) -> None:
+    body = json.dumps({"error": message, "message": message_zh(status, zh), "status": status},
+                      ensure_ascii=False).encode()  # fmt: skip
     await send(
         {
             "type": "http.response.start",
@@ -127,13 +170,15 @@ class GuardMiddleware:
         method: str = scope.get("method", "GET")
         route = permissions.match(method, path)
         send = with_headers(send, NO_CACHE if route is not None and route.right == permissions.OPEN else NO_STORE)
+        send = with_messages(send)
         if route is None:
             known = permissions.templates_for(path)
             if known:
                 allow = ", ".join(sorted({r.method for r in known}))
-                await _reply(send, 405, f"{method} is not allowed here; use {allow}", [(b"allow", allow.encode())])
+                await _reply(send, 405, f"{method} is not allowed here; use {allow}", [(b"allow", allow.encode())],
+                             zh=f"此地址不接受 {method} 请求（应使用 {allow}）")
             else:
-                await _reply(send, 404, "no such route")
+                await _reply(send, 404, "no such route", zh="没有这个地址")
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if route.right == permissions.OPEN:
@@ -144,18 +189,19 @@ class GuardMiddleware:
         except AuthError as exc:
             if route.audited:
                 self.audit.append("anonymous", "-", path, self._target(scope, path), exc.http_status, digest(str(exc)))
-            await _reply(send, exc.http_status, str(exc))
+            await _reply(send, exc.http_status, str(exc), zh=exc.zh)
             return
         if not permissions.allowed(principal.role, route.right):
             exc = ForbiddenError(
                 f"role {principal.role!r} ({permissions.ROLE_LABELS.get(principal.role, '')}) may not "
                 f"{route.right} ({method} {route.template}); roles that may: "
-                f"{', '.join(permissions.roles_with(route.right))}"
+                f"{', '.join(permissions.roles_with(route.right))}",
+                zh=permissions.forbidden_zh(principal.role, route.right),
             )
             if route.audited:
                 target = self._target(scope, path)
                 self.audit.append(principal.name, principal.role, path, target, exc.http_status, digest(str(exc)))
-            await _reply(send, exc.http_status, str(exc))
+            await _reply(send, exc.http_status, str(exc), zh=exc.zh)
             return
         scope.setdefault("state", {})["principal"] = principal
         if not route.audited:
@@ -176,7 +222,7 @@ class GuardMiddleware:
 
         False when it was refused with 413 (the app never saw it)."""
         if int(headers.get("content-length") or 0) > MAX_BODY:
-            await _reply(send, 413, f"request body larger than {MAX_BODY:,} bytes")
+            await _reply(send, 413, f"request body larger than {MAX_BODY:,} bytes", zh="请求内容过大")
             return False
         if (
             scope.get("method") in ("GET", "HEAD")

@@ -45,6 +45,20 @@ ROLE_LABELS = {
     "monitor": "运行监控",
     "admin": "管理员",
 }
+# What each right lets a role do, as a person reads it (a refusal says which one is missing).
+RIGHTS_ZH = {
+    "plan": "生成检查计划",
+    "explain": "查看机构与医师的风险说明",
+    "evidence": "查看和下载疑点清单",
+    "report": "下载机构报告",
+    "score": "批量评分",
+    "findings_write": "登记检查结果",
+    "round_save": "保存检查批次",
+    "rounds": "查看检查批次",
+    "burden": "查看检查负担统计",
+    "meta": "查看模型与筛选信息",
+    "metrics": "查看运行指标",
+}
 UNMATCHED = "unmatched"  # the metrics label of every path no route template matches
 
 
@@ -71,6 +85,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/plan", "plan", audited=True),
     Route("POST", "/api/explain", "explain", audited=True),
     Route("POST", "/api/explain_physician", "explain", audited=True),
+    Route("POST", "/api/search", "explain", audited=True),
     Route("POST", "/api/evidence", "evidence", audited=True),
     Route("POST", "/api/score", "score", audited=True),
     Route("POST", "/api/findings", "findings_write", audited=True),
@@ -81,8 +96,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/info", "meta", audited=True),
     # the planners' page (serving.web.app): its static shell, then the downloads
     Route("GET", "/ui/", OPEN),
+    Route("GET", "/ui/facility/{code}", OPEN),  # the same shell; the page then asks /api/explain
     Route("GET", "/ui/static/app.js", OPEN),
     Route("GET", "/ui/static/app.css", OPEN),
+    Route("GET", "/ui/static/vendor/echarts.min.js", OPEN),
     Route("POST", "/ui/download/plan", "plan", audited=True),
     Route("POST", "/ui/download/round_report", "plan", audited=True),
     Route("GET", "/ui/download/facility_report/{code}", "report", audited=True),
@@ -96,6 +113,13 @@ def allowed(role: str, right: str) -> bool:
 
 def roles_with(right: str) -> list[str]:
     return [r for r, rights in ROLES.items() if right in rights]
+
+
+def forbidden_zh(role: str, right: str) -> str:
+    """A refusal in Chinese: which role, what it may not do, who may."""
+    who = "、".join(ROLE_LABELS[r] for r in roles_with(right) if r != "admin")
+    refusal = f"当前角色（{ROLE_LABELS.get(role, role)}）无权{RIGHTS_ZH.get(right, right)}"
+    return refusal + (f"，可由{who}操作" if who else "")
 
 
 @cache

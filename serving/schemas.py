@@ -69,6 +69,13 @@ class ExplainRequest(BaseModel):
     code: str = Field(min_length=1, max_length=40, description="fixmedins_code（或医师 dr_code）")
 
 
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"example": {"q": "人民医院"}})
+
+    q: str = Field(min_length=1, max_length=40, description="机构名称的一部分或机构编号")
+    limit: int = Field(20, ge=1, le=100)
+
+
 class EvidenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 

@@ -17,25 +17,26 @@ import inspect
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from http import HTTPStatus
 from typing import Any, TypeVar
 
 import anyio
 import bentoml
 import pandas as pd
-from bentoml.exceptions import BentoMLException
 from starlette.responses import Response
 
-from features.schema import FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
+from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, INSP_TYPE, OWNERSHIP, SELECTION, VIOLATION
 from feijian.errors import FeijianError
 from feijian.settings import bentoml_fixes_enabled, db_url_env, service_options
 from records import get_round, list_rounds
 from serving import bentoml_fixes, log_filter
 from serving.findings import FindingIn, burden, record
+from serving.messages import message_zh
 from serving.middleware import GuardMiddleware
+from serving.permissions import ROLE_LABELS, ROLES
 from serving.plan import frame_records, sanctioned
 from serving.rounds import RoundRequest, save_plan
-from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, RoundId, ScoreRequest
+from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, RoundId, ScoreRequest, SearchRequest
+from serving.sources import history, identity_zh
 from serving.state import Exclusions, ServingState, load_state
 from serving.web.app import make_page_app
 
@@ -46,8 +47,11 @@ MAX_CACHED = 256  # distinct plan requests kept (explanations: 16× as many targ
 INLINE_PLAN_ROWS = 5_000
 
 
-class ServiceError(BentoMLException):
-    """A FeijianError crossing the API boundary: keeps its HTTP status (400 bad input, 404, 503 …)."""
+def _failed(exc: FeijianError) -> Response:
+    """A FeijianError as the API answers it: its status, the English message and the Chinese one."""
+    status = exc.http_status
+    body = {"error": str(exc), "message": message_zh(status, exc.zh), "status": status}
+    return Response(_json(body), status_code=status, media_type="application/json")
 
 
 def _guarded(fn: Any) -> Any:
@@ -58,7 +62,7 @@ def _guarded(fn: Any) -> Any:
             try:
                 return await fn(*args, **kwargs)
             except FeijianError as exc:
-                raise ServiceError(str(exc), error_code=HTTPStatus(exc.http_status)) from None
+                return _failed(exc)
 
         return inner_async
 
@@ -67,7 +71,7 @@ def _guarded(fn: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except FeijianError as exc:
-            raise ServiceError(str(exc), error_code=HTTPStatus(exc.http_status)) from None
+            return _failed(exc)
 
     return inner
 
@@ -213,15 +217,32 @@ class Feijian:
     @bentoml.api(route="/api/explain")
     @_guarded
     async def explain(self, req: ExplainRequest, /) -> dict[str, Any]:
-        """One facility: contributions, reasons with peer comparison, evidence summary, physicians, history."""
-        # An explanation reads only the snapshot, the model and the ingested history: no findings version.
-        hit = self._explained.get(req.code)
+        """One facility: contributions, reasons with peer comparison, evidence summary, physicians, and its
+        inspection history with the findings recorded through the service (at once, newest first)."""
+        changes, recorded = self.state.recorded()
+        key = (req.code, changes)
+        hit = self._explained.get(key)
         if hit is None:
             if len(self._explained) > MAX_CACHED * 16:
                 self._explained.clear()
-            explain = self.state.explainer.explain
-            hit = self._explained[req.code] = _json(await anyio.to_thread.run_sync(explain, req.code))
+
+            def explain() -> bytes:
+                payload = self.state.explainer.explain(req.code)
+                payload["inspections"] = _jsonable(history(self.state.inspections(), req.code, recorded))
+                return _json(payload)
+
+            hit = self._explained[key] = await anyio.to_thread.run_sync(explain)
         return Response(hit, media_type="application/json")  # type: ignore[return-value]
+
+    @bentoml.api(route="/api/search")
+    @_guarded
+    def search(self, req: SearchRequest, /) -> dict[str, Any]:
+        """Facilities by part of their name or code: identity (names in Chinese) and risk, best match first."""
+        found = self.state.explainer.search(req.q, req.limit)
+        rows = [{**identity_zh(r, self.state.explainer.regions), "p_serious": r["p_serious"],
+                 "risk_percentile": r["risk_percentile"], "expected_recovery": r["expected_recovery"]}
+                for r in found.to_dict("records")]  # fmt: skip
+        return {"q": req.q, "n": len(rows), "results": _jsonable(rows)}
 
     @bentoml.api(route="/api/explain_physician")
     @_guarded
@@ -281,6 +302,7 @@ class Feijian:
         for p in r["picks"]:
             info = about.get(p["fixmedins_code"], {})
             p.update({k: info.get(k) for k in ("fixmedins_name", "admdvs", "fixmedins_type", "hosp_lv")})
+            p["admdvs_name"] = self.state.explainer.regions.get(str(p["admdvs"]), p["admdvs"])
         return _jsonable(r)
 
     @bentoml.api(route="/api/burden")
@@ -291,18 +313,27 @@ class Feijian:
 
     @bentoml.api(route="/api/info")
     @_guarded
-    def info(self) -> dict[str, Any]:
-        """Model version, snapshot and what the page needs to build its filters."""
+    def info(self, ctx: bentoml.Context) -> dict[str, Any]:
+        """Model version, snapshot, what the page needs to build its filters, and who is asking: the role
+        and its rights, so the page shows each role only what it may do."""
         st = self.state
         fac = st.facilities
+        who = _principal(ctx)
+        role = who.role if who else None
         return {
+            "role": role,
+            "role_zh": ROLE_LABELS.get(role or "", ""),
+            "user": who.name if who else None,
+            "rights": sorted(ROLES.get(role or "", frozenset())),
             "model_version": st.bundle.version,
             "snapshot_id": st.snapshot_meta["snapshot_id"],
             "as_of": st.snapshot_meta["as_of"],
             "regions": sorted(fac["admdvs"].dropna().unique().tolist()) if not fac.empty else [],
             "types": sorted(fac["fixmedins_type"].dropna().unique().tolist()) if not fac.empty else [],
             "levels": sorted(fac["hosp_lv"].dropna().unique().tolist()) if not fac.empty else [],
-            "labels": {"type": FIXMEDINS_TYPE, "level": HOSP_LV, "ownership": OWNERSHIP},
+            "labels": {"type": FIXMEDINS_TYPE, "level": HOSP_LV, "ownership": OWNERSHIP,
+                       "region": st.explainer.regions, "selection": SELECTION, "insp_type": INSP_TYPE,
+                       "violation": VIOLATION, "agreement_action": AGREEMENT_ACTION},
         }
 
 

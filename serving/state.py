@@ -47,6 +47,9 @@ class ServingState:
     _exclusions: dict[tuple[int, int], tuple[int, Exclusions]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def __post_init__(self) -> None:
+        self.explainer.history_source = self.inspections  # reports and evidence see recorded findings at once
+
     @property
     def as_of(self) -> date:
         return date.fromisoformat(self.snapshot_meta["as_of"])
@@ -95,6 +98,12 @@ class ServingState:
                 changes, recorded = rec.changes, rec.frame()
             cached = self._inspections = (changes, self._combine(recorded))
         return cached[1]
+
+    def recorded(self) -> tuple[int, frozenset[str]]:
+        """(a counter that changes with every recorded finding, the insp_ids recorded through the service)."""
+        self.findings_version()
+        with self._lock:
+            return self._recorded.changes, frozenset(self._recorded.rows)
 
     def exclusions(self, exclude_days: int, cooldown_days: int) -> Exclusions:
         """(recently inspected, clean within the cool-down) facility codes for a plan: all a plan reads

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -197,16 +196,16 @@ def _validation_error() -> ValidationError:
 
 
 def test_a_4xx_is_one_info_line_without_traceback_or_body(bentoml_log: pytest.LogCaptureFixture) -> None:
-    from serving.service import ServiceError
+    from bentoml.exceptions import NotFound
 
     log_filter.install()
     log_filter.install()  # once is enough: a second call adds nothing
     _log_bentoml_error(_validation_error())
-    _log_bentoml_error(ServiceError("no facility NO-SUCH", error_code=HTTPStatus.NOT_FOUND))
+    _log_bentoml_error(NotFound("no facility NO-SUCH"))
     lines = [(r.name, r.levelno, r.getMessage(), r.exc_info) for r in bentoml_log.records]
     assert lines == [
         ("bentoml.serve.feijian", logging.INFO, "POST /api/plan answered 400 (ValidationError)", None),
-        ("bentoml.serve.feijian", logging.INFO, "POST /api/plan answered 404 (ServiceError)", None),
+        ("bentoml.serve.feijian", logging.INFO, "POST /api/plan answered 404 (NotFound)", None),
     ]
     assert "ZZZ" not in bentoml_log.text
 

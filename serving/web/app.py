@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from feijian.errors import FeijianError
 from feijian.tabular import write_xlsx
 from serving import permissions
+from serving.messages import message_zh, validation_zh
 from serving.schemas import PlanRequest
 
 MEDIA = {
@@ -53,26 +54,52 @@ def may_read_claims(request: Request) -> bool:
 async def bad_request(_: Request, exc: Exception) -> JSONResponse:
     """400 naming each bad field and why, like the API; never the value sent (FastAPI's default echoes it)."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
-    return JSONResponse({"error": f"{len(detail)} validation error(s) in the request", "detail": detail}, 400)
+    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", ""),
+               "ctx": {k: str(v) for k, v in (e.get("ctx") or {}).items()}} for e in errors]  # fmt: skip
+    return JSONResponse({"error": f"{len(detail)} validation error(s) in the request", "detail": detail,
+                         "message": validation_zh(detail)}, 400)  # fmt: skip
+
+
+class Failed(HTTPException):
+    """An HTTP error with its Chinese message (serving.messages)."""
+
+    def __init__(self, status: int, error: str, zh: str | None = None) -> None:
+        super().__init__(status, error)
+        self.zh = zh
+
+
+async def failed(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    zh = getattr(exc, "zh", None)
+    body = {"error": str(exc.detail), "message": message_zh(exc.status_code, zh), "status": exc.status_code}
+    return JSONResponse(body, exc.status_code)
 
 
 def make_page_app() -> FastAPI:
     app = FastAPI(title="feijian page", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(RequestValidationError, bad_request)
+    app.add_exception_handler(HTTPException, failed)
 
     def service(request: Request) -> Any:
         svc = getattr(request.app.state, "service", None)
         if svc is None:
-            raise HTTPException(503, "service is starting")
+            raise Failed(503, "service is starting", "服务正在启动，请稍后再试")
         return svc
 
     def fail(exc: FeijianError) -> HTTPException:
-        return HTTPException(exc.http_status, str(exc))
+        return Failed(exc.http_status, str(exc), exc.zh)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         return _static("index.html")
+
+    @app.get("/facility/{code}", response_class=HTMLResponse)
+    def facility_page(code: str) -> str:
+        return _static("index.html")  # the shell; app.js reads the code from the address
+
+    @app.get("/static/vendor/echarts.min.js")
+    def echarts_js() -> Response:
+        return Response(_static("vendor/echarts.min.js"), media_type="text/javascript; charset=utf-8")
 
     @app.get("/static/app.js")
     def app_js() -> Response:
@@ -106,13 +133,13 @@ def make_page_app() -> FastAPI:
         from serving.reports.facility import write_facility_report
 
         if fmt not in ("pdf", "html", "xlsx"):
-            raise HTTPException(400, f"fmt must be pdf, html or xlsx; got {fmt!r}")
+            raise Failed(400, f"fmt must be pdf, html or xlsx; got {fmt!r}", "文件格式应为 pdf、html 或 xlsx")
         svc = service(request)
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 paths = write_facility_report(svc.state.explainer, code, Path(tmp), claims=may_read_claims(request))
                 if fmt not in paths:
-                    raise HTTPException(404, f"no {fmt} report for {code}")
+                    raise Failed(404, f"no {fmt} report for {code}", f"机构 {code} 没有 {fmt} 格式的报告")
                 return _file(paths[fmt], f"{code}_报告.{fmt}")
         except FeijianError as exc:
             raise fail(exc) from None
