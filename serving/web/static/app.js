@@ -1,55 +1,108 @@
-// feijian planners' page: keeps the token in this tab only, calls the JSON API with it.
+// feijian's page: keeps the token in this tab only, calls the JSON API with it, and shows each role
+// only what its rights allow (the service refuses the rest anyway: serving/permissions.py).
 "use strict";
 const $ = (s) => document.querySelector(s);
-let current = null; // code of the facility in the detail panel
-let saved = null; // the round saved from this page: {round_id, rank: {code → rank}}
-let labels = {type: {}, level: {}, ownership: {}}; // code → Chinese, from /api/info
+const $$ = (s) => Array.from(document.querySelectorAll(s));
+let me = {rights: []}; // /api/info: role, rights, labels
+let labels = {type: {}, level: {}, ownership: {}, region: {}, selection: {}, insp_type: {}, violation: {}, agreement_action: {}};
+let current = null; // code of the facility in the detail view
+let lastRow = null; // the row that opened it (focus returns there on Esc)
+let saved = null; // the round on screen: {round_id, rank: {code → rank}}
+const charts = {};
+const FACILITY_PATH = /^\/ui\/facility\/([^/]+)$/;
 
 function token() { return sessionStorage.getItem("feijian-token") || ""; }
+function may(right) { return me.rights.includes(right); }
 function say(msg, error = false) { const f = $("#status"); f.textContent = msg; f.className = error ? "error" : ""; }
-// A calibrated probability from a few hundred findings is not known to the decimal at its ends.
 // one decimal, two below 10 %: the same rule as the reports' `pct` (serving/reports/render.py)
 function fmtPct(p) { return p == null ? "—" : (100 * p).toFixed(p > 0 && p < 0.1 ? 2 : 1) + "%"; }
 function fmtRank(v) { return v == null ? "—" : Math.round(v); }
 function fmtYuan(v) { return v == null ? "—" : Math.round(v).toLocaleString("zh-CN"); }
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); }
+function region(code) { return labels.region[code] || code || ""; }
+function label(table, code) { return (labels[table] || {})[code] || code || ""; }
 
+class ApiError extends Error {}
 async function api(path, body) {
   const r = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json", "Authorization": "Bearer " + token()}, body: JSON.stringify(body ?? {})});
   const text = await r.text();
-  let data; try { data = JSON.parse(text); } catch { data = {error: text}; }
-  if (!r.ok) { throw new Error(`${r.status}：${data.error || data.detail || text}`); }
+  let data; try { data = JSON.parse(text); } catch { data = {}; }
+  if (!r.ok) { throw new ApiError(data.message || `请求失败（${r.status}）`); }
   return data;
 }
 
-async function download(path, body, filename, method = "POST") {
+// A download over 0.5 s shows progress; the button is disabled while it runs.
+async function download(button, path, body, filename, method = "POST") {
   const opts = {method, headers: {"Authorization": "Bearer " + token()}};
   if (method === "POST") { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-  const r = await fetch(path, opts);
-  if (!r.ok) { say(`下载失败 ${r.status}：${await r.text()}`, true); return; }
-  const blob = await r.blob();
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob); a.download = filename; a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 5000);
-  say(`已下载 ${filename}`);
+  button.disabled = true;
+  const timer = setTimeout(() => busy(`正在生成 ${filename}…`), 500);
+  try {
+    const r = await fetch(path, opts);
+    if (!r.ok) { let m; try { m = (await r.json()).message; } catch { m = null; } say(`下载失败：${m || r.status}`, true); return; }
+    const blob = await r.blob();
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob); a.download = filename; document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+    say(`已下载 ${filename}`);
+  } finally { clearTimeout(timer); busy(null); button.disabled = false; }
+}
+function busy(text) { $("#busy").hidden = !text; $("#busy-text").textContent = text || ""; }
+
+// --- signing in, and what the role sees -----------------------------------------------------------
+async function signIn() {
+  try {
+    me = await api("/api/info");
+  } catch (e) { me = {rights: []}; applyRights(); say("无法登录：" + e.message, true); return; }
+  labels = Object.assign(labels, me.labels || {});
+  $("#who").hidden = true; $("#me").hidden = false;
+  $("#me-role").textContent = `${me.role_zh || me.role}${me.user ? " · " + me.user : ""}`;
+  $("#info").textContent = `模型 v${me.model_version} · 数据截至 ${me.as_of}`;
+  $("#regions").innerHTML = me.regions.map((v) => `<option value="${esc(v)}">${esc(region(v))}</option>`).join("");
+  $("#types").innerHTML = me.types.map((v) => `<option value="${esc(v)}">${esc(label("type", v))}</option>`).join("");
+  for (const sel of $$("select[data-labels]")) {
+    sel.innerHTML = Object.entries(labels[sel.dataset.labels] || {}).map(([k, v]) => `<option value="${esc(k)}">${esc(v)}</option>`).join("");
+  }
+  $("#finding-form select[name=insp_type]").value = "flight";
+  $("#finding-form select[name=selection]").value = "targeted";
+  $("#violation-boxes").innerHTML = Object.entries(labels.violation || {}).map(([k, v]) =>
+    `<label class="check"><input type="checkbox" name="violation" value="${esc(k)}"> ${esc(v)}</label>`).join("");
+  applyRights();
+  renderModel();
+  if (may("rounds")) loadRounds();
+  const m = location.pathname.match(FACILITY_PATH);
+  const landing = may("plan") ? "plan" : may("explain") ? "search" : may("burden") ? "burden" : may("meta") ? "model" : "signin";
+  show(landing);
+  if (m && may("explain")) openDetail(decodeURIComponent(m[1]), null, false);
+  say(landing === "signin" ? "此角色没有可在页面上使用的功能（运行监控请使用 /metrics）。" : "已登录。");
 }
 
+function signOut() {
+  sessionStorage.removeItem("feijian-token");
+  me = {rights: []}; saved = null; current = null;
+  $("#plan-table tbody").innerHTML = ""; $("#search-table tbody").innerHTML = ""; $("#detail-body").innerHTML = "";
+  $("#who").hidden = false; $("#me").hidden = true; $("#token").value = "";
+  closeDetail(false); applyRights(); show("signin"); say("已退出。");
+}
+
+// Elements naming rights (data-right="a b": any of them) are shown only to a role holding one.
+function applyRights() {
+  for (const el of $$("[data-right]")) el.hidden = !el.dataset.right.split(" ").some(may);
+  $("#tabs").hidden = !me.role;
+}
+
+function show(view) {
+  for (const s of $$(".view")) s.hidden = s.id !== "view-" + view;
+  for (const b of $$("#tabs button")) b.setAttribute("aria-current", b.dataset.view === view ? "page" : "false");
+  if (view === "burden") loadBurden();
+  Object.values(charts).forEach((c) => c.resize());
+}
+
+// --- the plan and saved rounds ----------------------------------------------------------------------
 function selected(id) { return Array.from($(id).selectedOptions).map((o) => o.value); }
 function planRequest() {
   return {capacity: Number($("#capacity").value), regions: selected("#regions"), types: selected("#types"),
           exclude_days: Number($("#exclude_days").value), exploration_share: Number($("#exploration").value)};
-}
-
-async function loadInfo() {
-  try {
-    const info = await api("/api/info");
-    $("#info").textContent = `模型 v${info.model_version} · 数据截至 ${info.as_of}`;
-    labels = info.labels || labels;
-    $("#regions").innerHTML = info.regions.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
-    $("#types").innerHTML = info.types.map((v) => `<option value="${esc(v)}">${esc(labels.type[v] || v)}</option>`).join("");
-    say("令牌有效，可以生成检查计划。");
-    loadRounds();
-  } catch (e) { say("令牌无效或无权限：" + e.message, true); }
 }
 
 async function loadRounds() {
@@ -57,60 +110,50 @@ async function loadRounds() {
     const res = await api("/api/rounds/list");
     $("#rounds").innerHTML = `<option value="">（请选择）</option>` + res.rounds.map((r) =>
       `<option value="${esc(r.round_id)}">${esc(r.round_id)} · ${esc(r.as_of)} · ${r.n_picks} 家${r.status === "superseded" ? "（已被替代）" : ""}</option>`).join("");
-  } catch (e) { $("#rounds-box").hidden = true; } // a role without the right to read rounds
+  } catch (e) { $("#rounds-box").hidden = true; }
 }
 
+function cell(head, html, cls = "") { return `<td data-label="${head}"${cls ? ` class="${cls}"` : ""}>${html}</td>`; }
 function renderTargets(targets) {
-  $("#plan-table tbody").innerHTML = targets.map((t) => `<tr data-code="${esc(t.fixmedins_code)}">
-      <td class="num">${t.rank}</td><td>${esc(t.fixmedins_name || t.name || t.fixmedins_code)}</td><td>${esc(t.admdvs)}</td>
-      <td>${esc(labels.type[t.fixmedins_type] || t.fixmedins_type)}</td><td>${esc(labels.level[t.hosp_lv] || t.hosp_lv)}</td><td class="num">${fmtPct(t.p_serious)}</td>
-      <td class="num">${fmtYuan(t.expected_recovery)}</td><td>${esc((t.top_reasons || t.reasons || []).slice(0, 2).join("；"))}</td>
-      <td><span class="badge ${t.pick}">${t.pick === "exploration" ? "随机探索" : "模型"}</span>${t.flag ? `<br><b class="flag">${esc(t.flag)}</b>` : ""}</td></tr>`).join("");
+  $("#plan-table tbody").innerHTML = targets.map((t) => `<tr data-code="${esc(t.fixmedins_code)}" tabindex="0">
+      ${cell("序号", t.rank, "num")}${cell("机构", `<b>${esc(t.fixmedins_name || t.name || t.fixmedins_code)}</b>`)}${cell("地区", esc(t.admdvs_name || region(t.admdvs)))}
+      ${cell("类型", esc(label("type", t.fixmedins_type)))}${cell("等级", esc(label("level", t.hosp_lv)))}${cell("严重问题概率", fmtPct(t.p_serious), "num")}
+      ${cell("预计追回（元）", fmtYuan(t.expected_recovery), "num")}${cell("主要原因", esc((t.top_reasons || t.reasons || []).slice(0, 2).join("；")), "why")}
+      ${cell("入选方式", `<span class="badge ${esc(t.pick)}">${t.pick === "exploration" ? "随机探索" : "模型推荐"}</span>${t.flag ? `<br><b class="flag">${esc(t.flag)}</b>` : ""}`)}</tr>`).join("");
+  regionChart(targets);
+}
+
+function clearList(message) {
+  $("#plan-table tbody").innerHTML = ""; $("#plan-summary").textContent = message || ""; regionChart([]);
+  saved = null;
 }
 
 async function openRound() {
   const id = $("#rounds").value;
-  if (!id) return;
+  if (!id) { say("请先选择一个检查批次。", true); return; }
   try {
     const r = await api("/api/round", {round_id: id});
     saved = {round_id: r.round_id, rank: Object.fromEntries(r.picks.map((p) => [p.fixmedins_code, p.rank]))};
     renderTargets(r.picks);
     $("#plan-summary").textContent = `检查批次 ${r.round_id}：计划日期 ${r.as_of}，共 ${r.picks.length} 家，预期追回合计 ${fmtYuan(r.expected_total)} 元` +
       (r.status === "superseded" ? `（已被 ${r.superseded_by} 替代）。` : "。");
-    say("点击一行查看原因与证据，并登记检查结果。");
-  } catch (e) { say("无法打开检查批次：" + e.message, true); }
+    say("选中一行查看原因与证据，并登记检查结果。");
+  } catch (e) { clearList(); say("无法打开检查批次：" + e.message, true); }
 }
 
-async function plan() {
+async function plan(ev) {
+  ev?.preventDefault();
   say("正在生成检查计划…");
   try {
     const res = await api("/api/plan", planRequest());
+    saved = null;
     renderTargets(res.targets);
     const m = res.meta || {};
     const barred = (m.exclusions || {}).sanctioned || 0;
     $("#plan-summary").textContent = `共 ${res.targets.length} 家，预期追回合计 ${fmtYuan(m.expected_total)} 元。${m.ranking_zh || ""}。`
       + (barred ? `已排除 ${barred} 家被解除或暂停协议的机构。` : "") + (m.n_flagged ? `${m.n_flagged} 家标注了协议处理情况。` : "");
-    say("检查计划已生成。点击一行查看原因与证据。");
-  } catch (e) { say("生成失败：" + e.message, true); }
-}
-
-function renderExplanation(x) {
-  const reasons = (x.reasons || []).map((r) => {
-    const ev = (r.evidence || []).map((e) => `${esc(e.name_zh)}（${esc(e.rule_id)}）${e.n_hits} 条，涉及 ${fmtYuan(e.amount_at_risk)} 元${e.n_covered ? `（其中 ${e.n_covered} 条在既往检查已覆盖期间，未覆盖 ${fmtYuan(e.amount_uncovered)} 元）` : ""}${e.article ? "，依据 " + esc(e.article) : ""}`);
-    return `<div class="reason"><div>${esc(r.text)}</div>${ev.length ? `<div class="ev">证据：${ev.join("；")}</div>` : ""}</div>`;
-  }).join("");
-  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 预计涉险 ${fmtYuan(d.exposure)} 元 · 记分概率 ${fmtPct(d.p_risk)}（第 ${fmtRank(d.risk_percentile)} 百分位） · 规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
-  const hist = (x.inspections || []).map((h) => `<li>${esc(h.insp_date)} ${esc(h.batch || "")} 追回 ${fmtYuan(h.amount_recovered)} 元</li>`).join("");
-  const t = x.target || {}; const risk = x.risk || {};
-  const iv = risk.expected_recovery_interval || []; const pv = risk.p_serious_interval || [];
-  return `<h2>${esc(t.name || t.fixmedins_code)}</h2>
-    <p>${esc(t.type_zh || t.fixmedins_type || "")} · ${esc(t.hosp_lv_zh || "")} · ${esc(t.ownership_zh || "")} · 统筹区 ${esc(t.admdvs || "")}</p>
-    <p>严重问题概率 <b>${fmtPct(risk.p_serious)}</b>（${fmtPct(pv[0])}–${fmtPct(pv[1])}，第 ${fmtRank(risk.percentile)} 百分位） · 预期追回 <b>${fmtYuan(risk.expected_recovery)}</b> 元
-    （${esc(risk.interval_label || "区间")} ${fmtYuan(iv[0])}–${fmtYuan(iv[1])}） · 模型 v${esc(x.model_version || "")} · 数据 ${esc(x.snapshot_id || "")}</p>
-    <p class="note">${esc(risk.interval_basis || "")}</p>
-    <h3>提示风险的原因</h3>${reasons || "<p>—</p>"}
-    <h3>医师</h3><p class="note">${esc(x.physician_ranking_zh || "")}；${esc(x.p_risk_meaning_zh || "")}</p><ul>${docs || "<li>—</li>"}</ul>
-    <h3>检查历史</h3><ul>${hist || "<li>无</li>"}</ul>`;
+    say("检查计划已生成。选中一行查看原因与证据。");
+  } catch (e) { clearList(); say("生成失败：" + e.message, true); }
 }
 
 async function saveRound() {
@@ -120,14 +163,79 @@ async function saveRound() {
     const body = planRequest();
     if (saved && confirm(`新批次是否替代本页刚保存的批次 ${saved.round_id}？`)) body.supersedes = saved.round_id;
     const r = await api("/api/rounds", body);
+    const shown = $$("#plan-table tbody tr").map((tr) => tr.dataset.code);
     saved = {round_id: r.round_id, rank: Object.fromEntries(r.picks.map((p) => [p.fixmedins_code, p.rank]))};
-    const shown = Array.from(document.querySelectorAll("#plan-table tbody tr")).map((tr) => tr.dataset.code);
     const same = shown.join() === r.picks.map((p) => p.fixmedins_code).join();
     $("#round-status").textContent = `已保存为检查批次 ${r.round_id}（${r.picks.length} 家，计划日期 ${r.as_of}）。` +
       "在机构详情中登记的检查结果将记入该批次。" + (same ? "" : "注意：保存时的名单与屏幕上的不同（期间有新的检查记录），请重新生成计划核对。");
     say(`检查批次 ${r.round_id} 已保存。`);
     loadRounds();
   } catch (e) { say("保存失败：" + e.message, true); }
+}
+
+// --- search -------------------------------------------------------------------------------------------
+async function search(ev) {
+  ev.preventDefault();
+  const q = $("#q").value.trim();
+  if (!q) { say("请输入机构名称的一部分或机构编号。", true); return; }
+  try {
+    const res = await api("/api/search", {q, limit: 30});
+    $("#search-table").hidden = !res.results.length;
+    $("#search-summary").textContent = res.results.length ? `找到 ${res.results.length} 家机构${res.results.length >= 30 ? "（只列前 30 家，请输入更完整的名称）" : ""}。` : `没有名称或编号包含“${q}”的机构。`;
+    $("#search-table tbody").innerHTML = res.results.map((t) => `<tr data-code="${esc(t.fixmedins_code)}" tabindex="0">
+      ${cell("机构", `<b>${esc(t.name)}</b>`)}${cell("编号", esc(t.fixmedins_code))}${cell("地区", esc(t.admdvs_name))}
+      ${cell("类型 / 等级", esc(t.type_zh) + " · " + esc(t.hosp_lv_zh))}${cell("严重问题概率", fmtPct(t.p_serious), "num")}${cell("预计追回（元）", fmtYuan(t.expected_recovery), "num")}</tr>`).join("");
+  } catch (e) { $("#search-table").hidden = true; $("#search-table tbody").innerHTML = ""; $("#search-summary").textContent = ""; say("查询失败：" + e.message, true); }
+}
+
+// --- one facility -----------------------------------------------------------------------------------
+function renderExplanation(x) {
+  const reasons = (x.reasons || []).map((r) => {
+    const ev = (r.evidence || []).map((e) => `${esc(e.name_zh)} ${e.n_hits} 条，涉及 ${fmtYuan(e.amount_at_risk)} 元${e.n_covered ? `（其中 ${e.n_covered} 条在既往检查已覆盖期间，未覆盖 ${fmtYuan(e.amount_uncovered)} 元）` : ""}${e.article ? "，依据 " + esc(e.article) : ""}`);
+    return `<div class="reason"><div>${esc(r.text)}</div>${ev.length ? `<div class="ev">证据：${ev.join("；")}</div>` : ""}</div>`;
+  }).join("");
+  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 预计涉险 ${fmtYuan(d.exposure)} 元 · 记分概率 ${fmtPct(d.p_risk)}（第 ${fmtRank(d.risk_percentile)} 百分位） · 规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
+  const hist = (x.inspections || []).map((h) => `<tr>${cell("检查日期", esc(h.insp_date))}${cell("检查编号", esc(h.insp_id))}${cell("批次", esc(h.batch || ""))}${cell("选取方式", esc(h.selection_zh || ""))}
+      ${cell("违规类型", esc(h.violation_zh || "—"))}${cell("追回（元）", fmtYuan(h.amount_recovered), "num")}${cell("罚款（元）", fmtYuan(h.fine_amount), "num")}
+      ${cell("协议处理", esc(h.agreement_action_zh || ""))}${cell("来源", h.recorded ? "<span class=\"badge recorded\">本系统登记</span>" : "数据导入")}</tr>`).join("");
+  const t = x.target || {}; const risk = x.risk || {};
+  const iv = risk.expected_recovery_interval || []; const pv = risk.p_serious_interval || [];
+  return `<h2 id="detail-title" tabindex="-1">${esc(t.name || t.fixmedins_code)}</h2>
+    <p>${esc(t.fixmedins_code)} · ${esc(t.type_zh || "")} · ${esc(t.hosp_lv_zh || "")} · ${esc(t.ownership_zh || "")} · ${esc(t.admdvs_name || t.admdvs || "")}</p>
+    <div class="boxes"><div class="box"><div class="k">严重问题概率</div><div class="v">${fmtPct(risk.p_serious)}</div><div class="k">${fmtPct(pv[0])}–${fmtPct(pv[1])} · 第 ${fmtRank(risk.percentile)} 百分位</div></div>
+    <div class="box"><div class="k">预计追回（元）</div><div class="v">${fmtYuan(risk.expected_recovery)}</div><div class="k">${esc(risk.interval_label || "区间")} ${fmtYuan(iv[0])}–${fmtYuan(iv[1])}</div></div></div>
+    <p class="note">${esc(risk.interval_basis || "")} 模型 v${esc(x.model_version || "")} · 数据截至 ${esc(x.as_of || "")}</p>
+    <h3>提示风险的原因</h3>${reasons || "<p>—</p>"}
+    <h3>近几轮与同类机构比较</h3><div id="chart-trend" class="chart" role="img" aria-label="本机构近几轮基金支付与规则命中占比，与同类机构中位数比较"></div>
+    <h3>医师</h3><p class="note">${esc(x.physician_ranking_zh || "")}；${esc(x.p_risk_meaning_zh || "")}</p><ul>${docs || "<li>—</li>"}</ul>
+    <h3>检查历史</h3><table class="cards hist"><thead><tr><th scope="col">检查日期</th><th scope="col">检查编号</th><th scope="col">批次</th><th scope="col">选取方式</th><th scope="col">违规类型</th><th scope="col">追回（元）</th><th scope="col">罚款（元）</th><th scope="col">协议处理</th><th scope="col">来源</th></tr></thead>
+    <tbody>${hist || `<tr><td colspan="9">无检查记录。</td></tr>`}</tbody></table>`;
+}
+
+async function openDetail(code, row = null, push = true) {
+  current = code; lastRow = row;
+  showPick();
+  $("#finding-status").textContent = "";
+  $("main").classList.add("with-detail");
+  $("#detail").hidden = false;
+  $("#detail-body").innerHTML = "<p>加载中…</p>";
+  if (push && location.pathname !== `/ui/facility/${encodeURIComponent(code)}`) history.pushState({code}, "", `/ui/facility/${encodeURIComponent(code)}`);
+  try {
+    const x = await api("/api/explain", {code});
+    if (current !== code) return;
+    $("#detail-body").innerHTML = renderExplanation(x);
+    trendChart(x.trend);
+    document.title = `飞检 · ${x.target?.name || code}`;
+    $("#detail-title").focus();
+  } catch (e) { $("#detail-body").innerHTML = `<p class="error" id="detail-title" tabindex="-1">无法加载：${esc(e.message)}</p>`; $("#detail-title").focus(); }
+}
+
+function closeDetail(push = true) {
+  $("#detail").hidden = true; $("main").classList.remove("with-detail"); current = null;
+  if (charts.trend) { charts.trend.dispose(); delete charts.trend; }
+  if (push && FACILITY_PATH.test(location.pathname)) history.pushState({}, "", "/ui/");
+  document.title = "飞检 · 医保基金飞行检查";
+  if (lastRow && document.body.contains(lastRow)) lastRow.focus();
 }
 
 function showPick() {
@@ -137,35 +245,120 @@ function showPick() {
   $("#finding-own").hidden = Boolean(rank); $("#finding-own").disabled = Boolean(rank);
 }
 
-async function openDetail(code) {
-  current = code;
-  showPick();
-  $("#detail").hidden = false;
-  $("#detail-body").innerHTML = "加载中…";
-  try { $("#detail-body").innerHTML = renderExplanation(await api("/api/explain", {code})); }
-  catch (e) { $("#detail-body").textContent = "无法加载：" + e.message; }
-}
-
 async function saveFinding(ev) {
   ev.preventDefault();
-  const f = new FormData(ev.target);
-  const body = Object.fromEntries(f.entries());
+  const form = ev.target;
+  const f = new FormData(form);
+  const body = {};
+  for (const [k, v] of f.entries()) if (k !== "violation" && k !== "referral" && v !== "") body[k] = v;
   const rank = saved && saved.rank[current];
   if (rank) { body.round_id = saved.round_id; body.rank = rank; } else { body.fixmedins_code = current; }
-  body.amount_recovered = Number(body.amount_recovered); body.fine_amount = Number(body.fine_amount);
-  try { await api("/api/findings", body); $("#finding-status").textContent = "已保存"; }
-  catch (e) { $("#finding-status").textContent = "保存失败：" + e.message; }
+  for (const k of ["amount_recovered", "fine_amount", "amount_involved"]) if (k in body) body[k] = Number(body[k]);
+  const v = f.getAll("violation"); if (v.length) body.violation_types = v.join(";");
+  body.referral = form.querySelector("input[name=referral]").checked;
+  const code = current;
+  try {
+    const r = await api("/api/findings", body);
+    $("#finding-status").textContent = r.created ? "已保存，已记入检查历史。" : `已更新：检查编号 ${body.insp_id} 原有的记录已被这次填写的内容替换。`;
+    const x = await api("/api/explain", {code});
+    if (current === code) { $("#detail-body").innerHTML = renderExplanation(x); trendChart(x.trend); }
+  } catch (e) { $("#finding-status").textContent = "保存失败：" + e.message; }
 }
 
-$("#save-token").addEventListener("click", () => { sessionStorage.setItem("feijian-token", $("#token").value.trim()); loadInfo(); });
-$("#plan-btn").addEventListener("click", plan);
-$("#plan-table tbody").addEventListener("click", (e) => { const tr = e.target.closest("tr"); if (tr) openDetail(tr.dataset.code); });
-$("#close-detail").addEventListener("click", () => { $("#detail").hidden = true; });
-$("#dl-plan").addEventListener("click", () => download("/ui/download/plan", planRequest(), "检查计划.xlsx"));
-$("#dl-round").addEventListener("click", () => download("/ui/download/round_report", planRequest(), "检查计划报告.pdf"));
-$("#dl-facility").addEventListener("click", () => download(`/ui/download/facility_report/${encodeURIComponent(current)}?fmt=pdf`, null, `${current}_报告.pdf`, "GET"));
-$("#dl-evidence").addEventListener("click", () => download(`/ui/download/evidence/${encodeURIComponent(current)}`, null, `${current}_疑点清单.xlsx`, "GET"));
+// --- charts (ECharts, vendored: serving/web/static/vendor) ----------------------------------------
+function chart(id, el) {
+  if (!el || typeof echarts === "undefined") return null;
+  if (charts[id] && charts[id].getDom() !== el) { charts[id].dispose(); delete charts[id]; }
+  charts[id] = charts[id] || echarts.init(el, null, {renderer: "svg"});
+  return charts[id];
+}
+
+function regionChart(targets) {
+  const el = $("#chart-region");
+  el.hidden = !targets.length;
+  if (!targets.length) return;
+  const by = {};
+  for (const t of targets) { const k = t.admdvs_name || region(t.admdvs); by[k] = by[k] || {n: 0, amount: 0}; by[k].n += 1; by[k].amount += t.expected_recovery || 0; }
+  const names = Object.keys(by).sort((a, b) => by[b].amount - by[a].amount);
+  chart("region", el).setOption({
+    title: {text: "按地区：预计追回金额与机构数", textStyle: {fontSize: 13}}, tooltip: {trigger: "axis"},
+    legend: {bottom: 0, data: ["预计追回（元）", "机构数"]}, grid: {left: 70, right: 40, top: 50, bottom: 55},
+    xAxis: {type: "category", data: names}, yAxis: [{type: "value", name: "元"}, {type: "value", name: "家", minInterval: 1}],
+    series: [{name: "预计追回（元）", type: "bar", data: names.map((k) => Math.round(by[k].amount))},
+             {name: "机构数", type: "line", yAxisIndex: 1, data: names.map((k) => by[k].n)}],
+  }, true);
+}
+
+function trendChart(trend) {
+  const el = $("#chart-trend");
+  if (!trend || !trend.as_of || !trend.as_of.length) { if (el) el.outerHTML = "<p>暂无历次数据。</p>"; return; }
+  const [pay, share] = trend.series;
+  const pct = (a) => a.map((v) => (v == null ? null : +(100 * v).toFixed(2)));
+  chart("trend", el).setOption({
+    tooltip: {trigger: "axis"}, legend: {bottom: 0, type: "scroll"},
+    grid: {left: 70, right: 50, top: 35, bottom: 55}, xAxis: {type: "category", data: trend.as_of},
+    yAxis: [{type: "value", name: "元"}, {type: "value", name: "%"}],
+    series: [{name: `${pay.label}（本机构）`, type: "bar", data: pay.value}, {name: `${pay.label}（同类中位数）`, type: "bar", data: pay.peer_median},
+             {name: `${share.label}（本机构）`, type: "line", yAxisIndex: 1, data: pct(share.value)},
+             {name: `${share.label}（同类中位数）`, type: "line", yAxisIndex: 1, lineStyle: {type: "dashed"}, data: pct(share.peer_median)}],
+  }, true);
+}
+
+const BURDEN = {admdvs: ["按地区", region], hosp_lv: ["按医院等级", (v) => label("level", v)], ownership: ["按所有制", (v) => label("ownership", v)]};
+async function loadBurden() {
+  try {
+    const res = await api("/api/burden");
+    for (const [key, [title, name]] of Object.entries(BURDEN)) {
+      const rows = res[key] || [];
+      chart("burden-" + key, $(`#chart-burden-${key}`)).setOption({
+        title: {text: `${title}：未发现问题比例与一年内重复检查比例`, textStyle: {fontSize: 13}}, tooltip: {trigger: "axis", valueFormatter: (v) => v + "%"},
+        legend: {bottom: 0}, grid: {left: 50, right: 20, top: 50, bottom: 75},
+        xAxis: {type: "category", data: rows.map((r) => name(r[key]) + `（${r.inspections} 次）`)}, yAxis: {type: "value", name: "%", max: 100},
+        series: [{name: "未发现问题比例", type: "bar", data: rows.map((r) => +(100 * r.no_finding_rate).toFixed(1))},
+                 {name: "一年内重复检查比例", type: "bar", data: rows.map((r) => +(100 * r.repeat_rate).toFixed(1))}],
+      }, true);
+    }
+  } catch (e) { say("无法读取检查负担：" + e.message, true); }
+}
+
+function renderModel() {
+  const rows = [["模型版本", `v${me.model_version}`], ["特征快照", me.snapshot_id], ["数据截至", me.as_of],
+                ["地区数", me.regions.length], ["机构类型", me.types.map((v) => label("type", v)).join("、")]];
+  $("#model-card").innerHTML = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
+}
+
+// --- wiring ---------------------------------------------------------------------------------------------
+function rowKeys(table) {
+  const open = (tr) => tr && tr.dataset.code && openDetail(tr.dataset.code, tr);
+  table.addEventListener("click", (e) => open(e.target.closest("tr")));
+  table.addEventListener("keydown", (e) => {
+    const tr = e.target.closest("tr");
+    if (!tr) return;
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(tr); }
+    if (e.key === "ArrowDown" && tr.nextElementSibling) { e.preventDefault(); tr.nextElementSibling.focus(); }
+    if (e.key === "ArrowUp" && tr.previousElementSibling) { e.preventDefault(); tr.previousElementSibling.focus(); }
+  });
+}
+
+$("#who").addEventListener("submit", (e) => { e.preventDefault(); sessionStorage.setItem("feijian-token", $("#token").value.trim()); signIn(); });
+$("#sign-out").addEventListener("click", signOut);
+for (const b of $$("#tabs button")) b.addEventListener("click", () => { closeDetail(); show(b.dataset.view); });
+$("#filters").addEventListener("submit", plan);
+$("#search-form").addEventListener("submit", search);
+rowKeys($("#plan-table tbody")); rowKeys($("#search-table tbody"));
+$("#close-detail").addEventListener("click", () => closeDetail());
+document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#detail").hidden) closeDetail(); });
+window.addEventListener("popstate", () => {
+  const m = location.pathname.match(FACILITY_PATH);
+  if (m && may("explain")) openDetail(decodeURIComponent(m[1]), null, false); else if (!$("#detail").hidden) closeDetail(false);
+});
+window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
+$("#dl-plan").addEventListener("click", (e) => download(e.currentTarget, "/ui/download/plan", planRequest(), "检查计划.xlsx"));
+$("#dl-round").addEventListener("click", (e) => download(e.currentTarget, "/ui/download/round_report", planRequest(), "检查计划报告.pdf"));
+$("#dl-facility").addEventListener("click", (e) => download(e.currentTarget, `/ui/download/facility_report/${encodeURIComponent(current)}?fmt=pdf`, null, `${current}_报告.pdf`, "GET"));
+$("#dl-evidence").addEventListener("click", (e) => download(e.currentTarget, `/ui/download/evidence/${encodeURIComponent(current)}`, null, `${current}_疑点清单.xlsx`, "GET"));
 $("#save-round").addEventListener("click", saveRound);
 $("#open-round").addEventListener("click", openRound);
 $("#finding-form").addEventListener("submit", saveFinding);
-if (token()) { $("#token").value = token(); loadInfo(); }
+applyRights();
+if (token()) { $("#token").value = token(); signIn(); }
