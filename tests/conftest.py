@@ -75,3 +75,8 @@ def explainer(bundled: object) -> object:
     from serving.explain import Explainer
 
     return Explainer.build(bundled.workspace, bundled.bundle)  # type: ignore[attr-defined]
+
+
+# The service fixtures (a token per role, an in-process client, one live `bentoml serve`), shared by
+# every module of the session: defined once there, registered here.
+from tests.service_fixtures import client, live, served  # noqa: E402, F401

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,51 +10,9 @@ import hypothesis
 import pytest
 import schemathesis
 
-from tests.conftest import Trained
+from tests.service_fixtures import CHROMIUM_ARGS, Served, _auth, _drop_finding
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Served:
-    trained: Trained
-    tokens: dict[str, str]  # role → token
-    env: dict[str, str]
-
-
-@pytest.fixture(scope="session")
-def served(trained: Trained) -> Iterator[Served]:
-    from serving.auth import issue
-    from serving.serve_cli import service_env
-    from serving.store import open_database
-
-    ws = trained.province.workspace
-    db = open_database(ws)
-    tokens = {role: issue(db, f"测试{role}", role)[1] for role in ("planner", "supervisor", "analyst", "admin")}
-    db.dispose()
-    env = service_env(ws, trained.models)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield Served(trained, tokens, env)
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-@pytest.fixture(scope="session")
-def client(served: Served) -> Iterator[object]:
-    from starlette.testclient import TestClient
-
-    from serving.service import Feijian
-
-    with TestClient(Feijian.to_asgi()) as c:
-        yield c
-
-
-def _auth(served: Served, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {served.tokens[role]}"}
 
 
 ENDPOINTS = {  # path → (body, roles allowed)
@@ -267,22 +218,6 @@ def _finding_body(code: str, insp_id: str, **kw: object) -> dict[str, object]:
     return body
 
 
-def _drop_finding(served: Served, insp_id: str) -> int:
-    from records import Finding
-    from serving.store import open_database
-
-    db = open_database(served.trained.province.workspace)
-    try:
-        with db.session() as s:
-            row = s.get(Finding, insp_id)
-            if row is not None:
-                s.delete(row)
-            s.commit()
-            return int(row is not None)
-    finally:
-        db.dispose()
-
-
 def test_duplicate_physician_in_points_is_a_400_naming_it(client: object, served: Served) -> None:
     points = [{"dr_code": "DX1", "points": 2}, {"dr_code": "DX2", "points": 1}, {"dr_code": "DX1", "points": 4}]
     body = _finding_body(_code(client, served), "TEST-DUP-DR", points=points)
@@ -311,48 +246,6 @@ def test_requests_leave_no_timers_behind(client: object, served: Served) -> None
     for _ in range(100):
         assert client.post("/api/plan", json=body, headers=_auth(served, "planner")).status_code == 200  # type: ignore[attr-defined]
     assert live_timers() - before < 10
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def live(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One real `bentoml serve` process on 127.0.0.1 for the session; SIGTERM at the end.
-
-    Its output goes to a file (a pipe nobody reads fills up and blocks the server once it logs enough)."""
-    from serving.serve_cli import serve_command, stop
-
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("live") / "serve.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        serve_command("127.0.0.1", port),
-        env=served.env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=Path(sys.executable).parent,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
-            time.sleep(0.5)
-        else:
-            pytest.fail("bentoml serve did not become ready in 180 s")
-        yield base
-    finally:
-        stop(proc)
-        log.close()
 
 
 def test_real_bentoml_process_serves(live: str, served: Served) -> None:
@@ -388,18 +281,6 @@ def test_openapi_fuzz_never_gets_a_server_error(live: str, served: Served) -> No
 
         fuzz()
     assert calls["n"] >= 3 * len(operations)
-
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def test_page_plans_a_round_and_opens_an_explanation(live: str, served: Served, tmp_path: Path) -> None:
@@ -462,6 +343,7 @@ def test_page_saves_a_round_and_a_supervisor_records_a_finding_on_its_pick(live:
             sup.goto(live + "/ui/")
             sup.fill("#token", served.tokens["supervisor"])
             sup.click("#save-token")
+            sup.click("#tabs [data-view=plan]")  # a supervisor lands on search; saved rounds are under 检查计划
             sup.wait_for_selector(f"#rounds option[value='{round_id}']", state="attached", timeout=30_000)
             sup.select_option("#rounds", round_id)
             sup.click("#open-round")
