@@ -40,6 +40,9 @@ from serving.sources import history, identity_zh
 from serving.state import Exclusions, ServingState, load_state
 from serving.web.app import make_page_app
 
+# What the page's model card shows of the champion's meta.json (training/bundle.py writes it).
+MODEL_CARD = ("model_name", "trained_at", "run_id", "snapshot_as_of", "window_months", "n_examples", "n_serious",
+              "calibration", "backtest_objective", "rules_version", "declaration_version", "code_version")  # fmt: skip
 MAX_CACHED = 256  # distinct plan requests kept (explanations: 16× as many targets)
 # A plan over this many candidates or fewer costs ≤ ~5 ms (1,573 physicians, capacity 500: 4.6 ms) and is
 # computed on the event loop: under load, a worker thread's hand-offs of the GIL cost more than that
@@ -325,6 +328,7 @@ class Feijian:
             "role_zh": ROLE_LABELS.get(role or "", ""),
             "user": who.name if who else None,
             "rights": sorted(ROLES.get(role or "", frozenset())),
+            "model": {k: st.bundle.meta.get(k) for k in MODEL_CARD},
             "model_version": st.bundle.version,
             "snapshot_id": st.snapshot_meta["snapshot_id"],
             "as_of": st.snapshot_meta["as_of"],

@@ -321,9 +321,17 @@ async function loadBurden() {
   } catch (e) { say("无法读取检查负担：" + e.message, true); }
 }
 
+const CALIBRATION_ZH = {platt: "Platt 逻辑校准", beta: "Beta 校准", isotonic: "保序回归校准"};
 function renderModel() {
-  const rows = [["模型版本", `v${me.model_version}`], ["特征快照", me.snapshot_id], ["数据截至", me.as_of],
-                ["地区数", me.regions.length], ["机构类型", me.types.map((v) => label("type", v)).join("、")]];
+  const m = me.model || {};
+  const rows = [["模型", `${m.model_name || ""} v${me.model_version}`], ["训练时间", (m.trained_at || "").replace("T", " ").slice(0, 19)],
+                ["训练数据截至", m.snapshot_as_of], ["特征窗口", m.window_months ? `${m.window_months} 个月` : ""],
+                ["训练样本（检查记录）", m.n_examples != null ? `${m.n_examples} 次，其中严重问题 ${m.n_serious} 次` : ""],
+                ["概率校准方法", CALIBRATION_ZH[m.calibration] || m.calibration],
+                ["回测：名单前列追回金额占最优可能的比例（各轮平均）", m.backtest_objective != null ? fmtPct(m.backtest_objective) : ""],
+                ["规则库版本", m.rules_version], ["特征声明版本", m.declaration_version], ["MLflow 运行编号", m.run_id],
+                ["服务中的特征快照", me.snapshot_id], ["数据截至", me.as_of], ["地区数", me.regions.length],
+                ["机构类型", me.types.map((v) => label("type", v)).join("、")]];
   $("#model-card").innerHTML = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
 }
 
