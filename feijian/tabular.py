@@ -21,6 +21,7 @@ import math
 import numbers
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -129,8 +130,31 @@ def _missing(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and math.isnan(float(value))
 
 
-def _write_cell(ws: Any, r: int, c: int, value: Any, fmt: dict[str, Any]) -> None:
-    """One cell by its Python type, never through xlsxwriter's guessing `write`."""
+# A numeric column's cell format, from how its Chinese header ends: amounts in yuan with thousands
+# separators and two decimals, probabilities and shares as percentages, counts as integers. Declared once
+# here, so every workbook reads alike; a header matching none keeps Excel's General format.
+NUMBER_FORMATS = (
+    (("（元）", "金额"), "#,##0.00"),
+    (("概率", "占比", "（%）"), "0.0%"),
+    (("条数", "人次", "数量", "序号", "名额", "机构数", "医师数"), "#,##0"),
+)
+
+
+def number_format(header: str) -> str | None:
+    """The cell format of a numeric column under `header` (see NUMBER_FORMATS), None for General."""
+    for endings, fmt in NUMBER_FORMATS:
+        if str(header).endswith(endings):
+            return fmt
+    return None
+
+
+def text_width(value: object) -> int:
+    """Columns a value needs in Excel: a CJK character takes two, others one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
+
+
+def _write_cell(ws: Any, r: int, c: int, value: Any, fmt: dict[str, Any], num: Any = None) -> None:
+    """One cell by its Python type, never through xlsxwriter's guessing `write`; `num`: a number's format."""
     if _missing(value):
         ws.write_blank(r, c, None)
     elif isinstance(value, bool | np.bool_):
@@ -138,7 +162,7 @@ def _write_cell(ws: Any, r: int, c: int, value: Any, fmt: dict[str, Any]) -> Non
     elif isinstance(value, numbers.Number) and not isinstance(value, complex):
         v = float(value)  # type: ignore[arg-type]
         if math.isfinite(v):
-            ws.write_number(r, c, v)
+            ws.write_number(r, c, v, num)
         else:
             ws.write_string(r, c, str(v))
     elif isinstance(value, dt.datetime):  # pd.Timestamp is one
@@ -148,12 +172,13 @@ def _write_cell(ws: Any, r: int, c: int, value: Any, fmt: dict[str, Any]) -> Non
     elif isinstance(value, dt.date):
         ws.write_datetime(r, c, dt.datetime(value.year, value.month, value.day), fmt["date"])
     else:
-        ws.write_string(r, c, safe_text(str(value)))
+        ws.write_string(r, c, safe_text(str(value)), fmt["text"])
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], out: Path) -> Path:
-    """One sheet per frame: a bold header row, frozen, columns sized to their content; cells written
-    by type, text neutralised. The only place feijian creates a workbook."""
+    """One sheet per frame: a bold wrapped header row, frozen, with an autofilter; columns sized to their
+    content (CJK counted double, long text wrapped); numbers formatted by their header (NUMBER_FORMATS);
+    cells written by type, text neutralised. The only place feijian creates a workbook."""
     import xlsxwriter
 
     out = Path(out)
@@ -162,19 +187,27 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], out: Path) -> Path:
                "remove_timezone": True}
     book = xlsxwriter.Workbook(str(out), options)
     try:
-        header = book.add_format({"bold": True, "bg_color": "#F3F3F3", "border": 1})
+        header = book.add_format({"bold": True, "bg_color": "#F3F3F3", "border": 1, "text_wrap": True,
+                                  "valign": "top"})
         fmt = {"datetime": book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
-               "date": book.add_format({"num_format": "yyyy-mm-dd"})}
+               "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+               "text": book.add_format({"text_wrap": True, "valign": "top"})}
+        numbers_ = {f: book.add_format({"num_format": f, "valign": "top"}) for _, f in NUMBER_FORMATS}
         for name, frame in sheets.items():
             ws = book.add_worksheet(name[:31])
             ws.freeze_panes(1, 0)
+            nums = []
             for j, col in enumerate(frame.columns):
                 ws.write_string(0, j, safe_text(str(col)), header)
-                width = max([len(str(col)) * 2] + [len(str(v)) for v in frame[col].head(200)])
+                width = max([min(text_width(col), 24)] + [text_width(v) for v in frame[col].head(200)])
                 ws.set_column(j, j, min(MAX_WIDTH, max(MIN_WIDTH, width + 2)))
+                f = number_format(str(col))
+                nums.append(numbers_[f] if f else None)
+            if len(frame.columns):
+                ws.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
             for i, row in enumerate(frame.itertuples(index=False, name=None), start=1):
                 for j, value in enumerate(row):
-                    _write_cell(ws, i, j, value, fmt)
+                    _write_cell(ws, i, j, value, fmt, nums[j])
     finally:
         book.close()
     return out

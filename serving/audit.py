@@ -13,6 +13,7 @@ at the end, a missing or emptied log, a missing head, or one not signed with the
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import hashlib
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from feijian.errors import ConfigError
 
 GENESIS = "0" * 64
 HEAD_DOMAIN = b"feijian-audit-head\n"  # a head MAC can never pass for an entry MAC
@@ -41,13 +44,36 @@ def digest(payload: bytes | str) -> str:
     return hashlib.sha256(payload if isinstance(payload, bytes) else payload.encode()).hexdigest()
 
 
+KEY_BYTES = 32
+
+
 def load_or_create_key(path: Path) -> bytes:
+    """The audit key at `path`, created (0600) when missing. Safe when the service's workers start at once:
+    the key is written whole to a private temporary file and linked into place, so a worker reads either
+    no file or the complete key, never an empty or half-written one; the one whose link loses reads the
+    winner's. A key file that does not hold a key stops the service rather than sign with a wrong key."""
+    path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-    return bytes.fromhex(path.read_text(encoding="utf-8").strip())
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(KEY_BYTES) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):  # another worker's key is in place: use it
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    text = path.read_text(encoding="utf-8").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise ConfigError(f"audit key {path}: not a {KEY_BYTES}-byte hex key; restore it or move it away")
+    return key
 
 
 def head_path(log_path: Path) -> Path:

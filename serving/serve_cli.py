@@ -173,6 +173,8 @@ def run_serve(workspace: Path, models: Path, host: str, port: int, db_url: str |
             f"(set {ENV_ALLOW_PUBLIC}=1 to bind elsewhere on purpose)"
         )
     state = load_state(workspace, models, db_url)
+    # The audit key before the workers start: they all read it, none has to create it.
+    load_or_create_key(audit_key_path(Path(workspace)))
     console.print(
         f"  model v{state.bundle.version} · snapshot {state.snapshot_meta['snapshot_id']} · "
         f"{len(state.explainer.scored()):,} facilities"

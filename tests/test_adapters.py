@@ -34,7 +34,7 @@ def test_yaml_values_are_read_as_text(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "says"),
     [
-        (("[tables.setl_d]", "[tables.setl]"), "unknown table 'setl'; the contract has: fixmedins, "),
+        (("[tables.setl_d]", "[tables.setl]"), "unknown table 'setl'; the contract has: admdvs, fixmedins, "),
         (("{ setl_id = ", "{ setl_idx = "), "tables.setl_d.columns: 'setl_idx' is not a column of setl_d; columns: "),
         (('source = "JSXX"', 'sorce = "JSXX"'), "tables.setl_d.sorce: is not a known field"),
         (('encoding = "gbk"', 'encodng = "gbk"'), "encodng: is not a known field"),

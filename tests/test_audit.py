@@ -167,3 +167,41 @@ def test_cli_exit_code_6_on_truncation(tmp_path: Path) -> None:
     log.unlink()
     gone = runner.invoke(app, ["audit", "verify", "--workspace", str(ws)])
     assert gone.exit_code == 6 and "signed head records 10 entries" in gone.output
+
+
+def _key_in_a_worker(path: str, start: object, out: object) -> None:
+    from serving.audit import load_or_create_key
+
+    start.wait()  # type: ignore[attr-defined]
+    try:
+        out.put(load_or_create_key(Path(path)).hex())  # type: ignore[attr-defined]
+    except Exception as exc:  # the parent asserts there was none
+        out.put(f"error: {exc!r}")  # type: ignore[attr-defined]
+
+
+def test_workers_starting_at_once_read_one_whole_key(tmp_path: Path) -> None:
+    """The service's workers create the missing key at the same moment: each gets the same 32 bytes (a
+    worker reading a half-written file once signed with an empty key or failed to start)."""
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        path = tmp_path / f"a{attempt}" / "audit.key"
+        start, out = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_key_in_a_worker, args=(str(path), start, out)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        start.set()
+        keys = [out.get(timeout=30) for _ in procs]
+        for p in procs:
+            p.join(timeout=30)
+        assert len(set(keys)) == 1 and len(bytes.fromhex(keys[0])) == 32, keys
+        assert (path.stat().st_mode & 0o777) == 0o600 and [q.name for q in path.parent.iterdir()] == ["audit.key"]
+
+
+@pytest.mark.parametrize("text", ["", "zz", "ab" * 8])
+def test_a_key_file_that_holds_no_key_stops_the_service(tmp_path: Path, text: str) -> None:
+    from feijian.errors import ConfigError
+    from serving.audit import load_or_create_key
+
+    (tmp_path / "audit.key").write_text(text)
+    with pytest.raises(ConfigError, match="not a 32-byte hex key"):
+        load_or_create_key(tmp_path / "audit.key")

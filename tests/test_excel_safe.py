@@ -325,3 +325,19 @@ def test_no_other_writer_of_excel_files() -> None:
                 if needle in text:
                     found.append(f"{path.relative_to(root)}: {needle}")
     assert not found, found
+
+
+def test_workbook_formats_numbers_by_their_header_and_filters_every_sheet(tmp_path: Path) -> None:
+    import openpyxl
+
+    from feijian.tabular import write_xlsx
+
+    frame = pd.DataFrame({"机构名称": ["第一人民医院", "药店"], "预计追回金额（元）": [22773.62044022985, 5.0],
+                          "严重问题概率": [0.9999999076201582, 0.25], "命中条数": [12, 3], "备注": [1.5, 2.5]})
+    book = openpyxl.load_workbook(write_xlsx({"计划": frame}, tmp_path / "f.xlsx"))
+    ws = book["计划"]
+    assert ws["B2"].number_format == "#,##0.00" and ws["B2"].value == 22773.62044022985  # shown rounded, kept whole
+    assert ws["C2"].number_format == "0.0%" and ws["D2"].number_format == "#,##0"
+    assert ws["E2"].number_format == "General"  # a header that names no kind keeps Excel's own
+    assert ws.auto_filter.ref == "A1:E3" and ws.freeze_panes == "A2"
+    assert ws.column_dimensions["A"].width >= 14  # six CJK characters need twelve columns and a margin

@@ -94,7 +94,20 @@ def write_facility_report(explainer: Explainer, code: str, out_dir: Path, claims
     }
     html = render.write_html("facility.html", context, out_dir / f"{stem}.html")
     pdf = render.write_pdf(html, out_dir / f"{stem}.pdf")
-    summary = pd.DataFrame(
+    reasons = pd.DataFrame(
+        [
+            {"序号": i + 1, "理由": r["text"], "贡献（对数几率）": round(r["contribution"], 4)}
+            for i, r in enumerate(x["reasons"])
+        ]
+    )
+    sheets = {**evidence_sheets(x, ev, explainer, claims), "入选理由": reasons}
+    xlsx = write_xlsx(sheets, out_dir / f"{stem}_evidence.xlsx")
+    return {"html": html, "pdf": pdf, "xlsx": xlsx, "png": png}
+
+
+def summary_sheet(x: dict[str, Any]) -> pd.DataFrame:
+    """One row per rule the facility hit: name, basis, severity, hits, amounts, its main physicians."""
+    return pd.DataFrame(
         [
             {
                 "规则编号": s["rule_id"],
@@ -107,19 +120,26 @@ def write_facility_report(explainer: Explainer, code: str, out_dir: Path, claims
                 "主要医师": "、".join(p["dr_code"] for p in s["physicians"]),
             }
             for s in x["evidence_summary"]
-        ]
-    )
-    reasons = pd.DataFrame(
-        [
-            {"序号": i + 1, "理由": r["text"], "贡献（对数几率）": round(r["contribution"], 4)}
-            for i, r in enumerate(x["reasons"])
-        ]
-    )
-    sheets = {"疑点汇总": summary, "疑点清单": render.evidence_sheet(ev, explainer.rules), "入选理由": reasons}
-    if not claims:
-        del sheets["疑点清单"]
-    xlsx = write_xlsx(sheets, out_dir / f"{stem}_evidence.xlsx")
-    return {"html": html, "pdf": pdf, "xlsx": xlsx, "png": png}
+        ],
+        columns=["规则编号", "规则名称", "依据", "风险等级", "命中条数", "涉及金额（元）",
+                 "未被既往检查覆盖的金额（元）", "主要医师"],
+    )  # fmt: skip
+
+
+def evidence_sheets(
+    x: dict[str, Any], evidence: pd.DataFrame, explainer: Explainer, claims: bool = True
+) -> dict[str, pd.DataFrame]:
+    """The inspector's workbook: 疑点汇总 (per rule) and, for a role that may read claims, 疑点清单 (every
+    evidence line, Chinese headers and rule names). The page's download and the facility report share it."""
+    sheets = {"疑点汇总": summary_sheet(x)}
+    if claims:
+        sheets["疑点清单"] = render.evidence_sheet(evidence, explainer.rules)
+    return sheets
+
+
+def write_evidence_workbook(explainer: Explainer, code: str, out: Path) -> Path:
+    """The facility's 疑点汇总 and 疑点清单 as one workbook at `out`."""
+    return write_xlsx(evidence_sheets(explainer.explain(code), explainer.evidence(code), explainer), out)
 
 
 _SHARED: Explainer | None = None  # the explainer a forked worker inherits

@@ -21,7 +21,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from feijian.errors import FeijianError
-from feijian.tabular import write_xlsx
 from serving import permissions
 from serving.messages import message_zh, validation_zh
 from serving.schemas import PlanRequest
@@ -146,13 +145,14 @@ def make_page_app() -> FastAPI:
 
     @app.get("/download/evidence/{code}")
     def download_evidence(code: str, request: Request) -> Response:
+        from serving.reports.facility import write_evidence_workbook
+
         svc = service(request)
-        try:
-            rows = svc.state.explainer.evidence(code, None)
-        except FeijianError as exc:
-            raise fail(exc) from None
         with tempfile.TemporaryDirectory() as tmp:
-            out = write_xlsx({"疑点清单": rows}, Path(tmp) / "evidence.xlsx")
+            try:
+                out = write_evidence_workbook(svc.state.explainer, code, Path(tmp) / "evidence.xlsx")
+            except FeijianError as exc:
+                raise fail(exc) from None
             return _file(out, f"{code}_疑点清单.xlsx")
 
     return app
