@@ -86,6 +86,7 @@ HOSP_LV = {
 MAX_AMOUNT = 1e10
 MAX_COUNT = 1e7
 HOSP_TIER = {"01": 3, "02": 3, "03": 3, "04": 3, "05": 2, "06": 2, "07": 2, "08": 1, "09": 1, "10": 1, "11": 0}
+HOSP_TIER_ZH = {3: "三级", 2: "二级", 1: "一级", 0: "未定级"}
 OWNERSHIP = {"public": "公立", "private": "民营"}
 REFD_SETL_FLAG = {"0": "正常结算", "1": "退费"}
 SELECTION = {"random": "随机抽查", "targeted": "指标筛查", "tip_off": "举报线索"}

@@ -13,7 +13,16 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, INSP_TYPE, OWNERSHIP, SELECTION, VIOLATION
+from features.schema import (
+    AGREEMENT_ACTION,
+    FIXMEDINS_TYPE,
+    HOSP_LV,
+    HOSP_TIER_ZH,
+    INSP_TYPE,
+    OWNERSHIP,
+    SELECTION,
+    VIOLATION,
+)
 from features.snapshot import source_expr
 from feijian.errors import MissingWorkspaceTableError
 
@@ -131,4 +140,14 @@ def identity_zh(row: pd.Series | dict, regions: dict[str, str] | None = None) ->
         "admdvs": admdvs,
         "admdvs_name": (regions or {}).get(str(admdvs), admdvs),
         "peer_group": get("peer_group"),
+        "peer_group_zh": peer_group_zh(get("peer_group")),
     }
+
+
+def peer_group_zh(group: object) -> str:
+    """A facility peer group ('pharmacy|0') as a reader says it: 定点零售药店 · 未定级."""
+    if not isinstance(group, str) or "|" not in group:
+        return "—" if group is None else str(group)
+    kind, _, tier = group.partition("|")
+    tier_zh = HOSP_TIER_ZH.get(int(tier), tier) if tier.lstrip("-").isdigit() else tier
+    return f"{FIXMEDINS_TYPE.get(kind, kind)} · {tier_zh}"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from explain.charts import amount_bars
 from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, OWNERSHIP
 from feijian.tabular import write_xlsx
 from serving.reports import render
@@ -22,7 +23,8 @@ PLAN_HEADERS = {
     "rank": "序号",
     "fixmedins_code": "机构编号",
     "name": "机构名称",
-    "admdvs": "医保区划",
+    "region_zh": "医保区划",
+    "admdvs": "区划代码",
     "type_zh": "机构类型",
     "hosp_lv_zh": "医院等级",
     "ownership_zh": "所有制",
@@ -38,7 +40,8 @@ PHYSICIAN_HEADERS = {
     "fixmedins_code": "机构编号",
     "name": "机构名称",
     "dept": "科室",
-    "admdvs": "医保区划",
+    "region_zh": "医保区划",
+    "admdvs": "区划代码",
     EXPOSURE: f"{EXPOSURE_ZH}（元）",
     "p_risk": "医师记分概率",
     "pick_zh": "入选方式",
@@ -54,9 +57,12 @@ LEVEL_VIEW = {
 }  # fmt: skip
 
 
-def _readable(targets: pd.DataFrame, facilities: pd.DataFrame) -> pd.DataFrame:
-    """The plan's rows with Chinese labels; a physician list takes its facilities' type, level, ownership."""
+def _readable(targets: pd.DataFrame, facilities: pd.DataFrame, regions: dict[str, str] | None = None) -> pd.DataFrame:
+    """The plan's rows with Chinese labels; a physician list takes its facilities' type, level, ownership;
+    the region by its name (the admdvs table), its code where the table names none."""
     t = targets.copy()
+    names = regions or {}
+    t["region_zh"] = t["admdvs"].map(lambda v: names.get(str(v), v))
     info = facilities.drop_duplicates("fixmedins_code").set_index("fixmedins_code")
     for col in ("fixmedins_type", "hosp_lv", "ownership"):
         if col not in t:
@@ -76,20 +82,21 @@ def totals(t: pd.DataFrame, by: str, label: str, level: str = "facility") -> pd.
     return g.rename(columns={by: label, "n": view["unit_zh"], "amount": view["amount_zh"]})
 
 
-def constraints(meta: dict[str, Any]) -> list[tuple[str, str]]:
+def constraints(meta: dict[str, Any], regions: dict[str, str] | None = None) -> list[tuple[str, str]]:
     f = meta["filters"]
+    names = regions or {}
     show = lambda v: "、".join(map(str, v)) if v else "不限"  # noqa: E731
     caps = meta["region_caps"]
     sanctions = meta.get("sanctions") or {}
     return [
         ("检查名额", str(meta["capacity"])),
-        ("地区", show(f.get("regions"))),
+        ("地区", show([names.get(str(v), v) for v in f.get("regions") or []])),
         ("机构类型", show([FIXMEDINS_TYPE.get(v, v) for v in f.get("types") or []])),
         ("医院等级", show([HOSP_LV.get(v, v) for v in f.get("levels") or []])),
         ("所有制", show([OWNERSHIP.get(v, v) for v in f.get("ownership") or []])),
         ("排除近期已检查", f"{meta['exclude_days']} 天内"),
         ("检查未发现问题的冷却期", f"{meta['clean_cooldown_days']} 天"),
-        ("地区名额上限", "、".join(f"{k}：{v}" for k, v in caps.items()) if caps else "无"),
+        ("地区名额上限", "、".join(f"{names.get(str(k), k)}：{v}" for k, v in caps.items()) if caps else "无"),
         ("随机探索比例", f"{100 * meta['exploration']['share']:.0f}%（随机种子 {meta['exploration']['seed']}）"),
         ("协议处理", "；".join(f"已{AGREEMENT_ACTION[k]}：{ACTION_ZH[v]}" for k, v in sanctions.items()) or "—"),
         ("排序规则", meta.get("ranking_zh") or "—"),
@@ -105,16 +112,23 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[
     meta = {**explainer.provenance(), **{k: v for k, v in plan.meta.items() if v is not None}}
     level = plan.level
     view = LEVEL_VIEW[level]
-    t = _readable(plan.targets, explainer.scored())
+    t = _readable(plan.targets, explainer.scored(), explainer.regions)
     stem = f"round_{meta['as_of']}" if level == "facility" else f"round_{meta['as_of']}_physicians"
-    by_region = totals(t, "admdvs", "医保区划", level)
+    by_region = totals(t, "region_zh", "医保区划", level)
     by_type = totals(t, "type_zh", "机构类型", level)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chart = amount_bars(
+        [str(v) for v in by_region["医保区划"]], by_region[view["amount_zh"]].astype(float).tolist(),
+        by_region[view["unit_zh"]].astype(int).tolist(), out_dir / f"{stem}_regions.png",
+        title=f"按地区：{view['amount_zh'].removesuffix('（元）')}", unit="家" if level == "facility" else "人",
+    )  # fmt: skip
     context = {
+        "region_chart": chart.name,
         "meta": meta,
         "level": level,
         "view": view,
         "rows": t.to_dict("records"),
-        "constraints": constraints(plan.meta),
+        "constraints": constraints(plan.meta, explainer.regions),
         "by_region": by_region.to_dict("records"),
         "by_type": by_type.to_dict("records"),
         "amount_total": float(t[view["amount"]].sum()),
@@ -125,7 +139,7 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[
     pdf = render.write_pdf(html, out_dir / f"{stem}.pdf")
     sheet = t[list(view["headers"])].rename(columns=view["headers"])
     settings = [
-        *constraints(plan.meta),
+        *constraints(plan.meta, explainer.regions),
         (f"{view['amount_zh'].removesuffix('（元）')}合计（元）", f"{t[view['amount']].sum():,.0f}"),
         ("模型版本", str(meta["model_version"])),
         ("特征快照", str(meta["snapshot_id"])),
@@ -138,4 +152,4 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[
         "按类型汇总": by_type,
     }
     xlsx = write_xlsx(sheets, out_dir / f"{stem}.xlsx")
-    return {"html": html, "pdf": pdf, "xlsx": xlsx}
+    return {"html": html, "pdf": pdf, "xlsx": xlsx, "png": chart}
