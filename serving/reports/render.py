@@ -80,6 +80,6 @@ def evidence_sheet(evidence: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFram
     """The 疑点清单 with Chinese headers and the rule's Chinese name."""
     ev = evidence.copy()
     ev["rule_name"] = ev["rule_id"].map(lambda r: rules[r].name_zh if r in rules else r)
-    ev["event_time"] = pd.to_datetime(ev["event_time"]).dt.strftime("%Y-%m-%d %H:%M")
+    ev["event_time"] = pd.to_datetime(ev["event_time"])  # a date in Excel, not text
     cols = [c for c in EVIDENCE_HEADERS if c in ev.columns]
     return ev[cols].rename(columns=EVIDENCE_HEADERS)
