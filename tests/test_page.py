@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.english_words import english_code_words
 from tests.service_fixtures import CHROMIUM_ARGS, Served, _auth, _drop_finding
 
 DESKTOP = {"width": 1440, "height": 900}
@@ -70,6 +71,14 @@ def _axe(page: Any) -> list[str]:
         ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))"
     )
     return list(found)
+
+
+def _no_code_words(page: Any, live: str, served: Served) -> None:
+    """What the page shows now names things in Chinese: no code word of the schema's lists, no identifier
+    (but the registered model's name, which an analyst copies into MLflow)."""
+    meta = httpx.post(live + "/api/info", json={}, headers=_auth(served, "analyst"), timeout=30).json()
+    text = page.inner_text("body")
+    assert english_code_words(text, allowed={str(meta["model"]["model_name"])}) == set(), text[:2000]
 
 
 def _facility(live: str, served: Served) -> dict[str, Any]:
@@ -133,6 +142,7 @@ def test_a_supervisor_finds_a_facility_downloads_its_evidence_and_records_a_find
         page.click("#finding-form button[type=submit]")
         page.wait_for_selector("#finding-status:has-text('已更新')", timeout=30_000)
         assert _axe(page) == []
+        _no_code_words(page, live, served)
         _shot(page, f"supervisor_facility_{kind}")
         # the address opens the same facility in a new tab
         other = page.context.new_page()
@@ -162,6 +172,7 @@ def test_a_planner_plans_a_round_with_its_chart_and_walks_it_by_keyboard(
         body = page.text_content("#plan-table tbody") or ""
         assert "9901" not in body, "region codes where names belong"
         assert _axe(page) == []
+        _no_code_words(page, live, served)
         _shot(page, f"planner_round_{kind}")
         if viewport is PHONE:  # rows are cards: no 60 px column, no page 15,000 px long
             card = page.locator("#plan-table tbody tr").first.bounding_box()
@@ -177,6 +188,7 @@ def test_a_planner_plans_a_round_with_its_chart_and_walks_it_by_keyboard(
             table = page.locator("#plan-table").bounding_box()
             detail = page.locator("#detail").bounding_box()
             assert table is not None and detail is not None and detail["x"] >= table["x"] + table["width"] - 1
+        _no_code_words(page, live, served)
         _shot(page, f"planner_facility_{kind}")
         page.keyboard.press("Escape")
         assert not page.is_visible("#detail") and page.url.endswith("/ui/")
@@ -217,6 +229,9 @@ def test_each_role_sees_only_what_it_may_do(browser: Any, live: str, served: Ser
             if role == "analyst":  # lands on what it may see, and reads the burden view's charts
                 assert page.is_visible("#view-burden")
                 page.wait_for_selector("#chart-burden-admdvs svg", timeout=30_000)
+                page.click("#tabs [data-view=model]")
+                page.wait_for_selector("#view-model:has-text('校准')", timeout=30_000)
+                _no_code_words(page, live, served)
             page.click("#sign-out")
         # a refused request reads as Chinese, naming what the role may not do
         r = httpx.post(live + "/api/plan", json={"capacity": 3}, headers=_auth(served, "supervisor"), timeout=30)
