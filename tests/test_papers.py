@@ -5,10 +5,12 @@ up (`tip_off`, `terminate`, `pharmacy|0`, a region code without its name) — an
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from features.schema import AGREEMENT_ACTION
@@ -26,9 +28,15 @@ pytestmark = pytest.mark.slow
 def papers(trained: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ws = trained.province.workspace
     explainer = Explainer.build(ws, Bundle.load(champion_path(trained.models)))
-    plan = plan_round(explainer.scored(), explainer.inspections(), explainer.as_of, 8)
-    out = tmp_path_factory.mktemp("papers")
     insp = explainer.inspections()
+    # one planned facility suspended at an inspection outside the 180-day exclusion: flagged, the rest not
+    first = plan_round(explainer.scored(), insp, explainer.as_of, 1).targets["fixmedins_code"].iloc[0]
+    suspended = insp[insp["fixmedins_code"] == first].tail(1).assign(
+        insp_id="PAPERS-SUSPEND", agreement_action="suspend", insp_date=explainer.as_of - timedelta(days=200))
+    insp = pd.concat([insp, suspended], ignore_index=True)
+    plan = plan_round(explainer.scored(), insp, explainer.as_of, 8)
+    assert plan.targets["flag"].notna().sum() == 1
+    out = tmp_path_factory.mktemp("papers")
     # the planned facilities, and the ones whose history holds the codes a reader must see in Chinese
     sanctioned = insp.loc[insp["agreement_action"].isin(list(AGREEMENT_ACTION)), "fixmedins_code"].astype(str)
     codes = list(dict.fromkeys([*plan.targets["fixmedins_code"].astype(str).head(3), *sanctioned.head(2)]))

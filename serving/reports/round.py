@@ -71,6 +71,8 @@ def _readable(targets: pd.DataFrame, facilities: pd.DataFrame, regions: dict[str
     t["hosp_lv_zh"] = t["hosp_lv"].map(lambda v: HOSP_LV.get(str(v), v))
     t["ownership_zh"] = t["ownership"].map(lambda v: OWNERSHIP.get(str(v), v))
     t["pick_zh"] = t["pick"].map(PICK_ZH)
+    if "flag" in t:  # a facility without a sanction has no flag: empty, never "nan"
+        t["flag"] = t["flag"].map(lambda v: v if isinstance(v, str) else "")
     t["reasons"] = t["top_reasons"].map(lambda r: "；".join(list(r)) if r is not None and len(r) else "—")
     return t
 
