@@ -226,12 +226,12 @@ def test_each_role_sees_only_what_it_may_do(browser: Any, live: str, served: Ser
                 page.wait_for_selector("#detail-body h2", timeout=30_000)
                 for sel, roles in detail.items():
                     assert page.is_visible(sel) == (role in roles), f"{sel} as {role}"
-            if role == "analyst":  # lands on what it may see, and reads the burden view's charts
-                assert page.is_visible("#view-burden")
-                page.wait_for_selector("#chart-burden-admdvs svg", timeout=30_000)
-                page.click("#tabs [data-view=model]")
+            if role == "analyst":  # lands on the model card, and reads the burden view's charts
+                assert page.is_visible("#view-model")
                 page.wait_for_selector("#view-model:has-text('校准')", timeout=30_000)
                 _no_code_words(page, live, served)
+                page.click("#tabs [data-view=burden]")
+                page.wait_for_selector("#chart-burden-admdvs svg", timeout=30_000)
             page.click("#sign-out")
         # a refused request reads as Chinese, naming what the role may not do
         r = httpx.post(live + "/api/plan", json={"capacity": 3}, headers=_auth(served, "supervisor"), timeout=30)

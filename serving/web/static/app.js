@@ -71,7 +71,7 @@ async function signIn() {
   renderModel();
   if (may("rounds")) loadRounds();
   const m = location.pathname.match(FACILITY_PATH);
-  const landing = may("plan") ? "plan" : may("explain") ? "search" : may("burden") ? "burden" : may("meta") ? "model" : "signin";
+  const landing = may("plan") ? "plan" : may("explain") ? "search" : may("meta") ? "model" : may("burden") ? "burden" : "signin";
   show(landing);
   if (m && may("explain")) openDetail(decodeURIComponent(m[1]), null, false);
   say(landing === "signin" ? "此角色没有可在页面上使用的功能（运行监控请使用 /metrics）。" : "已登录。");
