@@ -124,7 +124,7 @@ class Column:
     name: str
     type: ColumnType
     label: str  # Chinese label, for error messages and reports
-    required: bool = True  # the column must exist in the export
+    required: bool = True  # the column must exist in the export; an optional one absent gets `default`
     nullable: bool = False  # a value may be empty
     codes: tuple[str, ...] | None = None  # accepted codes for type "code"
     min_value: float | None = None
@@ -133,6 +133,11 @@ class Column:
     references: tuple[str, str] | None = None  # (table, column) the value must exist in
     no_future: bool = False  # a date/time after the export's end is rejected
     at_most: str | None = None  # another numeric column of the row this value may not exceed (+0.01)
+    default: str | None = None  # an optional column's value when the export lacks it (None: NULL)
+
+    def __post_init__(self) -> None:
+        if not self.required and not self.nullable and self.default is None:
+            raise ValueError(f"{self.name}: an optional column must be nullable or declare a default")
 
 
 @dataclass(frozen=True)
@@ -161,8 +166,18 @@ class Table:
         raise KeyError(f"{self.name} has no column {name!r}; columns: {', '.join(self.column_names)}")
 
 
+# A code list's labels, by its codes: what `code_labels` reads to name a code or suggest a mapping.
+_LABELS: dict[tuple[str, ...], dict[str, str]] = {}
+
+
 def _codes(d: dict[str, str]) -> tuple[str, ...]:
+    _LABELS[tuple(d)] = d
     return tuple(d)
+
+
+def code_labels(col: Column) -> dict[str, str]:
+    """The Chinese label of each of a code column's codes ({} for a list without labels)."""
+    return dict(_LABELS.get(col.codes or (), {}))
 
 
 FIXMEDINS = Table(
@@ -320,7 +335,7 @@ INSPECTIONS = Table(
         Column("period_begn", "date", "检查期间开始"),
         Column("period_end", "date", "检查期间结束"),
         Column("selection", "code", "选取方式", codes=_codes(SELECTION)),
-        Column("insp_type", "code", "检查类型", required=False, codes=_codes(INSP_TYPE)),
+        Column("insp_type", "code", "检查类型", required=False, nullable=True, codes=_codes(INSP_TYPE)),
         Column("violation_types", "string", "违规类型", nullable=True),
         # Recovered money is returned from the amount involved, so it cannot exceed it; a fine is a multiple
         # of the loss (1-2x, 2-5x for fraud: DOMAIN.md), so it is only bounded like every amount.

@@ -107,9 +107,19 @@ def ingest(
         bool, typer.Option(help="Load a table's other files when some cannot be read (damaged, cut short, wrong "
                                 "encoding) instead of failing (exit 3); the manifest lists the files not read.")
     ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Dry run in seconds: the reference tables and a sample of the rest, "
+                                           "checked as ingest would; mapped, derived and missing columns, unknown "
+                                           "codes with the adapter lines that map them. Writes nothing; exit 3 "
+                                           "when the ingest would fail.")
+    ] = False,
 ) -> None:
-    from features.ingest.cli import run_ingest
+    from features.ingest.cli import run_check, run_ingest
 
+    if check:
+        run_check(src=src, workspace=workspace_dir(workspace) if workspace else None, adapter=adapter,
+                  encoding=encoding, max_reject_share=max_reject_share, now=now, console=console)
+        return
     run_ingest(
         src=src,
         workspace=workspace_dir(workspace),

@@ -68,19 +68,21 @@ def file_issue(table: Table, ta: TableAdapter, columns: list[str], types: dict[s
                ) -> tuple[str, str] | None:
     """(field, reason) when this file's rows cannot be read as the contract says, else None."""
     present = set(columns)
-    missing = [c for c in table.columns
-               if c.required and ta.export_column(c.name) not in present and c.name not in ta.defaults]
+    missing = [c for c in table.columns if c.required and ta.export_column(c.name) not in present
+               and c.name not in ta.defaults and c.name not in ta.derive]
     if missing:
         return missing[0].name, (f"missing column {', '.join(_label(m) for m in missing)}: add it to the export, "
                                  f"or map the export's name to it in an adapter (tables.{table.name}.columns)")
     counts = Counter(columns)
     for c in table.columns:
         src = ta.export_column(c.name)
+        if c.name in ta.derive:
+            continue
         if counts.get(src, 0) > 1:
             return c.name, (f"column {src!r} ({c.label}) appears {counts[src]} times in the header, so a row "
                             "cannot say which one holds the value: remove or rename the extra column")
     for c in table.columns:
-        found = (types or {}).get(ta.export_column(c.name))
+        found = None if c.name in ta.derive else (types or {}).get(ta.export_column(c.name))
         if found is None or family(found) in ("null", *ACCEPTED[c.type]):
             continue
         return c.name, (f"column {_label(c)} is {found} in this file, but the contract declares "
@@ -101,11 +103,14 @@ def union_types(table: Table, ta: TableAdapter, files: list[tuple[list[str], dic
     for c in table.columns:
         src = ta.export_column(c.name)
         seen = set()
+        if c.name in ta.derive:  # an expression's result is read as text and parsed like an export's value
+            out[c.name] = TEXT
+            continue
         for columns, types, bad in files:
             if src in columns and bad != c.name:
                 if family(types.get(src, TEXT)) != "null":
                     seen.add(types.get(src, TEXT))
-            elif c.name in ta.defaults:
+            elif c.name in ta.defaults or c.default is not None:
                 seen.add(TEXT)
         out[c.name] = seen.pop() if len(seen) == 1 else TEXT
     return out

@@ -78,11 +78,12 @@ def _cut_reason(ends_with_break: bool, last_line: bytes, last_values: list[str |
 
 
 def stage_csv(f: SourceFile, encoding: str, staging: Path, pre_rejects: list[dict[str, object]],
-              secret: set[str], hasher: Pseudonymiser) -> Path | None:
+              secret: set[str], hasher: Pseudonymiser, max_rows: int | None = None) -> Path | None:
     """Stream one CSV into a text-only Parquet with _fid/_row; None when the file is rejected whole.
 
     `secret` names the export columns to pseudonymise. Sets f.rows, f.columns, f.issue/f.fatal for a
-    file-level problem, and f.row_errs for a last line cut short.
+    file-level problem, and f.row_errs for a last line cut short. `max_rows`: stage only about the
+    first that many rows (a sample: the file's end is not looked at).
     """
     if f.size == 0:
         f.issue, f.fatal = "0 bytes, not even a header line: the file may have been cut; re-export it", True
@@ -116,7 +117,7 @@ def stage_csv(f: SourceFile, encoding: str, staging: Path, pre_rejects: list[dic
             f.path,
             read_options=pacsv.ReadOptions(encoding=py_encoding if py_encoding != "utf-8-sig" else "utf8",
                                            column_names=header, skip_rows=1, use_threads=False,
-                                           block_size=16 << 20),
+                                           block_size=(1 << 20) if max_rows else (16 << 20)),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False),
@@ -141,6 +142,8 @@ def stage_csv(f: SourceFile, encoding: str, staging: Path, pre_rejects: list[dic
                 writer = pq.ParquetWriter(sink, tbl.schema)
             writer.write_table(tbl)
             f.rows += batch.num_rows
+            if max_rows is not None and f.rows >= max_rows:
+                break
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if writer is not None:
             writer.close()
@@ -153,7 +156,10 @@ def stage_csv(f: SourceFile, encoding: str, staging: Path, pre_rejects: list[dic
     if writer is not None:
         writer.close()
     sink.close()
-    ends_with_break, last_line = _tail(f.path, f.size)
+    if max_rows is not None and f.rows >= max_rows:  # a sample: the file's end was not read
+        ends_with_break, last_line, last = True, b"", None
+    else:
+        ends_with_break, last_line = _tail(f.path, f.size)
     last_bad = bad[-1][0] if bad else -1
     if last is not None and last[0] > last_bad:
         cut = _cut_reason(ends_with_break, last_line, last[1])

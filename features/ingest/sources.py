@@ -26,6 +26,7 @@ from features.ingest.csv import stage_csv
 from features.ingest.pseudonym import Pseudonymiser
 from features.schema import TABLES, Table
 from features.sql_text import ident, list_literal, literal
+from feijian.errors import ConfigError
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -145,22 +146,27 @@ def _select(table: Table, ta: TableAdapter, f: SourceFile, typed: dict[str, str]
             f"{err_field} AS _file_err_field", f"{'true' if hashed else 'false'} AS _hashed"]
     for c in table.columns:
         src, want = ta.export_column(c.name), typed[c.name]
-        if src in present and f.issue_field != c.name:
+        if c.name in ta.derive:  # a value the expression cannot compute is empty, and validation says so
+            cols.append(f"CAST(TRY({ta.derive[c.name]}) AS VARCHAR) AS {ident(c.name)}")
+        elif src in present and f.issue_field != c.name:
             ref = ident(src)
             cols.append(f"{ref if f.types.get(src, TEXT) == want else f'CAST({ref} AS {want})'} AS {ident(c.name)}")
         elif c.name in ta.defaults and src not in present:
             cols.append(f"{literal(ta.defaults[c.name])} AS {ident(c.name)}")
+        elif c.default is not None and src not in present:
+            cols.append(f"{literal(c.default)}::{want} AS {ident(c.name)}")
         else:
             cols.append(f"NULL::{want} AS {ident(c.name)}")
     return f"SELECT {', '.join(cols)} FROM {reader}"
 
 
 def prepare(table: Table, paths: list[Path], ta: TableAdapter, encoding: str, staging: Path,
-            first_fid: int, hasher: Pseudonymiser) -> TableSource:
+            first_fid: int, hasher: Pseudonymiser, sample_rows: int | None = None) -> TableSource:
     """Check each file of one table and build the SQL that reads all its rows.
 
     File ids are taken from [first_fid, first_fid + 2 * len(paths)). CSV files are staged with their
-    identifier columns pseudonymised by `hasher`.
+    identifier columns pseudonymised by `hasher`. `sample_rows`: read only about that many rows of each
+    file (a dry run's sample).
     """
     secret = {ta.export_column(c.name) for c in table.columns if c.pseudonymise}
     files = [SourceFile(first_fid + i, p, DATA_SUFFIXES[p.suffix.lower()], size=p.stat().st_size)
@@ -175,7 +181,7 @@ def prepare(table: Table, paths: list[Path], ta: TableAdapter, encoding: str, st
             if not f.fatal:
                 f.types = parquet_types(con, str(f.path), f.columns)
         else:
-            out = stage_csv(f, encoding, staging, src.pre_rejects, secret, hasher)
+            out = stage_csv(f, encoding, staging, src.pre_rejects, secret, hasher, max_rows=sample_rows)
         if f.fatal:
             continue
         found = file_issue(table, ta, f.columns, f.types if f.fmt == "parquet" else None)
@@ -186,10 +192,10 @@ def prepare(table: Table, paths: list[Path], ta: TableAdapter, encoding: str, st
             groups.setdefault(key, []).append(f)
         elif out is not None:
             staged.setdefault(key, []).append((f, out))
-    con.close()
     readable = [f for f in files if not f.fatal]
     typed = union_types(table, ta, [(f.columns, f.types, f.issue_field) for f in readable])
     selects: list[str] = []
+    checked_readers: list[tuple[SourceFile, str]] = []  # one file per group: the adapter's expressions bind
     next_fid = first_fid + len(files)  # Parquet groups get contiguous ids: _fid = base + file_index
     for group in groups.values():
         base = next_fid
@@ -198,15 +204,41 @@ def prepare(table: Table, paths: list[Path], ta: TableAdapter, encoding: str, st
         next_fid += len(group)
         listing = list_literal(f.path for f in group)
         reader = f"read_parquet({listing}, file_row_number = true)"
+        if sample_rows is not None:
+            reader = f"(SELECT *, file_index FROM {reader} LIMIT {int(sample_rows) * len(group)})"
+        checked_readers.append((group[0], f"read_parquet({literal(str(group[0].path))})"))
         selects.append(_select(table, ta, group[0], typed, reader, f"({base} + file_index)::BIGINT",
                                "file_row_number::BIGINT", hashed=False))
     for group2 in staged.values():
         listing = list_literal(p for _, p in group2)
+        checked_readers.append((group2[0][0], f"read_parquet({literal(str(group2[0][1]))})"))
         selects.append(_select(table, ta, group2[0][0], typed, f"read_parquet({listing})", "_fid", "_row",
                                hashed=True, row_errs=_row_errors(table, ta, [f for f, _ in group2])))
+    for f, reader in checked_readers:
+        check_derived(con, table, ta, f, reader, secret)
+    con.close()
     if selects:
         src.sql = "\nUNION ALL BY NAME\n".join(selects)
     extra = sorted({c for f in files for c in f.columns} - {ta.export_column(c) for c in table.column_names})
     if extra:
         src.notes.append(f"{table.name}: columns not in the contract were ignored: {', '.join(extra[:12])}")
     return src
+
+
+def check_derived(con: duckdb.DuckDBPyConnection, table: Table, ta: TableAdapter, f: SourceFile, reader: str,
+                  secret: set[str]) -> None:
+    """Each `derive` expression binds over this file's columns (personal identifiers left out): a
+    ConfigError naming the table, the column, the expression and the file otherwise."""
+    if not ta.derive:
+        return
+    allowed = [c for c in f.columns if c not in secret]
+    inner = f"SELECT {', '.join(ident(c) for c in allowed) or 'NULL AS _none'} FROM {reader}"
+    for col, expr in ta.derive.items():
+        try:
+            con.sql(f"DESCRIBE SELECT ({expr}) AS v FROM ({inner})").fetchall()
+        except duckdb.Error as exc:
+            used = sorted(c for c in secret if c in expr)
+            why = (f"it reads {', '.join(used)}, a personal identifier, which is pseudonymised as it is read"
+                   if used else str(exc).splitlines()[0])
+            raise ConfigError(f"adapter: tables.{table.name}.derive.{col} = {expr!r} cannot be computed over "
+                              f"{f.path.name} (its columns: {', '.join(allowed[:20])}): {why}") from None

@@ -105,10 +105,12 @@ def _quoted(text_col: str) -> str:
     return f"'''' || left({text_col}, 80) || ''''"
 
 
-def column_errors(table: Table, col: Column, now: date) -> str:
-    """A CASE yielding the first reason this column's value fails, or NULL (reads t_/x_ columns)."""
+def column_errors(table: Table, col: Column, now: date, derived: str | None = None) -> str:
+    """A CASE yielding the first reason this column's value fails, or NULL (reads t_/x_ columns).
+
+    `derived`: the adapter's expression for the column, named in its messages."""
     x, v = f"x_{col.name}", f"t_{col.name}"
-    name = f"{col.name} ({col.label})"
+    name = f"{col.name} ({col.label}{f', derived as {derived}' if derived else ''})"
     head = literal(col.name + " = ")  # every message starts with the column and its value
     checks: list[tuple[str, str]] = []
     if not col.nullable:
@@ -155,7 +157,7 @@ def checked_sql(table: Table, source_sql: str, source_types: dict[str, str], ada
     for col in table.columns:
         cs = column_sql(col, source_types.get(col.name, "VARCHAR"), ta, adapter)
         inner += [f"{cs.text} AS {ident('x_' + col.name)}", f"{cs.typed} AS {ident('t_' + col.name)}"]
-    errs = [f"{column_errors(table, c, now)} AS {ident('e_' + c.name)}" for c in table.columns]
+    errs = [f"{column_errors(table, c, now, ta.derive.get(c.name))} AS {ident('e_' + c.name)}" for c in table.columns]
     e_names = [ident("e_" + c.name) for c in table.columns]
     cols = table.columns
     first_field = " ".join(f"WHEN {ident('e_' + c.name)} IS NOT NULL THEN {literal(c.name)}" for c in cols)

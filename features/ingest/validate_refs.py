@@ -105,11 +105,13 @@ def empty_reconciliation(con: duckdb.DuckDBPyConnection) -> None:
             "n_lines BIGINT)")
 
 
-def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict[str, str]) -> int:
+def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict[str, str],
+                  unchecked: frozenset[str] = frozenset()) -> int:
     """Create `rej_<table>`: one row per rejected source row with field, value, every reason.
 
     key_tables maps a referenced table to the temp table of its accepted keys (this export plus the
-    workspace); a reference to a table with no key table dangles by definition. The reason texts are
+    workspace); a reference to a table with no key table dangles by definition. References to the
+    tables in `unchecked` are not checked (a dry run reads only a sample of them). The reason texts are
     built only for rows where some condition holds (the inner WHERE), not for every row read.
     """
     joins: list[str] = []
@@ -120,6 +122,8 @@ def build_rejects(con: duckdb.DuckDBPyConnection, table: Table, key_tables: dict
     for i, col in enumerate(c for c in table.columns if c.references):
         assert col.references is not None
         rt, rc = col.references
+        if rt in unchecked:
+            continue
         x, v = ident("x_" + col.name), f"c.{ident(col.name)}"
         where = "among the accepted rows of this export or the workspace"
         if rt in key_tables:

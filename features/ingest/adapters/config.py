@@ -13,12 +13,21 @@ not a code change. Codes are mapped explicitly, never guessed (DOMAIN.md).
     columns = { feedetl_sn = "MXLSH", cnt = "SL" }   # contract name = export name
     formats = { fee_ocur_time = "%Y%m%d%H%M%S" }     # per-column date/time format
     defaults = { trace_code = "" }                   # constant when the export lacks the column
+    derive = { age = "date_diff('year', strptime(CSRQ, '%Y%m%d'), strptime(KSSJ, '%Y%m%d%H%M%S'))" }
     [tables.fee_list_d.values.med_chrgitm_type]      # export value = contract code
     "1" = "01"
+    [tables.fixmedins.values]
+    fixmedins_type = "codes/jglx.csv"                # or a CSV file beside the adapter: export value, code
+
+`derive` computes a contract column with a DuckDB SQL expression over the export's own columns (as
+the export names them; a CSV export's columns are text, so cast or parse them). The result is
+validated like any other column. An expression may not read a personal identifier (those are
+pseudonymised before anything else reads them), and a derived column is not also mapped.
 """
 
 from __future__ import annotations
 
+import csv
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
@@ -70,6 +79,7 @@ class TableAdapter(BaseModel):
     # contract column -> strptime formats
     formats: Annotated[dict[str, Formats], BeforeValidator(_none_is_empty)] = Field(default_factory=dict)
     defaults: TextMap = Field(default_factory=dict)  # contract column -> constant text
+    derive: TextMap = Field(default_factory=dict)  # contract column -> DuckDB SQL over the export's columns
 
     def export_column(self, name: str) -> str:
         return self.columns.get(name, name)
@@ -96,11 +106,27 @@ class Adapter(BaseModel):
             if name not in TABLES:
                 raise ValueError(f"unknown table {name!r}; the contract has: {', '.join(TABLES)}")
             contract = TABLES[name]
-            for section in ("columns", "values", "formats", "defaults"):
+            for section in ("columns", "values", "formats", "defaults", "derive"):
                 for col in getattr(ta, section):
                     if col not in contract.column_names:
                         raise ValueError(f"tables.{name}.{section}: {col!r} is not a column of {name}; "
                                          f"columns: {', '.join(contract.column_names)}")
+            for col, mapping in ta.values.items():
+                codes = contract.column(col).codes
+                wrong = sorted({v for v in mapping.values() if v and codes is not None and v not in codes})
+                if wrong:
+                    raise ValueError(f"tables.{name}.values.{col}: maps to {', '.join(map(repr, wrong[:5]))}, not "
+                                     f"codes of {col}; its codes: {', '.join(codes)}")
+            for col, expr in ta.derive.items():
+                where = f"tables.{name}.derive.{col}"
+                if not expr.strip():
+                    raise ValueError(f"{where}: the expression is empty")
+                if contract.column(col).pseudonymise:
+                    raise ValueError(f"{where}: {col!r} is a personal identifier, pseudonymised as it is read; "
+                                     "it cannot be derived")
+                if col in ta.columns or col in ta.defaults:
+                    raise ValueError(f"{where}: {col!r} is derived and also in "
+                                     f"{'columns' if col in ta.columns else 'defaults'}; keep one")
         return self
 
     def table(self, name: str) -> TableAdapter:
@@ -135,6 +161,7 @@ def load_adapter(path: Path | None) -> Adapter:
         raise ConfigError(f"adapter {path} is not valid: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"adapter {path}: expected a table of settings, got {raw!r}")
+    _read_code_files(raw, path)
     try:
         return Adapter.model_validate({**raw, "name": str(raw.get("name") or path.stem), "path": path})
     except ValidationError as exc:
@@ -143,3 +170,44 @@ def load_adapter(path: Path | None) -> Adapter:
             problems.append(f"(a table's fields: {', '.join(TableAdapter.model_fields)}; the file's: "
                             f"{', '.join(f for f in Adapter.model_fields if f != 'path')})")
         raise ConfigError("\n".join(problems)) from None
+
+
+def _read_code_files(raw: dict[str, Any], path: Path) -> None:
+    """Replace each `values.<column> = "file.csv"` (a name ending .csv) with the file's pairs
+    (export value, contract code).
+
+    The file is UTF-8 CSV (a BOM is allowed) with a header line; its first two columns are read, and
+    the path is relative to the adapter file.
+    """
+    tables = raw.get("tables")
+    if not isinstance(tables, dict):
+        return
+    for name, ta in tables.items():
+        values = ta.get("values") if isinstance(ta, dict) else None
+        if not isinstance(values, dict):
+            continue
+        for col, spec in values.items():
+            if isinstance(spec, str) and spec.lower().endswith(".csv"):
+                values[col] = _code_file(path.parent / spec, f"adapter {path}: tables.{name}.values.{col}")
+
+
+def _code_file(file: Path, where: str) -> dict[str, str]:
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: cannot read the code list {file}: {exc}") from None
+    out: dict[str, str] = {}
+    for i, row in enumerate(rows[1:], start=2):
+        if not row or not any(v.strip() for v in row):
+            continue
+        if len(row) < 2:
+            raise ConfigError(f"{where}: {file} line {i}: expected two fields (export value, contract code), "
+                              f"got {len(row)}")
+        value, code = row[0].strip(), row[1].strip()
+        if value in out and out[value] != code:
+            raise ConfigError(f"{where}: {file} line {i}: {value!r} is mapped twice ({out[value]!r} and {code!r})")
+        out[value] = code
+    if not out:
+        raise ConfigError(f"{where}: the code list {file} has no rows below its header")
+    return out
