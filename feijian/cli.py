@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from feijian.errors import FeijianError
+from feijian.errors import FeijianError, InputError
 from feijian.settings import layout_path, mlruns_dir, models_dir, workspace_dir
 
 if TYPE_CHECKING:
@@ -117,7 +117,8 @@ def ingest(
     from features.ingest.cli import run_check, run_ingest
 
     if check:
-        run_check(src=src, workspace=workspace_dir(workspace) if workspace else None, adapter=adapter,
+        ws = workspace_dir(workspace)  # its loaded reference tables count, as they would for the ingest
+        run_check(src=src, workspace=ws if (ws / "raw").exists() else None, adapter=adapter,
                   encoding=encoding, max_reject_share=max_reject_share, now=now, console=console)
         return
     run_ingest(
@@ -214,8 +215,11 @@ def train(
     ] = None,
     id_col: Annotated[str, typer.Option("--id", help="Id column of --table.")] = "id",
     label_col: Annotated[
-        str, typer.Option("--label", help="Label column of --table (Yes/No, 1/0, True/False).")
+        str, typer.Option("--label", help="Label column of --table (Yes/No, 1/0, True/False, or see --positive).")
     ] = "label",
+    positive: Annotated[
+        str | None, typer.Option("--positive", help="With --table: the label value that is positive (e.g. Fraud).")
+    ] = None,
     time_col: Annotated[
         str | None, typer.Option("--time", help="Optional time column: the latest 20% become the held-out set.")
     ] = None,
@@ -245,13 +249,25 @@ def train(
     the champion on the same backtest; the champion is exported to models/ for serving.
 
     With --table: a data scientist's prepared table, e.g. the public Kaggle provider-fraud table —
-    held-out ids (stratified, or by time with --time), AUC, average precision, precision@k, Brier.
+    held-out ids (stratified, or the latest by --time), categories kept, Optuna (--trials, --seed) on
+    folds inside the training part (time-ordered with --time); AUC, average precision, precision@k,
+    Brier beside a default HistGradientBoosting baseline on the same split; an MLflow run with the
+    model registered as feijian-table-<name>, files under <workspace>/tables/<name>/.
     """
     if table is not None:
-        from training.table import run_train_table
+        from training.table_run import run_train_table
 
-        run_train_table(table, id_col, label_col, time_col, console)
+        ignored = {"--weighting": weighting != "none", "--label-config": label_config is not None,
+                   "--window-months": window_months != 12, "--db": db is not None}
+        if any(ignored.values()):
+            raise InputError(f"{', '.join(k for k, v in ignored.items() if v)}: for the workspace's findings, not "
+                             "for --table (a prepared table brings its own labels and features)")
+        run_train_table(table, id_col, label_col, time_col, console, workspace=workspace_dir(workspace),
+                        mlruns=mlruns_dir(mlruns), models=models_dir(models), seed=seed, trials=trials,
+                        timeout=timeout, positive=positive)
         return
+    if positive is not None:
+        raise InputError("--positive: for --table only (the workspace's labels come from its findings)")
     from training.labels import LabelConfig
     from training.train_cli import run_train
 

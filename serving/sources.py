@@ -116,7 +116,7 @@ def history(inspections: pd.DataFrame, code: str, recorded: set[str] | frozenset
     for r in rows.to_dict("records"):
         r = {k: (None if v is pd.NaT or (isinstance(v, float) and v != v) else v) for k, v in r.items()}
         r["selection_zh"] = SELECTION.get(str(r.get("selection")), r.get("selection"))
-        r["insp_type_zh"] = INSP_TYPE.get(str(r.get("insp_type")), r.get("insp_type"))
+        r["insp_type_zh"] = INSP_TYPE.get(str(r.get("insp_type")), r.get("insp_type")) or "未记录"  # optional column
         r["violation_zh"] = violations_zh(r.get("violation_types"))
         r["agreement_action_zh"] = AGREEMENT_ACTION.get(str(r.get("agreement_action")), r.get("agreement_action"))
         r["recorded"] = r["insp_id"] in recorded

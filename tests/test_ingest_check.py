@@ -67,9 +67,13 @@ def test_unknown_codes_are_listed_with_counts_and_the_adapter_line_that_maps_the
     assert cascade.endswith("mostly as fixmedins_code not found in fixmedins: fix fixmedins first")
 
 
-def test_the_command_prints_the_lines_and_exits_3_when_the_ingest_would_fail(tmp_path: Path) -> None:
+def test_the_command_prints_the_lines_and_exits_3_when_the_ingest_would_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from feijian.cli import app
 
+    monkeypatch.chdir(tmp_path)  # no ./workspace whose reference tables would count
+    monkeypatch.delenv("FEIJIAN_WORKSPACE", raising=False)
     src = independent_export(tmp_path / "hb", contract_rows())
     ad = _adapter_without(tmp_path, '"hospital" = "general"')
     res = CliRunner().invoke(app, ["ingest", "--check", str(src), "--adapter", str(ad)], env={"COLUMNS": "200"})

@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 
 from feijian.errors import InputError, MissingColumnError
-from training.table import format_table_result, map_label, run_train_table, train_table
+from training.table import format_table_result, map_label, train_table
+from training.table_run import run_train_table
 
 KAGGLE = Path("/work/shared/data/external/kaggle-provider-fraud/train_final.csv")
 
@@ -118,14 +119,18 @@ def test_label_mapping() -> None:
     assert map_label(pd.Series([True, False])).tolist() == [1.0, 0.0]
     assert map_label(pd.Series([1, 0, 1])).tolist() == [1.0, 0.0, 1.0]
     assert map_label(pd.Series(["fraud", "ok"]), positive="fraud").tolist() == [1.0, 0.0]
-    with pytest.raises(InputError, match="positive="):
+    with pytest.raises(InputError, match="--positive VALUE"):
         map_label(pd.Series(["fraud", "ok"]))
+    with pytest.raises(InputError, match="no label equals --positive 'Fraud'"):
+        map_label(pd.Series(["fraud?", "ok"]), positive="Fraud")
 
 
 def test_run_train_table_prints_a_summary(tmp_path: Path) -> None:
     out = io.StringIO()
-    run_train_table(write_table(tmp_path), "facility", "serious", None, Console(file=out, width=200))
+    run_train_table(write_table(tmp_path), "facility", "serious", None, Console(file=out, width=200),
+                    workspace=tmp_path / "ws", mlruns=tmp_path / "mlruns", models=tmp_path / "models")
     assert "Held-out: AUC" in out.getvalue() and "dropped column 'remark'" in out.getvalue()
+    assert "Baseline (scikit-learn HistGradientBoosting" in out.getvalue()
 
 
 @pytest.mark.slow

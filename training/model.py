@@ -85,10 +85,12 @@ def _as_frame(X: Any, names: list[str] | None = None) -> pd.DataFrame:
         if arr.ndim != 2:
             raise InputError(f"X must be a 2-D table; got shape {arr.shape}")
         frame = pd.DataFrame(arr, columns=names or [f"f{i}" for i in range(arr.shape[1])])
-    bad = [c for c in frame.columns if not (pd.api.types.is_numeric_dtype(frame[c]) or frame[c].dtype == bool)]
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]  # LightGBM categories
+    bad = [c for c in frame.columns if c not in cats
+           and not (pd.api.types.is_numeric_dtype(frame[c]) or frame[c].dtype == bool)]
     if bad:
-        raise InputError(f"feature columns must be numeric; not numeric: {bad[:5]} (encode or drop them first)")
-    return frame.astype(float)
+        raise InputError(f"feature columns must be numeric or categorical; not: {bad[:5]} (encode or drop them first)")
+    return frame.astype({c: float for c in frame.columns if c not in cats}) if cats else frame.astype(float)
 
 
 def _align(model: BaseEstimator, X: Any) -> pd.DataFrame:

@@ -1,9 +1,20 @@
-"""The prepared-table path: one row per target with an id, a label and numeric features.
+"""The prepared-table path: one row per target with an id, a label and feature columns.
 
 For data scientists who already have a table (their own extract, or a public set such as the Kaggle
 provider-fraud table) and want to know how well a risk model ranks it before wiring up the full
-feature pipeline. The held-out part is split off by id before anything is fitted, and every figure
-reported on it comes from a model that never saw those ids.
+feature pipeline. The held-out part is split off by id (or by time) before anything is fitted, and
+every figure reported on it comes from models that never saw those rows:
+
+- features: numbers, yes/no, and categories kept as LightGBM categorical features, learnt on the
+  training part (training.table_encode); a column that alone ranks the training labels is dropped;
+- cross-validation inside the training part: stratified folds, or with a time column time-ordered
+  folds (each fold validated on rows later than those it trained on), never a random CV for a time
+  split; Optuna tunes on the same folds (`trials`, `seed`, `timeout`);
+- held-out AUC, average precision, precision@k, Brier and a reliability table for feijian's model,
+  and the same split scored by a default scikit-learn HistGradientBoosting baseline, so the report
+  says how much the model adds.
+
+training.table_run logs it to MLflow, registers the model and keeps the files.
 """
 
 from __future__ import annotations
@@ -16,16 +27,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from feijian.errors import InputError, MissingColumnError
 from training import metrics
-from training.model import RiskModel
+from training.model import RiskModel, TooFewLabelsError
+from training.table_encode import FALSE_WORDS, TRUE_WORDS, TableEncoder
+from training.tune import tune_xy
 
-TRUE_WORDS = {"yes", "y", "true", "t", "1", "1.0", "是"}
-FALSE_WORDS = {"no", "n", "false", "f", "0", "0.0", "否"}
 # A single feature that ranks the training labels (almost) perfectly is the label in another form.
 LEAK_AUC = 0.995
+N_FOLDS = 5
+RELIABILITY_BINS = 10
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -38,6 +54,7 @@ class TableResult:
     pos_train: int
     pos_test: int
     split: str
+    cv: str  # how the training part was cross-validated
     cv_auc_mean: float
     cv_auc_sd: float
     cv_ap_mean: float
@@ -47,15 +64,26 @@ class TableResult:
     k: int
     precision_at_k: float
     brier: float
+    baseline_auc: float
+    baseline_ap: float
     features: list[str]
+    categorical: list[str]
+    seed: int = 0
+    trials: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+    cv_folds: list[dict[str, float]] = field(default_factory=list)  # per fold: n, positives, auc, ap
+    reliability: list[dict[str, float]] = field(default_factory=list)  # held-out: mean predicted vs observed
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     model: RiskModel | None = field(default=None, repr=False)
+    encoder: TableEncoder | None = field(default=None, repr=False)
+    held_out: pd.DataFrame | None = field(default=None, repr=False)  # id, label, p, raw score, baseline p
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything but the model, JSON-ready."""
+        """Everything but the model and the held-out rows, JSON-ready."""
         out = asdict(self)
-        out.pop("model")
+        for k in ("model", "encoder", "held_out"):
+            out.pop(k)
         return out
 
 
@@ -65,10 +93,13 @@ def read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if suffix in (".csv", ".txt", ".gz"):
-        return pd.read_csv(path)
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".txt", ".gz"):
+            return pd.read_csv(path, encoding="utf-8-sig")  # a BOM is not part of the first column's name
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
     raise InputError(f"{path}: expected a .csv or .parquet file, got '{suffix}'")
 
 
@@ -77,48 +108,26 @@ def map_label(values: pd.Series, positive: str | None = None) -> pd.Series:
     present = values.notna()
     text = values.astype(str).str.strip().str.lower()
     if positive is not None:
+        if not (text[present] == str(positive).strip().lower()).any():
+            raise InputError(f"no label equals --positive {positive!r}; values: {sorted(set(text[present]))[:8]}")
         return (text == str(positive).strip().lower()).astype(float).where(present)
     seen = set(text[present].unique())
     unknown = seen - TRUE_WORDS - FALSE_WORDS
     if unknown:
         raise InputError(
             f"label values {sorted(unknown)[:5]} are not Yes/No, 1/0 or True/False; "
-            "say which value is positive with positive=..."
+            "say which value is positive with --positive VALUE"
         )
     return text.isin(TRUE_WORDS).astype(float).where(present)
 
 
-def _encode(col: pd.Series) -> pd.Series | None:
-    """A numeric version of a column, or None for free text (which the model cannot use)."""
-    if pd.api.types.is_bool_dtype(col):
-        return col.astype(float)
-    if pd.api.types.is_numeric_dtype(col):
-        return col.astype(float)
-    num = pd.to_numeric(col, errors="coerce")
-    if num.notna().sum() == col.notna().sum():
-        return num.astype(float)
-    text = col.astype(str).str.strip().str.lower().where(col.notna())
-    if set(text.dropna().unique()) <= TRUE_WORDS | FALSE_WORDS:
-        return text.map(lambda v: np.nan if pd.isna(v) else float(v in TRUE_WORDS))
-    return None
-
-
-def prepare_features(frame: pd.DataFrame, note: Callable[[str], None]) -> pd.DataFrame:
-    """Numeric features: numbers kept, booleans and Yes/No encoded as 1/0, free text dropped with a note."""
-    out = {}
-    for name in frame.columns:
-        encoded = _encode(frame[name])
-        if encoded is None:
-            note(f"dropped column '{name}': text that is not a number or yes/no")
-        else:
-            out[name] = encoded
-    return pd.DataFrame(out, index=frame.index)
-
-
 def drop_label_leaks(X: pd.DataFrame, y: np.ndarray, note: Callable[[str], None]) -> pd.DataFrame:
-    """Drop any column that alone separates the (training) labels almost perfectly: the label in disguise."""
+    """Drop any numeric column that alone separates the (training) labels almost perfectly: the label in
+    disguise. (A category is not checked alone: a rare level would look perfect by chance.)"""
     leaks = []
     for name in X.columns:
+        if isinstance(X[name].dtype, pd.CategoricalDtype):
+            continue
         a = metrics.auc(y, X[name].fillna(X[name].min() - 1).to_numpy())
         if not np.isnan(a) and max(a, 1 - a) >= LEAK_AUC:
             leaks.append(name)
@@ -144,6 +153,18 @@ def split_ids(
     return np.flatnonzero(~te_mask), np.flatnonzero(te_mask), how
 
 
+def cv_folds(y: np.ndarray, times: pd.Series | None, seed: int) -> tuple[Folds, str]:
+    """Folds inside the training part: stratified, or by time (expanding window: each fold trains on the
+    rows before a cut and is validated on the next block, so no fold sees its future)."""
+    if times is None:
+        folds = list(StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+        return folds, f"{N_FOLDS}-fold stratified, seed {seed}"
+    order = np.argsort(times.to_numpy(), kind="stable")
+    blocks = np.array_split(order, N_FOLDS + 1)
+    folds = [(np.sort(np.concatenate(blocks[: i + 1])), np.sort(blocks[i + 1])) for i in range(N_FOLDS)]
+    return folds, f"{N_FOLDS} time-ordered folds (each validated on the block after the rows it trains on)"
+
+
 def _check_columns(frame: pd.DataFrame, path: Path, wanted: dict[str, str | None]) -> None:
     for role, col in wanted.items():
         if col is not None and col not in frame.columns:
@@ -152,19 +173,24 @@ def _check_columns(frame: pd.DataFrame, path: Path, wanted: dict[str, str | None
             )
 
 
-def _cross_validate(X: pd.DataFrame, y: np.ndarray, seed: int, params: dict | None) -> tuple[list, list]:
-    aucs, aps = [], []
-    for tr, va in StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y):
-        p = RiskModel(params=params, seed=seed).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[va])
-        aucs.append(metrics.auc(y[va], p))
-        aps.append(metrics.average_precision(y[va], p))
-    return aucs, aps
+def parse_times(col: pd.Series, path: Path) -> pd.Series:
+    """The time column as numbers or timestamps; an InputError naming rows and values it cannot read."""
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_datetime64_any_dtype(col):
+        return col
+    parsed = pd.to_datetime(col, errors="coerce", format="mixed")
+    bad = parsed.isna() & col.notna()
+    if bad.any() or col.isna().any():
+        rows = [int(i) + 2 for i in np.flatnonzero((bad | col.isna()).to_numpy())[:3]]  # CSV line numbers
+        values = col[bad | col.isna()].head(3).tolist()
+        raise InputError(f"{path.name}: time column '{col.name}' has {int((bad | col.isna()).sum())} value(s) that "
+                         f"are not dates or times, e.g. lines {rows}: {values}")
+    return parsed
 
 
 def load_xy(
     path: Path, id_col: str, label_col: str, time_col: str | None, positive: str | None, note: Callable[[str], None]
 ) -> tuple[pd.Series, pd.DataFrame, np.ndarray, pd.Series | None]:
-    """Read and validate the table: ids, numeric features, 0/1 labels, and the time column if any."""
+    """Read and validate the table: ids, the feature columns as read, 0/1 labels, the time column if any."""
     path = Path(path)
     frame = read_table(path)
     _check_columns(frame, path, {"id": id_col, "label": label_col, "time": time_col})
@@ -177,18 +203,41 @@ def load_xy(
     if frame[id_col].isna().any():
         raise InputError(f"{path.name}: {int(frame[id_col].isna().sum())} rows have no id in '{id_col}'")
     label = map_label(frame[label_col], positive)
+    times = parse_times(frame[time_col], path) if time_col is not None else None
     if label.isna().any():
         note(f"left out {int(label.isna().sum())} rows without a label (unlabelled is not negative)")
-        frame, label = frame[label.notna()].reset_index(drop=True), label[label.notna()].reset_index(drop=True)
-    times = None
-    if time_col is not None:
-        times = frame[time_col]
-        if not pd.api.types.is_numeric_dtype(times):
-            times = pd.to_datetime(times, errors="raise")
-    X = prepare_features(frame.drop(columns=[c for c in (id_col, label_col, time_col) if c]), note)
+        keep = label.notna()
+        frame, label = frame[keep].reset_index(drop=True), label[keep].reset_index(drop=True)
+        times = times[keep].reset_index(drop=True) if times is not None else None
+    X = frame.drop(columns=[c for c in (id_col, label_col, time_col) if c])
     if X.shape[1] == 0:
-        raise InputError(f"{path.name}: no usable feature columns remain besides id, label and time")
+        raise InputError(f"{path.name}: no feature columns besides id, label and time")
     return frame[id_col], X, label.to_numpy(), times
+
+
+def _fold_figures(X: pd.DataFrame, y: np.ndarray, folds: Folds, seed: int, params: dict,
+                  note: Callable[[str], None]) -> list[dict[str, float]]:
+    out = []
+    for i, (tr, va) in enumerate(folds):
+        if y[va].min() == y[va].max():
+            note(f"cross-validation fold {i + 1}: its {len(va)} validation rows hold one class only; not scored")
+            continue
+        try:
+            p = RiskModel(params=params, seed=seed).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[va])
+        except TooFewLabelsError as exc:
+            note(f"cross-validation fold {i + 1}: not scored ({exc})")
+            continue
+        out.append({"fold": i + 1, "n": len(va), "positives": int(y[va].sum()),
+                    "auc": metrics.auc(y[va], p), "ap": metrics.average_precision(y[va], p)})
+    if not out:
+        raise InputError("no cross-validation fold could be scored: too few positives in the training part")
+    return out
+
+
+def baseline_scores(X_tr: pd.DataFrame, y_tr: np.ndarray, X_te: pd.DataFrame, seed: int) -> np.ndarray:
+    """A default gradient-boosting baseline (scikit-learn), categories from their dtype, same split."""
+    hgb = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=seed)
+    return hgb.fit(X_tr, y_tr).predict_proba(X_te)[:, 1]
 
 
 def train_table(
@@ -200,9 +249,12 @@ def train_table(
     seed: int = 0,
     positive: str | None = None,
     params: dict | None = None,
+    trials: int = 0,
+    timeout: float | None = None,
     note: Callable[[str], None] = print,
 ) -> TableResult:
-    """Split held-out ids, cross-validate and fit a RiskModel on the rest, report held-out ranking figures."""
+    """Split held-out rows, encode and (with `trials`) tune on the rest's folds, fit, report held-out figures
+    against the baseline's on the same split."""
     start = time.perf_counter()
     notes: list[str] = []
 
@@ -212,56 +264,61 @@ def train_table(
 
     if not 0 < test_size < 1:
         raise InputError(f"test_size must be between 0 and 1; got {test_size}")
-    ids, X, y, times = load_xy(Path(path), id_col, label_col, time_col, positive, say)
+    if trials < 0:
+        raise InputError(f"--trials must be 0 or more; got {trials}")
+    ids, raw, y, times = load_xy(Path(path), id_col, label_col, time_col, positive, say)
     tr, te, how = split_ids(ids, y, times, test_size, seed)
-    X_tr = drop_label_leaks(X.iloc[tr], y[tr], say)
-    X_te = X.iloc[te][X_tr.columns]
-    aucs, aps = _cross_validate(X_tr, y[tr], seed, params)
-    model = RiskModel(params=params, seed=seed).fit(X_tr, y[tr])
-    p = model.predict_proba(X_te)
+    encoder = TableEncoder().fit(raw.iloc[tr], say)
+    if not encoder.features:
+        raise InputError(f"{Path(path).name}: no usable feature columns remain besides id, label and time")
+    X_tr = drop_label_leaks(encoder.transform(raw.iloc[tr]), y[tr], say)
+    X_te = encoder.transform(raw.iloc[te])[X_tr.columns]
+    for col, n in encoder.unseen(raw.iloc[te]).items():
+        say(f"column '{col}': {n} held-out value(s) never seen in training, scored as missing")
+    folds, cv_how = cv_folds(y[tr], times.iloc[tr].reset_index(drop=True) if times is not None else None, seed)
+    chosen = dict(params or {})
+    if trials:
+        chosen, best, default = tune_xy(X_tr, y[tr], n_trials=trials, seed=seed, folds=folds, timeout=timeout)
+        say(f"Optuna: {trials} trials on the training folds, CV average precision {best:.3f} "
+            f"(defaults {default:.3f})")
+    fold_rows = _fold_figures(X_tr, y[tr], folds, seed, chosen, say)
+    model = RiskModel(params=chosen, seed=seed).fit(X_tr, y[tr])
+    p, raw_te = model.predict_proba(X_te), model.raw_score(X_te)
+    base = baseline_scores(X_tr, y[tr], X_te, seed)
     k = max(1, int(y[te].sum()))
+    aucs, aps = [f["auc"] for f in fold_rows], [f["ap"] for f in fold_rows]
     return TableResult(
-        path=str(path),
-        n_train=len(tr),
-        n_test=len(te),
-        pos_train=int(y[tr].sum()),
-        pos_test=int(y[te].sum()),
-        split=how,
-        cv_auc_mean=float(np.mean(aucs)),
-        cv_auc_sd=float(np.std(aucs)),
-        cv_ap_mean=float(np.mean(aps)),
-        cv_ap_sd=float(np.std(aps)),
-        test_auc=metrics.auc(y[te], p),
-        test_ap=metrics.average_precision(y[te], p),
-        k=k,
-        precision_at_k=metrics.precision_at_k(y[te], p, k),
-        brier=metrics.brier(y[te], p),
-        features=list(X_tr.columns),
-        notes=notes,
-        seconds=time.perf_counter() - start,
-        model=model,
-    )
+        path=str(path), n_train=len(tr), n_test=len(te), pos_train=int(y[tr].sum()), pos_test=int(y[te].sum()),
+        split=how, cv=cv_how, cv_auc_mean=float(np.mean(aucs)), cv_auc_sd=float(np.std(aucs)),
+        cv_ap_mean=float(np.mean(aps)), cv_ap_sd=float(np.std(aps)), test_auc=metrics.auc(y[te], p),
+        test_ap=metrics.average_precision(y[te], p), k=k, precision_at_k=metrics.precision_at_k(y[te], p, k),
+        brier=metrics.brier(y[te], p), baseline_auc=metrics.auc(y[te], base),
+        baseline_ap=metrics.average_precision(y[te], base), features=list(X_tr.columns),
+        categorical=[c for c in encoder.categorical if c in X_tr.columns], seed=seed, trials=trials,
+        params=chosen, cv_folds=fold_rows,
+        reliability=[{"mean_predicted": a, "observed": b, "n": n}
+                     for a, b, n in metrics.reliability_curve(y[te], p, RELIABILITY_BINS)],
+        notes=notes, seconds=time.perf_counter() - start, model=model, encoder=encoder,
+        held_out=pd.DataFrame({"id": ids.iloc[te].to_numpy(), "label": y[te], "p": p, "raw_score": raw_te,
+                               "baseline_p": base}),
+    )  # fmt: skip
 
 
 def format_table_result(result: TableResult) -> str:
     """A short terminal summary."""
     r = result
+    cats = f" ({len(r.categorical)} categorical)" if r.categorical else ""
     lines = [
         f"Table: {r.path}",
         f"Split: {r.split}",
         f"  train {r.n_train} rows ({r.pos_train} positive) · test {r.n_test} rows ({r.pos_test} positive)",
-        f"Cross-validation on train (5-fold): AUC {r.cv_auc_mean:.3f} ± {r.cv_auc_sd:.3f} · "
+        f"Cross-validation on train ({r.cv}): AUC {r.cv_auc_mean:.3f} ± {r.cv_auc_sd:.3f} · "
         f"AP {r.cv_ap_mean:.3f} ± {r.cv_ap_sd:.3f}",
         f"Held-out: AUC {r.test_auc:.3f} · AP {r.test_ap:.3f} · precision@{r.k} {r.precision_at_k:.3f} · "
         f"Brier {r.brier:.4f}",
-        f"Features: {len(r.features)} · {r.seconds:.1f} s",
+        f"Baseline (scikit-learn HistGradientBoosting, defaults, same split): AUC {r.baseline_auc:.3f} · "
+        f"AP {r.baseline_ap:.3f}",
+        f"Features: {len(r.features)}{cats} · seed {r.seed} · {r.trials} Optuna trials · {r.seconds:.1f} s",
     ]
     lines += [f"Note: {n}" for n in r.notes]
     return "\n".join(lines)
-
-
-def run_train_table(file: Path, id_col: str, label_col: str, time_col: str | None, console: Any) -> TableResult:
-    """CLI entry: train on a prepared table and print the summary with a rich console."""
-    result = train_table(file, id_col, label_col, time_col, note=lambda _m: None)  # notes come in the summary
-    console.print(format_table_result(result), markup=False, highlight=False)
-    return result

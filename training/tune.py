@@ -18,10 +18,12 @@ from sklearn.model_selection import StratifiedKFold
 from training.model import DEFAULT_PARAMS, EARLY_STOP, MAX_ROUNDS
 
 
-def cv_average_precision(params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, seed: int) -> float:
-    """Mean 5-fold average precision at the best round (early stopping on the same metric)."""
+def cv_average_precision(params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, seed: int,
+                         folds: list[tuple[np.ndarray, np.ndarray]] | None = None) -> float:
+    """Mean average precision over `folds` (default: 5 stratified) at the best round (early stopping
+    on the same metric)."""
     full = {**DEFAULT_PARAMS, **params, "objective": "binary", "metric": "average_precision", "seed": seed}
-    folds = list(StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y))
+    folds = folds or list(StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y))
     cv = lgb.cv(
         full,
         lgb.Dataset(X, y),
@@ -44,12 +46,17 @@ def suggest(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
-def tune_xy(X: pd.DataFrame, y: np.ndarray, n_trials: int = 20, seed: int = 0) -> tuple[dict[str, Any], float, float]:
-    """Best parameters by CV average precision, that CV score, and the defaults' CV score for comparison."""
+def tune_xy(X: pd.DataFrame, y: np.ndarray, n_trials: int = 20, seed: int = 0,
+            folds: list[tuple[np.ndarray, np.ndarray]] | None = None,
+            timeout: float | None = None) -> tuple[dict[str, Any], float, float]:
+    """Best parameters by CV average precision, that CV score, and the defaults' CV score for comparison.
+
+    The defaults are the first trial; `timeout` (seconds) ends the search after the trial running then."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.enqueue_trial({k: DEFAULT_PARAMS[k] for k in suggest(optuna.trial.FixedTrial(DEFAULT_PARAMS))})
-    study.optimize(lambda t: cv_average_precision(suggest(t), X, y, seed), n_trials=n_trials)
+    study.optimize(lambda t: cv_average_precision(suggest(t), X, y, seed, folds), n_trials=n_trials,
+                   timeout=timeout)
     default_score = study.trials[0].value
     return dict(study.best_params), float(study.best_value), float(default_score)
 

@@ -81,6 +81,7 @@ class TableCheck:
 class CheckReport:
     src: str
     adapter: str
+    workspace: str | None  # whose loaded reference tables the references were checked against too
     sample_rows: int
     max_reject_share: float
     tables: dict[str, TableCheck] = field(default_factory=dict)
@@ -166,7 +167,7 @@ def check_export(src: Path, adapter: Path | Adapter | None = None, encoding: str
     enc = resolve_encoding(encoding, ad)
     found = found or discover(src, ad)
     today = now or date.today()
-    report = CheckReport(str(src), ad.name, sample_rows, max_reject_share)
+    report = CheckReport(str(src), ad.name, str(workspace) if workspace else None, sample_rows, max_reject_share)
     report.unknown_files = [(str(p), r) for p, r in found.unknown]
     current = iw.current_version(workspace) if workspace else None
     hasher = Pseudonymiser(secrets.token_bytes(32))  # a throwaway key: nothing staged here outlives the run

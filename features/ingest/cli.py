@@ -101,6 +101,9 @@ def print_check(report: CheckReport, console: Console) -> None:
                 console.print(f"  [tables.{u.table}.values.{u.column}]", highlight=False, markup=False)
             note = "" if u.suggestion else "   # no contract code matches: choose one"
             console.print(f"  {u.line}   # {u.rows:,} rows{note}", highlight=False, markup=False)
+    if report.workspace:
+        console.print(f"references checked against this export and the workspace {escape(report.workspace)}",
+                      highlight=False)
     if report.ok:
         console.print(f"[green]ok[/]: the ingest would pass (checked in {report.elapsed_s} s)", highlight=False)
     else:
