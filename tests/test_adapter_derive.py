@@ -6,6 +6,7 @@ rows as the contract's own layout."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -35,10 +36,11 @@ def contract_rows() -> dict[str, list[dict[str, str]]]:
     rows = export_rows()
     rows["catalog"][0].update(lmt_gend="2", lmt_age_min="18", lmt_age_max="70", max_cnt_per_day="2", price_cap="80",
                               max_cnt_per_period="1", period_days="30", min_hosp_lv_tier="2", package_codg="PKG1")
+    rows["catalog"][1].update(days_per_unit="1", max_days_supply="30")
     for r in rows["mdtrt_d"]:
-        r.update(certno="", drg_code="", drg_weight="")  # optional: the province exports none of them
-    for r in rows["fee_list_d"]:
-        r["trace_code"] = ""
+        r["certno"] = ""  # optional: the province exports none
+    rows["mdtrt_d"][1].update(drg_code="ES23", drg_weight="1.2")
+    rows["fee_list_d"][1]["trace_code"] = "83912345678901234567"
     for r in rows["inspections"]:
         r["insp_type"] = ""
     return rows
@@ -64,7 +66,7 @@ def independent_export(root: Path, rows: dict[str, list[dict[str, str]]]) -> Pat
     write_csv(root / "doctors.csv", [
         {"doc_id": r["dr_code"], "org_code": r["fixmedins_code"], "dept_name": r["dept"], "title": r["pro_tech_duty"],
          "since": _compact(r["begndate"])} for r in rows["dr_info"]])
-    category = {"01": "床位", "04": "检验", "09": "西药"}
+    category = {"01": "床位", "04": "化验", "09": "西药"}
     write_csv(root / "kb.csv", [
         {"item_code": r["med_list_codg"], "item_name": r["name"], "list_class": r["list_type"],
          "category": category[r["med_chrgitm_type"]], "pay_class": {"01": "甲类", "02": "乙类"}[r["chrgitm_lv"]],
@@ -72,11 +74,13 @@ def independent_export(root: Path, rows: dict[str, list[dict[str, str]]]) -> Pat
          "sex_limit": {"": "", "1": "男", "2": "女"}[r["lmt_gend"]], "age_min": r["lmt_age_min"],
          "age_max": r["lmt_age_max"], "max_per_day": r["max_cnt_per_day"], "min_interval_days": r["period_days"],
          "min_hosp_lv": {"": "", "1": "一级", "2": "二级", "3": "三级"}[r["min_hosp_lv_tier"]],
-         "package_of": r["package_codg"]} for r in rows["catalog"]])
+         "package_of": r["package_codg"], "days_per_pack": r["days_per_unit"], "max_days": r["max_days_supply"],
+         "trace_required": "是" if r["needs_trace_code"] == "1" else "否"} for r in rows["catalog"]])
     write_csv(root / "visits.csv", [
         {"visit_id": r["mdtrt_id"], "person": r["psn_no"], "org_code": r["fixmedins_code"], "visit_type": r["med_type"],
          "start": _compact(r["begntime"]), "end": _compact(r["endtime"]), "diag": r["dscg_maindiag_code"],
-         "doc_id": r["atddr_no"], "dept_name": r["dept"], "sex": {"1": "男", "2": "女"}[r["gend"]],
+         "drg": r["drg_code"], "drg_weight": r["drg_weight"], "doc_id": r["atddr_no"], "dept_name": r["dept"],
+         "sex": {"1": "男", "2": "女"}[r["gend"]],
          "birth": f"{int(r['begntime'][:4]) - int(r['age'])}0101", "scheme": r["insutype"]} for r in rows["mdtrt_d"]])
     write_csv(root / "settlements.csv", [
         {"settle_id": r["setl_id"], "visit_id": r["mdtrt_id"], "person": r["psn_no"], "org_code": r["fixmedins_code"],
@@ -89,7 +93,7 @@ def independent_export(root: Path, rows: dict[str, list[dict[str, str]]]) -> Pat
          "org_code": r["fixmedins_code"], "at": _compact(r["fee_ocur_time"]), "item_code": r["med_list_codg"],
          "list_class": r["list_type"], "item_type": r["med_chrgitm_type"], "pay_level": r["chrgitm_lv"],
          "qty": r["cnt"], "unit_price": r["pric"], "amount": r["det_item_fee_sumamt"], "doc_id": r["bilg_dr_codg"],
-         "dept_code": r["bilg_dept_codg"]} for r in rows["fee_list_d"]])
+         "dept_code": r["bilg_dept_codg"], "trace": r["trace_code"]} for r in rows["fee_list_d"]])
     write_csv(root / "findings.csv", [
         {"case_id": r["insp_id"], "org_code": r["fixmedins_code"], "round": r["batch"],
          "visited": _compact(r["insp_date"]), "from": _compact(r["period_begn"]), "to": _compact(r["period_end"]),
@@ -142,8 +146,7 @@ def test_an_expression_that_does_not_bind_is_refused_naming_table_column_and_fil
     assert old in text
     ad = tmp_path / "hb.toml"
     ad.write_text(text.replace(old, expr), encoding="utf-8")
-    (tmp_path / "codes").mkdir()
-    (tmp_path / "codes" / "hb_hosp_lv.csv").write_bytes((ADAPTERS / "codes" / "hb_hosp_lv.csv").read_bytes())
+    shutil.copytree(ADAPTERS / "codes", tmp_path / "codes")  # the code lists it names, beside it
     with pytest.raises(ConfigError, match=rf"tables\.mdtrt_d\.derive\.age = .* cannot be computed over visits\.csv "
                                           rf"\(its columns: .*\): .*{says}"):
         ingest(src, tmp_path / "ws", adapter=ad, now=NOW)
