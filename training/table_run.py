@@ -22,6 +22,7 @@ import mlflow
 import pandas as pd
 
 from feijian.jsonsafe import jsonable
+from feijian.tabular import write_csv
 from training import registry
 from training.table import TableResult, format_table_result, read_table, train_table
 
@@ -63,9 +64,9 @@ def keep_files(result: TableResult, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = {"heldout_scores": out / "heldout_scores.csv", "importance": out / "importance.csv",
              "reliability": out / "reliability.csv", "result": out / "result.json"}
-    result.held_out.to_csv(files["heldout_scores"], index=False)
-    importance(result).to_csv(files["importance"], index=False)
-    pd.DataFrame(result.reliability).to_csv(files["reliability"], index=False)
+    write_csv(result.held_out, files["heldout_scores"])  # formula-safe: a table's ids open in Excel too
+    write_csv(importance(result), files["importance"])
+    write_csv(pd.DataFrame(result.reliability), files["reliability"])
     files["result"].write_text(json.dumps(jsonable(result.to_dict()), indent=2, ensure_ascii=False), encoding="utf-8")
     return files
 
