@@ -12,6 +12,7 @@ import glob
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from feijian.errors import NotReadyError
 
@@ -88,13 +89,7 @@ def waterfall(contributions: list[dict], bias: float, out: Path, top: int = 12, 
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"风险分（对数几率），合计 {start:.2f}；红色推高、蓝色拉低")
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _finish(fig, ax, out, title)
 
 
 def amount_bars(labels: list[str], amounts: list[float], counts: list[int], out: Path, title: str = "",
@@ -115,6 +110,13 @@ def amount_bars(labels: list[str], amounts: list[float], counts: list[int], out:
     ax.set_xlim(0, max([*wan, 0.0]) * 1.35 or 1.0)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    return _finish(fig, ax, out, title)
+
+
+def _finish(fig: Any, ax: Any, out: Path, title: str) -> Path:
+    """Title, layout, the PNG written to `out`, the figure closed."""
+    import matplotlib.pyplot as plt
+
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
