@@ -50,6 +50,13 @@ def test_yaml_values_are_read_as_text(tmp_path: Path) -> None:
          "tables.fee_list_d.derive.psn_no: 'psn_no' is a personal identifier, pseudonymised as it is read; "),
         (('[tables.fee_list_d]', '[tables.fee_list_d]\nderive = { trace_code = " " }'),
          "tables.fee_list_d.derive.trace_code: the expression is empty"),
+        (('[tables.fee_list_d]', '[tables.fee_list_d]\nderive = { bilg_dept_codg = "read_text(\'/etc/passwd\')" }'),
+         "tables.fee_list_d.derive.bilg_dept_codg: \"read_text('/etc/passwd')\" may not call read_text(): it "
+         "reaches outside the row"),
+        (('[tables.fee_list_d]', '[tables.fee_list_d]\nderive = { bilg_dept_codg = "(SELECT max(KDKS) FROM t)" }'),
+         "tables.fee_list_d.derive.bilg_dept_codg: '(SELECT max(KDKS) FROM t)' may not hold a query or a table"),
+        (('[tables.fee_list_d]', '[tables.fee_list_d]\nderive = { bilg_dept_codg = "KDKS; DROP TABLE x" }'),
+         "tables.fee_list_d.derive.bilg_dept_codg: 'KDKS; DROP TABLE x' must be one expression (no ';')"),
         (('[tables.mdtrt_d]', '[tables.mdtrt_d]\nderive = { certno = "SFZH" }'),
          "tables.mdtrt_d.derive.certno: 'certno' is a personal identifier, pseudonymised as it is read; "),
     ],

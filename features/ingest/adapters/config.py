@@ -28,15 +28,42 @@ pseudonymised before anything else reads them), and a derived column is not also
 from __future__ import annotations
 
 import csv
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlglot
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from sqlglot import exp
 
 from features.schema import TABLES
 from feijian.errors import ConfigError, validation_problems
+
+# Functions an expression may not call: they read or change something outside the row (files, the
+# environment, settings, other databases), which a column of an export has no need of.
+FORBIDDEN_CALLS = re.compile(r"^(read_|parquet_|duckdb_|sniff_|glob$|getenv$|query|current_setting$|pragma|"
+                             r"iceberg_|delta_|sqlite_|postgres_|mysql_|http|load_|install|set_|checkpoint)", re.I)
+
+
+def expression_problem(expr: str) -> str | None:
+    """Why `expr` cannot be a derived column (None: it can): one scalar expression over the row's
+    columns, constants and functions of them; no query, table, or call that reaches outside the row."""
+    try:
+        trees = sqlglot.parse(expr, read="duckdb")
+    except sqlglot.errors.SqlglotError as exc:
+        return f"is not a SQL expression ({str(exc).splitlines()[0]})"
+    if len(trees) != 1 or trees[0] is None:
+        return "must be one expression (no ';')"
+    for node in trees[0].walk():
+        if isinstance(node, exp.Query | exp.Subquery | exp.Table | exp.Command):
+            return "may not hold a query or a table: only the export's columns, constants and functions of them"
+        if isinstance(node, exp.Func):
+            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            if FORBIDDEN_CALLS.match(name or ""):
+                return f"may not call {name.lower()}(): it reaches outside the row"
+    return None
 
 
 def _text_map(raw: Any) -> Any:
@@ -121,6 +148,9 @@ class Adapter(BaseModel):
                 where = f"tables.{name}.derive.{col}"
                 if not expr.strip():
                     raise ValueError(f"{where}: the expression is empty")
+                problem = expression_problem(expr)
+                if problem:
+                    raise ValueError(f"{where}: {expr!r} {problem}")
                 if contract.column(col).pseudonymise:
                     raise ValueError(f"{where}: {col!r} is a personal identifier, pseudonymised as it is read; "
                                      "it cannot be derived")
