@@ -118,7 +118,7 @@ def ingest(
 
     if check:
         ws = workspace_dir(workspace)  # its loaded reference tables count, as they would for the ingest
-        run_check(src=src, workspace=ws if (ws / "raw").exists() else None, adapter=adapter,
+        run_check(src=src, workspace=ws if (ws / "raw").is_dir() else None, adapter=adapter,
                   encoding=encoding, max_reject_share=max_reject_share, now=now, console=console)
         return
     run_ingest(

@@ -17,7 +17,7 @@ from features.ingest.pipeline import ingest
 from features.schema import TABLES
 from feijian.errors import RejectThresholdError
 from tests.test_adapter_derive import INDEPENDENT, contract_rows, independent_export
-from tests.test_ingest_data import NOW, arrow_table, export_rows, write_export
+from tests.test_ingest_data import NOW, arrow_table, export_rows, write_csv, write_export
 
 
 @pytest.fixture(autouse=True)
@@ -139,3 +139,47 @@ def test_ingest_stops_before_the_full_read_when_the_check_says_it_cannot_pass(tm
 def test_suggestions_match_a_code_or_its_label_never_a_guess(table: str, column: str, value: str,
                                                              code: str | None) -> None:
     assert suggest(TABLES[table].column(column), value) == code
+
+
+def test_an_empty_folder_or_a_header_only_table_does_not_stop_a_good_ingest(tmp_path: Path) -> None:
+    src = write_export(tmp_path / "src", "csv", export_rows())
+    header = (src / "inspections.csv").read_text(encoding="utf-8").splitlines()[0]
+    (src / "inspections.csv").write_text(header + "\n", encoding="utf-8")  # no findings this month
+    (src / "insp_dr_points.csv").unlink()
+    (src / "insp_dr_points").mkdir()
+    (src / "insp_dr_points" / "README.txt").write_text("points come next month", encoding="utf-8")
+    rep = check_export(src)
+    assert rep.ok, rep.failures
+    assert rep.tables["insp_dr_points"].files == 0 and rep.tables["inspections"].files_read == 1
+    assert ingest(src, tmp_path / "ws", now=NOW, precheck_bytes=0).status == "ok"
+
+
+def test_a_sample_of_some_files_is_never_certain_enough_to_stop_the_ingest(tmp_path: Path) -> None:
+    """Old files in another layout are seen (first, middle, last), but only the whole table decides."""
+    rows = export_rows()
+    src = write_export(tmp_path / "src", "csv", rows)
+    header = list(rows["fee_list_d"][0])
+    (src / "fee_list_d.csv").unlink()
+    for k in range(9):  # fee lines spread over nine monthly files; the first three in an old layout
+        part = rows["fee_list_d"][k % len(rows["fee_list_d"]):][:1]
+        if k < 3:
+            part = [{**r, "cnt": "one"} for r in part]
+        write_csv(src / "fee_list_d" / f"{2019 + (k >= 3) * 5}-{k + 1:02d}.csv",
+                  [{**r, "feedetl_sn": f"{r['feedetl_sn']}-{k}"} for r in part], header=header)
+    rep = check_export(src)
+    fees = rep.tables["fee_list_d"]
+    assert fees.files == 9 and fees.files_sampled == 3 and fees.rejected >= 1
+    assert not any(f.startswith("fee_list_d") for f in rep.certain)
+
+
+def test_a_workspace_with_a_plain_raw_folder_lends_its_reference_tables(tmp_path: Path) -> None:
+    rows = export_rows()
+    ingest(write_export(tmp_path / "first", "csv", rows), tmp_path / "ws", now=NOW)
+    ws = tmp_path / "ws"
+    target = (ws / "raw").resolve()
+    (ws / "raw").unlink()
+    shutil.copytree(target, ws / "raw")  # as an older feijian, or a copy by hand, left it
+    later = write_export(tmp_path / "later", "csv", {k: v for k, v in rows.items()
+                                                   if k in ("mdtrt_d", "setl_d", "fee_list_d")})
+    assert check_export(later, workspace=ws).ok
+    assert ingest(later, ws, now=NOW, precheck_bytes=0).status == "ok"

@@ -17,6 +17,7 @@ from feijian.cli import app
 from feijian.errors import InputError
 from training import registry
 from training.table import cv_folds, train_table
+from training.table_run import table_name
 
 runner = CliRunner()
 
@@ -94,6 +95,16 @@ def test_the_run_is_logged_registered_and_its_files_kept(run: dict[str, Any]) ->
     pred = model.predict(rows.drop(columns=["FraudFound"]).reset_index(drop=True))
     assert np.allclose(pred["p"].to_numpy(), scores["p"].head(20).to_numpy())  # the raw columns in, same scores
     assert (root / "models" / "tables" / "vehicle-claims" / "model.pkl").is_file()
+    gaps = rows.drop(columns=["FraudFound"]).reset_index(drop=True).astype({"Age": float})
+    gaps.loc[0, "Age"] = np.nan  # an integer column with a gap arrives as float: scored, the gap as missing
+    assert model.predict(gaps)["p"].notna().all()
+    with pytest.raises(Exception, match="Make"):  # a column left out is refused, never scored as missing
+        model.predict(gaps.drop(columns=["Make"]))
+
+
+def test_names_keep_their_words_in_any_script() -> None:
+    assert [table_name(Path(p)) for p in ("Vehicle Claims.csv", "医保 数据.parquet", "飞检.parquet", "a_b.csv")] == [
+        "vehicle-claims", "医保-数据", "飞检", "a-b"]
 
 
 def test_an_unseen_category_is_scored_as_missing_and_said(tmp_path: Path) -> None:
@@ -154,3 +165,12 @@ def test_positive_without_a_table_is_refused(tmp_path: Path, monkeypatch: pytest
     monkeypatch.chdir(tmp_path)
     res = runner.invoke(app, ["train", "--positive", "Fraud"], env={"COLUMNS": "200"})
     assert res.exit_code != 0 and "--positive: for --table only" in res.output
+
+
+def test_an_empty_time_is_refused_for_numeric_times_too(tmp_path: Path) -> None:
+    table = categorical_table(tmp_path / "t.csv", n=100)
+    frame = pd.read_csv(table).assign(t=np.arange(100, dtype=float))
+    frame.loc[[10, 20], "t"] = np.nan
+    frame.to_csv(table, index=False)
+    with pytest.raises(InputError, match=r"time column 't' is empty on 2 row\(s\), e.g. lines \[12, 22\]"):
+        train_table(table, "PolicyNumber", "FraudFound", time_col="t", positive="Fraud")

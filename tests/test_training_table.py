@@ -121,6 +121,7 @@ def test_label_mapping() -> None:
     assert map_label(pd.Series(["fraud", "ok"]), positive="fraud").tolist() == [1.0, 0.0]
     with pytest.raises(InputError, match="--positive VALUE"):
         map_label(pd.Series(["fraud", "ok"]))
+    assert map_label(pd.Series([1.0, 0.0, None]), positive="1").tolist()[:2] == [1.0, 0.0]  # read as 1.0
     with pytest.raises(InputError, match="no label equals --positive 'Fraud'"):
         map_label(pd.Series(["fraud?", "ok"]), positive="Fraud")
 

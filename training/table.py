@@ -108,9 +108,14 @@ def map_label(values: pd.Series, positive: str | None = None) -> pd.Series:
     present = values.notna()
     text = values.astype(str).str.strip().str.lower()
     if positive is not None:
-        if not (text[present] == str(positive).strip().lower()).any():
+        want = str(positive).strip().lower()
+        hit = text == want
+        number = pd.to_numeric(pd.Series([want]), errors="coerce").iloc[0]
+        if pd.notna(number):  # `--positive 1` on a label read as 1.0
+            hit |= pd.to_numeric(values, errors="coerce") == number
+        if not hit[present].any():
             raise InputError(f"no label equals --positive {positive!r}; values: {sorted(set(text[present]))[:8]}")
-        return (text == str(positive).strip().lower()).astype(float).where(present)
+        return hit.astype(float).where(present)
     seen = set(text[present].unique())
     unknown = seen - TRUE_WORDS - FALSE_WORDS
     if unknown:
@@ -176,6 +181,10 @@ def _check_columns(frame: pd.DataFrame, path: Path, wanted: dict[str, str | None
 def parse_times(col: pd.Series, path: Path) -> pd.Series:
     """The time column as numbers or timestamps; an InputError naming rows and values it cannot read."""
     if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_datetime64_any_dtype(col):
+        if col.isna().any():
+            rows = [int(i) + 2 for i in np.flatnonzero(col.isna().to_numpy())[:3]]
+            raise InputError(f"{path.name}: time column '{col.name}' is empty on {int(col.isna().sum())} row(s), "
+                             f"e.g. lines {rows}: every row needs a time to fall on one side of the split")
         return col
     parsed = pd.to_datetime(col, errors="coerce", format="mixed")
     bad = parsed.isna() & col.notna()

@@ -84,11 +84,21 @@ class TableEncoder:
         return pd.DataFrame(out, index=frame.index)
 
     def unseen(self, frame: pd.DataFrame) -> dict[str, int]:
-        """Per category column, how many of `frame`'s values were never seen in training."""
+        """Per column, how many of `frame`'s values the training part gives no meaning: a category never
+        seen there, text in a number column, neither yes nor no in a yes/no column (all scored as missing)."""
         out = {}
-        for name in self.categorical:
+        for name, kind in self.kinds.items():
+            if name not in frame.columns:
+                continue
             text = _text(frame[name])
-            n = int((text.notna() & ~text.isin(self.levels[name])).sum())
+            if kind == "cat":
+                bad = ~text.isin(self.levels[name])
+            elif kind == "num":
+                bad = pd.to_numeric(text, errors="coerce").isna() if not pd.api.types.is_numeric_dtype(
+                    frame[name]) else pd.Series(False, index=frame.index)
+            else:
+                bad = ~text.str.lower().isin(TRUE_WORDS | FALSE_WORDS)
+            n = int((text.notna() & bad).sum())
             if n:
                 out[name] = n
         return out

@@ -20,18 +20,21 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from feijian.errors import InputError
 from feijian.jsonsafe import jsonable
 from feijian.tabular import write_csv
 from training import registry
-from training.table import TableResult, format_table_result, read_table, train_table
+from training.table import TableResult, format_table_result, train_table
 
 EXPERIMENT = "feijian-table"
 
 
 def table_name(path: Path) -> str:
-    """The run's name from the file's: lower-case letters, digits and hyphens."""
-    return re.sub(r"[^a-z0-9]+", "-", Path(path).stem.lower()).strip("-") or "table"
+    """The run's name from the file's: its words (any script) joined by hyphens, e.g. `医保-数据`."""
+    return re.sub(r"[\W_]+", "-", Path(path).stem.lower()).strip("-") or "table"
 
 
 class TableModel(mlflow.pyfunc.PythonModel):
@@ -43,8 +46,21 @@ class TableModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         encoder, model = self.fitted["encoder"], self.fitted["model"]
+        missing = [c for c in model.feature_names_in_ if c not in model_input.columns]
+        if missing:  # an absent column is not a row of missing values
+            raise InputError(f"rows lack feature column(s) {', '.join(missing[:8])}")
         X = encoder.transform(model_input)[model.feature_names_in_]
         return pd.DataFrame({"p": model.predict_proba(X), "raw_score": model.raw_score(X)})
+
+
+def signature(result: TableResult) -> ModelSignature:
+    """What the logged model takes and gives: the feature columns it uses, each required, categories as
+    text, numbers of any numeric type (MLflow refuses int64 for a double: an integer column with a
+    missing value arrives as float); the encoder reads each value. No real row is logged as an example."""
+    assert result.encoder is not None
+    kinds = result.encoder.kinds
+    inputs = Schema([ColSpec("string" if kinds[f] == "cat" else AnyType(), f) for f in result.features])
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", "p"), ColSpec("double", "raw_score")]))
 
 
 def importance(result: TableResult) -> pd.DataFrame:
@@ -91,10 +107,9 @@ def log_run(result: TableResult, name: str, mlruns: Path, files: dict[str, Path]
                             "baseline_test_auc": result.baseline_auc, "baseline_test_ap": result.baseline_ap})
         for path in files.values():
             mlflow.log_artifact(str(path), artifact_path="table")
-        example = read_table(table).drop(columns=[c for c in (id_col, label_col, time_col) if c]).head(3)
         info = mlflow.pyfunc.log_model(
             name="model", python_model=TableModel(), artifacts={"model": str(model_file)},
-            input_example=example, registered_model_name=f"feijian-table-{name}",
+            signature=signature(result), registered_model_name=f"feijian-table-{name}",
             pip_requirements=[f"{p}=={v}" for p, v in registry.package_versions().items()
                               if p not in ("python", "feijian")],
         )  # fmt: skip

@@ -172,8 +172,8 @@ def ingest(src: Path, workspace: Path, adapter: Path | Adapter | None = None, en
     found = discover(src, ad)
     if not found.tables and not found.unknown:
         raise InputError(f"no tables found in {src}: expected sub-folders or files named {', '.join(TABLES)}")
+    iw.adopt_plain_raw(workspace)  # first: the check reads the workspace's loaded reference tables
     _precheck(src, found, ad, enc, workspace, max_reject_share, today, allow_unreadable_files, precheck_bytes)
-    iw.adopt_plain_raw(workspace)
     iw.clean_versions(workspace, keep_versions)
     run_tmp = ingest_tmp.claim(workspace, run_id)
     ingest_tmp.clean_dead(workspace, keep=run_id)

@@ -14,6 +14,7 @@ CSV is streamed once through Arrow into a text-only staging Parquet, identifiers
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -237,7 +238,7 @@ def check_derived(con: duckdb.DuckDBPyConnection, table: Table, ta: TableAdapter
         try:
             con.sql(f"DESCRIBE SELECT ({expr}) AS v FROM ({inner})").fetchall()
         except duckdb.Error as exc:
-            used = sorted(c for c in secret if c in expr)
+            used = sorted(c for c in secret if re.search(rf"(?<![\w]){re.escape(c)}(?![\w])", expr))
             why = (f"it reads {', '.join(used)}, a personal identifier, which is pseudonymised as it is read"
                    if used else str(exc).splitlines()[0])
             raise ConfigError(f"adapter: tables.{table.name}.derive.{col} = {expr!r} cannot be computed over "

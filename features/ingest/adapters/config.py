@@ -20,8 +20,9 @@ not a code change. Codes are mapped explicitly, never guessed (DOMAIN.md).
     fixmedins_type = "codes/jglx.csv"                # or a CSV file beside the adapter: export value, code
 
 `derive` computes a contract column with a DuckDB SQL expression over the export's own columns (as
-the export names them; a CSV export's columns are text, so cast or parse them). The result is
-validated like any other column. An expression may not read a personal identifier (those are
+the export names them, with their values as they are: a CSV export's columns are untrimmed text, so
+trim, cast or parse them). The result is read as text (`true`, `1.5`, `2024-01-05`) and validated like
+any other column: a code column wants the code itself. An expression may not read a personal identifier (those are
 pseudonymised before anything else reads them), and a derived column is not also mapped.
 """
 
