@@ -221,9 +221,11 @@ def train(
         str | None, typer.Option("--positive", help="With --table: the label value that is positive (e.g. Fraud).")
     ] = None,
     time_col: Annotated[
-        str | None, typer.Option("--time", help="Optional time column: the latest 20% become the held-out set.")
+        str | None, typer.Option("--time", help="Optional time column of --table: the latest 20% are held out, "
+                                               "and the folds inside the rest are time-ordered.")
     ] = None,
-    trials: Annotated[int, typer.Option(help="Optuna trials on the backtest (0: defaults, no tuning).")] = 30,
+    trials: Annotated[int, typer.Option(help="Optuna trials on the backtest, or with --table on the folds inside "
+                                             "its training part (0: defaults, no tuning).")] = 30,
     timeout: Annotated[float, typer.Option(help="Tuning time budget in seconds.")] = 240.0,
     seed: Annotated[int, typer.Option(help="Seed: the same seed and data give the same model and ranking.")] = 0,
     window_months: Annotated[int, typer.Option(help="Feature look-back window in months.")] = 12,
