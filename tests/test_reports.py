@@ -78,6 +78,10 @@ def test_round_report(explainer: Explainer, tmp_path: Path) -> None:
     assert "协议处理标注" in listed.columns
     rules = dict(zip(sheets["约束与排除"].iloc[:, 0], sheets["约束与排除"].iloc[:, 1], strict=False))
     assert str(rules.get("排序规则", "")).startswith("按预计追回金额排序")
+    alone = write_round_report(plan, explainer, tmp_path / "alone", formats=("xlsx",))  # the page's download
+    assert set(alone) == {"xlsx"} and not list((tmp_path / "alone").glob("*.pdf"))
+    again = pd.read_excel(alone["xlsx"], sheet_name=None)
+    assert all(again[k].equals(v) for k, v in sheets.items())
     assert "排序规则：按预计追回金额排序" in paths["html"].read_text(encoding="utf-8")
     if shutil.which("pdftotext"):
         text = pdf_text(paths["pdf"])

@@ -3,6 +3,7 @@ totals by region and type, the expected total; HTML, A4 PDF and an Excel workboo
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,8 +109,10 @@ def constraints(meta: dict[str, Any], regions: dict[str, str] | None = None) -> 
 ACTION_ZH = {"exclude": "排除", "flag": "标注后照常计划"}
 
 
-def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[str, Path]:
-    """Write round_<as_of>.html/.pdf/.xlsx into out_dir; return their paths."""
+def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path,
+                       formats: Collection[str] = ("html", "pdf", "xlsx")) -> dict[str, Path]:
+    """Write round_<as_of>.html/.pdf/.xlsx (those in `formats`; the PDF is laid out from the HTML) into
+    out_dir; return their paths, and the region chart's ("png") with the HTML."""
     out_dir = Path(out_dir)
     meta = {**explainer.provenance(), **{k: v for k, v in plan.meta.items() if v is not None}}
     level = plan.level
@@ -119,6 +122,11 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[
     by_region = totals(t, "region_zh", "医保区划", level)
     by_type = totals(t, "type_zh", "机构类型", level)
     out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    if "xlsx" in formats:
+        written["xlsx"] = _round_workbook(plan, explainer, t, meta, view, by_region, by_type, out_dir / f"{stem}.xlsx")
+    if not {"html", "pdf"} & set(formats):
+        return written  # a workbook alone: no chart, no layout (the page's 检查计划.xlsx)
     chart = amount_bars(
         [str(v) for v in by_region["医保区划"]], by_region[view["amount_zh"]].astype(float).tolist(),
         by_region[view["unit_zh"]].astype(int).tolist(), out_dir / f"{stem}_regions.png",
@@ -137,8 +145,16 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[
         "n_model": int((t["pick"] == "model").sum()),
         "n_explore": int((t["pick"] == "exploration").sum()),
     }
-    html = render.write_html("round.html", context, out_dir / f"{stem}.html")
-    pdf = render.write_pdf(html, out_dir / f"{stem}.pdf")
+    written["html"] = render.write_html("round.html", context, out_dir / f"{stem}.html")
+    written["png"] = chart
+    if "pdf" in formats:
+        written["pdf"] = render.write_pdf(written["html"], out_dir / f"{stem}.pdf")
+    return written
+
+
+def _round_workbook(plan: Plan, explainer: Explainer, t: pd.DataFrame, meta: dict[str, Any], view: dict[str, Any],
+                    by_region: pd.DataFrame, by_type: pd.DataFrame, out: Path) -> Path:
+    """The round's workbook: the list, the constraints and exclusions, the totals by region and type."""
     sheet = t[list(view["headers"])].rename(columns=view["headers"])
     settings = [
         *constraints(plan.meta, explainer.regions),
@@ -153,5 +169,4 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path) -> dict[
         "按地区汇总": by_region,
         "按类型汇总": by_type,
     }
-    xlsx = write_xlsx(sheets, out_dir / f"{stem}.xlsx")
-    return {"html": html, "pdf": pdf, "xlsx": xlsx, "png": chart}
+    return write_xlsx(sheets, out)

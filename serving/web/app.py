@@ -115,7 +115,7 @@ def make_page_app() -> FastAPI:
         try:
             plan = svc.plan_object(req)
             with tempfile.TemporaryDirectory() as tmp:
-                return _file(write_round_report(plan, svc.state.explainer, Path(tmp))[kind], filename)
+                return _file(write_round_report(plan, svc.state.explainer, Path(tmp), formats=(kind,))[kind], filename)
         except FeijianError as exc:
             raise fail(exc) from None
 
