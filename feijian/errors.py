@@ -61,6 +61,13 @@ class MissingWorkspaceTableError(MissingTableError, NotReadyError):
     """A stage found no table in the workspace: ingest has not run (or not for this table)."""
 
 
+class ForbiddenError(FeijianError):
+    """A valid token whose role does not allow the action (the service's guard, a case's transition)."""
+
+    exit_code = 5
+    http_status = 403
+
+
 class ConfigError(FeijianError):
     exit_code = 2
     http_status = 500

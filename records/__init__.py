@@ -1,4 +1,5 @@
-"""The records a bureau keeps between rounds: saved rounds and their picks, recorded findings.
+"""The records a bureau keeps between rounds: saved rounds and their picks, the cases they open, recorded
+findings.
 
 Below training and serving, above the shared layer: serving writes them (the service, `feijian plan
 --save`), training reads them back (`read_findings`, `read_picks`) through the input contract's
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from feijian.settings import db_url_env, state_dir
+from records.cases import STATES, TRANSITIONS, Case, CaseEvent, get_case, list_cases, move, open_cases
 from records.db import Base, Database, create_private, default_url
 from records.findings import CONTRACT_COLUMNS, Finding, FindingPick, FindingPoints, read_findings, union_findings
 from records.rounds import SELECTION_OF_PICK, Round, RoundPick, get_pick, get_round, list_rounds, read_picks, save_round
@@ -27,16 +29,24 @@ def open_records(workspace: Path, url: str | None = None) -> Database:
 __all__ = [
     "CONTRACT_COLUMNS",
     "SELECTION_OF_PICK",
+    "STATES",
+    "TRANSITIONS",
     "Base",
+    "Case",
+    "CaseEvent",
     "Database",
     "Finding",
     "FindingPick",
     "FindingPoints",
     "Round",
     "RoundPick",
+    "get_case",
     "get_pick",
     "get_round",
+    "list_cases",
     "list_rounds",
+    "move",
+    "open_cases",
     "open_records",
     "read_findings",
     "read_picks",

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Boolean, DateTime, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from feijian.errors import FeijianError, InputError
+from feijian.errors import FeijianError, ForbiddenError, InputError
 from records.db import Base, Database
 from serving.permissions import ROLE_LABELS, ROLES, roles_with
 
@@ -43,13 +43,6 @@ class AuthError(FeijianError):
 
     exit_code = 5
     http_status = 401
-
-
-class ForbiddenError(FeijianError):
-    """A valid token whose role does not allow the action."""
-
-    exit_code = 5
-    http_status = 403
 
 
 class ApiToken(Base):

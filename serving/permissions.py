@@ -15,6 +15,12 @@ What the rights mean (roles: see serving.auth):
   findings_write  record an inspection's outcome
   round_save      save a planned round as a record (it can then only be superseded)
   rounds          read saved rounds and their picks: the list an inspection team carries out
+  cases           read cases (one per pick of a saved round) and their timelines
+  case_assign     open a saved round's cases, assign a case's team and date window (planners)
+  case_work       move a case through the visit: on site, findings drafted, facility notified, its
+                  statement or appeal recorded, the follow-up done (supervisors)
+  case_decide     decide a case, order rectification, close it (supervisors); which transition needs
+                  which right is declared once, in records.cases.TRANSITIONS
   burden          no-finding and repeat-inspection rates by region, level and ownership
   meta            model version, filters, API schema (no facility data)
   metrics         Prometheus metrics (request counts and latencies per route template)
@@ -29,11 +35,13 @@ from functools import cache
 from starlette.routing import compile_path
 
 OPEN = "open"  # no token needed: health probes and the page's static shell, which hold no data
-RIGHTS = ("plan", "explain", "evidence", "report", "score", "findings_write", "round_save", "rounds", "burden",
-          "meta", "metrics")  # fmt: skip
+RIGHTS = ("plan", "explain", "evidence", "report", "score", "findings_write", "round_save", "rounds", "cases",
+          "case_assign", "case_work", "case_decide", "burden", "meta", "metrics")  # fmt: skip
 ROLES: dict[str, frozenset[str]] = {
-    "planner": frozenset({"plan", "explain", "report", "round_save", "rounds", "burden", "meta"}),
-    "supervisor": frozenset({"explain", "evidence", "report", "findings_write", "rounds", "burden", "meta"}),
+    "planner": frozenset({"plan", "explain", "report", "round_save", "rounds", "cases", "case_assign", "burden",
+                          "meta"}),
+    "supervisor": frozenset({"explain", "evidence", "report", "findings_write", "rounds", "cases", "case_work",
+                             "case_decide", "burden", "meta"}),
     "analyst": frozenset({"score", "burden", "meta"}),
     "monitor": frozenset({"metrics"}),
     "admin": frozenset(RIGHTS),
@@ -55,6 +63,10 @@ RIGHTS_ZH = {
     "findings_write": "登记检查结果",
     "round_save": "保存检查批次",
     "rounds": "查看检查批次",
+    "cases": "查看案件",
+    "case_assign": "开立案件并分派检查组",
+    "case_work": "办理现场检查、告知与复查",
+    "case_decide": "作出处理决定、责令整改与结案",
     "burden": "查看检查负担统计",
     "meta": "查看模型与筛选信息",
     "metrics": "查看运行指标",
@@ -92,6 +104,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/rounds", "round_save", audited=True),
     Route("POST", "/api/rounds/list", "rounds", audited=True),
     Route("POST", "/api/round", "rounds", audited=True),
+    Route("POST", "/api/cases/open", "case_assign", audited=True),
+    Route("POST", "/api/cases/list", "cases", audited=True),
+    Route("POST", "/api/case", "cases", audited=True),
+    Route("POST", "/api/cases/move", "cases", audited=True),  # the transition's own right is checked too
     Route("POST", "/api/burden", "burden", audited=True),
     Route("POST", "/api/info", "meta", audited=True),
     # the planners' page (serving.web.app): its static shell, then the downloads

@@ -6,6 +6,7 @@ field takes no 30.0), a string a string. Floats accept integers (`"exploration_s
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,3 +89,39 @@ class RoundId(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"example": {"round_id": "R20250101-1"}})
 
     round_id: str = Field(min_length=1, max_length=40, description="检查批次编号")
+
+
+class CaseOpen(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"example": {"round_id": "R20250101-1"}})
+
+    round_id: str = Field(min_length=1, max_length=40, description="检查批次编号：每个入选对象开一个案件")
+
+
+class CaseId(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True,
+                              json_schema_extra={"example": {"case_id": "R20250101-1-001"}})
+
+    case_id: str = Field(min_length=1, max_length=60, description="案件编号")
+
+
+class CaseQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"state": "rectification_due"}})
+
+    state: str | None = Field(None, max_length=30, description="案件状态")
+    member: str | None = Field(None, max_length=100, description="检查组成员")
+    overdue: bool = Field(False, description="只看逾期案件")
+    round_id: str | None = Field(None, max_length=40, description="检查批次编号")
+
+
+class CaseMove(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "case_id": "R20250101-1-001", "target": "assigned", "team": ["张医生", "李会计"],
+        "window_begin": "2025-02-10", "window_end": "2025-02-14"}})
+
+    case_id: str = Field(min_length=1, max_length=60, description="案件编号")
+    target: str = Field(min_length=1, max_length=30, description="转入的状态")
+    note: str | None = Field(None, max_length=1000, description="说明")
+    team: list[str] | None = Field(None, max_length=20, description="检查组成员（医学、财务、审计等）")
+    window_begin: date | None = Field(None, description="检查开始日期")
+    window_end: date | None = Field(None, description="检查结束日期")
+    due_date: date | None = Field(None, description="整改期限")

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, INSP_TYPE, OWNERSHIP, SELECTION, VIOLATION
 from feijian.errors import FeijianError
 from feijian.settings import bentoml_fixes_enabled, db_url_env, service_options
-from records import get_round, list_rounds
+from records import STATES, get_case, get_round, list_cases, list_rounds, move, open_cases
 from serving import bentoml_fixes, log_filter
 from serving.findings import FindingIn, burden, record
 from serving.messages import message_zh
@@ -35,7 +35,18 @@ from serving.middleware import GuardMiddleware
 from serving.permissions import ROLE_LABELS, ROLES
 from serving.plan import frame_records, sanctioned
 from serving.rounds import RoundRequest, save_plan
-from serving.schemas import EvidenceRequest, ExplainRequest, PlanRequest, RoundId, ScoreRequest, SearchRequest
+from serving.schemas import (
+    CaseId,
+    CaseMove,
+    CaseOpen,
+    CaseQuery,
+    EvidenceRequest,
+    ExplainRequest,
+    PlanRequest,
+    RoundId,
+    ScoreRequest,
+    SearchRequest,
+)
 from serving.sources import history, identity_zh
 from serving.state import Exclusions, ServingState, load_state
 from serving.web.app import make_page_app
@@ -50,9 +61,15 @@ MAX_CACHED = 256  # distinct plan requests kept (explanations: 16× as many targ
 INLINE_PLAN_ROWS = 5_000
 
 
-def _failed(exc: FeijianError) -> Response:
-    """A FeijianError as the API answers it: its status, the English message and the Chinese one."""
+def _failed(exc: FeijianError, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Response:
+    """A FeijianError as the API answers it: its status, the English message and the Chinese one.
+
+    A method that takes the request context answers with the context's status, whatever the Response
+    it returns says (BentoML sets one from the other), so the context gets the error's status too."""
     status = exc.http_status
+    for ctx in (*args, *(kwargs or {}).values()):
+        if isinstance(ctx, bentoml.Context):
+            ctx.response.status_code = status
     body = {"error": str(exc), "message": message_zh(status, exc.zh), "status": status}
     return Response(_json(body), status_code=status, media_type="application/json")
 
@@ -65,7 +82,7 @@ def _guarded(fn: Any) -> Any:
             try:
                 return await fn(*args, **kwargs)
             except FeijianError as exc:
-                return _failed(exc)
+                return _failed(exc, args, kwargs)
 
         return inner_async
 
@@ -74,7 +91,7 @@ def _guarded(fn: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except FeijianError as exc:
-            return _failed(exc)
+            return _failed(exc, args, kwargs)
 
     return inner
 
@@ -307,6 +324,48 @@ class Feijian:
             p.update({k: info.get(k) for k in ("fixmedins_name", "admdvs", "fixmedins_type", "hosp_lv")})
             p["admdvs_name"] = self.state.explainer.regions.get(str(p["admdvs"]), p["admdvs"])
         return _jsonable(r)
+
+    # --- cases --------------------------------------------------------------------------------------
+
+    @bentoml.api(route="/api/cases/open")
+    @_guarded
+    def open_cases(self, req: CaseOpen, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """A case per pick of a saved round (planned); opening again adds nothing. The round's cases."""
+        who = _principal(ctx)
+        ids = open_cases(self.state.db, req.round_id, who.name if who else "unknown", who.role if who else "")
+        return {"round_id": req.round_id, "case_ids": ids,
+                "cases": self._cases(list_cases(self.state.db, round_id=req.round_id))}
+
+    @bentoml.api(route="/api/cases/list")
+    @_guarded
+    def cases(self, req: CaseQuery, /) -> dict[str, Any]:
+        """Cases by round and rank, filtered by state, a team member, or overdue (rectification past due,
+        or a visit window ended before the visit began)."""
+        rows = list_cases(self.state.db, req.state, req.member, req.overdue, req.round_id)
+        return {"n": len(rows), "cases": self._cases(rows), "states": STATES}
+
+    @bentoml.api(route="/api/case")
+    @_guarded
+    def case(self, req: CaseId, /) -> dict[str, Any]:
+        """One case with its timeline: every transition, who made it, when, and what it carried."""
+        return self._cases([get_case(self.state.db, req.case_id)])[0]
+
+    @bentoml.api(route="/api/cases/move")
+    @_guarded
+    def move_case(self, req: CaseMove, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """Move a case along a declared transition (records.cases.TRANSITIONS) the caller's role may make."""
+        who = _principal(ctx)
+        rights = ROLES.get(who.role, frozenset()) if who else frozenset()
+        moved = move(self.state.db, req.case_id, req.target, who.name if who else "unknown",
+                     who.role if who else "", rights, req.note, req.team, req.window_begin, req.window_end,
+                     req.due_date)  # fmt: skip
+        return self._cases([moved])[0]
+
+    def _cases(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Cases with their facility's name beside its code."""
+        fac = self.state.facilities
+        names = dict(zip(fac["fixmedins_code"], fac["fixmedins_name"], strict=False)) if not fac.empty else {}
+        return _jsonable([{**r, "fixmedins_name": names.get(r["fixmedins_code"])} for r in rows])
 
     @bentoml.api(route="/api/burden")
     @_guarded

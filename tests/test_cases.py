@@ -1,0 +1,166 @@
+"""Cases, from a saved round's picks to closed: the lifecycle declared once, each transition made only by
+the role whose right it names, what it must carry, every step in the timeline with who and when; and a
+round of 30 cases walked end to end through the running service, with an appeal and an overdue
+rectification, every wrong role refused."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from feijian.errors import ForbiddenError, InputError
+from records import open_records, save_round
+from records.cases import STATES, TRANSITIONS, get_case, list_cases, move, open_cases
+from serving.permissions import RIGHTS, ROLES
+from tests.service_fixtures import Served, _auth
+
+DAY = date(2025, 1, 1)
+
+
+def test_the_lifecycle_is_declared_once_and_every_open_state_leads_to_closed() -> None:
+    assert all(t.source in STATES and t.target in STATES and t.right in RIGHTS for t in TRANSITIONS)
+    reach = {"closed"}
+    while True:  # states from which "closed" can be reached
+        more = {t.source for t in TRANSITIONS if t.target in reach} - reach
+        if not more:
+            break
+        reach |= more
+    assert reach == set(STATES)
+    who = {t.right: [r for r, rights in ROLES.items() if t.right in rights and r != "admin"] for t in TRANSITIONS}
+    assert who["case_assign"] == ["planner"] and who["case_decide"] == ["supervisor"]  # a planner cannot decide
+    assert who["case_work"] == ["supervisor"]  # a facility's appeal is recorded by staff
+
+
+def _round(tmp_path: Path, n: int) -> tuple[Any, str]:
+    db = open_records(tmp_path / "ws", f"sqlite:///{tmp_path / 'records.db'}")
+    head = {"level": "facility", "as_of": DAY, "period_begn": date(2024, 1, 1), "period_end": date(2024, 12, 31),
+            "snapshot_id": "s", "model_version": "1", "capacity": n, "request": "{}"}
+    picks = [{"rank": i + 1, "fixmedins_code": f"H{i:03d}", "pick": "model", "probability": 1.0, "reasons": "[]"}
+             for i in range(n)]
+    return db, save_round(db, head, picks, "测试计划员")
+
+
+PLANNER = ("计划员甲", "planner", ROLES["planner"])
+SUPERVISOR = ("检查员乙", "supervisor", ROLES["supervisor"])
+
+
+def test_a_case_moves_only_along_a_declared_transition_by_the_role_whose_right_it_names(tmp_path: Path) -> None:
+    db, rid = _round(tmp_path, 3)
+    ids = open_cases(db, rid, "计划员甲", "planner")
+    assert ids == [f"{rid}-001", f"{rid}-002", f"{rid}-003"] and open_cases(db, rid, "x", "planner") == ids
+    cid = ids[0]
+    with pytest.raises(ForbiddenError):  # a supervisor does not change the plan's teams
+        move(db, cid, "assigned", *SUPERVISOR, team=["甲"], window_begin=DAY, window_end=DAY)
+    with pytest.raises(InputError) as missing:
+        move(db, cid, "assigned", *PLANNER)
+    assert "检查组成员" in str(missing.value.zh) and "检查结束日期" in str(missing.value.zh)
+    with pytest.raises(InputError, match="window_end is before window_begin"):
+        move(db, cid, "assigned", *PLANNER, team=["甲"], window_begin=DAY, window_end=DAY - timedelta(days=1))
+    with pytest.raises(InputError) as skipped:  # no skipping the visit
+        move(db, cid, "decided", *SUPERVISOR)
+    assert "不能转为「已作出处理决定」" in str(skipped.value.zh)
+    move(db, cid, "assigned", *PLANNER, team=["张医生", "李会计", "王审计"], window_begin=DAY,
+         window_end=DAY + timedelta(days=4), note="医学、财务、审计联合")
+    for target in ("on_site", "findings_drafted", "notified"):
+        move(db, cid, target, *SUPERVISOR)
+    with pytest.raises(ForbiddenError):  # a planner cannot decide
+        move(db, cid, "decided", *PLANNER)
+    move(db, cid, "appeal", *SUPERVISOR, note="机构提交书面陈述")
+    move(db, cid, "decided", *SUPERVISOR, note="追回 3,200 元")
+    with pytest.raises(InputError):
+        move(db, cid, "rectification_due", *SUPERVISOR)  # no due date
+    move(db, cid, "rectification_due", *SUPERVISOR, due_date=DAY + timedelta(days=30))
+    case = get_case(db, cid, today=DAY + timedelta(days=31))
+    assert case["overdue"] == "rectification" and case["team"] == ["张医生", "李会计", "王审计"]
+    move(db, cid, "followed_up", *SUPERVISOR)
+    done = move(db, cid, "closed", *SUPERVISOR)
+    assert done["state"] == "closed" and done["next"] == []
+    steps = [(e["source"], e["target"], e["role"]) for e in get_case(db, cid)["timeline"]]
+    assert steps == [(None, "planned", "planner"), ("planned", "assigned", "planner"),
+                     ("assigned", "on_site", "supervisor"), ("on_site", "findings_drafted", "supervisor"),
+                     ("findings_drafted", "notified", "supervisor"), ("notified", "appeal", "supervisor"),
+                     ("appeal", "decided", "supervisor"), ("decided", "rectification_due", "supervisor"),
+                     ("rectification_due", "followed_up", "supervisor"), ("followed_up", "closed", "supervisor")]
+    assert get_case(db, cid)["timeline"][1]["data"]["team"] == ["张医生", "李会计", "王审计"]
+
+
+def test_cases_are_listed_by_state_member_and_overdue(tmp_path: Path) -> None:
+    db, rid = _round(tmp_path, 4)
+    ids = open_cases(db, rid, "计划员甲", "planner")
+    move(db, ids[0], "assigned", *PLANNER, team=["张医生"], window_begin=DAY, window_end=DAY + timedelta(days=2))
+    move(db, ids[1], "assigned", *PLANNER, team=["李会计"], window_begin=DAY, window_end=DAY + timedelta(days=20))
+    later = DAY + timedelta(days=10)
+    assert [c["case_id"] for c in list_cases(db, state="planned")] == ids[2:]
+    assert [c["case_id"] for c in list_cases(db, member="张医生")] == [ids[0]]
+    assert [(c["case_id"], c["overdue"]) for c in list_cases(db, overdue_only=True, today=later)] == [(ids[0], "visit")]
+    with pytest.raises(InputError, match="unknown case state"):
+        list_cases(db, state="open")
+
+
+def _post(live: str, served: Served, role: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(live + path, json=body, headers=_auth(served, role), timeout=60)
+
+
+@pytest.mark.slow
+def test_a_round_of_30_cases_is_walked_to_closed_through_the_service(live: str, served: Served) -> None:
+    saved = _post(live, served, "planner", "/api/rounds", {"capacity": 30, "note": "案件流程"})
+    assert saved.status_code == 200, saved.text
+    rid = saved.json()["round_id"]
+    assert _post(live, served, "supervisor", "/api/cases/open", {"round_id": rid}).status_code == 403
+    opened = _post(live, served, "planner", "/api/cases/open", {"round_id": rid}).json()
+    ids = opened["case_ids"]
+    assert len(ids) == 30 and all(c["state"] == "planned" and c["fixmedins_name"] for c in opened["cases"])
+    today = date.today()
+    for i, cid in enumerate(ids):
+        body = {"case_id": cid, "target": "assigned", "team": ["张医生", "李会计"] if i % 2 else ["王审计"],
+                "window_begin": str(today), "window_end": str(today + timedelta(days=5))}
+        wrong = _post(live, served, "supervisor", "/api/cases/move", body)
+        assert wrong.status_code == 403 and "分派检查组" in wrong.json()["message"]
+        assert _post(live, served, "planner", "/api/cases/move", body).status_code == 200
+        for target in ("on_site", "findings_drafted", "notified"):
+            assert _post(live, served, "planner", "/api/cases/move", {"case_id": cid, "target": target}
+                         ).status_code == 403  # the visit is the supervisors'
+            r = _post(live, served, "supervisor", "/api/cases/move", {"case_id": cid, "target": target})
+            assert r.status_code == 200, r.text
+        if i < 3:  # three facilities state their case first
+            assert _post(live, served, "supervisor", "/api/cases/move",
+                         {"case_id": cid, "target": "appeal", "note": "机构书面陈述申辩"}).status_code == 200
+        assert _post(live, served, "planner", "/api/cases/move", {"case_id": cid, "target": "decided"}
+                     ).status_code == 403
+        assert _post(live, served, "supervisor", "/api/cases/move", {"case_id": cid, "target": "decided"}
+                     ).status_code == 200
+        if i < 10:  # ten ordered to rectify; the first one's due date has passed
+            due = today - timedelta(days=1) if i == 0 else today + timedelta(days=30)
+            assert _post(live, served, "supervisor", "/api/cases/move",
+                         {"case_id": cid, "target": "rectification_due", "due_date": str(due)}).status_code == 200
+        else:
+            assert _post(live, served, "supervisor", "/api/cases/move",
+                         {"case_id": cid, "target": "closed"}).status_code == 200
+    overdue = _post(live, served, "planner", "/api/cases/list", {"overdue": True, "round_id": rid}).json()
+    assert [c["case_id"] for c in overdue["cases"]] == [ids[0]] and overdue["cases"][0]["overdue"] == "rectification"
+    for cid in ids[:10]:
+        for target in ("followed_up", "closed"):
+            assert _post(live, served, "supervisor", "/api/cases/move", {"case_id": cid, "target": target}
+                         ).status_code == 200
+    closed = _post(live, served, "supervisor", "/api/cases/list", {"state": "closed", "round_id": rid}).json()
+    assert closed["n"] == 30
+    first = _post(live, served, "supervisor", "/api/case", {"case_id": ids[0]}).json()
+    assert [e["target"] for e in first["timeline"]] == ["planned", "assigned", "on_site", "findings_drafted",
+                                                        "notified", "appeal", "decided", "rectification_due",
+                                                        "followed_up", "closed"]
+    assert {e["by"] for e in first["timeline"]} == {"测试planner", "测试supervisor"}
+    assert _post(live, served, "analyst", "/api/cases/list", {}).status_code == 403
+
+
+@pytest.mark.slow
+def test_an_error_from_a_route_that_reads_its_context_answers_with_its_status(live: str, served: Served) -> None:
+    """BentoML answers a method that takes the request context with the context's status: an error there
+    answered 200 with the error in its body until the context was given the error's status."""
+    r = _post(live, served, "planner", "/api/rounds", {"capacity": 3, "supersedes": "R19990101-9"})
+    assert r.status_code == 404 and "不存在" in r.json()["message"], r.text
+    r = _post(live, served, "planner", "/api/cases/open", {"round_id": "R19990101-9"})
+    assert r.status_code == 404
