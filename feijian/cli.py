@@ -186,6 +186,19 @@ def rules_list() -> None:
     list_rules(console)
 
 
+@rules_app.command("quality")
+def rules_quality(
+    by_type: Annotated[bool, typer.Option("--by-type", help="One row per rule and facility type.")] = False,
+    workspace: WorkspaceOpt = None,
+    db: Annotated[str | None, typer.Option("--db", help="Records database URL (default: the workspace's).")] = None,
+) -> None:
+    """Each rule's checked hits, the share inspectors confirmed and the amounts, from cases' worklists;
+    rules whose checked hits are mostly rejected are flagged for review."""
+    from serving.quality import print_quality
+
+    print_quality(workspace_dir(workspace), db, by_type, console)
+
+
 @rules_app.command("measure")
 def rules_measure(
     truth: Annotated[Path, typer.Option(help="The simulator's truth folder (DIR/truth).")],

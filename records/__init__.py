@@ -15,6 +15,7 @@ from records.cases import STATES, TRANSITIONS, Case, CaseEvent, get_case, list_c
 from records.db import Base, Database, create_private, default_url
 from records.findings import CONTRACT_COLUMNS, Finding, FindingPick, FindingPoints, read_findings, union_findings
 from records.rounds import SELECTION_OF_PICK, Round, RoundPick, get_pick, get_round, list_rounds, read_picks, save_round
+from records.worklist import VERDICTS, CaseLine, checked_lines, keep_lines, lines, mark, rule_quality, summary
 
 
 def open_records(workspace: Path, url: str | None = None) -> Database:
@@ -31,25 +32,33 @@ __all__ = [
     "SELECTION_OF_PICK",
     "STATES",
     "TRANSITIONS",
+    "VERDICTS",
     "Base",
     "Case",
     "CaseEvent",
+    "CaseLine",
     "Database",
     "Finding",
     "FindingPick",
     "FindingPoints",
     "Round",
     "RoundPick",
+    "checked_lines",
     "get_case",
     "get_pick",
     "get_round",
+    "keep_lines",
+    "lines",
     "list_cases",
     "list_rounds",
+    "mark",
     "move",
     "open_cases",
     "open_records",
     "read_findings",
     "read_picks",
+    "rule_quality",
     "save_round",
+    "summary",
     "union_findings",
 ]

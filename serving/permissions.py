@@ -20,7 +20,9 @@ What the rights mean (roles: see serving.auth):
   case_work       move a case through the visit: on site, findings drafted, facility notified, its
                   statement or appeal recorded, the follow-up done (supervisors)
   case_decide     decide a case, order rectification, close it (supervisors); which transition needs
-                  which right is declared once, in records.cases.TRANSITIONS
+                  which right is declared once, in records.cases.TRANSITIONS; case_work also marks a
+                  case's evidence lines (its worklist, read with `evidence`) confirmed or not a violation
+  rule_quality    per rule and facility type, the share of checked hits confirmed (no facility named)
   burden          no-finding and repeat-inspection rates by region, level and ownership
   meta            model version, filters, API schema (no facility data)
   metrics         Prometheus metrics (request counts and latencies per route template)
@@ -36,13 +38,13 @@ from starlette.routing import compile_path
 
 OPEN = "open"  # no token needed: health probes and the page's static shell, which hold no data
 RIGHTS = ("plan", "explain", "evidence", "report", "score", "findings_write", "round_save", "rounds", "cases",
-          "case_assign", "case_work", "case_decide", "burden", "meta", "metrics")  # fmt: skip
+          "case_assign", "case_work", "case_decide", "rule_quality", "burden", "meta", "metrics")  # fmt: skip
 ROLES: dict[str, frozenset[str]] = {
-    "planner": frozenset({"plan", "explain", "report", "round_save", "rounds", "cases", "case_assign", "burden",
-                          "meta"}),
+    "planner": frozenset({"plan", "explain", "report", "round_save", "rounds", "cases", "case_assign",
+                          "rule_quality", "burden", "meta"}),
     "supervisor": frozenset({"explain", "evidence", "report", "findings_write", "rounds", "cases", "case_work",
-                             "case_decide", "burden", "meta"}),
-    "analyst": frozenset({"score", "burden", "meta"}),
+                             "case_decide", "rule_quality", "burden", "meta"}),
+    "analyst": frozenset({"score", "rule_quality", "burden", "meta"}),
     "monitor": frozenset({"metrics"}),
     "admin": frozenset(RIGHTS),
 }
@@ -67,6 +69,7 @@ RIGHTS_ZH = {
     "case_assign": "开立案件并分派检查组",
     "case_work": "办理现场检查、告知与复查",
     "case_decide": "作出处理决定、责令整改与结案",
+    "rule_quality": "查看规则核查准确率",
     "burden": "查看检查负担统计",
     "meta": "查看模型与筛选信息",
     "metrics": "查看运行指标",
@@ -108,6 +111,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/cases/list", "cases", audited=True),
     Route("POST", "/api/case", "cases", audited=True),
     Route("POST", "/api/cases/move", "cases", audited=True),  # the transition's own right is checked too
+    Route("POST", "/api/case/lines", "evidence", audited=True),
+    Route("POST", "/api/case/lines/mark", "case_work", audited=True),
+    Route("POST", "/api/rules/quality", "rule_quality", audited=True),
     Route("POST", "/api/burden", "burden", audited=True),
     Route("POST", "/api/info", "meta", audited=True),
     # the planners' page (serving.web.app): its static shell, then the downloads

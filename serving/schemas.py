@@ -125,3 +125,26 @@ class CaseMove(BaseModel):
     window_begin: date | None = Field(None, description="检查开始日期")
     window_end: date | None = Field(None, description="检查结束日期")
     due_date: date | None = Field(None, description="整改期限")
+
+
+class LineMark(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_key: str = Field(min_length=1, max_length=200, description="疑点编号（规则|层级|明细或就诊）")
+    verdict: Literal["unchecked", "confirmed", "rejected"] = Field(description="核查结论：未核查、属实、不属实")
+    amount_confirmed: float | None = Field(None, ge=0, description="认定金额（元），属实时默认为涉及金额")
+    note: str | None = Field(None, max_length=500, description="说明")
+
+
+class CaseMarks(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "case_id": "R20250101-1-001", "marks": [{"line_key": "R-KY-01|fee_line|F0001", "verdict": "confirmed"}]}})
+
+    case_id: str = Field(min_length=1, max_length=60, description="案件编号")
+    marks: list[LineMark] = Field(min_length=1, max_length=5_000, description="各疑点的核查结论")
+
+
+class QualityQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"by_type": True}})
+
+    by_type: bool = Field(False, description="按机构类型分列")

@@ -27,22 +27,38 @@ from starlette.responses import Response
 from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, INSP_TYPE, OWNERSHIP, SELECTION, VIOLATION
 from feijian.errors import FeijianError
 from feijian.settings import bentoml_fixes_enabled, db_url_env, service_options
-from records import STATES, get_case, get_round, list_cases, list_rounds, move, open_cases
+from records import (
+    STATES,
+    VERDICTS,
+    get_case,
+    get_round,
+    keep_lines,
+    lines,
+    list_cases,
+    list_rounds,
+    mark,
+    move,
+    open_cases,
+    summary,
+)
 from serving import bentoml_fixes, log_filter
 from serving.findings import FindingIn, burden, record
 from serving.messages import message_zh
 from serving.middleware import GuardMiddleware
 from serving.permissions import ROLE_LABELS, ROLES
 from serving.plan import frame_records, sanctioned
+from serving.quality import quality_records
 from serving.rounds import RoundRequest, save_plan
 from serving.schemas import (
     CaseId,
+    CaseMarks,
     CaseMove,
     CaseOpen,
     CaseQuery,
     EvidenceRequest,
     ExplainRequest,
     PlanRequest,
+    QualityQuery,
     RoundId,
     ScoreRequest,
     SearchRequest,
@@ -360,6 +376,31 @@ class Feijian:
                      who.role if who else "", rights, req.note, req.team, req.window_begin, req.window_end,
                      req.due_date)  # fmt: skip
         return self._cases([moved])[0]
+
+    @bentoml.api(route="/api/case/lines")
+    @_guarded
+    def case_lines(self, req: CaseId, /) -> dict[str, Any]:
+        """The case's 疑点清单 as a worklist: kept with the case the first time it is asked for, then each
+        line with its verdict; and the tally (confirmed, rejected, unchecked, amounts)."""
+        case = get_case(self.state.db, req.case_id)
+        keep_lines(self.state.db, req.case_id, self.state.explainer.evidence(case["fixmedins_code"]))
+        return _jsonable({"case_id": req.case_id, "lines": lines(self.state.db, req.case_id),
+                          "summary": summary(self.state.db, req.case_id), "verdicts": VERDICTS})
+
+    @bentoml.api(route="/api/case/lines/mark")
+    @_guarded
+    def mark_lines(self, req: CaseMarks, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """Mark lines of a case's worklist confirmed / not a violation / unchecked (all or none); the tally."""
+        who = _principal(ctx)
+        return _jsonable(mark(self.state.db, req.case_id, [m.model_dump() for m in req.marks],
+                              who.name if who else "unknown"))
+
+    @bentoml.api(route="/api/rules/quality")
+    @_guarded
+    def rules_quality(self, req: QualityQuery, /) -> dict[str, Any]:
+        """Per rule (and facility type), the checked hits, the share confirmed, the amounts; flagged for review."""
+        return {"rules": quality_records(self.state.db, self.state.facilities, self.state.explainer.rules,
+                                         req.by_type)}
 
     def _cases(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Cases with their facility's name beside its code."""

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
 from feijian.errors import ForbiddenError, InputError
 from records import open_records, save_round
 from records.cases import STATES, TRANSITIONS, get_case, list_cases, move, open_cases
+from records.worklist import checked_lines, keep_lines, lines, mark, rule_quality
 from serving.permissions import RIGHTS, ROLES
 from tests.service_fixtures import Served, _auth
 
@@ -126,6 +128,15 @@ def test_a_round_of_30_cases_is_walked_to_closed_through_the_service(live: str, 
                          ).status_code == 403  # the visit is the supervisors'
             r = _post(live, served, "supervisor", "/api/cases/move", {"case_id": cid, "target": target})
             assert r.status_code == 200, r.text
+            if target == "on_site":  # the team works through the 疑点清单: the first line confirmed, the next not
+                work = _post(live, served, "supervisor", "/api/case/lines", {"case_id": cid}).json()["lines"]
+                marks = [{"line_key": ln["line_key"], "verdict": "confirmed" if j == 0 else "rejected"}
+                         for j, ln in enumerate(work[:2])]
+                if marks:
+                    assert _post(live, served, "planner", "/api/case/lines/mark",
+                                 {"case_id": cid, "marks": marks}).status_code == 403
+                    tally = _post(live, served, "supervisor", "/api/case/lines/mark", {"case_id": cid, "marks": marks})
+                    assert tally.status_code == 200 and tally.json()["n"]["confirmed"] == 1, tally.text
         if i < 3:  # three facilities state their case first
             assert _post(live, served, "supervisor", "/api/cases/move",
                          {"case_id": cid, "target": "appeal", "note": "机构书面陈述申辩"}).status_code == 200
@@ -147,6 +158,10 @@ def test_a_round_of_30_cases_is_walked_to_closed_through_the_service(live: str, 
             assert _post(live, served, "supervisor", "/api/cases/move", {"case_id": cid, "target": target}
                          ).status_code == 200
     closed = _post(live, served, "supervisor", "/api/cases/list", {"state": "closed", "round_id": rid}).json()
+    quality = _post(live, served, "analyst", "/api/rules/quality", {"by_type": True})
+    assert quality.status_code == 200 and quality.json()["rules"], quality.text  # aggregate: no facility named
+    assert all("fixmedins_code" not in r for r in quality.json()["rules"])
+    assert _post(live, served, "analyst", "/api/case/lines", {"case_id": ids[0]}).status_code == 403
     assert closed["n"] == 30
     first = _post(live, served, "supervisor", "/api/case", {"case_id": ids[0]}).json()
     assert [e["target"] for e in first["timeline"]] == ["planned", "assigned", "on_site", "findings_drafted",
@@ -164,3 +179,70 @@ def test_an_error_from_a_route_that_reads_its_context_answers_with_its_status(li
     assert r.status_code == 404 and "不存在" in r.json()["message"], r.text
     r = _post(live, served, "planner", "/api/cases/open", {"round_id": "R19990101-9"})
     assert r.status_code == 404
+
+
+
+def _evidence(n: int, rule: str = "R-A", amount: float = 100.0) -> pd.DataFrame:
+    return pd.DataFrame([{"rule_id": rule, "hit_level": "fee_line", "mdtrt_id": f"M{i}", "feedetl_sn": f"F{rule}{i}",
+                          "dr_code": "D1", "event_time": pd.Timestamp("2024-05-01"), "med_list_codg": "X",
+                          "amount_at_risk": amount + i, "reason": "超量开药"} for i in range(n)])
+
+
+def test_a_worklist_is_kept_once_marked_on_site_and_tallied(tmp_path: Path) -> None:
+    db, rid = _round(tmp_path, 2)
+    cid = open_cases(db, rid, "计划员甲", "planner")[0]
+    assert keep_lines(db, cid, pd.concat([_evidence(3), _evidence(2, "R-B", 50.0)])) == 5
+    assert keep_lines(db, cid, _evidence(9)) == 5  # the list a team works through does not change under it
+    keys = [r["line_key"] for r in lines(db, cid)]
+    assert keys[0] == "R-A|fee_line|FR-A2" and len(set(keys)) == 5  # largest amount first
+    with pytest.raises(InputError) as early:
+        mark(db, cid, [{"line_key": keys[0], "verdict": "confirmed"}], "检查员乙")
+    assert "现场检查" in str(early.value.zh)
+    move(db, cid, "assigned", *PLANNER, team=["张医生"], window_begin=DAY, window_end=DAY)
+    move(db, cid, "on_site", *SUPERVISOR)
+    with pytest.raises(InputError, match="outside 0"):
+        mark(db, cid, [{"line_key": keys[0], "verdict": "confirmed", "amount_confirmed": 1e6}], "检查员乙")
+    with pytest.raises(InputError, match="verdict must be one of"):
+        mark(db, cid, [{"line_key": keys[0], "verdict": "yes"}], "检查员乙")
+    tally = mark(db, cid, [{"line_key": keys[0], "verdict": "confirmed"},
+                           {"line_key": keys[1], "verdict": "confirmed", "amount_confirmed": 30.0, "note": "部分属实"},
+                           {"line_key": keys[2], "verdict": "rejected", "note": "有医嘱"}], "检查员乙")
+    assert tally["n"] == {"unchecked": 2, "confirmed": 2, "rejected": 1}
+    assert tally["amount_confirmed"] == 102.0 + 30.0 and tally["confirmed_claims"] == ["FR-A2", "FR-A1"]
+    marked = next(r for r in lines(db, cid) if r["line_key"] == keys[2])
+    assert (marked["verdict_zh"], marked["marked_by"], marked["note"]) == ("不属实", "检查员乙", "有医嘱")
+
+
+def test_rule_quality_ranks_rules_by_their_confirmed_share_and_flags_the_ones_mostly_rejected() -> None:
+    rows = [("C1", "H1", "R-GOOD", "confirmed", 100.0, 100.0)] * 9 + [("C1", "H1", "R-GOOD", "rejected", 50.0, None)]
+    rows += [("C2", "H2", "R-BAD", "rejected", 80.0, None)] * 9 + [("C2", "H2", "R-BAD", "confirmed", 80.0, 80.0)]
+    rows += [("C3", "H3", "R-FEW", "rejected", 10.0, None)] * 3
+    checked = pd.DataFrame(rows, columns=["case_id", "fixmedins_code", "rule_id", "verdict", "amount_at_risk",
+                                          "amount_confirmed"])
+    q = rule_quality(checked).set_index("rule_id")
+    assert list(q.index) == ["R-FEW", "R-BAD", "R-GOOD"]  # lowest confirmed share first
+    assert q.loc["R-GOOD", "confirmed_share"] == 0.9 and q.loc["R-GOOD", "amount_confirmed"] == 900.0
+    assert bool(q.loc["R-BAD", "review"]) and not q.loc["R-GOOD", "review"]
+    assert not q.loc["R-FEW", "review"]  # three checked hits are too few to judge
+    assert rule_quality(checked.iloc[:0]).empty
+
+
+def test_the_rules_quality_command_shows_each_rule_and_flags_the_mostly_rejected(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from feijian.cli import app
+
+    db, rid = _round(tmp_path, 1)
+    cid = open_cases(db, rid, "计划员甲", "planner")[0]
+    keep_lines(db, cid, pd.concat([_evidence(12, "R-BAD"), _evidence(2, "R-OK")]))
+    move(db, cid, "assigned", *PLANNER, team=["张医生"], window_begin=DAY, window_end=DAY)
+    move(db, cid, "on_site", *SUPERVISOR)
+    work = lines(db, cid)
+    mark(db, cid, [{"line_key": r["line_key"], "verdict": "confirmed" if r["rule_id"] == "R-OK" else "rejected"}
+                   for r in work], "检查员乙")
+    assert len(checked_lines(db)) == 14
+    res = CliRunner().invoke(app, ["rules", "quality", "--workspace", str(tmp_path / "ws"), "--db",
+                                   f"sqlite:///{tmp_path / 'records.db'}"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "R-BAD" in res.output and "R-OK" in res.output
+    assert "review R-BAD R-BAD: 0 of 12 checked hits confirmed" in res.output

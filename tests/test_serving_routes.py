@@ -190,6 +190,14 @@ def samples(live: Live) -> dict[str, tuple[str, dict | None]]:
     case_id = opened.json()["case_ids"][0]
     assign = {"case_id": case_id, "target": "assigned", "team": ["巡检甲", "巡检乙"], "window_begin": "2025-02-10",
               "window_end": "2025-02-14"}  # planned → assigned, then assigned → assigned: case_assign each time
+    on_site = opened.json()["case_ids"][1]  # a second case, on site, whose worklist is marked
+    for step in ({**assign, "case_id": on_site}, {"case_id": on_site, "target": "on_site"}):
+        moved = httpx.post(live.base + "/api/cases/move", json=step, headers=_auth(live, "admin"), timeout=60)
+        assert moved.status_code == 200, moved.text
+    worklist = httpx.post(live.base + "/api/case/lines", json={"case_id": on_site}, headers=_auth(live, "admin"),
+                          timeout=60).json()
+    assert worklist["lines"], "the second pick has no evidence line to mark"
+    marks = {"case_id": on_site, "marks": [{"line_key": worklist["lines"][0]["line_key"], "verdict": "confirmed"}]}
     return {
         "/healthz": ("/healthz", None),
         "/livez": ("/livez", None),
@@ -213,6 +221,9 @@ def samples(live: Live) -> dict[str, tuple[str, dict | None]]:
         "/api/cases/list": ("/api/cases/list", {}),
         "/api/case": ("/api/case", {"case_id": case_id}),
         "/api/cases/move": ("/api/cases/move", assign),
+        "/api/case/lines": ("/api/case/lines", {"case_id": on_site}),
+        "/api/case/lines/mark": ("/api/case/lines/mark", marks),
+        "/api/rules/quality": ("/api/rules/quality", {"by_type": True}),
         "/api/burden": ("/api/burden", {}),
         "/api/info": ("/api/info", {}),
         "/ui/": ("/ui/", None),
