@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from feijian.settings import db_url_env, state_dir
-from records.cases import STATES, TRANSITIONS, Case, CaseEvent, get_case, list_cases, move, open_cases
+from records.cases import STATES, TRANSITIONS, Case, CaseEvent, check_move, get_case, list_cases, move, open_cases
 from records.db import Base, Database, create_private, default_url
 from records.findings import CONTRACT_COLUMNS, Finding, FindingPick, FindingPoints, read_findings, union_findings
 from records.rounds import SELECTION_OF_PICK, Round, RoundPick, get_pick, get_round, list_rounds, read_picks, save_round
@@ -43,6 +43,7 @@ __all__ = [
     "FindingPoints",
     "Round",
     "RoundPick",
+    "check_move",
     "checked_lines",
     "get_case",
     "get_pick",

@@ -153,10 +153,20 @@ def _carried(t: Transition, team: list[str] | None, window_begin: date | None, w
     return {k: given[k] for k in t.needs}
 
 
+def check_move(db: Database, case_id: str, target: str, role: str, rights: frozenset[str]) -> dict[str, Any]:
+    """The case, when it may move to `target` by a caller with `rights` (else the error `move` would raise)."""
+    case = get_case(db, case_id)
+    t = transition(case["state"], target)
+    if t.right not in rights:
+        raise ForbiddenError(f"role {role!r} may not {t.right} ({t.label})", zh=f"当前角色无权「{t.label}」")
+    return case
+
+
 def move(db: Database, case_id: str, target: str, by: str, role: str, rights: frozenset[str], note: str | None = None,
          team: list[str] | None = None, window_begin: date | None = None, window_end: date | None = None,
-         due_date: date | None = None) -> dict[str, Any]:
-    """Move a case along a declared transition, if the caller's `rights` hold the one it needs; returns the case."""
+         due_date: date | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Move a case along a declared transition, if the caller's `rights` hold the one it needs; returns the case.
+    `extra` is kept in the step's data beside what the transition carried (a decision's finding id)."""
     with db.session() as s:
         case = s.get(Case, case_id, with_for_update=True)
         if case is None:
@@ -177,7 +187,8 @@ def move(db: Database, case_id: str, target: str, by: str, role: str, rights: fr
         case.state, case.updated_at = t.target, now
         s.add(CaseEvent(case_id=case_id, seq=seq, source=t.source, target=t.target, by=by, role=role, at=now,
                         note=note, data=json.dumps({k: str(v) if isinstance(v, date) else v
-                                                    for k, v in carried.items()}, ensure_ascii=False)))
+                                                    for k, v in {**carried, **(extra or {})}.items()},
+                                                   ensure_ascii=False)))
         try:
             s.commit()
         except IntegrityError:

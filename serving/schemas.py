@@ -113,6 +113,22 @@ class CaseQuery(BaseModel):
     round_id: str | None = Field(None, max_length=40, description="检查批次编号")
 
 
+class CaseDecision(BaseModel):
+    """What a decision (处理决定) settles; with the worklist's confirmed lines it is the case's finding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    violation_types: str | None = Field(None, max_length=400, description="违规类型（代码，以 ; 分隔）")
+    amount_involved: float | None = Field(None, ge=0, le=1e12,
+                                          description="涉及金额（元）；不填时为疑点清单中认定属实的金额合计")
+    amount_recovered: float = Field(0.0, ge=0, le=1e12, description="追回金额（元）")
+    fine_amount: float = Field(0.0, ge=0, le=1e12, description="罚款金额（元）")
+    agreement_action: str = Field("none", description="协议处理")
+    referral: bool = Field(False, description="移送公安")
+    insp_type: str = Field("flight", description="检查类型")
+    points: list[dict[str, Any]] = Field(default_factory=list, max_length=500, description="医师记分")
+
+
 class CaseMove(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
         "case_id": "R20250101-1-001", "target": "assigned", "team": ["张医生", "李会计"],
@@ -125,6 +141,7 @@ class CaseMove(BaseModel):
     window_begin: date | None = Field(None, description="检查开始日期")
     window_end: date | None = Field(None, description="检查结束日期")
     due_date: date | None = Field(None, description="整改期限")
+    decision: CaseDecision | None = Field(None, description="作出处理决定时：处理结果（记为本案的检查结果）")
 
 
 class LineMark(BaseModel):

@@ -25,11 +25,12 @@ import pandas as pd
 from starlette.responses import Response
 
 from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, INSP_TYPE, OWNERSHIP, SELECTION, VIOLATION
-from feijian.errors import FeijianError
+from feijian.errors import FeijianError, InputError
 from feijian.settings import bentoml_fixes_enabled, db_url_env, service_options
 from records import (
     STATES,
     VERDICTS,
+    check_move,
     get_case,
     get_round,
     keep_lines,
@@ -42,7 +43,7 @@ from records import (
     summary,
 )
 from serving import bentoml_fixes, log_filter
-from serving.findings import FindingIn, burden, record
+from serving.findings import FindingIn, burden, case_finding, record
 from serving.messages import message_zh
 from serving.middleware import GuardMiddleware
 from serving.permissions import ROLE_LABELS, ROLES
@@ -371,10 +372,21 @@ class Feijian:
     def move_case(self, req: CaseMove, /, ctx: bentoml.Context) -> dict[str, Any]:
         """Move a case along a declared transition (records.cases.TRANSITIONS) the caller's role may make."""
         who = _principal(ctx)
-        rights = ROLES.get(who.role, frozenset()) if who else frozenset()
-        moved = move(self.state.db, req.case_id, req.target, who.name if who else "unknown",
-                     who.role if who else "", rights, req.note, req.team, req.window_begin, req.window_end,
-                     req.due_date)  # fmt: skip
+        name, role = (who.name, who.role) if who else ("unknown", "")
+        rights = ROLES.get(role, frozenset())
+        extra = None
+        if req.target == "decided":  # the decision is the case's finding: what training learns from
+            case = check_move(self.state.db, req.case_id, req.target, role, rights)
+            finding = case_finding(self.state.db, case, req.decision)
+            known = set(self.state.facilities["fixmedins_code"]) if not self.state.facilities.empty else None
+            record(self.state.db, finding, name, known)
+            self.state.findings_recorded()
+            extra = {"insp_id": finding.insp_id, "amount_involved": finding.amount_involved,
+                     "amount_recovered": finding.amount_recovered}
+        elif req.decision is not None:
+            raise InputError("decision: only with target 'decided'", zh="处理结果只在作出处理决定时填写")
+        moved = move(self.state.db, req.case_id, req.target, name, role, rights, req.note, req.team,
+                     req.window_begin, req.window_end, req.due_date, extra)  # fmt: skip
         return self._cases([moved])[0]
 
     @bentoml.api(route="/api/case/lines")

@@ -18,7 +18,7 @@ from records import open_records, save_round
 from records.cases import STATES, TRANSITIONS, get_case, list_cases, move, open_cases
 from records.worklist import checked_lines, keep_lines, lines, mark, rule_quality
 from serving.permissions import RIGHTS, ROLES
-from tests.service_fixtures import Served, _auth
+from tests.service_fixtures import Served, _auth, _drop_finding
 
 DAY = date(2025, 1, 1)
 
@@ -109,12 +109,21 @@ def _post(live: str, served: Served, role: str, path: str, body: dict[str, Any])
 
 @pytest.mark.slow
 def test_a_round_of_30_cases_is_walked_to_closed_through_the_service(live: str, served: Served) -> None:
+    ids: list[str] = []
+    try:
+        _walk_30(live, served, ids)
+    finally:
+        for cid in ids:  # the findings the decisions recorded: other tests count findings
+            _drop_finding(served, cid)
+
+
+def _walk_30(live: str, served: Served, ids: list[str]) -> None:
     saved = _post(live, served, "planner", "/api/rounds", {"capacity": 30, "note": "案件流程"})
     assert saved.status_code == 200, saved.text
     rid = saved.json()["round_id"]
     assert _post(live, served, "supervisor", "/api/cases/open", {"round_id": rid}).status_code == 403
     opened = _post(live, served, "planner", "/api/cases/open", {"round_id": rid}).json()
-    ids = opened["case_ids"]
+    ids.extend(opened["case_ids"])
     assert len(ids) == 30 and all(c["state"] == "planned" and c["fixmedins_name"] for c in opened["cases"])
     today = date.today()
     for i, cid in enumerate(ids):
@@ -140,10 +149,14 @@ def test_a_round_of_30_cases_is_walked_to_closed_through_the_service(live: str, 
         if i < 3:  # three facilities state their case first
             assert _post(live, served, "supervisor", "/api/cases/move",
                          {"case_id": cid, "target": "appeal", "note": "机构书面陈述申辩"}).status_code == 200
-        assert _post(live, served, "planner", "/api/cases/move", {"case_id": cid, "target": "decided"}
-                     ).status_code == 403
-        assert _post(live, served, "supervisor", "/api/cases/move", {"case_id": cid, "target": "decided"}
-                     ).status_code == 200
+        decision = {"violation_types": "over_prescription" if i % 3 else None, "amount_recovered": 0.0,
+                    "agreement_action": "warning" if i < 10 else "none", "insp_type": "flight"}
+        decide = {"case_id": cid, "target": "decided", "decision": decision}
+        assert _post(live, served, "planner", "/api/cases/move", decide).status_code == 403
+        no_decision = _post(live, served, "supervisor", "/api/cases/move", {"case_id": cid, "target": "decided"})
+        assert no_decision.status_code == 400 and "处理结果" in no_decision.json()["message"]
+        decided = _post(live, served, "supervisor", "/api/cases/move", decide)
+        assert decided.status_code == 200, decided.text
         if i < 10:  # ten ordered to rectify; the first one's due date has passed
             due = today - timedelta(days=1) if i == 0 else today + timedelta(days=30)
             assert _post(live, served, "supervisor", "/api/cases/move",
@@ -168,6 +181,20 @@ def test_a_round_of_30_cases_is_walked_to_closed_through_the_service(live: str, 
                                                         "notified", "appeal", "decided", "rectification_due",
                                                         "followed_up", "closed"]
     assert {e["by"] for e in first["timeline"]} == {"测试planner", "测试supervisor"}
+    step = next(e for e in first["timeline"] if e["target"] == "decided")
+    assert step["data"]["insp_id"] == ids[0]
+    from records import read_findings
+    from serving.store import open_database
+
+    db = open_database(served.trained.province.workspace)
+    try:
+        found = read_findings(db)[0].set_index("insp_id")
+    finally:
+        db.dispose()
+    assert set(ids) <= set(found.index)  # every decided case is a finding the next training reads
+    worked = _post(live, served, "supervisor", "/api/case/lines", {"case_id": ids[0]}).json()["summary"]
+    assert found.loc[ids[0], "amount_involved"] == pytest.approx(worked["amount_confirmed"])
+    assert found.loc[ids[0], "batch"] == rid and found.loc[ids[0], "selection"] in ("targeted", "random")
     assert _post(live, served, "analyst", "/api/cases/list", {}).status_code == 403
 
 
