@@ -95,6 +95,7 @@ function show(view) {
   for (const s of $$(".view")) s.hidden = s.id !== "view-" + view;
   for (const b of $$("#tabs button")) b.setAttribute("aria-current", b.dataset.view === view ? "page" : "false");
   if (view === "burden") loadBurden();
+  if (view === "cases") loadCases();
   Object.values(charts).forEach((c) => c.resize());
 }
 
@@ -108,8 +109,10 @@ function planRequest() {
 async function loadRounds() {
   try {
     const res = await api("/api/rounds/list");
-    $("#rounds").innerHTML = `<option value="">（请选择）</option>` + res.rounds.map((r) =>
+    const options = res.rounds.map((r) =>
       `<option value="${esc(r.round_id)}">${esc(r.round_id)} · ${esc(r.as_of)} · ${r.n_picks} 家${r.status === "superseded" ? "（已被替代）" : ""}</option>`).join("");
+    $("#rounds").innerHTML = `<option value="">（请选择）</option>` + options;
+    $("#case-round").innerHTML = `<option value="">（全部）</option>` + options;
   } catch (e) { $("#rounds-box").hidden = true; }
 }
 
@@ -336,6 +339,123 @@ function renderModel() {
 }
 
 // --- wiring ---------------------------------------------------------------------------------------------
+// --- cases: from a saved round to closed (records/cases.py declares the steps and who may take them) ---
+let caseStates = {};
+let openCaseId = null;
+let pendingStep = null; // the step whose fields the form asks for
+
+async function loadCases(ev) {
+  if (ev) ev.preventDefault();
+  if (!may("cases")) return;
+  try {
+    const res = await api("/api/cases/list", {round_id: $("#case-round").value || null, state: $("#case-state").value || null,
+                                              member: $("#case-member").value.trim() || null, overdue: $("#case-overdue").checked});
+    caseStates = res.states;
+    const keep = $("#case-state").value;
+    $("#case-state").innerHTML = `<option value="">（全部）</option>` + Object.entries(caseStates).map(([k, v]) =>
+      `<option value="${esc(k)}">${esc(v)}</option>`).join("");
+    $("#case-state").value = keep;
+    $("#case-table tbody").innerHTML = res.cases.map((c) => `<tr data-case="${esc(c.case_id)}" tabindex="0">
+      ${cell("案件编号", esc(c.case_id))}${cell("机构", `<b>${esc(c.fixmedins_name || c.fixmedins_code)}</b>`)}
+      ${cell("状态", `<span class="state${c.overdue ? " overdue" : ""}">${esc(c.state_zh)}${c.overdue ? (c.overdue === "rectification" ? "（整改逾期）" : "（检查逾期）") : ""}</span>`)}
+      ${cell("检查组", esc((c.team || []).join("、") || "—"))}${cell("检查期间", c.window_begin ? `${esc(c.window_begin)} 至 ${esc(c.window_end)}` : "—")}
+      ${cell("整改期限", esc(c.due_date || "—"))}</tr>`).join("");
+    $("#case-table").hidden = res.cases.length === 0;
+    $("#case-summary").textContent = res.cases.length ? `共 ${res.n} 件。选中一行查看办理过程与疑点核查。` : "没有符合条件的案件。";
+  } catch (e) { say("案件查询失败：" + e.message, true); }
+}
+
+async function openCases() {
+  const rid = $("#case-round").value;
+  if (!rid) { say("请先选择检查批次。", true); return; }
+  try {
+    const res = await api("/api/cases/open", {round_id: rid});
+    say(`已为检查批次 ${rid} 开立 ${res.case_ids.length} 件案件。`);
+    await loadCases();
+  } catch (e) { say("开立案件失败：" + e.message, true); }
+}
+
+async function openCase(id) {
+  try {
+    const c = await api("/api/case", {case_id: id});
+    openCaseId = id;
+    renderCase(c);
+    $("#case-view").hidden = false;
+    $("#case-title").focus();
+    if (may("evidence")) await loadLines(c); else { $("#case-lines tbody").innerHTML = ""; $("#case-tally").textContent = "查看疑点清单需要监督检查权限。"; }
+  } catch (e) { say("无法打开案件：" + e.message, true); }
+}
+
+function renderCase(c) {
+  $("#case-title").textContent = `${c.case_id} · ${c.fixmedins_name || c.fixmedins_code}`;
+  $("#case-facts").innerHTML = [["状态", c.state_zh + (c.overdue ? "（逾期）" : "")], ["检查组", (c.team || []).join("、") || "—"],
+    ["检查期间", c.window_begin ? `${c.window_begin} 至 ${c.window_end}` : "—"], ["整改期限", c.due_date || "—"]]
+    .map(([k, v]) => `<div class="box"><div class="k">${k}</div><div class="v">${esc(v)}</div></div>`).join("");
+  const steps = c.next.filter((t) => may(t.right));
+  $("#case-actions").innerHTML = steps.map((t) => `<button type="button" data-target="${esc(t.target)}">${esc(t.label)}</button>`).join("")
+    || `<span class="note">${c.next.length ? "下一步由其他角色办理：" + c.next.map((t) => esc(t.label)).join("、") : "已结案。"}</span>`;
+  for (const b of $$("#case-actions button")) b.addEventListener("click", () => askStep(steps.find((t) => t.target === b.dataset.target)));
+  $("#case-step").hidden = true;
+  $("#case-timeline").innerHTML = c.timeline.map((e) => `<li><b>${esc(e.target_zh)}</b> · ${esc(e.by)}（${esc(ROLES_ZH[e.role] || e.role)}） · ${esc(new Date(e.at).toLocaleString("zh-CN"))}${e.note ? " · " + esc(e.note) : ""}</li>`).join("");
+}
+const ROLES_ZH = {planner: "检查计划员", supervisor: "监督检查员", admin: "管理员", analyst: "数据分析员"};
+
+function askStep(step) {
+  const needs = new Set(step.needs);
+  if (step.target === "decided") needs.add("decision");
+  pendingStep = step;
+  for (const l of $$("#case-step [data-need]")) l.hidden = !needs.has(l.dataset.need);
+  $("#case-step-submit").textContent = "确认" + step.label;
+  $("#case-step").hidden = false;
+  const first = $("#case-step label:not([hidden]) input, #case-step label:not([hidden]) select");
+  if (first) first.focus();
+}
+
+async function submitStep(ev) {
+  ev.preventDefault();
+  const f = new FormData($("#case-step"));
+  const t = pendingStep;
+  const body = {case_id: openCaseId, target: t.target, note: f.get("note") || null};
+  if (t.needs.includes("team")) body.team = String(f.get("team") || "").split(/[、,，\s]+/).filter(Boolean);
+  for (const k of ["window_begin", "window_end", "due_date"]) if (t.needs.includes(k)) body[k] = f.get(k) || null;
+  if (t.target === "decided") {
+    body.decision = {amount_recovered: Number(f.get("amount_recovered") || 0), fine_amount: Number(f.get("fine_amount") || 0),
+                     agreement_action: f.get("agreement_action") || "none", referral: f.get("referral") === "on"};
+  }
+  try {
+    const c = await api("/api/cases/move", body);
+    renderCase(c);
+    $("#case-step").reset();
+    say(`案件 ${c.case_id}：${t.label}，现为「${c.state_zh}」。`);
+    if (may("evidence")) await loadLines(c);
+    loadCases();
+  } catch (e) { say(`${t.label}未完成：${e.message}`, true); }
+}
+
+async function loadLines(c) {
+  const res = await api("/api/case/lines", {case_id: c.case_id});
+  const editable = may("case_work") && ["on_site", "findings_drafted"].includes(c.state);
+  $("#case-lines tbody").innerHTML = res.lines.map((l) => `<tr data-line="${esc(l.line_key)}">
+    ${cell("规则", esc(l.rule_id))}${cell("就诊 / 明细", esc(l.feedetl_sn || l.mdtrt_id || "—"))}${cell("涉及金额（元）", fmtYuan(l.amount_at_risk), "num")}
+    ${cell("疑点说明", esc(l.reason), "why")}
+    ${cell("核查结论", editable ? `<span class="verdict">${["confirmed", "rejected", "unchecked"].map((v) =>
+      `<button type="button" data-verdict="${v}" aria-pressed="${l.verdict === v}">${esc(res.verdicts[v])}</button>`).join("")}</span>` : esc(l.verdict_zh))}</tr>`).join("");
+  tally(res.summary);
+  for (const b of $$("#case-lines button[data-verdict]")) b.addEventListener("click", () => markLine(b.closest("tr").dataset.line, b.dataset.verdict));
+}
+
+function tally(t) {
+  $("#case-tally").textContent = `共 ${t.n_lines} 条疑点：属实 ${t.n.confirmed} 条，不属实 ${t.n.rejected} 条，未核查 ${t.n.unchecked} 条；认定金额 ${fmtYuan(t.amount_confirmed)} 元（涉及 ${fmtYuan(t.amount_at_risk)} 元）。`;
+}
+
+async function markLine(key, verdict) {
+  try {
+    const t = await api("/api/case/lines/mark", {case_id: openCaseId, marks: [{line_key: key, verdict}]});
+    for (const b of $$(`#case-lines tr[data-line="${CSS.escape(key)}"] button[data-verdict]`)) b.setAttribute("aria-pressed", String(b.dataset.verdict === verdict));
+    tally(t);
+  } catch (e) { say("核查结论未保存：" + e.message, true); }
+}
+
 function rowKeys(table) {
   const open = (tr) => tr && tr.dataset.code && openDetail(tr.dataset.code, tr);
   table.addEventListener("click", (e) => open(e.target.closest("tr")));
@@ -368,5 +488,11 @@ $("#dl-evidence").addEventListener("click", (e) => download(e.currentTarget, `/u
 $("#save-round").addEventListener("click", saveRound);
 $("#open-round").addEventListener("click", openRound);
 $("#finding-form").addEventListener("submit", saveFinding);
+$("#case-filters").addEventListener("submit", loadCases);
+$("#open-cases").addEventListener("click", openCases);
+$("#case-step").addEventListener("submit", submitStep);
+$("#case-step-cancel").addEventListener("click", () => { $("#case-step").hidden = true; });
+$("#case-table").addEventListener("click", (e) => { const tr = e.target.closest("tr[data-case]"); if (tr) openCase(tr.dataset.case); });
+$("#case-table").addEventListener("keydown", (e) => { const tr = e.target.closest("tr[data-case]"); if (tr && e.key === "Enter") openCase(tr.dataset.case); });
 applyRights();
 if (token()) { $("#token").value = token(); signIn(); }
