@@ -126,6 +126,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/ui/download/round_report", "plan", audited=True),
     Route("GET", "/ui/download/facility_report/{code}", "report", audited=True),
     Route("GET", "/ui/download/evidence/{code}", "evidence", audited=True),
+    Route("GET", "/ui/download/case_notice/{case_id}", "cases", audited=True),
 )
 
 

@@ -195,6 +195,30 @@ def _walk_30(live: str, served: Served, ids: list[str]) -> None:
     worked = _post(live, served, "supervisor", "/api/case/lines", {"case_id": ids[0]}).json()["summary"]
     assert found.loc[ids[0], "amount_involved"] == pytest.approx(worked["amount_confirmed"])
     assert found.loc[ids[0], "batch"] == rid and found.loc[ids[0], "selection"] in ("targeted", "random")
+    _the_notices_read_as_the_case_was_decided(live, served, ids[0], opened["cases"][0]["fixmedins_name"])
+
+
+def _the_notices_read_as_the_case_was_decided(live: str, served: Served, cid: str, name: str) -> None:
+    import subprocess
+    import tempfile
+
+    texts = {}
+    for kind, title in (("decision", "行政处理决定书"), ("rectification", "责令整改通知书")):
+        r = httpx.get(f"{live}/ui/download/case_notice/{cid}?kind={kind}", headers=_auth(served, "supervisor"),
+                      timeout=120)
+        assert r.status_code == 200 and r.content.startswith(b"%PDF"), r.text[:300]
+        with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+            f.write(r.content)
+            f.flush()
+            texts[kind] = subprocess.run(["pdftotext", f.name, "-"], capture_output=True, text=True,
+                                         check=True).stdout.replace("\n", "")
+        assert all(ch in texts[kind] for ch in title), texts[kind][:400]  # spaced out, as the heading is
+        assert name in texts[kind] and cid in texts[kind]
+    assert "追回医疗保障基金" in texts["decision"] and "陈述申辩" in texts["decision"]  # case 0 stated its case
+    assert "行政复议" in texts["decision"] and "复查" in texts["rectification"]
+    early = httpx.get(f"{live}/ui/download/case_notice/NOPE-001?kind=decision", headers=_auth(served, "supervisor"),
+                      timeout=60)
+    assert early.status_code == 404
     assert _post(live, served, "analyst", "/api/cases/list", {}).status_code == 403
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.service_fixtures import Served, _auth, _drop_finding
-from tests.test_page import DESKTOP, PHONE, _axe, _page, _shot, _sign_in, browser  # noqa: F401
+from tests.test_page import ARTIFACTS, DESKTOP, PHONE, _axe, _page, _shot, _sign_in, browser  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -75,6 +75,11 @@ def test_a_case_is_opened_assigned_worked_and_closed_on_the_page(browser: Any, l
             _step(sup, label)
         _step(sup, "登记机构陈述申辩", {"note": "机构提交书面陈述"})
         _step(sup, "作出处理决定", {"amount_recovered": "100"})
+        with sup.expect_download(timeout=60_000) as dl:
+            sup.click("#case-notices button[data-kind=decision]")
+        notice = ARTIFACTS / f"{case_id}_处理决定书.pdf"
+        dl.value.save_as(notice)
+        assert notice.read_bytes().startswith(b"%PDF") and dl.value.suggested_filename.endswith("处理决定书.pdf")
         _step(sup, "责令整改", {"due_date": str(date.today() - timedelta(days=1))})
         sup.check("#case-overdue")
         sup.click("#case-filters button[type=submit]")

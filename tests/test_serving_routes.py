@@ -198,6 +198,13 @@ def samples(live: Live) -> dict[str, tuple[str, dict | None]]:
                           timeout=60).json()
     assert worklist["lines"], "the second pick has no evidence line to mark"
     marks = {"case_id": on_site, "marks": [{"line_key": worklist["lines"][0]["line_key"], "verdict": "confirmed"}]}
+    decided = opened.json()["case_ids"][2]  # a third case, decided: its 处理决定书 is downloaded
+    steps = [{**assign, "case_id": decided}, *({"case_id": decided, "target": t} for t in
+             ("on_site", "findings_drafted", "notified")),
+             {"case_id": decided, "target": "decided", "decision": {"amount_recovered": 0.0}}]
+    for step in steps:
+        moved = httpx.post(live.base + "/api/cases/move", json=step, headers=_auth(live, "admin"), timeout=60)
+        assert moved.status_code == 200, moved.text
     return {
         "/healthz": ("/healthz", None),
         "/livez": ("/livez", None),
@@ -235,6 +242,7 @@ def samples(live: Live) -> dict[str, tuple[str, dict | None]]:
         "/ui/download/round_report": ("/ui/download/round_report", {"capacity": 3}),
         "/ui/download/facility_report/{code}": (f"/ui/download/facility_report/{FACILITY}?fmt=html", None),
         "/ui/download/evidence/{code}": (f"/ui/download/evidence/{FACILITY}", None),
+        "/ui/download/case_notice/{case_id}": (f"/ui/download/case_notice/{decided}?kind=decision", None),
     }
 
 

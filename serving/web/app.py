@@ -143,6 +143,20 @@ def make_page_app() -> FastAPI:
         except FeijianError as exc:
             raise fail(exc) from None
 
+    @app.get("/download/case_notice/{case_id}")
+    def download_case_notice(case_id: str, request: Request, kind: str = "decision") -> Response:
+        from serving.reports.notices import KINDS, write_notice
+
+        svc = service(request)
+        fac = svc.state.facilities
+        names = dict(zip(fac["fixmedins_code"], fac["fixmedins_name"], strict=False)) if not fac.empty else {}
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = write_notice(svc.state.db, case_id, kind, names, svc.state.explainer.rules, Path(tmp))
+                return _file(out["pdf"], f"{case_id}_{KINDS[kind]}.pdf")
+        except FeijianError as exc:
+            raise fail(exc) from None
+
     @app.get("/download/evidence/{code}")
     def download_evidence(code: str, request: Request) -> Response:
         from serving.reports.facility import write_evidence_workbook

@@ -395,6 +395,12 @@ function renderCase(c) {
   $("#case-actions").innerHTML = steps.map((t) => `<button type="button" data-target="${esc(t.target)}">${esc(t.label)}</button>`).join("")
     || `<span class="note">${c.next.length ? "下一步由其他角色办理：" + c.next.map((t) => esc(t.label)).join("、") : "已结案。"}</span>`;
   for (const b of $$("#case-actions button")) b.addEventListener("click", () => askStep(steps.find((t) => t.target === b.dataset.target)));
+  const notices = [["decision", "处理决定书", ["decided", "rectification_due", "followed_up", "closed"]],
+                   ["rectification", "整改通知书", ["rectification_due", "followed_up", "closed"]]]
+    .filter(([kind, , states]) => states.includes(c.state) && (kind !== "rectification" || c.due_date));
+  $("#case-notices").innerHTML = notices.map(([kind, name]) => `<button type="button" data-kind="${kind}">下载${name}（PDF）</button>`).join("");
+  for (const b of $$("#case-notices button")) b.addEventListener("click", (e) => download(e.currentTarget,
+    `/ui/download/case_notice/${encodeURIComponent(c.case_id)}?kind=${b.dataset.kind}`, null, `${c.case_id}_${b.textContent.replace(/^下载|（PDF）$/g, "")}.pdf`, "GET"));
   $("#case-step").hidden = true;
   $("#case-timeline").innerHTML = c.timeline.map((e) => `<li><b>${esc(e.target_zh)}</b> · ${esc(e.by)}（${esc(ROLES_ZH[e.role] || e.role)}） · ${esc(new Date(e.at).toLocaleString("zh-CN"))}${e.note ? " · " + esc(e.note) : ""}</li>`).join("");
 }
