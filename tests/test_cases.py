@@ -297,3 +297,28 @@ def test_the_rules_quality_command_shows_each_rule_and_flags_the_mostly_rejected
     assert res.exit_code == 0, res.output
     assert "R-BAD" in res.output and "R-OK" in res.output
     assert "review R-BAD R-BAD: 0 of 12 checked hits confirmed" in res.output
+
+
+def test_training_logs_the_rule_quality_of_the_cases_checked(tmp_path: Path) -> None:
+    import mlflow
+
+    from training import registry
+    from training.findings import read_rule_quality
+    from training.train import log_rule_quality
+
+    db, rid = _round(tmp_path, 1)
+    cid = open_cases(db, rid, "计划员甲", "planner")[0]
+    keep_lines(db, cid, _evidence(12, "R-BAD"))
+    move(db, cid, "assigned", *PLANNER, team=["张医生"], window_begin=DAY, window_end=DAY)
+    move(db, cid, "on_site", *SUPERVISOR)
+    mark(db, cid, [{"line_key": r["line_key"], "verdict": "rejected"} for r in lines(db, cid)], "检查员乙")
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    quality = read_rule_quality(tmp_path / "ws", url)
+    assert list(quality["rule_id"]) == ["R-BAD"] and bool(quality["review"].iloc[0])
+    assert read_rule_quality(tmp_path / "none", f"sqlite:///{tmp_path / 'absent.db'}").empty  # not created
+    assert not (tmp_path / "absent.db").exists()
+    client = registry.setup(tmp_path / "mlruns", "feijian-training")
+    with mlflow.start_run() as run:
+        log_rule_quality(quality)
+    got = client.get_run(run.info.run_id).data.metrics
+    assert got["rule_quality.R-BAD.confirmed_share"] == 0.0 and got["rule_quality.flagged_for_review"] == 1

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from features.schema import INSPECTIONS
 from feijian.errors import InputError
 from feijian.settings import db_url_env
-from records import Database, read_findings, read_picks, union_findings
+from records import Database, checked_lines, read_findings, read_picks, rule_quality, union_findings
 from records.db import default_url
 
 
@@ -52,6 +52,21 @@ def read_recorded(workspace: Path, db_url: str | None = None) -> tuple[pd.DataFr
     finally:
         db.dispose()
     return insp, points, links, picks
+
+
+def read_rule_quality(workspace: Path, db_url: str | None = None) -> pd.DataFrame:
+    """Each rule's checked hits and confirmed share from cases' worklists (records.worklist); empty when
+    the workspace has no records database or no line was checked yet."""
+    url = db_url or db_url_env() or default_url(Path(workspace))
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return rule_quality(pd.DataFrame())
+    db = Database(url)
+    try:
+        return rule_quality(checked_lines(db))
+    except (OperationalError, ProgrammingError):  # a database without case tables yet
+        return rule_quality(pd.DataFrame())
+    finally:
+        db.dispose()
 
 
 def check_contract(frame: pd.DataFrame, where: str) -> None:

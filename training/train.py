@@ -42,6 +42,7 @@ from training.dataset import (
     stack,
 )
 from training.evaluate import evaluation_report
+from training.findings import read_rule_quality
 from training.labels import LabelConfig, facility_labels, physician_labels
 from training.model import RiskModel, TooFewLabelsError
 from training.search import accept_tuned, default_params, holdout_shares, study_name, tune_backtest
@@ -239,6 +240,17 @@ def final_fit(
     return model.fit(ex.all_rows, sample_weight=weights)
 
 
+def log_rule_quality(quality: pd.DataFrame) -> None:
+    """The rule base as the inspectors' verdicts judge it, on the active run: the table, each rule's
+    confirmed share, how many rules are flagged for review (nothing when no line was checked)."""
+    if quality.empty:
+        return
+    mlflow.log_text(csv_text(quality), "rule_quality.csv")
+    mlflow.log_metrics({f"rule_quality.{r.rule_id}.confirmed_share": float(r.confirmed_share)
+                        for r in quality.itertuples()})
+    mlflow.log_metric("rule_quality.flagged_for_review", int(quality["review"].sum()))
+
+
 def log_run(
     ex: Examples,
     cfg: LabelConfig,
@@ -251,8 +263,10 @@ def log_run(
     report: dict[str, Any],
     final: TargetModel,
     seed: int,
+    quality: pd.DataFrame | None = None,
 ) -> None:
-    """Parameters, provenance tags, per-fold metrics, the evaluation and feature importance of the active run."""
+    """Parameters, provenance tags, per-fold metrics, the evaluation and feature importance of the active run;
+    with `quality`, each rule's confirmed share from cases' worklists (training.findings.read_rule_quality)."""
     latest = ex.latest
     mlflow.log_params(
         {
@@ -300,6 +314,8 @@ def log_run(
         mlflow.log_metric("recovery_interval.coverage", float(cover))
     mlflow.log_dict(report, "evaluation.json")
     mlflow.log_text(csv_text(_importance(final)), "feature_importance.csv")
+    if quality is not None:
+        log_rule_quality(quality)
     mlflow.log_dict(registry.package_versions(), "package_versions.json")
 
 
@@ -485,7 +501,8 @@ def train_workspace(
             report = evaluation_report(
                 folds, f"{registry.MODEL_NAME} v{version}", ex.fac, None, window_months, seed, tuned, calib
             )
-            log_run(ex, cfg, lgbm_params, run_params, folds, score, champ_score, dr_auc, report, final, seed)
+            log_run(ex, cfg, lgbm_params, run_params, folds, score, champ_score, dr_auc, report, final, seed,
+                    read_rule_quality(workspace, db_url))
             bundle = export(
                 models_dir, version, run.info.run_id, ex, cfg, lgbm_params, run_params, score, tuned, final, dr_model,
                 calib["recovery"],
