@@ -17,6 +17,21 @@ from tests.test_page import ARTIFACTS, DESKTOP, PHONE, _axe, _page, _shot, _sign
 pytestmark = pytest.mark.slow
 
 
+def _finding(served: Served, insp_id: str) -> tuple[Any, ...]:
+    """(violation types, amount recovered, amount involved) of the finding the case's decision recorded."""
+    from records import Finding
+    from serving.store import open_database
+
+    db = open_database(served.trained.province.workspace)
+    try:
+        with db.session() as s:
+            f = s.get(Finding, insp_id)
+            assert f is not None, insp_id
+            return f.violation_types, f.amount_recovered, f.amount_involved
+    finally:
+        db.dispose()
+
+
 def _step(page: Any, label: str, fill: dict[str, str] | None = None) -> None:
     page.click(f"#case-actions button:has-text('{label}')")
     for name, value in (fill or {}).items():
@@ -74,7 +89,12 @@ def test_a_case_is_opened_assigned_worked_and_closed_on_the_page(browser: Any, l
         for label in ("起草问题清单", "告知机构"):
             _step(sup, label)
         _step(sup, "登记机构陈述申辩", {"note": "机构提交书面陈述"})
-        _step(sup, "作出处理决定", {"amount_recovered": "100"})
+        sup.click("#case-actions button:has-text('作出处理决定')")
+        sup.check("#case-violation-boxes input[value=over_prescription]")
+        sup.fill("#case-step [name=amount_recovered]", "100")
+        sup.click("#case-step-submit")
+        sup.wait_for_selector("#status:has-text('作出处理决定')", timeout=30_000)
+        assert _finding(served, case_id)[:2] == ("over_prescription", 100.0)
         with sup.expect_download(timeout=60_000) as dl:
             sup.click("#case-notices button[data-kind=decision]")
         notice = ARTIFACTS / f"{case_id}_处理决定书.pdf"

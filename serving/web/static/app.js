@@ -65,6 +65,8 @@ async function signIn() {
   }
   $("#finding-form select[name=insp_type]").value = "flight";
   $("#finding-form select[name=selection]").value = "targeted";
+  $("#case-violation-boxes").innerHTML = Object.entries(labels.violation || {}).map(([k, v]) =>
+    `<label class="check"><input type="checkbox" name="case_violation" value="${esc(k)}"> ${esc(v)}</label>`).join("");
   $("#violation-boxes").innerHTML = Object.entries(labels.violation || {}).map(([k, v]) =>
     `<label class="check"><input type="checkbox" name="violation" value="${esc(k)}"> ${esc(v)}</label>`).join("");
   applyRights();
@@ -426,7 +428,8 @@ async function submitStep(ev) {
   for (const k of ["window_begin", "window_end", "due_date"]) if (t.needs.includes(k)) body[k] = f.get(k) || null;
   if (t.target === "decided") {
     body.decision = {amount_recovered: Number(f.get("amount_recovered") || 0), fine_amount: Number(f.get("fine_amount") || 0),
-                     agreement_action: f.get("agreement_action") || "none", referral: f.get("referral") === "on"};
+                     agreement_action: f.get("agreement_action") || "none", referral: f.get("referral") === "on",
+                     violation_types: f.getAll("case_violation").join(";") || null};
   }
   try {
     const c = await api("/api/cases/move", body);
