@@ -153,12 +153,18 @@ def _carried(t: Transition, team: list[str] | None, window_begin: date | None, w
     return {k: given[k] for k in t.needs}
 
 
+def permitted(source: str, target: str, role: str, rights: frozenset[str]) -> Transition:
+    """The declared step from `source` to `target`, when `rights` hold the one it needs (else the error)."""
+    t = transition(source, target)
+    if t.right not in rights:
+        raise ForbiddenError(f"role {role!r} may not {t.right} ({t.label})", zh=f"当前角色无权「{t.label}」")
+    return t
+
+
 def check_move(db: Database, case_id: str, target: str, role: str, rights: frozenset[str]) -> dict[str, Any]:
     """The case, when it may move to `target` by a caller with `rights` (else the error `move` would raise)."""
     case = get_case(db, case_id)
-    t = transition(case["state"], target)
-    if t.right not in rights:
-        raise ForbiddenError(f"role {role!r} may not {t.right} ({t.label})", zh=f"当前角色无权「{t.label}」")
+    permitted(case["state"], target, role, rights)
     return case
 
 
@@ -171,10 +177,7 @@ def move(db: Database, case_id: str, target: str, by: str, role: str, rights: fr
         case = s.get(Case, case_id, with_for_update=True)
         if case is None:
             raise NotFoundError(f"case {case_id!r} does not exist", zh=f"案件 {case_id} 不存在")
-        t = transition(case.state, target)
-        if t.right not in rights:
-            raise ForbiddenError(f"role {role!r} may not {t.right} ({t.label})",
-                                 zh=f"当前角色无权「{t.label}」")
+        t = permitted(case.state, target, role, rights)
         carried = _carried(t, team, window_begin, window_end, due_date)
         seq = (s.scalar(select(CaseEvent.seq).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq.desc())
                         .limit(1)) or 0) + 1

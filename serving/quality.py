@@ -38,11 +38,12 @@ def print_quality(workspace: Path, db_url: str | None, by_type: bool, console: A
     from rich.table import Table as RichTable
 
     from features.rules import load_rules
+    from features.snapshot import source_expr
     from serving.store import open_database
 
-    fixmedins = Path(workspace) / "raw" / "fixmedins"
-    facilities = (duckdb.sql(f"SELECT fixmedins_code, fixmedins_type FROM read_parquet('{fixmedins}/**/*.parquet')")
-                  .df() if fixmedins.exists() else pd.DataFrame(columns=["fixmedins_code", "fixmedins_type"]))
+    has = (Path(workspace) / "raw" / "fixmedins").exists()
+    facilities = (duckdb.sql(f"SELECT fixmedins_code, fixmedins_type FROM {source_expr(Path(workspace), 'fixmedins')}")
+                  .df() if has else pd.DataFrame(columns=["fixmedins_code", "fixmedins_type"]))
     db = open_database(Path(workspace), db_url)
     try:
         q = quality_frame(db, facilities, {r.id: r for r in load_rules()}, by_type)

@@ -416,8 +416,7 @@ class Feijian:
 
     def _cases(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Cases with their facility's name beside its code."""
-        fac = self.state.facilities
-        names = dict(zip(fac["fixmedins_code"], fac["fixmedins_name"], strict=False)) if not fac.empty else {}
+        names = self.state.facility_names
         return _jsonable([{**r, "fixmedins_name": names.get(r["fixmedins_code"])} for r in rows])
 
     @bentoml.api(route="/api/burden")

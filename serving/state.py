@@ -6,6 +6,7 @@ match (the snapshot was built with other feature declarations than the model was
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -53,6 +54,12 @@ class ServingState:
     @property
     def as_of(self) -> date:
         return date.fromisoformat(self.snapshot_meta["as_of"])
+
+    @functools.cached_property
+    def facility_names(self) -> dict[str, str]:
+        """Facility code → name, for the cases, their notices and saved rounds (the snapshot does not change)."""
+        fac = self.facilities
+        return dict(zip(fac["fixmedins_code"], fac["fixmedins_name"], strict=False)) if not fac.empty else {}
 
     def findings_version(self, now: float | None = None) -> tuple[int, str]:
         """A token that changes when a finding is recorded or corrected; the database is asked at most

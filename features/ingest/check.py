@@ -172,7 +172,8 @@ def loaded_version(workspace: Path) -> Path | None:
 
 def check_export(src: Path, adapter: Path | Adapter | None = None, encoding: str | None = None,
                  workspace: Path | None = None, max_reject_share: float = 0.05, now: date | None = None,
-                 sample_rows: int = SAMPLE_ROWS, found: Discovery | None = None) -> CheckReport:
+                 sample_rows: int = SAMPLE_ROWS, found: Discovery | None = None,
+                 allow_unreadable_files: bool = False) -> CheckReport:
     """Check the export in `src` as ingest would, on the reference tables and a sample of the rest.
 
     References are checked against this export's reference tables and, with `workspace`, the ones
@@ -200,7 +201,7 @@ def check_export(src: Path, adapter: Path | Adapter | None = None, encoding: str
     finally:
         hasher.close()
         con.close()
-    verdict(report)
+    verdict(report, allow_unreadable_files)
     report.elapsed_s = round(time.perf_counter() - t0, 3)
     return report
 

@@ -33,7 +33,7 @@ import duckdb
 from features.ingest import tmp as ingest_tmp
 from features.ingest import write as iw
 from features.ingest.adapters.config import Adapter, load_adapter
-from features.ingest.check import check_export, verdict
+from features.ingest.check import check_export
 from features.ingest.pseudonym import Pseudonymiser, key_id, load_key, pseudonym_table
 from features.ingest.quarantine import quarantine_tables
 from features.ingest.report import IngestReport, TableReport, fingerprint, read_previous_manifest, resolve_encoding
@@ -131,8 +131,7 @@ def _precheck(src: Path, found: Discovery, ad: Adapter, enc: str, workspace: Pat
     size = sum(p.stat().st_size for ps in found.tables.values() for p in ps)
     if size < min_bytes:
         return  # reading it all takes about as long as the check
-    pre = check_export(src, ad, enc, workspace, share, today, found=found)
-    verdict(pre, allow_unreadable)
+    pre = check_export(src, ad, enc, workspace, share, today, found=found, allow_unreadable_files=allow_unreadable)
     if pre.certain:
         exc = RejectThresholdError(
             "ingest stopped before reading the event tables in full, the workspace is unchanged: "

@@ -148,11 +148,10 @@ def make_page_app() -> FastAPI:
         from serving.reports.notices import KINDS, write_notice
 
         svc = service(request)
-        fac = svc.state.facilities
-        names = dict(zip(fac["fixmedins_code"], fac["fixmedins_name"], strict=False)) if not fac.empty else {}
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                out = write_notice(svc.state.db, case_id, kind, names, svc.state.explainer.rules, Path(tmp))
+                out = write_notice(svc.state.db, case_id, kind, svc.state.facility_names, svc.state.explainer.rules,
+                                   Path(tmp))
                 return _file(out["pdf"], f"{case_id}_{KINDS[kind]}.pdf")
         except FeijianError as exc:
             raise fail(exc) from None
