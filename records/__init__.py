@@ -11,7 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from feijian.settings import db_url_env, state_dir
-from records.cases import STATES, TRANSITIONS, Case, CaseEvent, check_move, get_case, list_cases, move, open_cases
+from records.cases import (
+    OUTSIDE,
+    STATES,
+    TRANSITIONS,
+    Case,
+    CaseEvent,
+    check_move,
+    get_case,
+    list_cases,
+    move,
+    open_cases,
+    open_outside_case,
+)
 from records.db import Base, Database, create_private, default_url
 from records.findings import CONTRACT_COLUMNS, Finding, FindingPick, FindingPoints, read_findings, union_findings
 from records.rounds import SELECTION_OF_PICK, Round, RoundPick, get_pick, get_round, list_rounds, read_picks, save_round
@@ -29,6 +41,7 @@ def open_records(workspace: Path, url: str | None = None) -> Database:
 
 __all__ = [
     "CONTRACT_COLUMNS",
+    "OUTSIDE",
     "SELECTION_OF_PICK",
     "STATES",
     "TRANSITIONS",
@@ -55,6 +68,7 @@ __all__ = [
     "mark",
     "move",
     "open_cases",
+    "open_outside_case",
     "open_records",
     "read_findings",
     "read_picks",

@@ -4,7 +4,9 @@ The lifecycle is declared once here (`STATES`, `TRANSITIONS`): each transition n
 needs (serving.permissions gives rights to roles), what it must carry (a team and a date window to
 assign, a due date to order rectification), and every transition is kept as an event with who made it,
 when, and a note, so a case's timeline is its audit trail. A case is opened per pick of a saved round
-(`open_cases`, once: opening again adds nothing); its state only moves along a declared transition.
+(`open_cases`, once: opening again adds nothing), or for an inspection outside any round, a tip-off or a
+routine check (`open_outside_case`, which keeps what a round's pick would have said: the selection, the
+inspection type, the batch and the period checked); its state only moves along a declared transition.
 
 States, as the source documents describe an inspection (检查组、现场检查、告知、申辩、处理决定、整改、复查):
 planned → assigned → on_site → findings_drafted → notified → (appeal →) decided → rectification_due →
@@ -64,6 +66,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("rectification_due", "followed_up", "case_work", "完成复查"),
     Transition("followed_up", "closed", "case_decide", "结案"),
 )
+OUTSIDE = "outside"  # list_cases' round_id for the cases opened outside any round
 CASE_RIGHTS = ("cases", "case_assign", "case_work", "case_decide")  # "cases": read them
 
 
@@ -83,8 +86,8 @@ class Case(Base):
     __table_args__ = (UniqueConstraint("round_id", "rank"),)
 
     case_id: Mapped[str] = mapped_column(String(60), primary_key=True)
-    round_id: Mapped[str] = mapped_column(ForeignKey("rounds.round_id"), index=True)
-    rank: Mapped[int] = mapped_column(Integer)
+    round_id: Mapped[str | None] = mapped_column(ForeignKey("rounds.round_id"), index=True, nullable=True)
+    rank: Mapped[int | None] = mapped_column(Integer, nullable=True)  # both None: an outside inspection
     fixmedins_code: Mapped[str] = mapped_column(String(40), index=True)
     state: Mapped[str] = mapped_column(String(30), index=True)
     team: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of member names
@@ -94,6 +97,11 @@ class Case(Base):
     opened_by: Mapped[str] = mapped_column(String(100))
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # an outside inspection's own terms (selection, insp_type, batch, period_begn, period_end, reason), JSON
+    outside: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+OUTSIDE_FIELDS = ("selection", "insp_type", "batch", "period_begn", "period_end", "reason")
 
 
 class CaseEvent(Base):
@@ -137,6 +145,33 @@ def open_cases(db: Database, round_id: str, by: str, role: str) -> list[str]:
         except IntegrityError:  # another request opened them meanwhile: theirs stand
             s.rollback()
     return ids
+
+
+def open_outside_case(db: Database, fixmedins_code: str, terms: dict[str, Any], by: str, role: str,
+                      rights: frozenset[str], today: date | None = None) -> str:
+    """A case for an inspection outside any saved round (a tip-off, a routine or special check), planned;
+    `terms` are OUTSIDE_FIELDS (validated by the caller's schema). Its id: W<date>-<n>, n counting that day's."""
+    if "case_assign" not in rights:
+        raise ForbiddenError(f"role {role!r} may not open cases", zh="当前角色无权开立案件")
+    if terms.get("period_begn") and terms.get("period_end") and terms["period_end"] < terms["period_begn"]:
+        raise InputError("period_end is before period_begn", zh="检查所属期的结束日期早于开始日期")
+    kept = json.dumps({k: str(v) if isinstance(v, date) else v for k, v in terms.items() if k in OUTSIDE_FIELDS},
+                      ensure_ascii=False)
+    prefix = f"W{(today or date.today()):%Y%m%d}-"
+    for _ in range(20):  # another request may take the same number: count again and retry
+        with db.session() as s:
+            n = len(s.scalars(select(Case.case_id).where(Case.case_id.startswith(prefix))).all()) + 1
+            case_id, now = f"{prefix}{n:03d}", _now()
+            s.add(Case(case_id=case_id, round_id=None, rank=None, fixmedins_code=fixmedins_code, state="planned",
+                       team="[]", opened_by=by, opened_at=now, updated_at=now, outside=kept))
+            s.add(CaseEvent(case_id=case_id, seq=1, source=None, target="planned", by=by, role=role, at=now,
+                            note=terms.get("reason"), data=kept))
+            try:
+                s.commit()
+                return case_id
+            except IntegrityError:
+                s.rollback()
+    raise InputError("could not number the case; try again", zh="案件编号冲突，请重试")
 
 
 def _carried(t: Transition, team: list[str] | None, window_begin: date | None, window_end: date | None,
@@ -215,6 +250,7 @@ def _row(c: Case, today: date) -> dict[str, Any]:
     out = {k: getattr(c, k) for k in ("case_id", "round_id", "rank", "fixmedins_code", "state", "window_begin",
                                       "window_end", "due_date", "opened_by", "opened_at", "updated_at")}
     out["team"] = json.loads(c.team or "[]")
+    out["outside"] = json.loads(c.outside) if c.outside else None
     out["state_zh"] = STATES[c.state]
     out["overdue"] = overdue(out, today)
     out["next"] = [{"target": t.target, "label": t.label, "right": t.right, "needs": list(t.needs)}
@@ -238,16 +274,19 @@ def get_case(db: Database, case_id: str, today: date | None = None) -> dict[str,
 
 def list_cases(db: Database, state: str | None = None, member: str | None = None, overdue_only: bool = False,
                round_id: str | None = None, today: date | None = None) -> list[dict[str, Any]]:
-    """Cases (no timeline), by round and rank; filtered by state, a team member, overdue on `today`."""
+    """Cases (no timeline), by round and rank, then the outside ones; filtered by state, a team member,
+    overdue on `today`, a round (OUTSIDE: the cases opened outside any round)."""
     if state is not None and state not in STATES:
         raise InputError(f"unknown case state {state!r}; states: {', '.join(STATES)}",
                          zh=f"案件状态 {state} 不存在")
     day = today or date.today()
     with db.session() as s:
-        q = select(Case).order_by(Case.round_id, Case.rank)
+        q = select(Case).order_by(Case.round_id.is_(None), Case.round_id, Case.rank, Case.case_id)
         if state is not None:
             q = q.where(Case.state == state)
-        if round_id is not None:
+        if round_id == OUTSIDE:
+            q = q.where(Case.round_id.is_(None))
+        elif round_id is not None:
             q = q.where(Case.round_id == round_id)
         rows = [_row(c, day) for c in s.scalars(q).all()]
     if member:

@@ -306,25 +306,3 @@ def burden(inspections: pd.DataFrame, facilities: pd.DataFrame) -> dict[str, lis
             for idx, r in g.iterrows()
         ]
     return out
-
-
-def case_finding(db: Database, case: dict[str, Any], decision: Any) -> FindingIn:
-    """The finding a decided case makes: on its pick (facility, batch, period, selection from the round),
-    dated the day the team went on site, the amount involved the worklist's confirmed amount unless the
-    decision says otherwise; its id is the case's."""
-    from records.worklist import summary
-
-    if decision is None:
-        raise InputError("deciding a case needs its decision (violation types, amounts, action)",
-                         zh="作出处理决定需填写处理结果（违规类型、金额、协议处理等）")
-    went = [e["at"] for e in case["timeline"] if e["target"] == "on_site"]
-    day = went[-1].date() if went else date.today()
-    given = decision.model_dump()
-    if given["amount_involved"] is None:
-        confirmed = summary(db, case["case_id"])["amount_confirmed"]
-        given["amount_involved"] = max(confirmed, given["amount_recovered"])
-    try:
-        return FindingIn(insp_id=case["case_id"], round_id=case["round_id"], rank=case["rank"], insp_date=day,
-                         **given)
-    except ValueError as exc:  # pydantic's, in the finding's own words
-        raise InputError(f"decision: {exc}", zh=f"处理结果有误：{exc}") from None

@@ -15,8 +15,9 @@ What the rights mean (roles: see serving.auth):
   findings_write  record an inspection's outcome
   round_save      save a planned round as a record (it can then only be superseded)
   rounds          read saved rounds and their picks: the list an inspection team carries out
-  cases           read cases (one per pick of a saved round) and their timelines
-  case_assign     open a saved round's cases, assign a case's team and date window (planners)
+  cases           read cases (per pick of a saved round, or outside any round) and their timelines
+  case_assign     open a saved round's cases or an outside inspection's case, assign a case's team
+                  and date window (planners)
   case_work       move a case through the visit: on site, findings drafted, facility notified, its
                   statement or appeal recorded, the follow-up done (supervisors)
   case_decide     decide a case, order rectification, close it (supervisors); which transition needs
@@ -108,6 +109,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/rounds/list", "rounds", audited=True),
     Route("POST", "/api/round", "rounds", audited=True),
     Route("POST", "/api/cases/open", "case_assign", audited=True),
+    Route("POST", "/api/cases/outside", "case_assign", audited=True),
     Route("POST", "/api/cases/list", "cases", audited=True),
     Route("POST", "/api/case", "cases", audited=True),
     Route("POST", "/api/cases/move", "cases", audited=True),  # the transition's own right is checked too

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from features.schema import INSP_TYPE, SELECTION
 
 MAX_CAPACITY = 500
 MAX_SCORE_ROWS = 5000
@@ -97,6 +99,29 @@ class CaseOpen(BaseModel):
     round_id: str = Field(min_length=1, max_length=40, description="检查批次编号：每个入选对象开一个案件")
 
 
+class CaseOutside(BaseModel):
+    """An inspection outside any saved round: a tip-off, a routine or a special check."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "fixmedins_code": "H99010100001", "selection": "tip_off", "insp_type": "targeted",
+        "batch": "2026年举报线索核查", "period_begn": "2025-07-01", "period_end": "2026-06-30",
+        "reason": "参保人举报：未住院却有住院结算记录"}})
+
+    fixmedins_code: str = Field(min_length=1, max_length=40, description="定点医药机构编号")
+    selection: Literal[tuple(SELECTION)] = Field("tip_off", description="线索来源：举报线索、指标筛查、随机抽查")  # type: ignore[valid-type]
+    insp_type: Literal[tuple(INSP_TYPE)] = Field("targeted", description="检查类型")  # type: ignore[valid-type]
+    batch: str = Field(min_length=1, max_length=100, description="检查批次（名称）")
+    period_begn: date = Field(description="检查所属期开始")
+    period_end: date = Field(description="检查所属期结束")
+    reason: str = Field(min_length=1, max_length=1000, description="立案事由")
+
+    @model_validator(mode="after")
+    def _period(self) -> CaseOutside:
+        if self.period_end < self.period_begn:
+            raise ValueError("检查所属期的结束日期早于开始日期 (period_end is before period_begn)")
+        return self
+
+
 class CaseId(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True,
                               json_schema_extra={"example": {"case_id": "R20250101-1-001"}})
@@ -110,7 +135,7 @@ class CaseQuery(BaseModel):
     state: str | None = Field(None, max_length=30, description="案件状态")
     member: str | None = Field(None, max_length=100, description="检查组成员")
     overdue: bool = Field(False, description="只看逾期案件")
-    round_id: str | None = Field(None, max_length=40, description="检查批次编号")
+    round_id: str | None = Field(None, max_length=40, description="检查批次编号；outside 为批次外的案件")
 
 
 class CaseDecision(BaseModel):
@@ -125,7 +150,8 @@ class CaseDecision(BaseModel):
     fine_amount: float = Field(0.0, ge=0, le=1e12, description="罚款金额（元）")
     agreement_action: str = Field("none", description="协议处理")
     referral: bool = Field(False, description="移送公安")
-    insp_type: str = Field("flight", description="检查类型")
+    insp_type: str | None = Field(None, description="检查类型；不填时为案件开立时的类型（批次案件为飞行检查）")
+    insp_date: date | None = Field(None, description="检查日期；不填时为开始现场检查之日")
     points: list[dict[str, Any]] = Field(default_factory=list, max_length=500, description="医师记分")
 
 

@@ -25,12 +25,11 @@ import pandas as pd
 from starlette.responses import Response
 
 from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, INSP_TYPE, OWNERSHIP, SELECTION, VIOLATION
-from feijian.errors import FeijianError, InputError
+from feijian.errors import FeijianError, NotFoundError
 from feijian.settings import bentoml_fixes_enabled, db_url_env, service_options
 from records import (
     STATES,
     VERDICTS,
-    check_move,
     get_case,
     get_round,
     keep_lines,
@@ -38,12 +37,13 @@ from records import (
     list_cases,
     list_rounds,
     mark,
-    move,
     open_cases,
+    open_outside_case,
     summary,
 )
 from serving import bentoml_fixes, log_filter
-from serving.findings import FindingIn, burden, case_finding, record
+from serving.cases import take_step
+from serving.findings import FindingIn, burden, record
 from serving.messages import message_zh
 from serving.middleware import GuardMiddleware
 from serving.permissions import ROLE_LABELS, ROLES
@@ -55,6 +55,7 @@ from serving.schemas import (
     CaseMarks,
     CaseMove,
     CaseOpen,
+    CaseOutside,
     CaseQuery,
     EvidenceRequest,
     ExplainRequest,
@@ -353,6 +354,19 @@ class Feijian:
         return {"round_id": req.round_id, "case_ids": ids,
                 "cases": self._cases(list_cases(self.state.db, round_id=req.round_id))}
 
+    @bentoml.api(route="/api/cases/outside")
+    @_guarded
+    def open_outside(self, req: CaseOutside, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """A case for an inspection outside any saved round (a tip-off, a routine or special check)."""
+        who = _principal(ctx)
+        role = who.role if who else ""
+        if req.fixmedins_code not in self.state.facility_names:
+            raise NotFoundError(f"facility {req.fixmedins_code!r} is not in the served snapshot",
+                                zh=f"机构 {req.fixmedins_code} 不在当前数据中")
+        case_id = open_outside_case(self.state.db, req.fixmedins_code, req.model_dump(exclude={"fixmedins_code"}),
+                                    who.name if who else "unknown", role, ROLES.get(role, frozenset()))
+        return self._cases([get_case(self.state.db, case_id)])[0]
+
     @bentoml.api(route="/api/cases/list")
     @_guarded
     def cases(self, req: CaseQuery, /) -> dict[str, Any]:
@@ -372,21 +386,13 @@ class Feijian:
     def move_case(self, req: CaseMove, /, ctx: bentoml.Context) -> dict[str, Any]:
         """Move a case along a declared transition (records.cases.TRANSITIONS) the caller's role may make."""
         who = _principal(ctx)
-        name, role = (who.name, who.role) if who else ("unknown", "")
-        rights = ROLES.get(role, frozenset())
-        extra = None
-        if req.target == "decided":  # the decision is the case's finding: what training learns from
-            case = check_move(self.state.db, req.case_id, req.target, role, rights)
-            finding = case_finding(self.state.db, case, req.decision)
-            known = set(self.state.facilities["fixmedins_code"]) if not self.state.facilities.empty else None
-            record(self.state.db, finding, name, known)
+        known = set(self.state.facilities["fixmedins_code"]) if not self.state.facilities.empty else None
+        moved, finding = take_step(self.state.db, req.case_id, req.target, who.name if who else "unknown",
+                                   who.role if who else "", decision=req.decision, note=req.note, team=req.team,
+                                   window_begin=req.window_begin, window_end=req.window_end,
+                                   due_date=req.due_date, known=known)  # fmt: skip
+        if finding is not None:
             self.state.findings_recorded()
-            extra = {"insp_id": finding.insp_id, "amount_involved": finding.amount_involved,
-                     "amount_recovered": finding.amount_recovered}
-        elif req.decision is not None:
-            raise InputError("decision: only with target 'decided'", zh="处理结果只在作出处理决定时填写")
-        moved = move(self.state.db, req.case_id, req.target, name, role, rights, req.note, req.team,
-                     req.window_begin, req.window_end, req.due_date, extra)  # fmt: skip
         return self._cases([moved])[0]
 
     @bentoml.api(route="/api/case/lines")

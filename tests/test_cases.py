@@ -5,6 +5,7 @@ rectification, every wrong role refused."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,66 @@ def test_training_logs_the_rule_quality_of_the_cases_checked(tmp_path: Path) -> 
         log_rule_quality(quality)
     got = client.get_run(run.info.run_id).data.metrics
     assert got["rule_quality.R-BAD.confirmed_share"] == 0.0 and got["rule_quality.flagged_for_review"] == 1
+
+
+@pytest.mark.slow
+def test_an_outside_inspection_is_a_case_whose_decision_records_its_finding_and_points(live: str,
+                                                                                     served: Served) -> None:
+    """A tip-off outside any round: opened by a planner on its own terms, walked to decided with a
+    physician's points; the finding carries the terms, the points and the confirmed amount."""
+    plan = _post(live, served, "planner", "/api/plan", {"capacity": 1}).json()
+    code = plan["targets"][0]["fixmedins_code"]
+    doctor = _post(live, served, "supervisor", "/api/explain", {"code": code}).json()["physicians"][0]
+    terms = {"fixmedins_code": code, "selection": "tip_off", "insp_type": "targeted", "batch": "举报线索核查",
+             "period_begn": "2024-01-01", "period_end": "2024-12-31", "reason": "参保人举报：未就诊却有结算记录"}
+    assert _post(live, served, "supervisor", "/api/cases/outside", terms).status_code == 403
+    assert _post(live, served, "planner", "/api/cases/outside", {**terms, "fixmedins_code": "H000"}).status_code == 404
+    bad = _post(live, served, "planner", "/api/cases/outside", {**terms, "period_end": "2023-12-31"})
+    assert bad.status_code == 400 and "所属期" in bad.json()["message"]
+    opened = _post(live, served, "planner", "/api/cases/outside", terms)
+    assert opened.status_code == 200, opened.text
+    case = opened.json()
+    cid = case["case_id"]
+    try:
+        assert case["round_id"] is None and case["outside"]["batch"] == "举报线索核查" and case["state"] == "planned"
+        listed = _post(live, served, "planner", "/api/cases/list", {"round_id": "outside"}).json()["cases"]
+        assert cid in [c["case_id"] for c in listed] and all(c["round_id"] is None for c in listed)
+        today = date.today()
+        assert _post(live, served, "planner", "/api/cases/move", {
+            "case_id": cid, "target": "assigned", "team": ["赵医师", "钱会计"], "window_begin": str(today),
+            "window_end": str(today)}).status_code == 200
+        for target in ("on_site", "findings_drafted", "notified"):
+            assert _post(live, served, "supervisor", "/api/cases/move", {"case_id": cid, "target": target}
+                         ).status_code == 200
+            if target == "on_site":
+                work = _post(live, served, "supervisor", "/api/case/lines", {"case_id": cid}).json()["lines"]
+                _post(live, served, "supervisor", "/api/case/lines/mark", {"case_id": cid, "marks": [
+                    {"line_key": work[0]["line_key"], "verdict": "confirmed"}]})
+        decision = {"violation_types": "over_prescription", "amount_recovered": 0.0, "insp_date": "2025-01-20",
+                    "points": [{"dr_code": doctor["dr_code"], "points": 3}]}
+        decided = _post(live, served, "supervisor", "/api/cases/move",
+                        {"case_id": cid, "target": "decided", "decision": decision})
+        assert decided.status_code == 200, decided.text
+        from records import read_findings
+        from serving.store import open_database
+
+        db = open_database(served.trained.province.workspace)
+        try:
+            insp, points, picks = read_findings(db)
+        finally:
+            db.dispose()
+        row = insp.set_index("insp_id").loc[cid]
+        assert (row["fixmedins_code"], row["selection"], row["insp_type"], row["batch"]) == (
+            code, "tip_off", "targeted", "举报线索核查")
+        assert str(row["insp_date"])[:10] == "2025-01-20" and str(row["period_begn"])[:10] == "2024-01-01"
+        assert row["amount_involved"] == pytest.approx(work[0]["amount_at_risk"])
+        assert points[points["insp_id"] == cid][["dr_code", "points"]].values.tolist() == [[doctor["dr_code"], 3]]
+        assert cid not in set(picks["insp_id"])  # no round pick behind it
+        for _ in range(20):  # another worker asks the database at most once a second (FINDINGS_TTL)
+            history = _post(live, served, "supervisor", "/api/explain", {"code": code}).json()["inspections"]
+            if cid in {h["insp_id"] for h in history}:
+                break
+            time.sleep(0.25)
+        assert cid in {h["insp_id"] for h in history}
+    finally:
+        _drop_finding(served, cid)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.schema import AGREEMENT_ACTION
+from features.schema import AGREEMENT_ACTION, SELECTION
 from feijian.errors import InputError
 from records import Database, Finding, get_case, get_pick, lines
 from serving.reports import render
@@ -33,7 +33,13 @@ def notice_context(db: Database, case_id: str, kind: str, names: dict[str, str],
                          zh=f"案件当前为「{case['state_zh']}」，尚无{KINDS[kind]}")
     if kind == "rectification" and not case["due_date"]:
         raise InputError(f"case {case_id} has no rectification ordered", zh="本案未责令整改")
-    pick = get_pick(db, case["round_id"], case["rank"])
+    if case["round_id"] is None:  # an outside inspection: its own terms
+        terms = case["outside"] or {}
+        basis = f"{terms.get('batch') or '批次外检查'}（{SELECTION.get(terms.get('selection'), '批次外检查')}）"
+        pick = {"period_begn": terms.get("period_begn"), "period_end": terms.get("period_end")}
+    else:
+        pick = get_pick(db, case["round_id"], case["rank"])
+        basis = f"检查批次 {case['round_id']}"
     with db.session() as s:
         finding = s.get(Finding, case_id)
     confirmed = pd.DataFrame([r for r in lines(db, case_id) if r["verdict"] == "confirmed"])
@@ -46,7 +52,7 @@ def notice_context(db: Database, case_id: str, kind: str, names: dict[str, str],
     decided = next((e["at"] for e in case["timeline"] if e["target"] == ("decided" if kind == "decision"
                                                                            else "rectification_due")), None)
     return {"title": KINDS[kind], "kind": kind, "n": {
-        **case, "facility_name": names.get(case["fixmedins_code"], case["fixmedins_code"]),
+        **case, "facility_name": names.get(case["fixmedins_code"], case["fixmedins_code"]), "basis": basis,
         "period_begn": pick["period_begn"], "period_end": pick["period_end"], "lines": by_rule,
         "n_confirmed": len(confirmed), "amount_confirmed": float(sum(r["amount"] for r in by_rule)),
         "appeal": appeal, "amount_recovered": finding.amount_recovered if finding else None,
