@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from feijian.campaign_cases import Inspectors
 from feijian.errors import FeijianError, InputError
 from feijian.settings import layout_path, mlruns_dir, models_dir, workspace_dir
 
@@ -51,7 +52,8 @@ features_app = typer.Typer(
 )
 app.add_typer(features_app, name="features")
 rules_app = typer.Typer(
-    help="The rule base: list rules, measure them against the simulator's truth.", no_args_is_help=True
+    help="The rule base: list rules, their quality from inspectors' verdicts, change them (versioned), "
+         "measure them against the simulator's truth.", no_args_is_help=True
 )
 app.add_typer(rules_app, name="rules")
 
@@ -179,11 +181,56 @@ def features_list(
 
 
 @rules_app.command("list")
-def rules_list() -> None:
-    """Print the rule base: id, national rule name, kind, parameters, the patterns it targets."""
+def rules_list(workspace: WorkspaceOpt = None) -> None:
+    """Print the rule base the workspace runs (the library with its changes): id, national rule name,
+    kind, parameters, the patterns it targets, enabled."""
+    from features.rules.changes import effective_rules, effective_version
     from features.rules.cli import list_rules
 
-    list_rules(console)
+    ws = workspace_dir(workspace)
+    list_rules(console, effective_rules(ws), effective_version(ws))
+
+
+@rules_app.command("set")
+def rules_set(
+    rule_id: Annotated[str, typer.Argument(help="The rule's id, e.g. R-SL-01.")],
+    params: Annotated[list[str] | None, typer.Argument(help="Parameters to change, as name=value.")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why (e.g. the rule quality that prompted it).")] = "",
+    enable: Annotated[bool | None, typer.Option("--enable/--disable", help="Switch the rule on or off.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who changes it (default: $USER).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Change a rule's parameters or switch it on or off, as a versioned record in the workspace
+    (rules/changes.jsonl, append-only): the next snapshot build runs the changed rule base."""
+    import getpass
+
+    from features.rules.changes import parse_assignments, record_change, summary_zh
+
+    ws = workspace_dir(workspace)
+    done = record_change(ws, rule_id, parse_assignments(params or []), enable, reason, by or getpass.getuser())
+    console.print(f"rule {done['rule_id']}: {summary_zh(done)} · rule base version {done['version']} "
+                  f"(change {done['seq']}, by {done['by']}); the next `feijian features` builds with it",
+                  highlight=False)
+
+
+@rules_app.command("history")
+def rules_history(workspace: WorkspaceOpt = None) -> None:
+    """The workspace's rule changes in order: version, rule, what changed, why, who, when."""
+    from rich.table import Table
+
+    from features.rules.changes import effective_version, read_changes, summary_zh
+
+    ws = workspace_dir(workspace)
+    changes = read_changes(ws)
+    if not changes:
+        console.print(f"no rule has been changed in {ws}; rule base version {effective_version(ws)}")
+        return
+    table = Table(title=f"规则参数变更记录（当前版本 {effective_version(ws)}）")
+    for col in ("版本", "规则", "变更内容", "原因", "变更人", "时间"):
+        table.add_column(col, overflow="fold")
+    for c in changes:
+        table.add_row(c["version"], c["rule_id"], summary_zh(c), c["reason"], c["by"], c["at"])
+    console.print(table)
 
 
 @rules_app.command("quality")
@@ -435,14 +482,22 @@ def campaign(
     seed: Annotated[int, typer.Option(help="Random seed of the province.")] = 7,
     scale: Annotated[str, typer.Option(help="demo, large, or a number of facilities.")] = "demo",
     evasion: Annotated[str, typer.Option(help="normal, or high: most taken in schemes no rule catches.")] = "normal",
+    check_lines: Annotated[int, typer.Option(help="疑点清单 lines the inspectors check per case, largest first.")
+                           ] = Inspectors.check_lines,
+    inspector_error: Annotated[float, typer.Option(help="Chance an inspector's verdict on a line is wrong.")
+                               ] = Inspectors.error,
 ) -> None:
     """The closed loop on the simulator: each policy plans rounds, the province answers with findings,
-    and feijian retrains on them before the next round. Writes OUT/campaign.json and OUT/campaign.html
-    (cumulative true amount at the inspected facilities per policy, against the oracle)."""
+    and feijian retrains on them before the next round; feijian's picks are cases whose worklists the
+    inspectors check line by line. Writes OUT/campaign.json and OUT/campaign.html (cumulative true amount
+    at the inspected facilities per policy, against the oracle; the rule quality the verdicts gave)."""
     from feijian.campaign import run_campaign
 
+    if check_lines < 0 or not 0 <= inspector_error <= 0.5:
+        raise typer.BadParameter("--check-lines must be ≥ 0 and --inspector-error within 0–0.5")
     report = run_campaign(out, seed=seed, scale=scale, evasion=evasion, rounds=rounds, history_rounds=history_rounds,
-                          capacity=capacity, policies=policy, shares=exploration_share, console=console)  # fmt: skip
+                          capacity=capacity, policies=policy, shares=exploration_share, console=console,
+                          team=Inspectors(check_lines, inspector_error))  # fmt: skip
     for name, entry in report["policies"].items():
         share, best = entry.get("share_of_oracle"), entry.get("share_of_best")
         console.print(f"  {name:<16} true taken {entry['taken_true']:>14,.0f}   recovered {entry['recovered']:>12,.0f}"

@@ -157,6 +157,8 @@ LAYOUT: dict[str, tuple[str, str]] = {
     "explanations": ("explanations/<snapshot_id>__v<version>/", "scores and SHAP contributions of one snapshot by "
                      "one bundle"),
     "reports": ("reports/", "evaluation, plans and reports"),
+    "rule_changes": ("rules/changes.jsonl", "the workspace's rule parameter changes, append-only, each versioned "
+                     "(`feijian rules set`)"),
     "database": ("feijian.db", "the service's SQLite database (findings, tokens) by default"),
     "audit": ("audit/audit.log, .secrets/audit.key", "the service's chained audit log and its key (`state_dir`)"),
     "secrets": (".secrets/", "demo-generated secrets (pseudonym key, audit key)"),
@@ -190,6 +192,10 @@ class Workspace:
     @property
     def manifest(self) -> Path:
         return self.root / "manifest.json"
+
+    @property
+    def rule_changes(self) -> Path:
+        return self.root / layout_path("rule_changes")
 
     @property
     def features(self) -> Path:

@@ -23,7 +23,8 @@ from explain.evidence_links import evidence_totals, mark_covered, pick_kinds, su
 from explain.global_importance import Explained
 from explain.reasons import theme_of
 from explain.targets import TargetRows, UnknownTargetError, as_number, peer_lookup, render_value
-from features.rules import SEVERITY_ZH, Rule, load_rules
+from features.rules import SEVERITY_ZH, Rule
+from features.rules.changes import effective_rules
 from features.snapshot import latest_snapshot
 from feijian.errors import InputError
 from feijian.jsonsafe import jsonable
@@ -129,7 +130,7 @@ class Explainer:
                 list(bundle.features.get("physician") or []),
                 peer_lookup(snap / "peer_physician.parquet"),
             ),
-            rules={r.id: r for r in load_rules()},
+            rules={r.id: r for r in effective_rules(workspace)},
         )
 
     # --- provenance -----------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def print_quality(workspace: Path, db_url: str | None, by_type: bool, console: A
     """`feijian rules quality`: the table, the rules flagged for review named below it."""
     from rich.table import Table as RichTable
 
-    from features.rules import load_rules
+    from features.rules.changes import effective_rules
     from features.snapshot import source_expr
     from serving.store import open_database
 
@@ -46,7 +46,7 @@ def print_quality(workspace: Path, db_url: str | None, by_type: bool, console: A
                   .df() if has else pd.DataFrame(columns=["fixmedins_code", "fixmedins_type"]))
     db = open_database(Path(workspace), db_url)
     try:
-        q = quality_frame(db, facilities, {r.id: r for r in load_rules()}, by_type)
+        q = quality_frame(db, facilities, {r.id: r for r in effective_rules(workspace)}, by_type)
     finally:
         db.dispose()
     if q.empty:

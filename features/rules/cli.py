@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from features.rules.base import SEVERITY_ZH, Rule, evaluate_rules, load_rules
+from features.rules.changes import effective_rules
 from features.rules.kinds import KINDS
 from features.snapshot import open_window
 from features.sql_text import literal, values
@@ -26,10 +27,10 @@ def _params_text(rule: Rule) -> str:
     return ", ".join(f"{k}={'/'.join(v) if isinstance(v, list) else v}" for k, v in rule.params.items()) or "—"
 
 
-def list_rules(console: Console, rules: list[Rule] | None = None) -> None:
+def list_rules(console: Console, rules: list[Rule] | None = None, version: str | None = None) -> None:
     """Print the rule library as a table."""
     rules = load_rules() if rules is None else rules
-    table = Table(title=f"规则库（{len(rules)} 条）", show_lines=False)
+    table = Table(title=f"规则库（{len(rules)} 条{f'，版本 {version}' if version else ''}）", show_lines=False)
     for col in ("编号", "名称", "类型", "层级", "参数", "目标模式", "严重度", "启用"):
         table.add_column(col, overflow="fold")
     for r in rules:
@@ -127,7 +128,7 @@ def measure_rules(
 
     `patterns` names the pattern ids of a truth folder that stores ids (simulator.codes.PATTERNS: the
     command passes it, so the rule base does not import the simulator)."""
-    rules = load_rules() if rules is None else rules
+    rules = effective_rules(workspace) if rules is None else rules
     con = open_window(workspace, as_of, window_months)
     with console.status("评估规则…"):
         evaluate_rules(con, rules)

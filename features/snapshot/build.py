@@ -165,7 +165,9 @@ def build_snapshot(
     spark_master: str | None = None,
 ) -> Snapshot:
     """The snapshot on DuckDB (one machine) or Spark SQL (`engine="spark"`, master URL from
-    `spark_master`, $FEIJIAN_SPARK_MASTER or local[*]): the same SQL statements, run on either."""
+    `spark_master`, $FEIJIAN_SPARK_MASTER or local[*]): the same SQL statements, run on either. The
+    rules are the workspace's (the library with its changes) unless `rules` are given."""
+    from features.rules.changes import effective_rules
     if window_months < 1 or window_months > 60:
         raise InputError(f"--window-months must be between 1 and 60, got {window_months}")
     ws = Workspace(workspace)
@@ -184,7 +186,7 @@ def build_snapshot(
 
         t = time.perf_counter()
         say("rule engine")
-        evaluate_evidence(con, rules)
+        evaluate_evidence(con, rules if rules is not None else effective_rules(ws.root))
         timings["rule engine"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -249,9 +251,9 @@ def _write(
     timings: dict[str, float],
     engine: str = "duckdb",
 ) -> Snapshot:
-    from features.rules import rules_version as current_rules_version
+    from features.rules.changes import effective_version
 
-    rules_version = current_rules_version()
+    rules_version = effective_version(ws.root)
     inputs = input_fingerprint(ws)
     snapshot_id, fingerprint = snapshot_identity(ws, win, inputs)
     final = ws.features / snapshot_id
@@ -300,11 +302,11 @@ def _mark_latest(ws: Workspace, snapshot_id: str) -> None:
 
 def snapshot_identity(ws: Workspace, win: Window, inputs: str | None = None) -> tuple[str, str]:
     """(snapshot_id, fingerprint) the build would write for this window: same inputs, same id."""
-    from features.rules import rules_version
+    from features.rules.changes import effective_version
 
     inputs = inputs if inputs is not None else input_fingerprint(ws)
     fingerprint = hashlib.sha256(
-        f"{inputs}|{win.as_of}|{win.months}|{registry.declaration_version()}|{rules_version()}".encode()
+        f"{inputs}|{win.as_of}|{win.months}|{registry.declaration_version()}|{effective_version(ws.root)}".encode()
     ).hexdigest()
     return f"{win.as_of.isoformat()}_w{win.months}_{fingerprint[:8]}", fingerprint
 
