@@ -1,110 +1,71 @@
 """Does rule quality from inspectors' verdicts rank the rules as their true precision does? (issue #22)
 
-    .venv/bin/python benchmarks/bench_rule_quality.py --workspace ws --models models --truth province/truth \
-        [--rounds 2 --capacity 30 --lines 60 --error 0.1 --seed 0]
+    .venv/bin/python benchmarks/bench_rule_quality.py [--seeds 7 8 9] [--errors 0 0.05 0.1] \
+        [--rounds 2 --check-lines 60 --scale demo --out /tmp/bench-quality]
 
-On a trained workspace (`feijian demo --no-serve`):
-1. Rounds of `--capacity` facilities are planned from the champion's ranking; round k takes the next
-   facilities in the ranking, so no facility is visited twice. The campaign's advance of time between
-   rounds is not simulated: every round reads the same snapshot.
-2. Each planned facility becomes a case, through the same records API the service uses: the case is
-   opened, assigned, taken on site and its 疑点清单 kept.
-3. The inspector checks the `--lines` largest lines of each case, answered from the simulator's truth
-   with an inspector's error: a line whose claim is fraudulent in the truth is confirmed, any other line
-   is rejected, and each verdict is flipped with probability `--error`.
-4. `records.worklist.rule_quality` gives each rule's confirmed share. This is compared with the rule's
-   precision over every hit in the window (`feijian rules measure`'s, against the same truth) by the
-   Spearman correlation over the rules with at least 10 checked hits.
-
-The truth is read only here, to answer as an inspector would and to score.
+For each seed and inspector error, `feijian campaign` runs feijian alone (exploration share 0.1) for
+`--rounds` campaign rounds on the demo province: every pick is a case whose 疑点清单 the inspection
+team checks, its `--check-lines` largest lines each answered by the simulator from its truth, flipped
+with probability `--error` (feijian.campaign_cases). After the last round, `records.worklist.rule_quality`
+gives each rule's confirmed share; the truth gives each rule's precision over every hit in the rounds'
+windows. Reported: Spearman between the two over the rules with ≥ 10 checked hits (the target ≥ 0.8),
+and the share of pairs of those rules whose true precisions differ by more than 0.05 that the
+confirmed shares put in the same order (a tie in truth cannot be put in order by any sample).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import json
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-import duckdb
-import numpy as np
-import pandas as pd
 from rich.console import Console
-from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features.rules.cli import measure_rules
-from records import keep_lines, mark, move, open_cases, open_records, save_round
-from records.worklist import REVIEW_MIN_CHECKED, checked_lines, lines, rule_quality
-from serving.explain import Explainer
-from serving.permissions import ROLES
-from simulator.codes import PATTERNS
-from training.bundle import Bundle, champion_path
-
-PLANNER = ("bench-planner", "planner", ROLES["planner"])
-SUPERVISOR = ("bench-inspector", "supervisor", ROLES["supervisor"])
-
-
-def fraudulent(truth: Path) -> tuple[set[str], set[str]]:
-    """Fee lines and visits the truth marks fraudulent (a fee line's visit counts too, as rules measure)."""
-    fl = duckdb.sql(f"SELECT feedetl_sn, mdtrt_id FROM read_parquet('{truth}/fraud_lines.parquet')").df()
-    fv = duckdb.sql(f"SELECT mdtrt_id FROM read_parquet('{truth}/fraud_visits.parquet')").df()
-    return set(fl["feedetl_sn"].dropna()), set(fl["mdtrt_id"].dropna()) | set(fv["mdtrt_id"].dropna())
+from feijian.campaign import run_campaign
+from feijian.campaign_cases import Inspectors
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--workspace", type=Path, required=True)
-    ap.add_argument("--models", type=Path, required=True)
-    ap.add_argument("--truth", type=Path, required=True)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
+    ap.add_argument("--errors", type=float, nargs="+", default=[0.0, 0.05, 0.1])
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--capacity", type=int, default=30)
-    ap.add_argument("--lines", type=int, default=60, help="lines an inspector checks per case (largest first)")
-    ap.add_argument("--error", type=float, default=0.1, help="chance an inspector's verdict is the wrong one")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--check-lines", type=int, default=Inspectors.check_lines)
+    ap.add_argument("--scale", default="demo")
+    ap.add_argument("--out", type=Path, default=None, help="keep the campaigns here (default: a temp dir)")
     args = ap.parse_args()
-    rng = np.random.default_rng(args.seed)
-    explainer = Explainer.build(args.workspace, Bundle.load(champion_path(args.models)))
-    ranked = explainer.scored().sort_values(["expected_recovery", "p_serious"], ascending=False, kind="mergesort")
-    codes = ranked["fixmedins_code"].astype(str).tolist()
-    bad_lines, bad_visits = fraudulent(args.truth)
+    rows = []
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
-        db = open_records(Path(tmp), f"sqlite:///{Path(tmp) / 'records.db'}")
-        day = explainer.as_of
-        for k in range(args.rounds):
-            picked = codes[k * args.capacity:(k + 1) * args.capacity]
-            head = {"level": "facility", "as_of": day, "period_begn": day, "period_end": day, "snapshot_id": "bench",
-                    "model_version": "bench", "capacity": len(picked), "request": "{}"}
-            rid = save_round(db, head, [{"rank": i + 1, "fixmedins_code": c, "pick": "model", "probability": 1.0,
-                                         "reasons": "[]"} for i, c in enumerate(picked)], "bench")
-            for cid, code in zip(open_cases(db, rid, *PLANNER[:2]), picked, strict=True):
-                move(db, cid, "assigned", *PLANNER, team=["检查组"], window_begin=day, window_end=day)
-                move(db, cid, "on_site", *SUPERVISOR)
-                keep_lines(db, cid, explainer.evidence(code))
-                marks = []
-                for ln in lines(db, cid)[: args.lines]:
-                    true = (ln["feedetl_sn"] in bad_lines) if ln["hit_level"] == "fee_line" else False
-                    true = true or ln["mdtrt_id"] in bad_visits
-                    verdict = true if rng.random() >= args.error else not true
-                    marks.append({"line_key": ln["line_key"], "verdict": "confirmed" if verdict else "rejected"})
-                if marks:
-                    mark(db, cid, marks, SUPERVISOR[0])
-        quality = rule_quality(checked_lines(db))
-        db.dispose()
-    measured = measure_rules(args.workspace, args.truth, str(explainer.as_of), 12, Console(file=io.StringIO()),
-                             patterns=PATTERNS)
-    both = quality.merge(measured[["rule_id", "name_zh", "precision", "hits"]], on="rule_id", how="left")
-    judged = both[both["checked"] >= REVIEW_MIN_CHECKED].dropna(subset=["precision"])
-    rho = spearmanr(judged["confirmed_share"], judged["precision"]).statistic if len(judged) >= 3 else float("nan")
-    pd.set_option("display.width", 200)
-    print(both[["rule_id", "name_zh", "checked", "confirmed_share", "precision", "hits", "review"]]
-          .sort_values("precision", ascending=False).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\n{args.rounds} rounds × {args.capacity} cases, {args.lines} lines checked per case, inspector error "
-          f"{args.error:.0%}, seed {args.seed}: {int(quality['checked'].sum()):,} lines checked over "
-          f"{len(quality)} rules; Spearman(confirmed share, true precision) over the {len(judged)} rules with "
-          f"≥ {REVIEW_MIN_CHECKED} checked hits = {rho:.3f} (target ≥ 0.8)")
+        base = args.out or Path(tmp)
+        for error in args.errors:
+            for seed in args.seeds:
+                t0 = time.perf_counter()
+                report = run_campaign(base / f"e{error:g}_s{seed}", seed=seed, scale=args.scale, rounds=args.rounds,
+                                      policies=["feijian"], shares=[0.1], console=Console(quiet=True),
+                                      team=Inspectors(args.check_lines, error))  # fmt: skip
+                q = next(iter(report["rule_quality"].values()))
+                rows.append({"error": error, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
+                             **{k: v for k, v in q.items() if k != "rules"}})
+                flagged = [r["rule_id"] for r in q["rules"] if r["review"]]
+                print(f"error {error:>4.0%} seed {seed}: {q['lines_checked']:>5,} lines checked, Spearman "
+                      f"{q['spearman']} over {q['n_rules']} rules, {q['pairs_in_order']} of {q['pairs_apart']} "
+                      f"clearly different pairs in order; flagged {', '.join(flagged) or 'none'} "
+                      f"({rows[-1]['seconds']:.0f} s)", flush=True)
+    print()
+    for error in args.errors:
+        got = [r for r in rows if r["error"] == error]
+        rho = [r["spearman"] for r in got if r["spearman"] is not None]
+        pairs = [r["pairs_in_order"] for r in got if r["pairs_in_order"] is not None]
+        print(f"error {error:.0%}: Spearman mean {statistics.mean(rho):.3f} (min {min(rho):.3f}, max {max(rho):.3f}); "
+              f"clearly different pairs in order: mean {statistics.mean(pairs):.3f} over {len(got)} seeds "
+              f"(target Spearman ≥ 0.8)")
+    print(json.dumps(rows, ensure_ascii=False))
     return 0
 
 

@@ -6,9 +6,12 @@ round planned on the first day of month m, under each policy:
 
 - feijian (one run per exploration share): the export as of m → ingest → snapshot as of m →
   retrain with default parameters (the usual promotion rule) → plan under capacity → the plan saved as
-  a round (records) → the simulator inspects the picks → each finding is recorded against its pick
-  through the supervisor's path (`serving.findings.record`: the same validation and write as POST
-  /api/findings) → the next round's training reads them back.
+  a round (records) → a case per pick → the simulator inspects the picks → each case is walked by the
+  campaign's inspection team (feijian.campaign_cases: assigned, on site with its worklist checked line
+  by line from the truth with an inspector's error, notified, decided with the simulator's finding) →
+  the decision records the finding against its pick through the service's own step function → the
+  next round's training reads them back; after the last round, the rule quality the verdicts give is
+  scored against each rule's true precision.
 - rules: ingest and snapshot, then the top `capacity` facilities by rule-hit amount.
 - historical, random, oracle: the simulator's choosers (the oracle reads the truth; it is the
   yardstick, never a policy anyone could run).
@@ -33,6 +36,7 @@ import pandas as pd
 from rich.console import Console
 
 from features.facts import SERIOUS_ACTIONS, SERIOUS_RECOVERED
+from feijian.campaign_cases import PLANNER, Inspectors, hits, rule_quality_against_truth, walk_case
 
 BASELINES = ("historical", "rules", "random", "oracle")
 DEFAULT_SHARES = (0.0, 0.1, 0.2)
@@ -140,11 +144,11 @@ def _inspections(ws: Path, db: Any) -> pd.DataFrame:
 
 
 def _feijian_round(prov: Any, ws: Path, run: Path, db: Any, m: int, k: int, capacity: int, share: float,
-                   seed: int, timer: _Timer) -> tuple[list[dict], dict[str, Any]]:
-    """One feijian round: ingest, snapshot, retrain, plan, save, inspect, record. Returns the findings."""
-    from records import get_round
+                   seed: int, timer: _Timer, team: Inspectors) -> tuple[list[dict], dict[str, Any]]:
+    """One feijian round: ingest, snapshot, retrain, plan, save, inspect, walk the cases (which records
+    the findings). Returns the findings and what the round's cases' rule hits were."""
+    from records import get_round, open_cases
     from serving.explain import Explainer
-    from serving.findings import FindingIn, PhysicianPoints, record
     from serving.plan import plan_round
     from serving.rounds import save_plan
     from serving.schemas import PlanRequest
@@ -164,21 +168,16 @@ def _feijian_round(prov: Any, ws: Path, run: Path, db: Any, m: int, k: int, capa
     chosen = [(p["fixmedins_code"], _selection(p["pick"])) for p in picks]
     # the findings are recorded below, not exported; a visit checks the window the round's features read
     rows, points = timer("inspect", prov.inspect, m, chosen, exported=False, back_months=WINDOW_MONTHS)
-    by_id = {}
+    by_id: dict[str, list[dict]] = {}
     for p in points:
-        by_id.setdefault(p["insp_id"], []).append(PhysicianPoints(dr_code=p["dr_code"], points=int(p["points"])))
-    for pick, row in zip(picks, rows, strict=True):
-        finding = FindingIn(
-            insp_id=row["insp_id"], round_id=round_id, rank=pick["rank"], insp_date=row["insp_date"],
-            insp_type=row["insp_type"], violation_types=row.get("violation_types"),
-            amount_involved=row["amount_involved"], amount_recovered=row["amount_recovered"],
-            fine_amount=row["fine_amount"], agreement_action=row["agreement_action"], referral=row["referral"],
-            points=by_id.get(row["insp_id"], []),
-        )  # fmt: skip
-        timer("record", record, db, finding, "campaign")
+        by_id.setdefault(p["insp_id"], []).append(p)
+    cases = open_cases(db, round_id, *PLANNER)
+    for case_id, pick, row in zip(cases, picks, rows, strict=True):
+        timer("cases", walk_case, db, prov, explainer, case_id, pick["fixmedins_code"], row,
+              by_id.get(row["insp_id"], []), team, (m, k, pick["rank"]))  # fmt: skip
     return rows, {"round_id": round_id, "model_version": trained.champion_version or trained.version,
                   "examples": trained.n_examples, "recorded_used": trained.findings_used.get("recorded", 0),
-                  "promoted": trained.promoted}  # fmt: skip
+                  "promoted": trained.promoted, "hits": hits(explainer)}  # fmt: skip
 
 
 def _selection(pick: str) -> str:
@@ -208,15 +207,21 @@ def _rules_round(prov: Any, ws: Path, m: int, capacity: int, timer: _Timer, skip
 
 
 def run_policy(label: str, policy: str, share: float, out: Path, seed: int, scale: str, evasion: str,
-               rounds: int, history_rounds: int, capacity: int | None, console: Console) -> list[RoundResult]:
-    """One policy's campaign on its own copy of the province."""
+               rounds: int, history_rounds: int, capacity: int | None, console: Console,
+               team: Inspectors | None = None) -> tuple[list[RoundResult], dict[str, Any] | None]:
+    """One policy's campaign on its own copy of the province; for feijian, also the rule quality its
+    cases' verdicts gave, scored against the truth."""
     from features.ingest import ensure_demo_key
     from records import open_records
+    from records.worklist import REVIEW_MIN_CHECKED
     from simulator.campaign import Province
 
     run = out / label.replace(" ", "_").replace("=", "")
     ws = run / "workspace"
     results: list[RoundResult] = []
+    windows = []
+    quality = None
+    team = team or Inspectors()
     db = None
     with Province(run / "province", seed=seed, scale=scale, evasion=evasion) as prov:
         k_cap = capacity or prov.scale.capacity
@@ -243,7 +248,8 @@ def run_policy(label: str, policy: str, share: float, out: Path, seed: int, scal
                 skip = _excluded(seen, _month_day(m))
                 best = _taken(prov, [c for c, _ in prov.oracle(m, k_cap, exclude=skip)], m)
                 if policy == "feijian":
-                    rows, extra = _feijian_round(prov, ws, run, db, m, k, k_cap, share, seed, timer)
+                    rows, extra = _feijian_round(prov, ws, run, db, m, k, k_cap, share, seed, timer, team)
+                    windows.append(extra["hits"])
                 else:
                     # the baselines obey feijian's exclusions (inspected within 180 days, found clean within
                     # 365), so no policy earns by inspecting the same facility every quarter; the
@@ -267,10 +273,16 @@ def run_policy(label: str, policy: str, share: float, out: Path, seed: int, scal
                 console.print(f"  {label:<16} round {k} ({r.as_of}): {r.n_inspected} inspected, true taken "
                               f"{r.taken_true:,.0f}, recovered {r.recovered:,.0f}, serious {r.serious_rate:.0%}, "
                               f"no finding {r.no_finding_rate:.0%} · {r.seconds:.1f} s", highlight=False)
+            if policy == "feijian" and windows:
+                quality = rule_quality_against_truth(db, prov, windows, REVIEW_MIN_CHECKED)
+                console.print(f"  {label:<16} rule quality from {quality['lines_checked']:,} checked lines: "
+                              f"Spearman with true precision {quality['spearman']} over {quality['n_rules']} "
+                              f"rules; {quality['pairs_in_order']} of {quality['pairs_apart']} clearly "
+                              "different pairs in order", highlight=False)
         finally:
             if db is not None:
                 db.dispose()
-    return results
+    return results, quality
 
 
 def cumulative(results: list[RoundResult]) -> dict[str, dict[str, Any]]:
@@ -300,7 +312,8 @@ def cumulative(results: list[RoundResult]) -> dict[str, dict[str, Any]]:
 
 def run_campaign(out: Path, seed: int = 7, scale: str = "demo", evasion: str = "normal", rounds: int = 6,
                  history_rounds: int = 2, capacity: int | None = None, policies: list[str] | None = None,
-                 shares: list[float] | None = None, console: Console | None = None) -> dict[str, Any]:
+                 shares: list[float] | None = None, console: Console | None = None,
+                 team: Inspectors | None = None) -> dict[str, Any]:
     """Every policy's campaign; writes campaign.json and campaign.html under `out` and returns the report."""
     console = console or Console()
     out = Path(out)
@@ -308,13 +321,19 @@ def run_campaign(out: Path, seed: int = 7, scale: str = "demo", evasion: str = "
     runs = policy_names(policies or ["feijian", *BASELINES], list(shares if shares is not None else DEFAULT_SHARES))
     t0 = time.perf_counter()
     results: list[RoundResult] = []
+    quality: dict[str, Any] = {}
+    team = team or Inspectors()
     for label, policy, share in runs:
-        results += run_policy(label, policy, share, out, seed, scale, evasion, rounds, history_rounds, capacity,
-                              console)  # fmt: skip
+        got, q = run_policy(label, policy, share, out, seed, scale, evasion, rounds, history_rounds, capacity,
+                            console, team)  # fmt: skip
+        results += got
+        if q is not None:
+            quality[label] = q
     report = {
         "seed": seed, "scale": scale, "evasion": evasion, "rounds": rounds, "history_rounds": history_rounds,
         "capacity": capacity, "seconds": round(time.perf_counter() - t0, 1),
         "rounds_table": [asdict(r) for r in results], "policies": cumulative(results),
+        "inspectors": asdict(team), "rule_quality": quality,
     }  # fmt: skip
     (out / "campaign.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     from feijian.campaign_report import write_html
@@ -340,5 +359,9 @@ def log_to_mlflow(report: dict[str, Any], mlruns: Path, artifacts: list[Path]) -
                                     "serious_rate": r["serious_rate"], "no_finding_rate": r["no_finding_rate"],
                                     "seconds": r["seconds"]}, step=r["round"])  # fmt: skip
             mlflow.log_metrics({f"total_{k}": float(v) for k, v in entry.items() if isinstance(v, int | float)})
+            q = report.get("rule_quality", {}).get(policy)
+            if q:  # what the cases' verdicts say of the rules, against their true precision
+                mlflow.log_metrics({f"rule_quality_{k}": float(q[k]) for k in
+                                    ("spearman", "pairs_in_order", "lines_checked") if q[k] is not None})
             for path in artifacts:
                 mlflow.log_artifact(str(path))

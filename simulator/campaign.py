@@ -30,8 +30,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from features.schema import SELECTION, TABLES
 from feijian.errors import InputError, NotReadyError
@@ -228,6 +232,20 @@ class Province:
             days = min(e, hi) - max(b, lo) + 1
             total += float(self.state.taken[i, mm, 1:].sum()) * days / (hi - lo + 1)
         return round(total, 2)
+
+    def answer(self, lines: pd.DataFrame, error: float = 0.0, seed: Sequence[int] = (0,)) -> np.ndarray:
+        """An inspector's verdict on each evidence line (columns hit_level, feedetl_sn, mdtrt_id): True
+        (confirmed) when its claim is fraudulent in the truth — the fee line, or for a visit-level hit the
+        visit — each verdict flipped with probability `error` (the inspector's mistakes), drawn from `seed`."""
+        self._settled()
+        bad_lines, bad_visits = self._truth.fraudulent()
+        fee = lines["hit_level"].astype(str).eq("fee_line").to_numpy()
+        true = np.fromiter(((f and sn in bad_lines) or v in bad_visits for f, sn, v in
+                            zip(fee, lines["feedetl_sn"], lines["mdtrt_id"], strict=True)), bool, len(lines))
+        if error > 0:
+            flip = np.random.default_rng([self.seed, 6, *seed]).random(len(lines)) < error
+            true = true ^ flip
+        return true
 
     # -- internals --------------------------------------------------------------------------------
 

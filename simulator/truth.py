@@ -30,6 +30,8 @@ class TruthRecorder:
         nf = w.fac.n
         self.n_lines = np.zeros((nf, N_MONTHS, len(PATTERNS)), dtype=np.int64)
         self.n_visits = np.zeros((nf, N_MONTHS, len(PATTERNS)), dtype=np.int64)
+        self._ids: list[tuple[pa.Array, pa.Array]] = []  # each month's (fraudulent fee lines, their visits)
+        self._sets: tuple[set[str], set[str], int] = (set(), set(), 0)
 
     def add_month(self, m: int, t: dict) -> None:
         lines = t["lines"]
@@ -45,6 +47,8 @@ class TruthRecorder:
         key, first = np.unique(lines["_row"] * 32 + lines["pattern"], return_index=True)
         np.add.at(self.n_visits, (lines["_fac"][first], m, key % 32), 1)
         vis = t["visits"]
+        self._ids.append((tbl.column("feedetl_sn").combine_chunks(),
+                          pa.concat_arrays([tbl.column("mdtrt_id").combine_chunks(), pa.array(vis["mdtrt_id"])])))
         self.visits.append(pa.table({"mdtrt_id": vis["mdtrt_id"], "fixmedins_code": vis["fixmedins_code"],
                                      "pattern": _PAT.take(pa.array(vis["pattern"]))}))
         upc = t["upcoding"]
@@ -54,6 +58,16 @@ class TruthRecorder:
         key = dr * 32 + pat
         uk, inv = np.unique(key, return_inverse=True)
         self.phys.append((m, uk, np.bincount(inv, weights=amt)))
+
+    def fraudulent(self) -> tuple[set[str], set[str]]:
+        """(fee lines, visits) fraudulent in the months recorded so far: a fraudulent fee line's visit
+        counts as fraudulent too. The sets grow with each call by the months added since."""
+        lines, visits, seen = self._sets
+        for sn, mdtrt in self._ids[seen:]:
+            lines.update(sn.to_pylist())
+            visits.update(mdtrt.to_pylist())
+        self._sets = (lines, visits, len(self._ids))
+        return lines, visits
 
     def finish(self, st: State, sch: Schemes, with_evasion: bool = False) -> dict[str, int]:
         """Write the files; `with_evasion` adds schemes.evasive (an evasion preset other than normal)."""

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -197,3 +198,28 @@ def test_ingest_accepts_the_export_as_of_a_round(tmp_path: Path) -> None:
     assert all(t.quarantined == 0 for t in report.tables.values())
     assert report.tables["inspections"].accepted == p.scale.capacity
     assert report.tables["fee_list_d"].accepted == p.counts["fee_list_d"]
+
+
+def test_an_inspectors_answer_is_the_truth_of_the_line_flipped_by_their_error(tmp_path: Path) -> None:
+    import duckdb
+
+    with Province(tmp_path, seed=SEED, scale=SCALE) as p:
+        p.advance(8)
+        fees = duckdb.sql(f"SELECT feedetl_sn, mdtrt_id FROM read_parquet('{tmp_path}/input/fee_list_d/*.parquet') "
+                          "ORDER BY feedetl_sn").df()
+        fee = fees.assign(hit_level="fee_line")
+        visit = fees.drop_duplicates("mdtrt_id").assign(hit_level="visit", feedetl_sn=None)
+        asked = pd.concat([fee, visit], ignore_index=True)
+        honest = p.answer(asked, 0.0)
+        flipped = p.answer(asked, 1.0)
+        noisy = p.answer(asked, 0.2, seed=(1,))
+        assert (p.answer(asked, 0.2, seed=(1,)) == noisy).all()  # a seed gives the same verdicts
+        p.finish()
+    lines = duckdb.sql(f"SELECT feedetl_sn, mdtrt_id FROM read_parquet('{tmp_path}/truth/fraud_lines.parquet')").df()
+    visits = duckdb.sql(f"SELECT mdtrt_id FROM read_parquet('{tmp_path}/truth/fraud_visits.parquet')").df()
+    bad_visits = set(lines["mdtrt_id"]) | set(visits["mdtrt_id"])
+    truth = (asked["hit_level"].eq("fee_line") & asked["feedetl_sn"].isin(set(lines["feedetl_sn"]))) | asked[
+        "mdtrt_id"].isin(bad_visits)
+    assert 0 < truth.sum() < len(asked)  # both kinds of line are asked about
+    assert (honest == truth.to_numpy()).all() and (flipped == ~truth.to_numpy()).all()
+    assert 0.15 < (noisy != honest).mean() < 0.25

@@ -20,7 +20,7 @@ def _campaign(out: Path, rounds: int = 2) -> dict:
 
 
 def test_two_round_campaign_saves_rounds_records_findings_and_retrains_on_them(tmp_path: Path) -> None:
-    from records import list_rounds, open_records, read_findings, read_picks
+    from records import checked_lines, get_case, list_cases, list_rounds, open_records, read_findings, read_picks
 
     report = _campaign(tmp_path / "a")
     table = [r for r in report["rounds_table"] if r["policy"] == "feijian e=0.2"]
@@ -31,6 +31,9 @@ def test_two_round_campaign_saves_rounds_records_findings_and_retrains_on_them(t
         rounds = list_rounds(db)
         insp, _, links = read_findings(db)
         picks = read_picks(db)
+        cases = list_cases(db)
+        checked = checked_lines(db)
+        timeline = [e["target"] for e in get_case(db, cases[0]["case_id"])["timeline"]]
     finally:
         db.dispose()
     assert sorted(r["round_id"] for r in rounds) == sorted(r["round_id"] for r in table)
@@ -42,6 +45,14 @@ def test_two_round_campaign_saves_rounds_records_findings_and_retrains_on_them(t
     by_pick = links.merge(picks, on=["round_id", "rank"]).merge(insp, on="insp_id")
     assert (by_pick["fixmedins_code_x"] == by_pick["fixmedins_code_y"]).all()
     assert set(by_pick.loc[by_pick["pick"] == "exploration", "selection"]) == {"random"}
+    # every pick a case walked to closed by the roles whose steps they are; its finding is the case's
+    assert len(cases) == 20 and {c["state"] for c in cases} == {"closed"} and set(insp["insp_id"]) == {
+        c["case_id"] for c in cases}
+    assert timeline == ["planned", "assigned", "on_site", "findings_drafted", "notified", "decided", "closed"]
+    # the inspectors checked lines of the worklists, and rule quality was scored against the truth
+    quality = report["rule_quality"]["feijian e=0.2"]
+    assert len(checked) == quality["lines_checked"] > 0 and set(checked["case_id"]) <= set(insp["insp_id"])
+    assert all(0 <= r["precision"] <= 1 for r in quality["rules"] if r["precision"] == r["precision"])
     # the second round's training read the first round's recorded findings
     assert table[0]["recorded_used"] == 0 and table[1]["recorded_used"] == 10
     assert table[1]["examples"] == table[0]["examples"] + 10
