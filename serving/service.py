@@ -114,6 +114,22 @@ def _guarded(fn: Any) -> Any:
     return inner
 
 
+def _with_points(payload: dict[str, Any], points: Any) -> None:
+    """一医一档: each physician's points (记分) beside them: a facility's physicians their total and last
+    record, a physician their every record (inspection, date, facility, points)."""
+    doctors = payload.get("physicians") or ([payload["target"]] if "dr_code" in payload.get("target", {}) else [])
+    codes = [d["dr_code"] for d in doctors]
+    if not codes:
+        return
+    got = points(codes)
+    for d in doctors:
+        mine = got[got["dr_code"] == d["dr_code"]]
+        d["points_total"] = int(mine["points"].sum())
+        d["points_last"] = _jsonable(mine.iloc[0]["insp_date"]) if len(mine) else None
+    if "dr_code" in payload.get("target", {}):
+        payload["points"] = _jsonable(got[["insp_id", "insp_date", "fixmedins_code", "points"]].to_dict("records"))
+
+
 def _principal(ctx: bentoml.Context) -> Any:
     return ctx.request.scope.get("state", {}).get("principal")
 
@@ -267,6 +283,7 @@ class Feijian:
             def explain() -> bytes:
                 payload = self.state.explainer.explain(req.code)
                 payload["inspections"] = _jsonable(history(self.state.inspections(), req.code, recorded))
+                _with_points(payload, self.state.points)
                 return _json(payload)
 
             hit = self._explained[key] = await anyio.to_thread.run_sync(explain)
@@ -285,7 +302,10 @@ class Feijian:
     @bentoml.api(route="/api/explain_physician")
     @_guarded
     def explain_physician(self, req: ExplainRequest, /) -> dict[str, Any]:
-        return self.state.explainer.explain_physician(req.code)
+        """One physician (一医一档): risk, reasons, rule hits, and every point recorded against them."""
+        payload = self.state.explainer.explain_physician(req.code)
+        _with_points(payload, self.state.points)
+        return payload
 
     @bentoml.api(route="/api/evidence")
     @_guarded
@@ -417,8 +437,15 @@ class Feijian:
     @_guarded
     def rules_quality(self, req: QualityQuery, /) -> dict[str, Any]:
         """Per rule (and facility type), the checked hits, the share confirmed, the amounts; flagged for review."""
+        from features.rules.changes import effective_version, read_changes, summary_zh
+        from records.worklist import REVIEW_MAX_CONFIRMED, REVIEW_MIN_CHECKED
+
+        ws = self.state.explainer.workspace
         return {"rules": quality_records(self.state.db, self.state.facilities, self.state.explainer.rules,
-                                         req.by_type)}
+                                         req.by_type),
+                "review_min_checked": REVIEW_MIN_CHECKED, "review_max_confirmed": REVIEW_MAX_CONFIRMED,
+                "rules_version": effective_version(ws),
+                "changes": [{**c, "summary_zh": summary_zh(c)} for c in reversed(read_changes(ws))]}
 
     def _cases(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Cases with their facility's name beside its code."""

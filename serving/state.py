@@ -141,6 +141,37 @@ class ServingState:
         hit = self._exclusions.get((exclude_days, cooldown_days))
         return hit[1] if hit is not None and hit[0] == self._recorded.before_as_of_changes else None
 
+    @functools.cached_property
+    def ingested_points(self) -> pd.DataFrame:
+        """The workspace's insp_dr_points table, read once (it does not change while serving)."""
+        from serving.sources import read_table
+
+        pts = read_table(self.workspace.root, "insp_dr_points")
+        return pts[["insp_id", "dr_code", "points"]] if not pts.empty else pd.DataFrame(
+            columns=["insp_id", "dr_code", "points"])
+
+    def points(self, dr_codes: list[str]) -> pd.DataFrame:
+        """Points recorded against these physicians (记分, the ingested ones and those decided through the
+        service, a recorded inspection's winning), with the inspection's date and facility, newest first."""
+        from sqlalchemy import select
+
+        from records import FindingPoints
+
+        with self.db.session() as s:
+            rec = pd.DataFrame(s.execute(select(FindingPoints.insp_id, FindingPoints.dr_code, FindingPoints.points)
+                                         .where(FindingPoints.dr_code.in_(dr_codes))).all(),
+                               columns=["insp_id", "dr_code", "points"])
+        recorded_ids = set(self._recorded.rows)
+        ing = self.ingested_points
+        ing = ing[ing["dr_code"].isin(dr_codes) & ~ing["insp_id"].isin(recorded_ids)]
+        both = pd.concat([f for f in (ing, rec) if not f.empty], ignore_index=True) if not (
+            ing.empty and rec.empty) else pd.DataFrame(columns=["insp_id", "dr_code", "points"])
+        insp = self.inspections()
+        if insp.empty or both.empty:
+            return both.assign(insp_date=None, fixmedins_code=None)
+        out = both.merge(insp[["insp_id", "insp_date", "fixmedins_code"]], on="insp_id", how="left")
+        return out.sort_values(["insp_date", "insp_id"], ascending=False, kind="mergesort").reset_index(drop=True)
+
     def _combine(self, recorded: pd.DataFrame) -> pd.DataFrame:
         return union_findings(recorded, self.ingested)
 

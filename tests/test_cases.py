@@ -384,5 +384,15 @@ def test_an_outside_inspection_is_a_case_whose_decision_records_its_finding_and_
                 break
             time.sleep(0.25)
         assert cid in {h["insp_id"] for h in history}
+        # 一医一档: the points are beside the physician in the facility's view and in the physician's own
+        mine = _post(live, served, "supervisor", "/api/explain_physician", {"code": doctor["dr_code"]}).json()["points"]
+        assert {"insp_id": cid, "insp_date": "2025-01-20", "fixmedins_code": code, "points": 3} in mine
+        for _ in range(20):  # each worker sees the decision within a second
+            listed = _post(live, served, "supervisor", "/api/explain", {"code": code}).json()["physicians"]
+            same = next(d for d in listed if d["dr_code"] == doctor["dr_code"])
+            if same["points_total"] == sum(p["points"] for p in mine):
+                break
+            time.sleep(0.25)
+        assert same["points_total"] == sum(p["points"] for p in mine) and same["points_last"] == mine[0]["insp_date"]
     finally:
         _drop_finding(served, cid)

@@ -225,6 +225,9 @@ def samples(live: Live) -> dict[str, tuple[str, dict | None]]:
         "/api/rounds/list": ("/api/rounds/list", {}),
         "/api/round": ("/api/round", {"round_id": saved.json()["round_id"]}),
         "/api/cases/open": ("/api/cases/open", {"round_id": round_id}),
+        "/api/cases/outside": ("/api/cases/outside", {
+            "fixmedins_code": FACILITY, "selection": "tip_off", "insp_type": "targeted", "batch": "路由巡检",
+            "period_begn": "2024-01-01", "period_end": "2024-12-31", "reason": "举报线索"}),
         "/api/cases/list": ("/api/cases/list", {}),
         "/api/case": ("/api/case", {"case_id": case_id}),
         "/api/cases/move": ("/api/cases/move", assign),

@@ -98,6 +98,7 @@ function show(view) {
   for (const b of $$("#tabs button")) b.setAttribute("aria-current", b.dataset.view === view ? "page" : "false");
   if (view === "burden") loadBurden();
   if (view === "cases") loadCases();
+  if (view === "quality") loadQuality();
   Object.values(charts).forEach((c) => c.resize());
 }
 
@@ -114,7 +115,7 @@ async function loadRounds() {
     const options = res.rounds.map((r) =>
       `<option value="${esc(r.round_id)}">${esc(r.round_id)} · ${esc(r.as_of)} · ${r.n_picks} 家${r.status === "superseded" ? "（已被替代）" : ""}</option>`).join("");
     $("#rounds").innerHTML = `<option value="">（请选择）</option>` + options;
-    $("#case-round").innerHTML = `<option value="">（全部）</option>` + options;
+    $("#case-round").innerHTML = `<option value="">（全部）</option>` + options + `<option value="outside">批次外检查</option>`;
   } catch (e) { $("#rounds-box").hidden = true; }
 }
 
@@ -199,7 +200,7 @@ function renderExplanation(x) {
     const ev = (r.evidence || []).map((e) => `${esc(e.name_zh)} ${e.n_hits} 条，涉及 ${fmtYuan(e.amount_at_risk)} 元${e.n_covered ? `（其中 ${e.n_covered} 条在既往检查已覆盖期间，未覆盖 ${fmtYuan(e.amount_uncovered)} 元）` : ""}${e.article ? "，依据 " + esc(e.article) : ""}`);
     return `<div class="reason"><div>${esc(r.text)}</div>${ev.length ? `<div class="ev">证据：${ev.join("；")}</div>` : ""}</div>`;
   }).join("");
-  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 预计涉险 ${fmtYuan(d.exposure)} 元 · 记分概率 ${fmtPct(d.p_risk)}（第 ${fmtRank(d.risk_percentile)} 百分位） · 规则命中 ${fmtYuan(d.rule_hit_amount)} 元</li>`).join("");
+  const docs = (x.physicians || []).slice(0, 5).map((d) => `<li>${esc(d.dr_code)} ${esc(d.dept || "")} 预计涉险 ${fmtYuan(d.exposure)} 元 · 记分概率 ${fmtPct(d.p_risk)}（第 ${fmtRank(d.risk_percentile)} 百分位） · 规则命中 ${fmtYuan(d.rule_hit_amount)} 元 · 已记分 ${d.points_total ?? 0} 分${d.points_last ? `（最近 ${esc(String(d.points_last).slice(0, 10))}）` : ""}</li>`).join("");
   const hist = (x.inspections || []).map((h) => `<tr>${cell("检查日期", esc(h.insp_date))}${cell("检查编号", esc(h.insp_id))}${cell("批次", esc(h.batch || ""))}${cell("选取方式", esc(h.selection_zh || ""))}
       ${cell("违规类型", esc(h.violation_zh || "—"))}${cell("追回（元）", fmtYuan(h.amount_recovered), "num")}${cell("罚款（元）", fmtYuan(h.fine_amount), "num")}
       ${cell("协议处理", esc(h.agreement_action_zh || ""))}${cell("来源", h.recorded ? "<span class=\"badge recorded\">本系统登记</span>" : "数据导入")}</tr>`).join("");
@@ -369,7 +370,7 @@ async function loadCases(ev) {
 
 async function openCases() {
   const rid = $("#case-round").value;
-  if (!rid) { say("请先选择检查批次。", true); return; }
+  if (!rid || rid === "outside") { say("请先选择检查批次。", true); return; }
   try {
     const res = await api("/api/cases/open", {round_id: rid});
     say(`已为检查批次 ${rid} 开立 ${res.case_ids.length} 件案件。`);
@@ -389,8 +390,12 @@ async function openCase(id) {
 }
 
 function renderCase(c) {
+  openCaseCode = c.fixmedins_code;
   $("#case-title").textContent = `${c.case_id} · ${c.fixmedins_name || c.fixmedins_code}`;
-  $("#case-facts").innerHTML = [["状态", c.state_zh + (c.overdue ? "（逾期）" : "")], ["检查组", (c.team || []).join("、") || "—"],
+  const o = c.outside;
+  $("#case-facts").innerHTML = [["状态", c.state_zh + (c.overdue ? "（逾期）" : "")],
+    ["来源", o ? `${o.batch}（${label("selection", o.selection)}）：${o.reason}` : `检查批次 ${c.round_id} 第 ${c.rank} 家`],
+    ["检查组", (c.team || []).join("、") || "—"],
     ["检查期间", c.window_begin ? `${c.window_begin} 至 ${c.window_end}` : "—"], ["整改期限", c.due_date || "—"]]
     .map(([k, v]) => `<div class="box"><div class="k">${k}</div><div class="v">${esc(v)}</div></div>`).join("");
   const steps = c.next.filter((t) => may(t.right));
@@ -413,6 +418,7 @@ function askStep(step) {
   if (step.target === "decided") needs.add("decision");
   pendingStep = step;
   for (const l of $$("#case-step [data-need]")) l.hidden = !needs.has(l.dataset.need);
+  if (needs.has("decision")) loadPoints();
   $("#case-step-submit").textContent = "确认" + step.label;
   $("#case-step").hidden = false;
   const first = $("#case-step label:not([hidden]) input, #case-step label:not([hidden]) select");
@@ -429,7 +435,8 @@ async function submitStep(ev) {
   if (t.target === "decided") {
     body.decision = {amount_recovered: Number(f.get("amount_recovered") || 0), fine_amount: Number(f.get("fine_amount") || 0),
                      agreement_action: f.get("agreement_action") || "none", referral: f.get("referral") === "on",
-                     violation_types: f.getAll("case_violation").join(";") || null};
+                     violation_types: f.getAll("case_violation").join(";") || null, insp_date: f.get("insp_date") || null,
+                     points: $$("#case-points input").filter((i) => i.value !== "").map((i) => ({dr_code: i.dataset.dr, points: Number(i.value)}))};
   }
   try {
     const c = await api("/api/cases/move", body);
@@ -441,6 +448,19 @@ async function submitStep(ev) {
   } catch (e) { say(`${t.label}未完成：${e.message}`, true); }
 }
 
+let openCaseCode = null;
+async function loadPoints() {
+  // the facility's physicians, most exposed first: the decision may give each of them points (记分)
+  const box = $("#case-points");
+  box.innerHTML = "";
+  if (!may("explain") || !openCaseCode) return;
+  try {
+    const x = await api("/api/explain", {code: openCaseCode});
+    box.innerHTML = (x.physicians || []).map((d) => `<label>${esc(d.dr_code)} ${esc(d.dept || "")}（已记分 ${d.points_total ?? 0} 分）
+      <input type="number" min="1" max="12" step="1" data-dr="${esc(d.dr_code)}" inputmode="numeric"></label>`).join("") || "<p>本机构无医师数据。</p>";
+  } catch (e) { box.textContent = "无法读取本机构医师：" + e.message; }
+}
+
 async function loadLines(c) {
   const res = await api("/api/case/lines", {case_id: c.case_id});
   const editable = may("case_work") && ["on_site", "findings_drafted"].includes(c.state);
@@ -450,6 +470,7 @@ async function loadLines(c) {
     ${cell("核查结论", editable ? `<span class="verdict">${["confirmed", "rejected", "unchecked"].map((v) =>
       `<button type="button" data-verdict="${v}" aria-pressed="${l.verdict === v}">${esc(res.verdicts[v])}</button>`).join("")}</span>` : esc(l.verdict_zh))}</tr>`).join("");
   tally(res.summary);
+  $("#case-lines").dataset.shows = `${c.case_id}:${c.state}`; // which case's worklist, in which state
   for (const b of $$("#case-lines button[data-verdict]")) b.addEventListener("click", () => markLine(b.closest("tr").dataset.line, b.dataset.verdict));
 }
 
@@ -463,6 +484,48 @@ async function markLine(key, verdict) {
     for (const b of $$(`#case-lines tr[data-line="${CSS.escape(key)}"] button[data-verdict]`)) b.setAttribute("aria-pressed", String(b.dataset.verdict === verdict));
     tally(t);
   } catch (e) { say("核查结论未保存：" + e.message, true); }
+}
+
+function toggleOutside(open) {
+  $("#outside-form").hidden = !open;
+  $("#new-outside").setAttribute("aria-expanded", String(open));
+  if (open) $("#outside-form input[name=fixmedins_code]").focus();
+}
+
+async function openOutside(ev) {
+  ev.preventDefault();
+  const body = Object.fromEntries(new FormData($("#outside-form")).entries());
+  try {
+    const c = await api("/api/cases/outside", body);
+    say(`已开立批次外检查案件 ${c.case_id}（${c.fixmedins_name || c.fixmedins_code}）。`);
+    $("#outside-form").reset(); toggleOutside(false);
+    $("#case-round").value = "outside";
+    await loadCases();
+    await openCase(c.case_id);
+  } catch (e) { say("开立案件失败：" + e.message, true); }
+}
+
+// --- rule quality: what the inspectors' verdicts say of each rule (records/worklist.py) -------------
+async function loadQuality(ev) {
+  if (ev) ev.preventDefault();
+  if (!may("rule_quality")) return;
+  try {
+    const res = await api("/api/rules/quality", {by_type: $("#quality-by-type").checked});
+    $("#quality-min").textContent = res.review_min_checked;
+    $("#quality-max").textContent = fmtPct(res.review_max_confirmed);
+    const byType = $("#quality-by-type").checked;
+    $("#quality-table tbody").innerHTML = res.rules.map((r) => `<tr${r.review ? ' class="flagged"' : ""}>
+      ${cell("规则", `<b>${esc(r.name_zh)}</b> <span class="code">${esc(r.rule_id)}</span>`)}${cell("机构类型", byType ? esc(r.fixmedins_type_zh) : "全部")}
+      ${cell("已核查（条）", r.checked, "num")}${cell("属实（条）", r.confirmed, "num")}${cell("属实比例", fmtPct(r.confirmed_share), "num")}
+      ${cell("核查涉及金额（元）", fmtYuan(r.amount_checked), "num")}${cell("认定金额（元）", fmtYuan(r.amount_confirmed), "num")}
+      ${cell("结论", r.review ? "<b>需复核</b>" : r.checked < res.review_min_checked ? "核查不足" : "正常")}</tr>`).join("");
+    $("#quality-table").hidden = !res.rules.length;
+    const flagged = res.rules.filter((r) => r.review).length;
+    $("#quality-summary").textContent = res.rules.length ? `${res.rules.length} 行；需复核 ${flagged} 行。规则库版本 ${res.rules_version}。` : "尚无核查过的疑点：在案件的疑点清单中逐条登记核查结论后，这里显示各规则的属实比例。";
+    $("#rule-changes tbody").innerHTML = res.changes.map((c) => `<tr>${cell("版本", esc(c.version))}${cell("规则", esc(c.rule_id))}
+      ${cell("变更内容", esc(c.summary_zh))}${cell("原因", esc(c.reason))}${cell("变更人", esc(c.by))}${cell("时间", esc(String(c.at).replace("T", " ").slice(0, 19)))}</tr>`).join("")
+      || `<tr><td colspan="6">规则参数未曾调整（规则库版本 ${esc(res.rules_version)}）。</td></tr>`;
+  } catch (e) { say("无法读取规则质量：" + e.message, true); }
 }
 
 function rowKeys(table) {
@@ -500,6 +563,10 @@ $("#finding-form").addEventListener("submit", saveFinding);
 $("#case-filters").addEventListener("submit", loadCases);
 $("#open-cases").addEventListener("click", openCases);
 $("#case-step").addEventListener("submit", submitStep);
+$("#new-outside").addEventListener("click", () => toggleOutside($("#outside-form").hidden));
+$("#outside-cancel").addEventListener("click", () => toggleOutside(false));
+$("#outside-form").addEventListener("submit", openOutside);
+$("#quality-form").addEventListener("submit", loadQuality);
 $("#case-step-cancel").addEventListener("click", () => { $("#case-step").hidden = true; });
 $("#case-table").addEventListener("click", (e) => { const tr = e.target.closest("tr[data-case]"); if (tr) openCase(tr.dataset.case); });
 $("#case-table").addEventListener("keydown", (e) => { const tr = e.target.closest("tr[data-case]"); if (tr && e.key === "Enter") openCase(tr.dataset.case); });
