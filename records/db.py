@@ -42,7 +42,34 @@ class Database:
         """Create the tables of every model registered on Base (records.open_records registers the records'
         tables; serving.store adds the service's tokens)."""
         Base.metadata.create_all(self.engine)
+        self._add_new_columns()
         return self
+
+    def _add_new_columns(self) -> None:
+        """A database made by an earlier feijian gets the nullable columns added since (ALTER TABLE ADD);
+        a difference that cannot be added so is a ConfigError naming the table and column."""
+        from sqlalchemy import inspect, text
+
+        from feijian.errors import ConfigError
+
+        seen = inspect(self.engine)
+        for table in Base.metadata.sorted_tables:
+            have = {c["name"]: c for c in seen.get_columns(table.name)}
+            for col in table.columns:
+                if col.name in have:
+                    if col.nullable and not have[col.name]["nullable"] and not col.primary_key:
+                        raise ConfigError(
+                            f"records database {self.engine.url.render_as_string(hide_password=True)}: "
+                            f"{table.name}.{col.name} is NOT NULL there but may be empty in this version of "
+                            "feijian (e.g. a case outside any round has no round); it was made by an earlier "
+                            "version: move it aside and let feijian create a new one")
+                    continue
+                if not col.nullable:
+                    raise ConfigError(f"records database: table {table.name} lacks column {col.name}, which "
+                                      "cannot be added to existing rows; move the database aside")
+                kind = col.type.compile(dialect=self.engine.dialect)
+                with self.engine.begin() as con:
+                    con.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {kind}'))
 
     def session(self) -> Session:
         return self._sessions()

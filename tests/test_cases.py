@@ -396,3 +396,26 @@ def test_an_outside_inspection_is_a_case_whose_decision_records_its_finding_and_
         assert same["points_total"] == sum(p["points"] for p in mine) and same["points_last"] == mine[0]["insp_date"]
     finally:
         _drop_finding(served, cid)
+
+
+def test_a_records_database_from_an_earlier_version_gets_the_new_columns_or_a_clear_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from feijian.errors import ConfigError
+
+    open_records(tmp_path / "a", f"sqlite:///{tmp_path / 'a.db'}").dispose()
+    with sqlite3.connect(tmp_path / "a.db") as con:
+        con.execute("ALTER TABLE cases DROP COLUMN outside")  # as the cases table was made before it
+    db = open_records(tmp_path / "a", f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        rid = save_round(db, {"level": "facility", "as_of": DAY, "period_begn": DAY, "period_end": DAY,
+                              "snapshot_id": "s", "model_version": "1", "capacity": 1, "request": "{}"},
+                         [{"rank": 1, "fixmedins_code": "H1", "pick": "model", "probability": 1.0,
+                           "reasons": "[]"}], "t")
+        assert open_cases(db, rid, "p", "planner") and list_cases(db)[0]["outside"] is None
+    finally:
+        db.dispose()
+    with sqlite3.connect(tmp_path / "b.db") as con:  # round_id NOT NULL, as before outside inspections
+        con.execute("CREATE TABLE cases (case_id VARCHAR(60) PRIMARY KEY, round_id VARCHAR(40) NOT NULL)")
+    with pytest.raises(ConfigError, match=r"cases\.round_id is NOT NULL"):
+        open_records(tmp_path / "b", f"sqlite:///{tmp_path / 'b.db'}")
