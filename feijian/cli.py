@@ -236,6 +236,8 @@ def rules_history(workspace: WorkspaceOpt = None) -> None:
 @rules_app.command("quality")
 def rules_quality(
     by_type: Annotated[bool, typer.Option("--by-type", help="One row per rule and facility type.")] = False,
+    by_quarter: Annotated[bool, typer.Option("--by-quarter", help="One row per rule and quarter of the visit.")
+                          ] = False,
     workspace: WorkspaceOpt = None,
     db: Annotated[str | None, typer.Option("--db", help="Records database URL (default: the workspace's).")] = None,
 ) -> None:
@@ -243,7 +245,7 @@ def rules_quality(
     rules whose checked hits are mostly rejected are flagged for review."""
     from serving.quality import print_quality
 
-    print_quality(workspace_dir(workspace), db, by_type, console)
+    print_quality(workspace_dir(workspace), db, by_type, console, by_quarter)
 
 
 @rules_app.command("measure")

@@ -143,15 +143,18 @@ def summary(db: Database, case_id: str) -> dict[str, Any]:
 
 
 def checked_lines(db: Database) -> pd.DataFrame:
-    """Every line an inspector checked: case, facility, rule, verdict, amounts, when."""
+    """Every line an inspector checked: case, facility, rule, verdict, amounts, when marked, and the
+    quarter of the visit (`quarter`: the case's visit window, else the marking day) for quality over time."""
     with db.session() as s:
         rows = s.execute(
             select(CaseLine.case_id, Case.fixmedins_code, CaseLine.rule_id, CaseLine.verdict,
-                   CaseLine.amount_at_risk, CaseLine.amount_confirmed, CaseLine.marked_at)
+                   CaseLine.amount_at_risk, CaseLine.amount_confirmed, CaseLine.marked_at, Case.window_begin)
             .join(Case, Case.case_id == CaseLine.case_id).where(CaseLine.verdict != "unchecked")
         ).all()  # fmt: skip
-    return pd.DataFrame(rows, columns=["case_id", "fixmedins_code", "rule_id", "verdict", "amount_at_risk",
-                                       "amount_confirmed", "marked_at"])
+    out = pd.DataFrame(rows, columns=["case_id", "fixmedins_code", "rule_id", "verdict", "amount_at_risk",
+                                      "amount_confirmed", "marked_at", "window_begin"])
+    day = pd.to_datetime(out["window_begin"]).fillna(pd.to_datetime(out["marked_at"], utc=True).dt.tz_localize(None))
+    return out.drop(columns="window_begin").assign(quarter=day.dt.to_period("Q").astype(str))
 
 
 def rule_quality(checked: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:

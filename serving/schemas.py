@@ -191,3 +191,4 @@ class QualityQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"by_type": True}})
 
     by_type: bool = Field(False, description="按机构类型分列")
+    by_quarter: bool = Field(False, description="按检查季度分列（规则质量随时间的变化）")

@@ -442,7 +442,7 @@ class Feijian:
 
         ws = self.state.explainer.workspace
         return {"rules": quality_records(self.state.db, self.state.facilities, self.state.explainer.rules,
-                                         req.by_type),
+                                         req.by_type, req.by_quarter),
                 "review_min_checked": REVIEW_MIN_CHECKED, "review_max_confirmed": REVIEW_MAX_CONFIRMED,
                 "rules_version": effective_version(ws),
                 "changes": [{**c, "summary_zh": summary_zh(c)} for c in reversed(read_changes(ws))]}

@@ -298,6 +298,10 @@ def test_the_rules_quality_command_shows_each_rule_and_flags_the_mostly_rejected
     assert res.exit_code == 0, res.output
     assert "R-BAD" in res.output and "R-OK" in res.output
     assert "review R-BAD R-BAD: 0 of 12 checked hits confirmed" in res.output
+    assert set(checked_lines(db)["quarter"]) == {"2025Q1"}  # the quarter of the visit window, for quality over time
+    by_quarter = CliRunner().invoke(app, ["rules", "quality", "--by-quarter", "--workspace", str(tmp_path / "ws"),
+                                          "--db", f"sqlite:///{tmp_path / 'records.db'}"], env={"COLUMNS": "200"})
+    assert by_quarter.exit_code == 0 and "2025Q1" in by_quarter.output, by_quarter.output
 
 
 def test_training_logs_the_rule_quality_of_the_cases_checked(tmp_path: Path) -> None:

@@ -263,7 +263,11 @@ def test_an_outside_inspection_with_points_and_the_rule_quality_tab(browser: Any
         sup.select_option("#case-round", "outside")
         sup.click("#case-filters button[type=submit]")
         sup.wait_for_selector(f"#case-table tbody tr[data-case='{case_id}']", timeout=30_000)
-        for label in ("开始现场检查", "起草问题清单", "告知机构"):
+        _take(sup, case_id, "开始现场检查")
+        sup.wait_for_selector(f"#case-lines[data-shows='{case_id}:on_site']", state="attached", timeout=30_000)
+        sup.locator("#case-lines tbody tr button[data-verdict=confirmed]").first.click()  # the plan's top has hits
+        sup.wait_for_selector("#case-tally:has-text('属实 1 条')", timeout=30_000)
+        for label in ("起草问题清单", "告知机构"):
             _take(sup, case_id, label)
         sup.click("#case-actions button:text-is('作出处理决定')")
         points = sup.locator("#case-points input")
@@ -303,6 +307,12 @@ def test_an_outside_inspection_with_points_and_the_rule_quality_tab(browser: Any
         analyst.check("#quality-by-type")
         analyst.click("#quality-form button[type=submit]")
         analyst.wait_for_selector("#quality-table tbody td[data-label=机构类型]:not(:text-is('全部'))", timeout=30_000)
+        analyst.check("#quality-by-quarter")
+        analyst.click("#quality-form button[type=submit]")
+        quarter = analyst.locator("#quality-table tbody td[data-label=检查季度]").first
+        quarter.wait_for(timeout=30_000)
+        analyst.wait_for_selector("#quality-table tbody td[data-label=检查季度]:text-matches('^20[0-9]{2}Q[1-4]$')",
+                                  timeout=30_000)
         assert _axe(analyst) == []
         _shot(analyst, "analyst_rule_quality_desktop")
         assert analyst.errors == []  # type: ignore[attr-defined]

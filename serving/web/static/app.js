@@ -510,12 +510,13 @@ async function loadQuality(ev) {
   if (ev) ev.preventDefault();
   if (!may("rule_quality")) return;
   try {
-    const res = await api("/api/rules/quality", {by_type: $("#quality-by-type").checked});
+    const byQuarter = $("#quality-by-quarter").checked;
+    const res = await api("/api/rules/quality", {by_type: $("#quality-by-type").checked, by_quarter: byQuarter});
     $("#quality-min").textContent = res.review_min_checked;
     $("#quality-max").textContent = fmtPct(res.review_max_confirmed);
     const byType = $("#quality-by-type").checked;
     $("#quality-table tbody").innerHTML = res.rules.map((r) => `<tr${r.review ? ' class="flagged"' : ""}>
-      ${cell("规则", `<b>${esc(r.name_zh)}</b> <span class="code">${esc(r.rule_id)}</span>`)}${cell("机构类型", byType ? esc(r.fixmedins_type_zh) : "全部")}
+      ${cell("规则", `<b>${esc(r.name_zh)}</b> <span class="code">${esc(r.rule_id)}</span>`)}${cell("机构类型", byType ? esc(r.fixmedins_type_zh) : "全部")}${cell("检查季度", byQuarter ? esc(r.quarter) : "全部")}
       ${cell("已核查（条）", r.checked, "num")}${cell("属实（条）", r.confirmed, "num")}${cell("属实比例", fmtPct(r.confirmed_share), "num")}
       ${cell("核查涉及金额（元）", fmtYuan(r.amount_checked), "num")}${cell("认定金额（元）", fmtYuan(r.amount_confirmed), "num")}
       ${cell("结论", r.review ? "<b>需复核</b>" : r.checked < res.review_min_checked ? "核查不足" : "正常")}</tr>`).join("");
