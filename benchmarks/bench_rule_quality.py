@@ -62,6 +62,9 @@ def main() -> int:
         got = [r for r in rows if r["error"] == error]
         rho = [r["spearman"] for r in got if r["spearman"] is not None]
         pairs = [r["pairs_in_order"] for r in got if r["pairs_in_order"] is not None]
+        if not rho or not pairs:
+            print(f"error {error:.0%}: too few rules with ≥ 10 checked hits to rank on any seed")
+            continue
         print(f"error {error:.0%}: Spearman mean {statistics.mean(rho):.3f} (min {min(rho):.3f}, max {max(rho):.3f}); "
               f"clearly different pairs in order: mean {statistics.mean(pairs):.3f} over {len(got)} seeds "
               f"(target Spearman ≥ 0.8)")

@@ -223,7 +223,7 @@ def run_policy(label: str, policy: str, share: float, out: Path, seed: int, scal
     quality = None
     team = team or Inspectors()
     db = None
-    with Province(run / "province", seed=seed, scale=scale, evasion=evasion) as prov:
+    with Province(run / "province", seed=seed, scale=scale, evasion=evasion, answers=policy == "feijian") as prov:
         k_cap = capacity or prov.scale.capacity
         months = list(prov.round_months)
         if history_rounds + rounds > len(months):

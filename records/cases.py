@@ -150,11 +150,10 @@ def open_cases(db: Database, round_id: str, by: str, role: str) -> list[str]:
 def open_outside_case(db: Database, fixmedins_code: str, terms: dict[str, Any], by: str, role: str,
                       rights: frozenset[str], today: date | None = None) -> str:
     """A case for an inspection outside any saved round (a tip-off, a routine or special check), planned;
-    `terms` are OUTSIDE_FIELDS (validated by the caller's schema). Its id: W<date>-<n>, n counting that day's."""
+    `terms` are OUTSIDE_FIELDS, validated by the caller's schema (serving.schemas.CaseOutside).
+    Its id: W<date>-<n>, n counting that day's."""
     if "case_assign" not in rights:
         raise ForbiddenError(f"role {role!r} may not open cases", zh="当前角色无权开立案件")
-    if terms.get("period_begn") and terms.get("period_end") and terms["period_end"] < terms["period_begn"]:
-        raise InputError("period_end is before period_begn", zh="检查所属期的结束日期早于开始日期")
     kept = json.dumps({k: str(v) if isinstance(v, date) else v for k, v in terms.items() if k in OUTSIDE_FIELDS},
                       ensure_ascii=False)
     prefix = f"W{(today or date.today()):%Y%m%d}-"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -46,30 +47,82 @@ class Database:
         return self
 
     def _add_new_columns(self) -> None:
-        """A database made by an earlier feijian gets the nullable columns added since (ALTER TABLE ADD);
-        a difference that cannot be added so is a ConfigError naming the table and column."""
-        from sqlalchemy import inspect, text
+        """Bring a database made by an earlier feijian up to the tables' declarations: nullable columns
+        added since are added (ALTER TABLE ADD), and a column that became nullable loses its NOT NULL
+        (PostgreSQL: ALTER COLUMN; SQLite, which cannot: the table is rebuilt with its rows, in one
+        transaction, foreign keys kept). Two processes upgrading at once: the second finds it done."""
+        from sqlalchemy.exc import DBAPIError
 
-        from feijian.errors import ConfigError
+        try:
+            self._upgrade()
+        except DBAPIError:
+            if self._differences():  # not another process's upgrade racing this one: a real failure
+                raise
+
+    def _differences(self) -> list[tuple[Any, str, str]]:
+        from sqlalchemy import inspect
 
         seen = inspect(self.engine)
+        out = []
         for table in Base.metadata.sorted_tables:
+            if not seen.has_table(table.name):
+                continue
             have = {c["name"]: c for c in seen.get_columns(table.name)}
             for col in table.columns:
-                if col.name in have:
-                    if col.nullable and not have[col.name]["nullable"] and not col.primary_key:
-                        raise ConfigError(
-                            f"records database {self.engine.url.render_as_string(hide_password=True)}: "
-                            f"{table.name}.{col.name} is NOT NULL there but may be empty in this version of "
-                            "feijian (e.g. a case outside any round has no round); it was made by an earlier "
-                            "version: move it aside and let feijian create a new one")
-                    continue
+                if col.name not in have:
+                    out.append((table, col.name, "add"))
+                elif col.nullable and not have[col.name]["nullable"] and not col.primary_key:
+                    out.append((table, col.name, "nullable"))
+        return out
+
+    def _upgrade(self) -> None:
+        from feijian.errors import ConfigError
+
+        for table, name, change in self._differences():
+            col = table.columns[name]
+            if change == "add":
                 if not col.nullable:
-                    raise ConfigError(f"records database: table {table.name} lacks column {col.name}, which "
-                                      "cannot be added to existing rows; move the database aside")
+                    raise ConfigError(f"records database: table {table.name} lacks column {name}, which cannot "
+                                      "be added to existing rows")
                 kind = col.type.compile(dialect=self.engine.dialect)
                 with self.engine.begin() as con:
-                    con.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {kind}'))
+                    con.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{name}" {kind}')
+            elif self.engine.dialect.name == "sqlite":
+                self._rebuild_sqlite(table)
+            else:
+                with self.engine.begin() as con:
+                    con.exec_driver_sql(f'ALTER TABLE "{table.name}" ALTER COLUMN "{name}" DROP NOT NULL')
+
+    def _rebuild_sqlite(self, table: Any) -> None:
+        """SQLite's own recipe for changing a table: a new one, the rows copied, the old dropped, the new
+        renamed, with foreign keys off meanwhile (the child tables then refer to the new one by name)."""
+        from sqlalchemy import inspect
+        from sqlalchemy.schema import CreateIndex, CreateTable
+
+        have = {c["name"] for c in inspect(self.engine).get_columns(table.name)}
+        cols = ", ".join(f'"{c.name}"' for c in table.columns if c.name in have)
+        ddl = str(CreateTable(table).compile(dialect=self.engine.dialect))
+        new = f"{table.name}__upgraded"
+        ddl = ddl.replace(f"CREATE TABLE {table.name} ", f'CREATE TABLE "{new}" ', 1)
+        with self.engine.connect() as con:
+            con.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            try:
+                con.exec_driver_sql("BEGIN IMMEDIATE")
+                con.exec_driver_sql(ddl)
+                con.exec_driver_sql(f'INSERT INTO "{new}" ({cols}) SELECT {cols} FROM "{table.name}"')
+                con.exec_driver_sql(f'DROP TABLE "{table.name}"')
+                con.exec_driver_sql(f'ALTER TABLE "{new}" RENAME TO "{table.name}"')
+                for index in table.indexes:
+                    con.exec_driver_sql(str(CreateIndex(index).compile(dialect=self.engine.dialect)))
+                bad = con.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if bad:
+                    raise RuntimeError(f"upgrading {table.name} would break foreign keys: {bad[:3]}")
+                con.exec_driver_sql("COMMIT")
+            except BaseException:
+                con.exec_driver_sql("ROLLBACK")
+                raise
+            finally:
+                con.exec_driver_sql("PRAGMA foreign_keys=ON")
 
     def session(self) -> Session:
         return self._sessions()

@@ -18,13 +18,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from records.db import Base, Database
 
+BATCH_MAX = 20  # characters of a batch name (检查批次), as the findings table keeps it
 
 class Finding(Base):
     __tablename__ = "findings"
 
     insp_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     fixmedins_code: Mapped[str] = mapped_column(String(40), index=True)
-    batch: Mapped[str] = mapped_column(String(20))
+    batch: Mapped[str] = mapped_column(String(BATCH_MAX))
     insp_date: Mapped[date] = mapped_column(Date)
     period_begn: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)

@@ -24,7 +24,7 @@ from explain.global_importance import Explained
 from explain.reasons import theme_of
 from explain.targets import TargetRows, UnknownTargetError, as_number, peer_lookup, render_value
 from features.rules import SEVERITY_ZH, Rule
-from features.rules.changes import effective_rules
+from features.rules.changes import rules_at
 from features.snapshot import latest_snapshot
 from feijian.errors import InputError
 from feijian.jsonsafe import jsonable
@@ -130,7 +130,7 @@ class Explainer:
                 list(bundle.features.get("physician") or []),
                 peer_lookup(snap / "peer_physician.parquet"),
             ),
-            rules={r.id: r for r in effective_rules(workspace)},
+            rules={r.id: r for r in rules_at(workspace, meta.get("rules_version"))},  # the ones it ran
         )
 
     # --- provenance -----------------------------------------------------------------------------
@@ -179,6 +179,11 @@ class Explainer:
             out = out[out["rule_id"] == rule_id]
         out = out.sort_values(["rule_id", "amount_at_risk"], ascending=[True, False]).reset_index(drop=True)
         return mark_covered(out, self.inspections()[lambda i: i["fixmedins_code"].astype(str) == str(code)])
+
+    def physician_codes(self, code: str) -> set[str]:
+        """The physicians the snapshot holds at facility `code` (their claims in its window)."""
+        rows = self._physician_rows().get(str(code), [])
+        return set(self.physicians.frame.iloc[rows]["dr_code"].astype(str))
 
     def _evidence_rows(self) -> dict[str, np.ndarray]:
         """Facility code → positions of its rule hits in the evidence table (built once; positions, not

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from features.schema import AGREEMENT_ACTION, INSP_TYPE, SELECTION
 from feijian.errors import InputError
 from records.db import Database
-from records.findings import CONTRACT_COLUMNS, Finding, FindingPick, FindingPoints
+from records.findings import BATCH_MAX, CONTRACT_COLUMNS, Finding, FindingPick, FindingPoints
 from records.rounds import get_pick
 from serving.messages import FIELDS_ZH
 
@@ -69,7 +69,7 @@ class FindingIn(BaseModel):
     round_id: str | None = Field(None, min_length=1, max_length=40, description="检查批次编号（按批次检查时）")
     rank: int | None = Field(None, ge=1, description="该机构在检查批次中的序号")
     fixmedins_code: str | None = Field(None, min_length=1, max_length=40)
-    batch: str | None = Field(None, min_length=1, max_length=20)
+    batch: str | None = Field(None, min_length=1, max_length=BATCH_MAX)
     insp_date: date
     period_begn: date | None = None
     period_end: date | None = None

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.schema import INSP_TYPE, SELECTION
+from records.findings import BATCH_MAX
 
 MAX_CAPACITY = 500
 MAX_SCORE_ROWS = 5000
@@ -110,7 +111,7 @@ class CaseOutside(BaseModel):
     fixmedins_code: str = Field(min_length=1, max_length=40, description="定点医药机构编号")
     selection: Literal[tuple(SELECTION)] = Field("tip_off", description="线索来源：举报线索、指标筛查、随机抽查")  # type: ignore[valid-type]
     insp_type: Literal[tuple(INSP_TYPE)] = Field("targeted", description="检查类型")  # type: ignore[valid-type]
-    batch: str = Field(min_length=1, max_length=100, description="检查批次（名称）")
+    batch: str = Field(min_length=1, max_length=BATCH_MAX, description="检查批次（名称）")
     period_begn: date = Field(description="检查所属期开始")
     period_end: date = Field(description="检查所属期结束")
     reason: str = Field(min_length=1, max_length=1000, description="立案事由")

@@ -25,7 +25,7 @@ import pandas as pd
 from starlette.responses import Response
 
 from features.schema import AGREEMENT_ACTION, FIXMEDINS_TYPE, HOSP_LV, INSP_TYPE, OWNERSHIP, SELECTION, VIOLATION
-from feijian.errors import FeijianError, NotFoundError
+from feijian.errors import FeijianError, InputError, NotFoundError
 from feijian.settings import bentoml_fixes_enabled, db_url_env, service_options
 from records import (
     STATES,
@@ -274,7 +274,8 @@ class Feijian:
         """One facility: contributions, reasons with peer comparison, evidence summary, physicians, and its
         inspection history with the findings recorded through the service (at once, newest first)."""
         changes, recorded = self.state.recorded()
-        key = (req.code, changes)
+        # any recording or correction moves the findings' version: points corrected alone included
+        key = (req.code, changes, self.state.findings_version())
         hit = self._explained.get(key)
         if hit is None:
             if len(self._explained) > MAX_CACHED * 16:
@@ -407,6 +408,13 @@ class Feijian:
         """Move a case along a declared transition (records.cases.TRANSITIONS) the caller's role may make."""
         who = _principal(ctx)
         known = set(self.state.facilities["fixmedins_code"]) if not self.state.facilities.empty else None
+        if req.decision is not None and req.decision.points:
+            code = get_case(self.state.db, req.case_id)["fixmedins_code"]
+            strangers = sorted({str(p.get("dr_code")) for p in req.decision.points}
+                               - self.state.explainer.physician_codes(code))
+            if strangers:
+                raise InputError(f"decision.points: {', '.join(strangers)} not physicians of {code} in the snapshot",
+                                 zh=f"记分医师 {'、'.join(strangers)} 不是本机构（{code}）的医师")
         moved, finding = take_step(self.state.db, req.case_id, req.target, who.name if who else "unknown",
                                    who.role if who else "", decision=req.decision, note=req.note, team=req.team,
                                    window_begin=req.window_begin, window_end=req.window_end,
@@ -444,7 +452,8 @@ class Feijian:
         return {"rules": quality_records(self.state.db, self.state.facilities, self.state.explainer.rules,
                                          req.by_type, req.by_quarter),
                 "review_min_checked": REVIEW_MIN_CHECKED, "review_max_confirmed": REVIEW_MAX_CONFIRMED,
-                "rules_version": effective_version(ws),
+                "rules_version": self.state.snapshot_meta.get("rules_version"),  # what the served snapshot ran
+                "workspace_rules_version": effective_version(ws),  # with changes since, for the next build
                 "changes": [{**c, "summary_zh": summary_zh(c)} for c in reversed(read_changes(ws))]}
 
     def _cases(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

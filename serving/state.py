@@ -152,24 +152,30 @@ class ServingState:
 
     def points(self, dr_codes: list[str]) -> pd.DataFrame:
         """Points recorded against these physicians (记分, the ingested ones and those decided through the
-        service, a recorded inspection's winning), with the inspection's date and facility, newest first."""
+        service, a recorded inspection's winning), with the inspection's date and facility, newest first.
+        The recorded ones are read with their finding in one query, so a point never lacks its date."""
         from sqlalchemy import select
 
-        from records import FindingPoints
+        from records import Finding, FindingPoints
 
+        cols = ["insp_id", "dr_code", "points", "insp_date", "fixmedins_code"]
         with self.db.session() as s:
-            rec = pd.DataFrame(s.execute(select(FindingPoints.insp_id, FindingPoints.dr_code, FindingPoints.points)
-                                         .where(FindingPoints.dr_code.in_(dr_codes))).all(),
-                               columns=["insp_id", "dr_code", "points"])
-        recorded_ids = set(self._recorded.rows)
+            rec = pd.DataFrame(s.execute(
+                select(FindingPoints.insp_id, FindingPoints.dr_code, FindingPoints.points, Finding.insp_date,
+                       Finding.fixmedins_code).join(Finding, Finding.insp_id == FindingPoints.insp_id)
+                .where(FindingPoints.dr_code.in_(dr_codes))).all(), columns=cols)
+            recorded_ids = set(s.scalars(select(Finding.insp_id)).all()) if not self.ingested_points.empty else set()
         ing = self.ingested_points
         ing = ing[ing["dr_code"].isin(dr_codes) & ~ing["insp_id"].isin(recorded_ids)]
-        both = pd.concat([f for f in (ing, rec) if not f.empty], ignore_index=True) if not (
-            ing.empty and rec.empty) else pd.DataFrame(columns=["insp_id", "dr_code", "points"])
-        insp = self.inspections()
-        if insp.empty or both.empty:
-            return both.assign(insp_date=None, fixmedins_code=None)
-        out = both.merge(insp[["insp_id", "insp_date", "fixmedins_code"]], on="insp_id", how="left")
+        if not ing.empty and not self.ingested.empty:
+            ing = ing.merge(self.ingested[["insp_id", "insp_date", "fixmedins_code"]], on="insp_id", how="left")
+        else:
+            ing = ing.assign(insp_date=None, fixmedins_code=None)
+        frames = [f[cols] for f in (ing, rec) if not f.empty]
+        if not frames:
+            return pd.DataFrame(columns=cols)
+        out = pd.concat(frames, ignore_index=True)
+        out["insp_date"] = pd.to_datetime(out["insp_date"]).dt.date
         return out.sort_values(["insp_date", "insp_id"], ascending=False, kind="mergesort").reset_index(drop=True)
 
     def _combine(self, recorded: pd.DataFrame) -> pd.DataFrame:

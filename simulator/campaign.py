@@ -73,7 +73,9 @@ class Province:
     round_months = ROUND_MONTHS
 
     def __init__(self, out: Path, seed: int = 7, scale: str | int = "demo", evasion: str | Evasion = "normal",
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, answers: bool = False) -> None:
+        """`answers`: keep what `answer` needs (each month's fraudulent ids, in memory) for a campaign's
+        inspectors; `simulate` does not."""
         self._t0 = time.perf_counter()
         self.out, self.seed = Path(out), seed
         self.scale = parse_scale(scale)
@@ -86,7 +88,7 @@ class Province:
             if d.exists():
                 shutil.rmtree(d)
         self.input.mkdir(parents=True)
-        self._truth = TruthRecorder(self.world, truth)
+        self._truth = TruthRecorder(self.world, truth, keep_ids=answers)
         self._reg = registry()
         self._progress = progress
         self.counts = {"mdtrt_d": 0, "setl_d": 0, "fee_list_d": 0}

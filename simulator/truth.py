@@ -21,8 +21,9 @@ _PAT = pa.array(list(PATTERNS), type=pa.string())
 class TruthRecorder:
     """Collects per-month truth (lines, visits, per physician) and writes the files at the end."""
 
-    def __init__(self, w: World, out: Path) -> None:
+    def __init__(self, w: World, out: Path, keep_ids: bool = False) -> None:
         self.w, self.out = w, out
+        self.keep_ids = keep_ids  # keep each month's fraudulent ids for `fraudulent` (a campaign's inspectors)
         out.mkdir(parents=True, exist_ok=True)
         self.lines_writer: pq.ParquetWriter | None = None
         self.visits: list[pa.Table] = []
@@ -47,8 +48,9 @@ class TruthRecorder:
         key, first = np.unique(lines["_row"] * 32 + lines["pattern"], return_index=True)
         np.add.at(self.n_visits, (lines["_fac"][first], m, key % 32), 1)
         vis = t["visits"]
-        self._ids.append((tbl.column("feedetl_sn").combine_chunks(),
-                          pa.concat_arrays([tbl.column("mdtrt_id").combine_chunks(), pa.array(vis["mdtrt_id"])])))
+        if self.keep_ids:
+            self._ids.append((tbl.column("feedetl_sn").combine_chunks(),
+                              pa.concat_arrays([tbl.column("mdtrt_id").combine_chunks(), pa.array(vis["mdtrt_id"])])))
         self.visits.append(pa.table({"mdtrt_id": vis["mdtrt_id"], "fixmedins_code": vis["fixmedins_code"],
                                      "pattern": _PAT.take(pa.array(vis["pattern"]))}))
         upc = t["upcoding"]
@@ -61,7 +63,9 @@ class TruthRecorder:
 
     def fraudulent(self) -> tuple[set[str], set[str]]:
         """(fee lines, visits) fraudulent in the months recorded so far: a fraudulent fee line's visit
-        counts as fraudulent too. The sets grow with each call by the months added since."""
+        counts as fraudulent too. The sets grow with each call by the months added since. Needs keep_ids."""
+        if not self.keep_ids:
+            raise RuntimeError("the truth recorder keeps no ids: make the Province with answers=True")
         lines, visits, seen = self._sets
         for sn, mdtrt in self._ids[seen:]:
             lines.update(sn.to_pylist())

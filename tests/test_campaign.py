@@ -203,7 +203,7 @@ def test_ingest_accepts_the_export_as_of_a_round(tmp_path: Path) -> None:
 def test_an_inspectors_answer_is_the_truth_of_the_line_flipped_by_their_error(tmp_path: Path) -> None:
     import duckdb
 
-    with Province(tmp_path, seed=SEED, scale=SCALE) as p:
+    with Province(tmp_path, seed=SEED, scale=SCALE, answers=True) as p:
         p.advance(8)
         fees = duckdb.sql(f"SELECT feedetl_sn, mdtrt_id FROM read_parquet('{tmp_path}/input/fee_list_d/*.parquet') "
                           "ORDER BY feedetl_sn").df()

@@ -52,6 +52,7 @@ def test_two_round_campaign_saves_rounds_records_findings_and_retrains_on_them(t
     # the inspectors checked lines of the worklists, and rule quality was scored against the truth
     quality = report["rule_quality"]["feijian e=0.2"]
     assert len(checked) == quality["lines_checked"] > 0 and set(checked["case_id"]) <= set(insp["insp_id"])
+    assert set(checked["verdict"]) == {"confirmed", "rejected"}  # answered from the truth: both kinds of line
     assert all(0 <= r["precision"] <= 1 for r in quality["rules"] if r["precision"] == r["precision"])
     # the second round's training read the first round's recorded findings
     assert table[0]["recorded_used"] == 0 and table[1]["recorded_used"] == 10

@@ -402,24 +402,50 @@ def test_an_outside_inspection_is_a_case_whose_decision_records_its_finding_and_
         _drop_finding(served, cid)
 
 
-def test_a_records_database_from_an_earlier_version_gets_the_new_columns_or_a_clear_error(tmp_path: Path) -> None:
+def test_a_records_database_from_an_earlier_version_is_upgraded_with_its_rows(tmp_path: Path) -> None:
+    """The cases table as 0778d4a made it (round and rank NOT NULL, no outside terms), with a case and its
+    timeline: opening the database upgrades it in place, keeps the rows, and an outside case opens."""
     import sqlite3
 
-    from feijian.errors import ConfigError
+    from sqlalchemy import inspect
 
-    open_records(tmp_path / "a", f"sqlite:///{tmp_path / 'a.db'}").dispose()
+    from records import open_outside_case
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    db = open_records(tmp_path / "a", url)
+    rid = save_round(db, {"level": "facility", "as_of": DAY, "period_begn": DAY, "period_end": DAY,
+                          "snapshot_id": "s", "model_version": "1", "capacity": 1, "request": "{}"},
+                     [{"rank": 1, "fixmedins_code": "H1", "pick": "model", "probability": 1.0, "reasons": "[]"}], "t")
+    cid = open_cases(db, rid, *PLANNER[:2])[0]
+    move(db, cid, "assigned", *PLANNER, team=["张医生"], window_begin=DAY, window_end=DAY)
+    db.dispose()
+    old = ("CREATE TABLE cases (case_id VARCHAR(60) NOT NULL, round_id VARCHAR(40) NOT NULL, rank INTEGER NOT NULL, "
+           "fixmedins_code VARCHAR(40) NOT NULL, state VARCHAR(30) NOT NULL, team TEXT NOT NULL, window_begin DATE, "
+           "window_end DATE, due_date DATE, opened_by VARCHAR(100) NOT NULL, opened_at DATETIME NOT NULL, "
+           "updated_at DATETIME NOT NULL, PRIMARY KEY (case_id), UNIQUE (round_id, rank), "
+           "FOREIGN KEY(round_id) REFERENCES rounds (round_id))")
+    cols = ("case_id, round_id, rank, fixmedins_code, state, team, window_begin, window_end, due_date, opened_by, "
+            "opened_at, updated_at")
     with sqlite3.connect(tmp_path / "a.db") as con:
-        con.execute("ALTER TABLE cases DROP COLUMN outside")  # as the cases table was made before it
-    db = open_records(tmp_path / "a", f"sqlite:///{tmp_path / 'a.db'}")
+        con.execute("PRAGMA foreign_keys=OFF")
+        con.execute("PRAGMA legacy_alter_table=ON")  # the timeline's rows keep referring to "cases"
+        con.execute("ALTER TABLE cases RENAME TO cases_now")
+        con.execute(old)
+        con.execute(f"INSERT INTO cases ({cols}) SELECT {cols} FROM cases_now")
+        con.execute("DROP TABLE cases_now")
+    db = open_records(tmp_path / "a", url)
     try:
-        rid = save_round(db, {"level": "facility", "as_of": DAY, "period_begn": DAY, "period_end": DAY,
-                              "snapshot_id": "s", "model_version": "1", "capacity": 1, "request": "{}"},
-                         [{"rank": 1, "fixmedins_code": "H1", "pick": "model", "probability": 1.0,
-                           "reasons": "[]"}], "t")
-        assert open_cases(db, rid, "p", "planner") and list_cases(db)[0]["outside"] is None
+        columns = {c["name"]: c for c in inspect(db.engine).get_columns("cases")}
+        assert columns["round_id"]["nullable"] and "outside" in columns
+        kept = get_case(db, cid)
+        assert kept["team"] == ["张医生"] and [e["target"] for e in kept["timeline"]] == ["planned", "assigned"]
+        terms = {"selection": "tip_off", "insp_type": "targeted", "batch": "举报", "period_begn": DAY,
+                 "period_end": DAY, "reason": "举报线索"}
+        out = open_outside_case(db, "H2", terms, "p", "planner", ROLES["planner"])
+        assert get_case(db, out)["round_id"] is None
+        with db.engine.connect() as con:
+            assert con.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
     finally:
         db.dispose()
-    with sqlite3.connect(tmp_path / "b.db") as con:  # round_id NOT NULL, as before outside inspections
-        con.execute("CREATE TABLE cases (case_id VARCHAR(60) PRIMARY KEY, round_id VARCHAR(40) NOT NULL)")
-    with pytest.raises(ConfigError, match=r"cases\.round_id is NOT NULL"):
-        open_records(tmp_path / "b", f"sqlite:///{tmp_path / 'b.db'}")
+    again = open_records(tmp_path / "a", url)  # a second opening finds nothing to do
+    again.dispose()

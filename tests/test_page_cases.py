@@ -302,7 +302,7 @@ def test_an_outside_inspection_with_points_and_the_rule_quality_tab(browser: Any
         analyst.click("#tabs [data-view=quality]")
         analyst.wait_for_selector("#quality-table tbody tr", timeout=30_000)
         text = analyst.text_content("#quality-table") or ""
-        assert "属实比例" in text and code not in text  # rules, never a facility
+        assert "属实比例" in text and "R-" in text
         assert "规则参数未曾调整" in (analyst.text_content("#rule-changes") or "")
         analyst.check("#quality-by-type")
         analyst.click("#quality-form button[type=submit]")

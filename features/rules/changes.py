@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import hashlib
 import json
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,35 @@ def apply_changes(rules: list[Rule], changes: list[dict[str, Any]]) -> list[Rule
             raise ConfigError(f"rule change {c.get('seq')}: rule {c['rule_id']} is not in the rule library")
         by_id[c["rule_id"]] = _changed(by_id[c["rule_id"]], c)
     return [by_id[r.id] for r in rules]
+
+
+@dataclass(frozen=True)
+class RuleBase:
+    """The rules a build runs, read once: their version (what people read) and a digest of every rule's
+    declaration (what a snapshot's fingerprint takes, so an edited library or change file cannot collide)."""
+
+    rules: list[Rule]
+    version: str
+    digest: str
+
+
+def rule_base(workspace: Path | None, rules: list[Rule] | None = None) -> RuleBase:
+    """The workspace's rule base (the library with its changes), or `rules` given by the caller (their
+    version then says so: `+custom`)."""
+    if rules is None:
+        changes = read_changes(workspace)
+        rules = apply_changes(load_rules(), changes)
+        version = rules_version() + (f"+ws.{len(changes)}" if changes else "")
+    else:
+        version = f"{rules_version()}+custom"
+    text = json.dumps([dataclasses.asdict(r) for r in rules], ensure_ascii=False, sort_keys=True, default=str)
+    return RuleBase(rules, version, hashlib.sha256(text.encode()).hexdigest())
+
+
+def rules_at(workspace: Path | None, version: str | None) -> list[Rule]:
+    """The rules a snapshot of `version` ran: the library with the workspace's first N changes (`+ws.N`)."""
+    n = int(version.rsplit("+ws.", 1)[1]) if version and "+ws." in version else 0
+    return apply_changes(load_rules(), read_changes(workspace)[:n])
 
 
 def effective_rules(workspace: Path | None) -> list[Rule]:

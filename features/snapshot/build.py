@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -26,6 +27,9 @@ from features.snapshot.window import Window, fac_tier_sql, month_bounds, require
 from features.sql_text import literal, query, run
 from feijian.errors import InputError, MissingTableError
 from feijian.settings import Workspace
+
+if TYPE_CHECKING:
+    from features.rules.changes import RuleBase
 
 FILL_ZERO_FAMILIES = ("volume", "rules", "history")
 NEVER_INSPECTED_DAYS = 3650
@@ -166,12 +170,14 @@ def build_snapshot(
 ) -> Snapshot:
     """The snapshot on DuckDB (one machine) or Spark SQL (`engine="spark"`, master URL from
     `spark_master`, $FEIJIAN_SPARK_MASTER or local[*]): the same SQL statements, run on either. The
-    rules are the workspace's (the library with its changes) unless `rules` are given."""
-    from features.rules.changes import effective_rules
+    rules are the workspace's (the library with its changes) unless `rules` are given, read once: the
+    snapshot's meta names the version that ran and its fingerprint the rules' digest."""
+    from features.rules.changes import rule_base
     if window_months < 1 or window_months > 60:
         raise InputError(f"--window-months must be between 1 and 60, got {window_months}")
     ws = Workspace(workspace)
     win = Window(as_of, window_months)
+    base = rule_base(ws.root, rules)
     params = win.params()
     say = progress or (lambda _s: None)
     timings: dict[str, float] = {}
@@ -186,7 +192,7 @@ def build_snapshot(
 
         t = time.perf_counter()
         say("rule engine")
-        evaluate_evidence(con, rules if rules is not None else effective_rules(ws.root))
+        evaluate_evidence(con, base.rules)
         timings["rule engine"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -215,7 +221,7 @@ def build_snapshot(
         timings["peer"] = time.perf_counter() - t
 
         say("write")
-        snap = _write(con, ws, win, facility, physician, fac_stats, dr_stats, timings, engine)
+        snap = _write(con, ws, win, facility, physician, fac_stats, dr_stats, timings, base, engine)
     finally:
         con.close()
         for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
@@ -249,13 +255,12 @@ def _write(
     fac_stats: peer.PeerStats,
     dr_stats: peer.PeerStats,
     timings: dict[str, float],
+    base: RuleBase,
     engine: str = "duckdb",
 ) -> Snapshot:
-    from features.rules.changes import effective_version
-
-    rules_version = effective_version(ws.root)
+    rules_version = base.version
     inputs = input_fingerprint(ws)
-    snapshot_id, fingerprint = snapshot_identity(ws, win, inputs)
+    snapshot_id, fingerprint = snapshot_identity(ws, win, inputs, base)
     final = ws.features / snapshot_id
     staging = ws.features / f".{snapshot_id}.{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
@@ -300,13 +305,16 @@ def _mark_latest(ws: Workspace, snapshot_id: str) -> None:
     marker.write_text(snapshot_id + "\n", encoding="utf-8")
 
 
-def snapshot_identity(ws: Workspace, win: Window, inputs: str | None = None) -> tuple[str, str]:
-    """(snapshot_id, fingerprint) the build would write for this window: same inputs, same id."""
-    from features.rules.changes import effective_version
+def snapshot_identity(ws: Workspace, win: Window, inputs: str | None = None,
+                      base: RuleBase | None = None) -> tuple[str, str]:
+    """(snapshot_id, fingerprint) the build would write for this window: same inputs and the same rules
+    (the workspace's, by their digest, unless `base` says which), same id."""
+    from features.rules.changes import rule_base
 
     inputs = inputs if inputs is not None else input_fingerprint(ws)
+    digest = (base or rule_base(ws.root)).digest
     fingerprint = hashlib.sha256(
-        f"{inputs}|{win.as_of}|{win.months}|{registry.declaration_version()}|{effective_version(ws.root)}".encode()
+        f"{inputs}|{win.as_of}|{win.months}|{registry.declaration_version()}|{digest}".encode()
     ).hexdigest()
     return f"{win.as_of.isoformat()}_w{win.months}_{fingerprint[:8]}", fingerprint
 

@@ -65,6 +65,8 @@ async function signIn() {
   }
   $("#finding-form select[name=insp_type]").value = "flight";
   $("#finding-form select[name=selection]").value = "targeted";
+  $("#outside-form select[name=selection]").value = "tip_off"; // an outside case is mostly a tip-off
+  $("#outside-form select[name=insp_type]").value = "targeted";
   $("#case-violation-boxes").innerHTML = Object.entries(labels.violation || {}).map(([k, v]) =>
     `<label class="check"><input type="checkbox" name="case_violation" value="${esc(k)}"> ${esc(v)}</label>`).join("");
   $("#violation-boxes").innerHTML = Object.entries(labels.violation || {}).map(([k, v]) =>
@@ -453,9 +455,11 @@ async function loadPoints() {
   // the facility's physicians, most exposed first: the decision may give each of them points (记分)
   const box = $("#case-points");
   box.innerHTML = "";
-  if (!may("explain") || !openCaseCode) return;
+  const code = openCaseCode;
+  if (!may("explain") || !code) return;
   try {
-    const x = await api("/api/explain", {code: openCaseCode});
+    const x = await api("/api/explain", {code});
+    if (code !== openCaseCode) return; // another case was opened meanwhile: its own request fills the form
     box.innerHTML = (x.physicians || []).map((d) => `<label>${esc(d.dr_code)} ${esc(d.dept || "")}（已记分 ${d.points_total ?? 0} 分）
       <input type="number" min="1" max="12" step="1" data-dr="${esc(d.dr_code)}" inputmode="numeric"></label>`).join("") || "<p>本机构无医师数据。</p>";
   } catch (e) { box.textContent = "无法读取本机构医师：" + e.message; }
@@ -522,7 +526,7 @@ async function loadQuality(ev) {
       ${cell("结论", r.review ? "<b>需复核</b>" : r.checked < res.review_min_checked ? "核查不足" : "正常")}</tr>`).join("");
     $("#quality-table").hidden = !res.rules.length;
     const flagged = res.rules.filter((r) => r.review).length;
-    $("#quality-summary").textContent = res.rules.length ? `${res.rules.length} 行；需复核 ${flagged} 行。规则库版本 ${res.rules_version}。` : "尚无核查过的疑点：在案件的疑点清单中逐条登记核查结论后，这里显示各规则的属实比例。";
+    $("#quality-summary").textContent = res.rules.length ? `${res.rules.length} 行；需复核 ${flagged} 行。当前数据所用规则库版本 ${res.rules_version}${res.workspace_rules_version !== res.rules_version ? `；已调整为 ${res.workspace_rules_version}，下次生成特征快照时生效` : ""}。` : "尚无核查过的疑点：在案件的疑点清单中逐条登记核查结论后，这里显示各规则的属实比例。";
     $("#rule-changes tbody").innerHTML = res.changes.map((c) => `<tr>${cell("版本", esc(c.version))}${cell("规则", esc(c.rule_id))}
       ${cell("变更内容", esc(c.summary_zh))}${cell("原因", esc(c.reason))}${cell("变更人", esc(c.by))}${cell("时间", esc(String(c.at).replace("T", " ").slice(0, 19)))}</tr>`).join("")
       || `<tr><td colspan="6">规则参数未曾调整（规则库版本 ${esc(res.rules_version)}）。</td></tr>`;
