@@ -1,4 +1,5 @@
-"""One declaration, two engines: the same feature and rule SQL on DuckDB and on Spark SQL (local mode).
+"""One declaration, two engines: the same feature and rule SQL on DuckDB and on Spark SQL, in local mode
+and on a standalone cluster on this machine (benchmarks/spark_cluster.py).
 
 A small simulated province (20 facilities, every violation mechanism planted) is built once; the
 snapshot is made with DuckDB and with Spark, and the facility rows, the physician rows and the rule
@@ -36,22 +37,40 @@ SCALE = 20  # facilities: the simulator's smallest province
 EVIDENCE_KEY = ["rule_id", "fixmedins_code", "mdtrt_id", "feedetl_sn"]
 
 
-@pytest.fixture(scope="module")
-def spark():
+@pytest.fixture(scope="module", params=["local[2]", "cluster"])
+def spark(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A Spark session in local mode, then on a standalone cluster on 127.0.0.1 (a master and two workers
+    of one core each, executors in the workers' JVMs): every test below runs on both."""
+    from benchmarks.spark_cluster import StandaloneCluster
     from features.snapshot.spark import session_builder
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    cluster = None
+    master = request.param
+    if master == "cluster":
+        cluster = StandaloneCluster(tmp_path_factory.mktemp("cluster"), workers=2, cores=1, memory="1g").start()
+        master = cluster.url
     # A short-lived test JVM: the C1 compiler only and no whole-stage code generation cut the CPU a
     # ~70-statement build spends compiling, not computing; results do not depend on either.
-    session = (
-        session_builder("local[2]", shuffle_partitions=2)
-        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m")
-        .config("spark.sql.codegen.wholeStage", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    jvm = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
+    try:
+        session = (
+            session_builder(master, shuffle_partitions=2)
+            .config("spark.driver.extraJavaOptions", jvm)
+            .config("spark.executor.extraJavaOptions", jvm)
+            .config("spark.executor.memory", "768m")
+            .config("spark.sql.codegen.wholeStage", "false")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        if cluster is not None:  # the work runs in the workers' executors, not in the driver
+            assert session.sparkContext.master == cluster.url
+            assert session.sparkContext.parallelize(range(4), 2).map(lambda x: x * x).sum() == 14
+        yield session
+        session.stop()
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 @pytest.fixture(scope="module")

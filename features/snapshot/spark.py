@@ -107,8 +107,11 @@ def session_builder(master: str, shuffle_partitions: int | None = None, local_di
     """A SparkSession builder with feijian's settings (UTC, no UI, loopback in local mode)."""
     from pyspark.sql import SparkSession
 
-    if master.startswith("local"):
+    loopback = master.startswith("local") or "//127.0.0.1:" in master or "//localhost:" in master
+    if loopback:  # a local run or a cluster on this machine: nothing listens beyond 127.0.0.1
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if not master.startswith("local"):  # executors in the workers' JVMs run this interpreter's Python
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(master)
         .appName("feijian-features")
@@ -122,6 +125,8 @@ def session_builder(master: str, shuffle_partitions: int | None = None, local_di
         .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "1000")
         .config("spark.driver.memory", spark_driver_memory())
     )
+    if loopback:
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     if shuffle_partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
     if local_dir:
