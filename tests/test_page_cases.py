@@ -151,6 +151,16 @@ def _take(page: Any, case_id: str, label: str, fill: dict[str, str] | None = Non
     page.wait_for_selector(f"#status:has-text('案件 {case_id}：{label}')", timeout=30_000)
 
 
+def _round_cases(page: Any, live: str, token: str, rid: str, last: str, button: str) -> None:
+    """Signed in, on 案件, the round chosen and `button` pressed (open its cases, or list them)."""
+    _sign_in(page, live, token)
+    page.click("#tabs [data-view=cases]")
+    page.wait_for_selector(f"#case-round option[value='{rid}']", state="attached", timeout=30_000)
+    page.select_option("#case-round", rid)
+    page.click(button)
+    page.wait_for_selector(f"#case-table tbody tr[data-case='{last}']", timeout=30_000)
+
+
 def test_a_round_of_30_cases_is_walked_to_closed_in_the_browser(browser: Any, live: str, served: Served  # noqa: F811
                                                                 ) -> None:
     """Every case of a 30-pick round: assigned by a planner, worked and decided by a supervisor (three
@@ -163,12 +173,7 @@ def test_a_round_of_30_cases_is_walked_to_closed_in_the_browser(browser: Any, li
     today = date.today()
     planner = _page(browser, DESKTOP)
     try:
-        _sign_in(planner, live, served.tokens["planner"])
-        planner.click("#tabs [data-view=cases]")
-        planner.wait_for_selector(f"#case-round option[value='{rid}']", state="attached", timeout=30_000)
-        planner.select_option("#case-round", rid)
-        planner.click("#open-cases")
-        planner.wait_for_selector(f"#case-table tbody tr[data-case='{ids[-1]}']", timeout=30_000)
+        _round_cases(planner, live, served.tokens["planner"], rid, ids[-1], "#open-cases")
         for i, cid in enumerate(ids):
             _take(planner, cid, "分派检查组", {"team": "张医生、李会计" if i % 2 else "王审计",
                                               "window_begin": str(today), "window_end": str(today + timedelta(days=5))})
@@ -179,12 +184,7 @@ def test_a_round_of_30_cases_is_walked_to_closed_in_the_browser(browser: Any, li
         planner.context.close()
     sup = _page(browser, DESKTOP)
     try:
-        _sign_in(sup, live, served.tokens["supervisor"])
-        sup.click("#tabs [data-view=cases]")
-        sup.wait_for_selector(f"#case-round option[value='{rid}']", state="attached", timeout=30_000)
-        sup.select_option("#case-round", rid)
-        sup.click("#case-filters button[type=submit]")
-        sup.wait_for_selector(f"#case-table tbody tr[data-case='{ids[-1]}']", timeout=30_000)
+        _round_cases(sup, live, served.tokens["supervisor"], rid, ids[-1], "#case-filters button[type=submit]")
         assert sup.locator("#open-cases").is_hidden() and sup.locator("#new-outside").is_hidden()
         for i, cid in enumerate(ids):
             _take(sup, cid, "开始现场检查")
