@@ -3,13 +3,19 @@
 For each size: simulate and ingest a province (or reuse one from --out), then build the same
 12-month snapshot with
   duckdb     `build_snapshot(engine="duckdb")` (2 threads)
-  spark      `build_snapshot(engine="spark")` with each master in --masters (local[1], local[2])
+  spark      `build_snapshot(engine="spark")` with each master in --masters: local[1], local[2], and
+             cluster1, cluster2 (a standalone cluster on 127.0.0.1 of 1 or 2 one-core workers,
+             benchmarks/spark_cluster.py, started for the measurement and stopped after it)
 each in its own process. Spark's session start (JVM, ~10 s) is timed apart from the build. Prints
 seconds, window fee lines per second, the ratio to DuckDB and Spark's speed-up from 1 to 2 cores,
 and CPU seconds (the Python process and, for Spark, its JVM): on a shared machine wall time moves
 with the neighbours' load, CPU time much less, and lines per CPU-second is what sizes a cluster.
 
-    .venv/bin/python benchmarks/bench_spark.py --sizes 300,1200 --out /tmp/spark-bench
+    .venv/bin/python benchmarks/bench_spark.py --sizes 300,1200 --out /tmp/spark-bench \
+        --masters local[1],local[2],cluster1,cluster2
+
+A cluster's CPU seconds add its processes' (master, workers, the executors they launch) to the
+driver's; its shuffle partitions are 4 per worker core, as local mode's are per core.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import contextlib
+
 from benchmarks._common import in_fresh_process
+from benchmarks.spark_cluster import StandaloneCluster
 
 WINDOW_MONTHS = 12
 
@@ -92,6 +101,38 @@ def measure(fn_name: str, *args: object) -> dict:
     return in_fresh_process(_child, fn_name, args)
 
 
+def _tree_cpu(pids: list[int]) -> float:
+    """CPU seconds of these processes and all their children (a cluster's JVMs and its executors)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            p = psutil.Process(pid)
+            procs = [p, *p.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for q in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += sum(q.cpu_times()[:2])
+    return total
+
+
+def measure_on_cluster(ws: Path, as_of: str, workers: int) -> dict:
+    """One Spark build on a fresh standalone cluster of `workers` one-core workers."""
+    with StandaloneCluster(ws.parent / f"cluster{workers}", workers=workers, cores=1, memory="3g") as cluster:
+        os.environ["FEIJIAN_SPARK_SHUFFLE_PARTITIONS"] = str(4 * workers)
+        try:
+            pids = [p.pid for p in cluster.processes]
+            before = _tree_cpu(pids)
+            out = measure("run_spark", str(ws), as_of, cluster.url)
+            if "cpu_s" in out:  # the executors' CPU is the cluster's, not the driver's children
+                out["cpu_s"] += _tree_cpu(pids) - before
+            return out
+        finally:
+            os.environ.pop("FEIJIAN_SPARK_SHUFFLE_PARTITIONS", None)
+
+
 def window_lines(ws: Path, as_of: str) -> int:
     import duckdb
 
@@ -137,7 +178,10 @@ def main() -> None:
         row["duckdb"] = measure("run_duckdb", str(ws), as_of)
         print("  duckdb", json.dumps(row["duckdb"]), flush=True)
         for master in args.masters.split(","):
-            row[master] = measure("run_spark", str(ws), as_of, master)
+            if master.startswith("cluster"):
+                row[master] = measure_on_cluster(ws, as_of, int(master[len("cluster"):] or 2))
+            else:
+                row[master] = measure("run_spark", str(ws), as_of, master)
             print(f"  {master}", json.dumps(row[master]), flush=True)
         rows.append(row)
         (root / "results.json").write_text(json.dumps(rows, indent=2))
@@ -158,8 +202,9 @@ def print_table(rows: list[dict], masters: list[str]) -> None:
                 continue
             s = m["build_s"]
             speed = ""
-            if name == f"Spark {masters[-1]}" and len(masters) > 1 and "build_s" in r.get(masters[0], {}):
-                speed = f"{r[masters[0]]['build_s'] / s:.2f}×"
+            one = {"local[2]": "local[1]", "cluster2": "cluster1"}.get(name.removeprefix("Spark "))
+            if one and "build_s" in r.get(one, {}):  # the same kind of master with one core, then two
+                speed = f"{r[one]['build_s'] / s:.2f}×"
             cpu = m.get("cpu_s")
             start = f" (+{m['session_s']:.0f} s start)" if "session_s" in m else ""
             print(
