@@ -21,6 +21,7 @@ driver's; its shuffle partitions are 4 per worker core, as local mode's are per 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -30,8 +31,6 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import contextlib
 
 from benchmarks._common import in_fresh_process
 from benchmarks.spark_cluster import StandaloneCluster
@@ -102,17 +101,20 @@ def measure(fn_name: str, *args: object) -> dict:
 
 
 def _tree_cpu(pids: list[int]) -> float:
-    """CPU seconds of these processes and all their children (a cluster's JVMs and its executors)."""
+    """CPU seconds of these processes, of the children they waited for (an executor that has exited
+    counts in its worker's children times) and of the children still running."""
     import psutil
 
     total = 0.0
     for pid in pids:
         try:
             p = psutil.Process(pid)
-            procs = [p, *p.children(recursive=True)]
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+            live = p.children(recursive=True)
         except psutil.NoSuchProcess:
             continue
-        for q in procs:
+        for q in live:
             with contextlib.suppress(psutil.NoSuchProcess):
                 total += sum(q.cpu_times()[:2])
     return total
