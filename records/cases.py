@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -159,7 +159,7 @@ def open_outside_case(db: Database, fixmedins_code: str, terms: dict[str, Any], 
     prefix = f"W{(today or date.today()):%Y%m%d}-"
     for _ in range(20):  # another request may take the same number: count again and retry
         with db.session() as s:
-            n = len(s.scalars(select(Case.case_id).where(Case.case_id.startswith(prefix))).all()) + 1
+            n = int(s.scalar(select(func.count()).select_from(Case).where(Case.case_id.startswith(prefix))) or 0) + 1
             case_id, now = f"{prefix}{n:03d}", _now()
             s.add(Case(case_id=case_id, round_id=None, rank=None, fixmedins_code=fixmedins_code, state="planned",
                        team="[]", opened_by=by, opened_at=now, updated_at=now, outside=kept))

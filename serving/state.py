@@ -164,9 +164,12 @@ class ServingState:
                 select(FindingPoints.insp_id, FindingPoints.dr_code, FindingPoints.points, Finding.insp_date,
                        Finding.fixmedins_code).join(Finding, Finding.insp_id == FindingPoints.insp_id)
                 .where(FindingPoints.dr_code.in_(dr_codes))).all(), columns=cols)
-            recorded_ids = set(s.scalars(select(Finding.insp_id)).all()) if not self.ingested_points.empty else set()
-        ing = self.ingested_points
-        ing = ing[ing["dr_code"].isin(dr_codes) & ~ing["insp_id"].isin(recorded_ids)]
+            ing = self.ingested_points
+            ing = ing[ing["dr_code"].isin(dr_codes)]
+            # an ingested inspection recorded again through the service: the recorded one stands
+            again = set(s.scalars(select(Finding.insp_id).where(Finding.insp_id.in_(set(ing["insp_id"]))))) \
+                if not ing.empty else set()
+        ing = ing[~ing["insp_id"].isin(again)]
         if not ing.empty and not self.ingested.empty:
             ing = ing.merge(self.ingested[["insp_id", "insp_date", "fixmedins_code"]], on="insp_id", how="left")
         else:

@@ -86,7 +86,7 @@ def rule_base(workspace: Path | None, rules: list[Rule] | None = None) -> RuleBa
     if rules is None:
         changes = read_changes(workspace)
         rules = apply_changes(load_rules(), changes)
-        version = rules_version() + (f"+ws.{len(changes)}" if changes else "")
+        version = _version(len(changes))
     else:
         version = f"{rules_version()}+custom"
     text = json.dumps([dataclasses.asdict(r) for r in rules], ensure_ascii=False, sort_keys=True, default=str)
@@ -104,10 +104,14 @@ def effective_rules(workspace: Path | None) -> list[Rule]:
     return apply_changes(load_rules(), read_changes(workspace))
 
 
-def effective_version(workspace: Path | None) -> str:
-    """The library's version, with `+ws.N` when the workspace has changed N times."""
-    n = len(read_changes(workspace))
+def _version(n: int) -> str:
+    """The library's version, with `+ws.N` after the workspace's N-th change."""
     return rules_version() + (f"+ws.{n}" if n else "")
+
+
+def effective_version(workspace: Path | None) -> str:
+    """The version of the rule base the workspace runs now."""
+    return _version(len(read_changes(workspace)))
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, Any]:
@@ -148,7 +152,7 @@ def record_change(workspace: Path, rule_id: str, params: dict[str, Any], enabled
         record = {"seq": seq, "rule_id": rule_id, "params": params, "before": {k: rule.params[k] for k in params},
                   "enabled": enabled, "was_enabled": rule.enabled, "reason": reason.strip(), "by": by,
                   "at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
-                  "version": f"{rules_version()}+ws.{seq}"}
+                  "version": _version(seq)}
         f.seek(0, os.SEEK_END)
         f.write(json.dumps(record, ensure_ascii=False) + "\n")
         f.flush()
