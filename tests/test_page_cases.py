@@ -206,6 +206,8 @@ def test_a_round_of_30_cases_is_walked_to_closed_in_the_browser(browser: Any, li
                 _take(sup, cid, "结案（无需整改）")
         sup.check("#case-overdue")
         sup.click("#case-filters button[type=submit]")
+        # the filtered list has replaced the whole round's (its row was marked overdue there too)
+        sup.wait_for_selector("#case-summary:has-text('共 1 件')", timeout=30_000)
         sup.wait_for_selector(f"#case-table tbody tr[data-case='{ids[0]}'] .state.overdue", timeout=30_000)
         assert sup.locator("#case-table tbody tr").count() == 1  # only the rectification past its due date
         sup.uncheck("#case-overdue")
