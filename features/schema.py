@@ -115,6 +115,7 @@ VIOLATION = {
     "trace_resale": "追溯码重复结算（倒卖药品）",
     "upcoding": "高套病组",
     "fabricated": "虚构医药服务",
+    "ring": "医患串通/团伙套取医保基金",
     "minor": "一般管理性问题",
 }
 

@@ -74,6 +74,10 @@ def simulate(
         str, typer.Option(help="normal, or high: most of the money taken in forms no rule of the rule base "
                                "sees (docs/simulator.md).")
     ] = "normal",
+    rings: Annotated[
+        str, typer.Option(help="planted: collusion rings and honest look-alikes (truth/rings.parquet); none: "
+                               "the province without them (docs/simulator.md).")
+    ] = "planted",
 ) -> None:
     """Generate the synthetic province: claims in national-platform fields, and hidden truth apart.
 
@@ -83,7 +87,7 @@ def simulate(
     """
     from simulator.cli_support import run_simulate
 
-    run_simulate(out=out, seed=seed, scale=scale, console=console, evasion=evasion)
+    run_simulate(out=out, seed=seed, scale=scale, console=console, evasion=evasion, rings=rings)
 
 
 @app.command(
@@ -484,6 +488,7 @@ def campaign(
     seed: Annotated[int, typer.Option(help="Random seed of the province.")] = 7,
     scale: Annotated[str, typer.Option(help="demo, large, or a number of facilities.")] = "demo",
     evasion: Annotated[str, typer.Option(help="normal, or high: most taken in schemes no rule catches.")] = "normal",
+    rings: Annotated[str, typer.Option(help="planted (collusion rings and honest look-alikes) or none.")] = "planted",
     check_lines: Annotated[int, typer.Option(help="疑点清单 lines the inspectors check per case, largest first.")
                            ] = Inspectors.check_lines,
     inspector_error: Annotated[float, typer.Option(help="Chance an inspector's verdict on a line is wrong.")
@@ -499,7 +504,7 @@ def campaign(
         raise typer.BadParameter("--check-lines must be ≥ 0 and --inspector-error within 0–0.5")
     report = run_campaign(out, seed=seed, scale=scale, evasion=evasion, rounds=rounds, history_rounds=history_rounds,
                           capacity=capacity, policies=policy, shares=exploration_share, console=console,
-                          team=Inspectors(check_lines, inspector_error))  # fmt: skip
+                          team=Inspectors(check_lines, inspector_error), rings=rings)  # fmt: skip
     for name, entry in report["policies"].items():
         share, best = entry.get("share_of_oracle"), entry.get("share_of_best")
         console.print(f"  {name:<16} true taken {entry['taken_true']:>14,.0f}   recovered {entry['recovered']:>12,.0f}"

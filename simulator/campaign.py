@@ -57,6 +57,7 @@ from simulator.frame import Frame
 from simulator.inspections import ROUND_MONTHS, historical_picks, inspect_picks
 from simulator.month import generate_month
 from simulator.reference import reference_tables
+from simulator.rings import parse_rings, plan_rings, plant
 from simulator.settle import settle_month
 from simulator.truth import TruthRecorder
 from simulator.world import build_world, initial_state
@@ -73,15 +74,19 @@ class Province:
     round_months = ROUND_MONTHS
 
     def __init__(self, out: Path, seed: int = 7, scale: str | int = "demo", evasion: str | Evasion = "normal",
-                 progress: Progress | None = None, answers: bool = False) -> None:
+                 progress: Progress | None = None, answers: bool = False, rings: str = "planted") -> None:
         """`answers`: keep what `answer` needs (each month's fraudulent ids, in memory) for a campaign's
-        inspectors; `simulate` does not."""
+        inspectors; `simulate` does not. `rings`: "planted" (collusion rings and honest look-alikes,
+        simulator.rings) or "none" (the province as it was before rings, byte for byte)."""
         self._t0 = time.perf_counter()
         self.out, self.seed = Path(out), seed
         self.scale = parse_scale(scale)
         self.evasion = parse_evasion(evasion)
+        self.rings = parse_rings(rings)
         self.world = build_world(self.scale, seed)
         self.schemes = plan_schemes(self.world, np.random.default_rng([seed, 2]), self.evasion)
+        if self.rings == "planted":  # rows appended after the ordinary schemes, from a generator of their own
+            self.schemes = plant(self.schemes, plan_rings(self.world, seed, busy=self.schemes.fac))
         self.state = initial_state(self.world, np.random.default_rng([seed, 5]))
         self.input, truth = self.out / "input", self.out / "truth"
         for d in (self.input, truth):
@@ -171,6 +176,8 @@ class Province:
         }
         if not self.evasion.plain:  # the normal province's meta.json stays as it was
             meta["evasion"] = self.evasion.name
+        if self.schemes.rings is not None:  # … and so does one without rings
+            meta["rings"] = self.rings
         (self.out / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         return {"counts": self.counts, "truth_counts": truth_counts, "seconds": seconds, "input": str(self.input),
                 "truth": str(self.out / "truth"), "meta": str(self.out / "meta.json"),

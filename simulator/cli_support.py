@@ -12,7 +12,8 @@ from simulator.config import N_MONTHS, month_label
 from simulator.engine import run
 
 
-def run_simulate(out: Path, seed: int, scale: str, console: Console, evasion: str = "normal") -> None:
+def run_simulate(out: Path, seed: int, scale: str, console: Console, evasion: str = "normal",
+                 rings: str = "planted") -> None:
     with Progress(TextColumn("[bold]simulate[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as prog:
         task = prog.add_task("months", total=N_MONTHS)
@@ -20,8 +21,8 @@ def run_simulate(out: Path, seed: int, scale: str, console: Console, evasion: st
         def cb(m: int, lines: int) -> None:
             prog.update(task, completed=m + 1, description=f"{month_label(m)} · {lines:,} fee lines")
 
-        res = run(Path(out), seed=seed, scale=scale, progress=cb, evasion=evasion)
-    extra = "" if evasion == "normal" else f", evasion {evasion}"
+        res = run(Path(out), seed=seed, scale=scale, progress=cb, evasion=evasion, rings=rings)
+    extra = ("" if evasion == "normal" else f", evasion {evasion}") + ("" if rings == "planted" else f", rings {rings}")
     tbl = Table(title=f"synthetic province (seed {seed}, scale {scale}{extra})", show_header=True)
     tbl.add_column("table")
     tbl.add_column("rows", justify="right")

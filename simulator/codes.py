@@ -121,14 +121,17 @@ def diag_id(code: str, setting: str) -> int:
 PATTERNS = (
     "legit", "split_admission", "phantom_stay", "low_threshold_admission", "over_testing", "repeat_charge",
     "split_charge", "over_price", "item_swap", "sex_restricted", "age_restricted", "over_prescription",
-    "card_misuse", "trace_resale", "upcoding", "fabricated",
+    "card_misuse", "trace_resale", "upcoding", "fabricated", "ring",
 )
 PATTERN_ID = {p: i for i, p in enumerate(PATTERNS)}
 N_PATTERNS_PLUS_ONE = len(PATTERNS)
 # Patterns where whole visits are improper (listed in truth/fraud_visits).
 VISIT_PATTERNS = ("split_admission", "phantom_stay", "low_threshold_admission", "card_misuse", "fabricated",
-                  "trace_resale", "upcoding")
+                  "trace_resale", "upcoding", "ring")
 # Of those, patterns whose every fee line is improper (an up-coded stay's lines are real care).
 WHOLE_VISIT_PATTERNS = tuple(p for p in VISIT_PATTERNS if p != "upcoding")
 # Patterns inspections treat as fraud (Art. 40: 2–5× fines) rather than non-compliance (Art. 38).
-FRAUD_PATTERNS = ("phantom_stay", "card_misuse", "trace_resale", "fabricated", "item_swap")
+FRAUD_PATTERNS = ("phantom_stay", "card_misuse", "trace_resale", "fabricated", "item_swap", "ring")
+# Patterns appended after the original fifteen (a collusion ring, simulator.rings): a province that plants
+# none of them draws exactly what it always drew (see inspections._detection).
+LATE_PATTERNS = ("ring",)

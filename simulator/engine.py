@@ -15,9 +15,9 @@ from simulator.config import day_of
 
 
 def run(out: Path, seed: int = 7, scale: str | int = "demo", progress: Progress | None = None,
-        evasion: str = "normal") -> dict:
+        evasion: str = "normal", rings: str = "planted") -> dict:
     """Generate the province with the historical selection at every round month; see `Province.finish`."""
-    with Province(out, seed=seed, scale=scale, evasion=evasion, progress=progress) as p:
+    with Province(out, seed=seed, scale=scale, evasion=evasion, progress=progress, rings=rings) as p:
         for m in p.round_months:
             p.advance(m, export=False)  # the export is written once, at the end
             p.inspect(m, p.historical(m))

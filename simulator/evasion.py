@@ -43,6 +43,7 @@ MECHANISMS: dict[str, Mechanism] = {
                              "uses each card once or twice a month on spread days, no bursts"),
     "trace_resale": Mechanism(("trace_duplicate",), "settles the resold box without scanning its trace code"),
     "fabricated": Mechanism(()),
+    "ring": Mechanism(("frequent_visits", "same_day_facilities")),
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.behaviours import Schemes
-from simulator.codes import FRAUD_PATTERNS, PATTERN_ID, PATTERNS
+from simulator.codes import FRAUD_PATTERNS, LATE_PATTERNS, PATTERN_ID, PATTERNS
 from simulator.config import month_first_day, month_of_day, month_ym
 from simulator.facilities import T
 from simulator.world import State, World
@@ -25,6 +25,7 @@ _TYPE_BY_SEL = {"random": (("routine", "targeted"), (0.7, 0.3)),
                 "tip_off": (("flight", "targeted"), (0.6, 0.4))}
 SELECTIONS = tuple(_TYPE_BY_SEL)  # the inspections contract's `selection` codes
 _FRAUD = np.array([p in FRAUD_PATTERNS for p in PATTERNS])
+_N_EARLY = len(PATTERNS) - len(LATE_PATTERNS)  # the patterns every province has drawn for
 
 
 def historical_picks(w: World, st: State, m: int, history: list[dict], rng: np.random.Generator
@@ -103,8 +104,7 @@ def _inspect(w: World, st: State, sch: Schemes, m: int, i: int, how: str, seq: i
     fund_period = st.fund[i, pb : pe + 1].sum()
     # amounts are judged relative to the facility's size: a sample province has small absolute sums
     unit = 0.002 * fund_period + 100.0
-    detect = (rng.random(len(by_pat)) < depth * (1 - np.exp(-by_pat / unit))) & (by_pat > 0)
-    frac = np.clip(depth * rng.uniform(0.6, 1.2, len(by_pat)), 0.05, 1.0)
+    detect, frac = _detection(by_pat, depth, unit, rng)
     rec_pat = np.where(detect, by_pat * frac, 0.0)
     rec_fraud = float(rec_pat[_FRAUD].sum())
     rec_viol = float(rec_pat[~_FRAUD].sum())
@@ -137,6 +137,23 @@ def _inspect(w: World, st: State, sch: Schemes, m: int, i: int, how: str, seq: i
         st.suppress_until[i] = st.suppress_from[i] + int(rng.integers(6, 13))
         st.suppress_factor[i] = float(rng.uniform(0.05, 0.3))
     return row, _points(w, sch, i, m, detect, level, minor, iid, rng)
+
+
+def _detection(by_pat: np.ndarray, depth: float, unit: float, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(found, share recovered) per pattern. The late patterns (codes.LATE_PATTERNS) draw after the
+    others and only where the facility took money in them, so a province without them draws what it
+    always drew."""
+    n = _N_EARLY
+    detect = np.zeros(len(by_pat), dtype=bool)
+    frac = np.zeros(len(by_pat))
+    detect[:n] = (rng.random(n) < depth * (1 - np.exp(-by_pat[:n] / unit))) & (by_pat[:n] > 0)
+    frac[:n] = np.clip(depth * rng.uniform(0.6, 1.2, n), 0.05, 1.0)
+    late = n + np.flatnonzero(by_pat[n:] > 0)
+    if len(late):
+        detect[late] = rng.random(len(late)) < depth * (1 - np.exp(-by_pat[late] / unit))
+        frac[late] = np.clip(depth * rng.uniform(0.6, 1.2, len(late)), 0.05, 1.0)
+    return detect, frac
 
 
 def _points(w: World, sch: Schemes, i: int, m: int, detect: np.ndarray, level: int, minor: bool, iid: str,

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulator.behaviours import Schemes
-from simulator.codes import PATTERNS
+from simulator.codes import PATTERN_ID, PATTERNS
 from simulator.config import N_MONTHS, month_label
 from simulator.frame import take_str
 from simulator.population import CONDITIONS
@@ -74,7 +74,8 @@ class TruthRecorder:
         return lines, visits
 
     def finish(self, st: State, sch: Schemes, with_evasion: bool = False) -> dict[str, int]:
-        """Write the files; `with_evasion` adds schemes.evasive (an evasion preset other than normal)."""
+        """Write the files; `with_evasion` adds schemes.evasive (an evasion preset other than normal);
+        planted rings (sch.rings) add rings.parquet and schemes.ring_id."""
         w, out = self.w, self.out
         if self.lines_writer is not None:
             self.lines_writer.close()
@@ -104,8 +105,11 @@ class TruthRecorder:
             "end_month": [month_label(int(i)) for i in sch.end],
             "intensity": np.round(sch.intensity, 3), "adaptive": sch.adaptive,
             **({"evasive": sch.evasive} if with_evasion else {}),
+            **({"ring_id": pa.array([f"R{k + 1:03d}" if k >= 0 else None for k in sch.ring], type=pa.string())}
+               if sch.rings is not None else {}),
         })
         pq.write_table(schemes, out / "schemes.parquet", compression="zstd")
+        n_rings = self._rings(st, sch) if sch.rings is not None else 0
         per = w.per
         byear = 1970 + np.floor(per.birth_day / 365.2425).astype(np.int64)
         conds = [";".join(c for c, h in zip(CONDITIONS, row, strict=True) if h) or None for row in per.cond.tolist()]
@@ -118,4 +122,26 @@ class TruthRecorder:
         })
         pq.write_table(persons, out / "persons.parquet", compression="zstd")
         return {"schemes": sch.n, "facility_month": fm.num_rows, "physician_month": pm.num_rows,
-                "fraud_visits": sum(t.num_rows for t in self.visits)}
+                "fraud_visits": sum(t.num_rows for t in self.visits), **({"rings": n_rings} if n_rings else {})}
+
+    def _rings(self, st: State, sch: Schemes) -> int:
+        """truth/rings.parquet: one row per collusion ring (R001…) and per honest look-alike (L001…)."""
+        w, plan = self.w, sch.rings
+        assert plan is not None
+        groups = [(f"R{k + 1:03d}", g) for k, g in enumerate(plan.rings)]
+        groups += [(f"L{k + 1:03d}", g) for k, g in enumerate(plan.lookalikes)]
+        ring_taken = st.taken[:, :, PATTERN_ID["ring"]].sum(axis=1)  # a facility is a member of one ring at most
+        tbl = pa.table({
+            "ring_id": [i for i, _ in groups], "kind": [g.kind for _, g in groups],
+            "honest": pa.array([g.honest for _, g in groups], type=pa.bool_()),
+            "facilities": [";".join(w.fac.code[i] for i in g.fac) for _, g in groups],
+            "physicians": pa.array([";".join(w.phy.code[d] for d in g.drs if d >= 0) or None for _, g in groups],
+                                   type=pa.string()),
+            "persons": [";".join(w.per.psn_no.take(pa.array(g.persons)).to_pylist()) for _, g in groups],
+            "start_month": [month_label(g.start) for _, g in groups],
+            "end_month": [month_label(g.end) for _, g in groups],
+            "amount_taken": pa.array([0.0 if g.honest else round(float(ring_taken[g.fac].sum()), 2)
+                                      for _, g in groups], type=pa.float64()),
+        })
+        pq.write_table(tbl, self.out / "rings.parquet", compression="zstd")
+        return tbl.num_rows

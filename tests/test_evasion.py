@@ -59,7 +59,8 @@ def shares(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
     out = {}
     for preset in ("normal", "high"):
         root = tmp_path_factory.mktemp(preset)
-        simulate(root / "p", seed=7, scale=40, evasion=preset)
+        # the presets act on the mechanisms of behaviours/; rings (no evasive form) are left out here
+        simulate(root / "p", seed=7, scale=40, evasion=preset, rings="none")
         out[preset] = invisible_share(measure(root / "p", root / "ws"))
     return out
 

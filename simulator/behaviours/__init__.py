@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from simulator.evasion import MECHANISMS, PRESETS, Evasion, rule_visible
 from simulator.facilities import T
 from simulator.frame import Frame, Growable
 from simulator.world import State, World
+
+if TYPE_CHECKING:
+    from simulator.rings import RingPlan
 
 HOSPITAL_PATTERNS = ("split_admission", "phantom_stay", "low_threshold_admission", "upcoding")
 CARE_PATTERNS = ("over_testing", "repeat_charge", "split_charge", "over_price", "item_swap", "sex_restricted",
@@ -39,8 +43,10 @@ class Schemes:
     end: np.ndarray
     intensity: np.ndarray
     adaptive: np.ndarray
-    cards: list[np.ndarray]  # card_misuse: the persons whose cards are used
+    cards: list[np.ndarray]  # card_misuse and ring: the persons whose cards are used
     evasive: np.ndarray  # the scheme uses its mechanism's evasive form (simulator.evasion)
+    ring: np.ndarray  # the ring (index into rings.rings) a member's scheme row belongs to, -1 for the others
+    rings: RingPlan | None = None  # the collusion rings and honest look-alikes planted (simulator.rings)
 
     @property
     def n(self) -> int:
@@ -98,6 +104,7 @@ def plan_schemes(w: World, rng: np.random.Generator, evasion: Evasion = PRESETS[
         start=np.array([r[3] for r in rows], dtype=np.int64), end=np.array([r[4] for r in rows], dtype=np.int64),
         intensity=np.array([r[5] for r in rows]), adaptive=np.array([r[6] for r in rows], dtype=bool),
         cards=[r[7] for r in rows], evasive=np.zeros(len(rows), dtype=bool),
+        ring=np.full(len(rows), -1, dtype=np.int64),
     )
     if not evasion.plain:
         _evade(sch, evasion, np.random.default_rng([w.seed, 2, 1]))

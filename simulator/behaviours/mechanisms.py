@@ -22,6 +22,7 @@ def registry() -> dict[str, tuple[Stage | None, Stage | None]]:
         over_testing,
         phantom_stay,
         repeat_charge,
+        ring,
         sex_restricted,
         split_admission,
         split_charge,
@@ -45,4 +46,5 @@ def registry() -> dict[str, tuple[Stage | None, Stage | None]]:
         "age_restricted": (None, age_restricted.lines),
         "over_prescription": (None, over_prescription.lines),
         "over_price": (None, over_price.lines),
+        "ring": (ring.visits, None),  # last: a province without rings draws what it always drew
     }
