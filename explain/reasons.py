@@ -104,6 +104,7 @@ FAMILY_HINT: dict[str, str] = {
     "concentration": "费用集中于个别医师",
     "temporal": "费用突变",
     "rules": "规则违规",
+    "rings": "医患串通、出借医保卡（团伙）",
     "history": "既往问题复发",
 }
 

@@ -150,3 +150,15 @@ def test_peer_stats_and_meta(snapshots: dict[str, Path]) -> None:
     assert metas["duckdb"]["engine"] == "duckdb" and metas["spark"]["engine"] == "spark"
     assert metas["duckdb"]["snapshot_id"] == metas["spark"]["snapshot_id"]
     assert metas["duckdb"]["rows"] == metas["spark"]["rows"]
+
+
+def test_rings_equal_on_both_engines(snapshots: dict[str, Path]) -> None:
+    """The ring graph is computed by either engine's SQL, its communities on the driver: the same rings,
+    members, edges and evidence, and the same (typed) files when none is found."""
+    for name, key in (("rings", ["ring_id"]), ("ring_members", ["ring_id", "kind", "code"]),
+                      ("ring_edges", ["kind", "fac_a", "fac_b"]), ("ring_evidence", ["ring_id", "mdtrt_id"])):
+        duck = pd.read_parquet(snapshots["duckdb"] / f"{name}.parquet").sort_values(key, ignore_index=True)
+        spark = pd.read_parquet(snapshots["spark"] / f"{name}.parquet").sort_values(key, ignore_index=True)
+        assert_frames_agree(duck, spark, name)
+        schemas = [pq.read_schema(snapshots[e] / f"{name}.parquet").remove_metadata() for e in ("duckdb", "spark")]
+        assert schemas[0].names == schemas[1].names

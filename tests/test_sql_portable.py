@@ -21,6 +21,13 @@ def test_feature_sql_transpiles_to_spark(name: str) -> None:
         assert "SELECT" in spark.upper()
 
 
+def test_ring_sql_transpiles_to_spark() -> None:
+    from features.rings.detect import _SQL, ring_params
+
+    for stmt in statements((_SQL / "edges.sql").read_text(encoding="utf-8")):
+        assert "SELECT" in to_spark(inline(stmt, {**PARAMS, **ring_params()})).upper()
+
+
 def test_decimal_literals_become_doubles() -> None:
     assert to_spark("SELECT AVG(CASE WHEN x THEN 1.0 ELSE 0.0 END) FROM t") == (
         "SELECT AVG(CASE WHEN x THEN CAST(1.0 AS DOUBLE) ELSE CAST(0.0 AS DOUBLE) END) FROM t"

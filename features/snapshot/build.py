@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
+from features.rings import RING_FILES, Rings, detect_rings
 from features.snapshot import peer, registry
 from features.snapshot.window import Window, fac_tier_sql, month_bounds, require_columns, source_tables, table_folder
 from features.sql_text import literal, query, run
@@ -31,7 +32,7 @@ from feijian.settings import Workspace
 if TYPE_CHECKING:
     from features.rules.changes import RuleBase
 
-FILL_ZERO_FAMILIES = ("volume", "rules", "history")
+FILL_ZERO_FAMILIES = ("volume", "rules", "rings", "history")
 NEVER_INSPECTED_DAYS = 3650
 ENGINES = ("duckdb", "spark")
 
@@ -196,6 +197,12 @@ def build_snapshot(
         timings["rule engine"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        say("ring detection")
+        rings = detect_rings(con, params)
+        con.register("ring_facility", rings.facility)
+        timings["ring detection"] = time.perf_counter() - t
+
+        t = time.perf_counter()
         say("physician")
         run(con, f"CREATE OR REPLACE TEMP TABLE physician_raw AS {read_sql('physician')}", params)
         timings["physician"] = time.perf_counter() - t
@@ -221,7 +228,7 @@ def build_snapshot(
         timings["peer"] = time.perf_counter() - t
 
         say("write")
-        snap = _write(con, ws, win, facility, physician, fac_stats, dr_stats, timings, base, engine)
+        snap = _write(con, ws, win, facility, physician, fac_stats, dr_stats, timings, base, engine, rings)
     finally:
         con.close()
         for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
@@ -257,6 +264,7 @@ def _write(
     timings: dict[str, float],
     base: RuleBase,
     engine: str = "duckdb",
+    rings: Rings | None = None,
 ) -> Snapshot:
     rules_version = base.version
     inputs = input_fingerprint(ws)
@@ -272,6 +280,11 @@ def _write(
         {"path": str(staging / "evidence.parquet")},
     )
     n_evidence = int(con.execute("SELECT COUNT(*) FROM evidence").fetchone()[0])  # type: ignore[index]
+    n_rings = 0
+    if rings is not None:
+        for name, frame in RING_FILES.items():
+            getattr(rings, frame).to_parquet(staging / name, index=False)
+        n_rings = len(rings.rings)
     fac_stats.to_frame().to_parquet(staging / "peer_facility.parquet", index=False)
     dr_stats.to_frame().to_parquet(staging / "peer_physician.parquet", index=False)
     meta = {
@@ -284,7 +297,7 @@ def _write(
         "input_fingerprint": inputs,
         "fingerprint": fingerprint,
         "engine": engine,
-        "rows": {"facility": len(facility), "physician": len(physician), "evidence": n_evidence},
+        "rows": {"facility": len(facility), "physician": len(physician), "evidence": n_evidence, "rings": n_rings},
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
     (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")

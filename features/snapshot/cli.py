@@ -12,7 +12,7 @@ from features.snapshot import registry
 from features.snapshot.engine import parse_date
 from feijian.errors import InputError
 
-STEPS = ("staging", "rule engine", "physician", *registry.FAMILIES, "peer normalisation", "write")
+STEPS = ("staging", "rule engine", "ring detection", "physician", *registry.FAMILIES, "peer normalisation", "write")
 
 
 def run_features(

@@ -30,6 +30,7 @@ FAMILIES: dict[str, str] = {
     "concentration": "医师集中度",
     "temporal": "时间形态",
     "rules": "规则命中",
+    "rings": "团伙关联",
     "history": "检查历史",
 }
 
@@ -351,6 +352,19 @@ FEATURES: tuple[Feature, ...] = (
         "%",
         "Visits hit by frequent-visit or diagnosis–sex rules.",
     ),
+    # --- collusion rings (features/rings: the window's rings; 0 for a facility in none) ----------
+    _f("ring_facilities", FAC, "rings", "所在团伙机构数", "家",
+       "Member facilities of the ring it is in (0: in no ring found in the window).", peer=False, fmt=INT),
+    _f("ring_persons", FAC, "rings", "团伙共用参保人数", "人",
+       "Cards seen at two members of its ring on the same or the next day.", peer=False, fmt=INT),
+    _f("ring_pool_share", FAC, "rings", "共用参保人支付占比", "%",
+       "Fund payout of its ring's shared cards at the facility over its whole payout.", peer=False),
+    _f("ring_burst_days", FAC, "rings", "团伙集中就诊天数", "天",
+       "Days on which at least four shared cards came to two members of its ring.", peer=False, fmt=INT),
+    _f("ring_trace_codes", FAC, "rings", "团伙内跨机构重复追溯码", "个",
+       "Drug trace codes settled at two members of its ring.", peer=False, fmt=INT),
+    _f("ring_inside_share", FAC, "rings", "团伙内支付占比", "%",
+       "The shared cards' payout at all members of its ring over the members' whole payout.", peer=False),
     # --- inspection history -----------------------------------------------------------------
     _f("prior_inspections", FAC, "history", "既往检查次数", "次", "Inspections before as_of.", peer=False, fmt=INT),
     _f(

@@ -226,13 +226,15 @@ class SparkConnection:
             self.spark.stop()
 
     # -- registering frames --
-    def register(self, name: str, frame: DataFrame, materialise: bool = False) -> None:
+    def register(self, name: str, frame: DataFrame | pd.DataFrame, materialise: bool = False) -> None:
         """Make `frame` readable as `name`; a materialised frame is computed now, like a DuckDB table.
 
         Materialising is a local checkpoint (executor memory, spilling to disk), which also cuts the
         frame's lineage: later queries see a leaf, not the whole plan again. Without that, Spark's
         analyser re-expands every view inside every rule and spends minutes on plans of seconds.
         """
+        if isinstance(frame, pd.DataFrame):  # a small frame the driver computed (the rings' tables)
+            frame = self.spark.createDataFrame(pa.Table.from_pandas(frame, preserve_index=False))
         old = self._persisted.pop(name, None)
         if materialise:
             frame = frame.localCheckpoint(eager=True)
