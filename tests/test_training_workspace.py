@@ -167,3 +167,22 @@ def test_tuning_is_decided_on_an_inner_hold_out(trained: Trained, tmp_path_facto
     assert r.trials == 4
     if why.startswith("defaults kept"):
         assert {k: r.params[k] for k in default_params()} == default_params()
+
+
+def test_the_summary_prints_a_round_without_a_physician_model() -> None:
+    """An early round with too few points has no physician model: the table says "—" for it (seed 11's
+    demo stopped here with a KeyError)."""
+    import io
+
+    from rich.console import Console
+
+    from training.evaluate_run import print_summary
+    from training.physician_rank import PHYSICIAN_KS
+
+    share = {f"oracle_share_at_{k}": 0.5 for k in PHYSICIAN_KS}
+    docs = [{"round": "2023Q4", "exposure": share, "random": share},
+            {"round": "2024Q1", "exposure": share, "model": share, "random": share}]
+    out = io.StringIO()
+    print_summary(Console(file=out, width=200), {"model_version": "v1", "rounds": [], "physicians": docs})
+    text = out.getvalue()
+    assert "2023Q4" in text and "50% / — / 50%" in text and "50% / 50% / 50%" in text

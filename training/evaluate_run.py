@@ -152,13 +152,14 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
         console.print(line)
     docs = report.get("physicians") or []
     if docs:
-        names = [n for n in ("exposure", "model", "rule_hits", "random") if n in docs[-1]]
+        # a round with too few points before it has no physician model: its cell reads "—"
+        names = [n for n in ("exposure", "model", "rule_hits", "random") if any(n in r for r in docs)]
         t = Table(title=f"physicians: share of the oracle's fraudulent amount in the top k ({' / '.join(names)})")
         t.add_column("round")
         for k in PHYSICIAN_KS:
             t.add_column(f"k={k}")
         for r in docs:
-            cells = [" / ".join(_fmt(r[n].get(f"oracle_share_at_{k}")) for n in names) for k in PHYSICIAN_KS]
+            cells = [" / ".join(_fmt(r.get(n, {}).get(f"oracle_share_at_{k}")) for n in names) for k in PHYSICIAN_KS]
             t.add_row(r["round"], *cells)
         console.print(t)
     d = report.get("drift", {})
