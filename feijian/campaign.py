@@ -162,7 +162,8 @@ def _feijian_round(prov: Any, ws: Path, run: Path, db: Any, m: int, k: int, capa
     explainer = timer("load", lambda: Explainer.build(ws, Bundle.load(champion_path(run / "models"))))
     req = PlanRequest(capacity=capacity, exploration_share=share, seed=seed * 1000 + k)
     inspections = _inspections(ws, db)
-    plan = timer("plan", plan_round, explainer.scored(), inspections, explainer.as_of, capacity, **req.plan_kwargs())
+    plan = timer("plan", plan_round, explainer.scored(), inspections, explainer.as_of, capacity,
+                 **req.plan_kwargs(explainer.rings.units()))
     round_id = save_plan(db, plan, req, explainer.meta, "campaign")
     picks = get_round(db, round_id)["picks"]
     chosen = [(p["fixmedins_code"], _selection(p["pick"])) for p in picks]
@@ -208,7 +209,8 @@ def _rules_round(prov: Any, ws: Path, m: int, capacity: int, timer: _Timer, skip
 
 def run_policy(label: str, policy: str, share: float, out: Path, seed: int, scale: str, evasion: str,
                rounds: int, history_rounds: int, capacity: int | None, console: Console,
-               team: Inspectors | None = None) -> tuple[list[RoundResult], dict[str, Any] | None]:
+               team: Inspectors | None = None, rings: str = "planted"
+               ) -> tuple[list[RoundResult], dict[str, Any] | None]:
     """One policy's campaign on its own copy of the province; for feijian, also the rule quality its
     cases' verdicts gave, scored against the truth."""
     from features.ingest import ensure_demo_key
@@ -223,7 +225,8 @@ def run_policy(label: str, policy: str, share: float, out: Path, seed: int, scal
     quality = None
     team = team or Inspectors()
     db = None
-    with Province(run / "province", seed=seed, scale=scale, evasion=evasion, answers=policy == "feijian") as prov:
+    with Province(run / "province", seed=seed, scale=scale, evasion=evasion, answers=policy == "feijian",
+                  rings=rings) as prov:
         k_cap = capacity or prov.scale.capacity
         months = list(prov.round_months)
         if history_rounds + rounds > len(months):
@@ -313,8 +316,11 @@ def cumulative(results: list[RoundResult]) -> dict[str, dict[str, Any]]:
 def run_campaign(out: Path, seed: int = 7, scale: str = "demo", evasion: str = "normal", rounds: int = 6,
                  history_rounds: int = 2, capacity: int | None = None, policies: list[str] | None = None,
                  shares: list[float] | None = None, console: Console | None = None,
-                 team: Inspectors | None = None) -> dict[str, Any]:
+                 team: Inspectors | None = None, rings: str = "planted") -> dict[str, Any]:
     """Every policy's campaign; writes campaign.json and campaign.html under `out` and returns the report."""
+    from simulator.rings import parse_rings
+
+    rings = parse_rings(rings)  # before any policy's province is built
     console = console or Console()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -325,13 +331,13 @@ def run_campaign(out: Path, seed: int = 7, scale: str = "demo", evasion: str = "
     team = team or Inspectors()
     for label, policy, share in runs:
         got, q = run_policy(label, policy, share, out, seed, scale, evasion, rounds, history_rounds, capacity,
-                            console, team)  # fmt: skip
+                            console, team, rings)  # fmt: skip
         results += got
         if q is not None:
             quality[label] = q
     report = {
-        "seed": seed, "scale": scale, "evasion": evasion, "rounds": rounds, "history_rounds": history_rounds,
-        "capacity": capacity, "seconds": round(time.perf_counter() - t0, 1),
+        "seed": seed, "scale": scale, "evasion": evasion, "rings": rings, "rounds": rounds,
+        "history_rounds": history_rounds, "capacity": capacity, "seconds": round(time.perf_counter() - t0, 1),
         "rounds_table": [asdict(r) for r in results], "policies": cumulative(results),
         "inspectors": asdict(team), "rule_quality": quality,
     }  # fmt: skip

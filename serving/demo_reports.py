@@ -19,7 +19,8 @@ def run_demo_reports(workspace: Path, models: Path, capacity: int, console: Cons
 
     state = load_state(workspace, models)
     explainer = state.explainer
-    plan = plan_round(explainer.scored(), state.inspections(), state.as_of, capacity, seed=0)
+    plan = plan_round(explainer.scored(), state.inspections(), state.as_of, capacity, seed=0,
+                      rings=explainer.rings.units())
     out = Workspace(Path(workspace)).reports
     paths = write_round_report(plan, explainer, out)
     m = plan.meta

@@ -28,6 +28,7 @@ from features.rules.changes import rules_at
 from features.snapshot import latest_snapshot
 from feijian.errors import InputError
 from feijian.jsonsafe import jsonable
+from serving.rings import RingBook
 from serving.sources import facility_names, history, identity_zh, inspections_before, region_column, region_names
 from serving.trend import Trend, read_trend
 from training.bundle import Bundle
@@ -259,6 +260,11 @@ class Explainer:
         out.attrs.update(self.provenance())
         return out
 
+    @cached_property
+    def rings(self) -> RingBook:
+        """The snapshot's rings, scored with this table (serving.rings)."""
+        return RingBook(self.snapshot, self._facility_ranking)
+
     def search(self, q: str, limit: int = 20) -> pd.DataFrame:
         """Facilities whose code or name contains `q` (any case): the code itself first, then codes that
         start with it, then names, each by expected recovery (the plan's order)."""
@@ -372,6 +378,7 @@ class Explainer:
                 "inspections": history(insp, code),
                 "trend": self.trend.of(code),
                 "rule_severity_zh": SEVERITY_ZH,
+                "ring": self.rings.summary_of(str(code)),
             }
         )
 

@@ -103,6 +103,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/explain_physician", "explain", audited=True),
     Route("POST", "/api/search", "explain", audited=True),
     Route("POST", "/api/evidence", "evidence", audited=True),
+    Route("POST", "/api/rings", "explain", audited=True),
+    Route("POST", "/api/ring", "explain", audited=True),
+    Route("POST", "/api/ring/evidence", "evidence", audited=True),
     Route("POST", "/api/score", "score", audited=True),
     Route("POST", "/api/findings", "findings_write", audited=True),
     Route("POST", "/api/rounds", "round_save", audited=True),
@@ -128,6 +131,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/ui/download/round_report", "plan", audited=True),
     Route("GET", "/ui/download/facility_report/{code}", "report", audited=True),
     Route("GET", "/ui/download/evidence/{code}", "evidence", audited=True),
+    Route("GET", "/ui/download/ring_evidence/{ring_id}", "evidence", audited=True),
     Route("GET", "/ui/download/case_notice/{case_id}", "cases", audited=True),
 )
 

@@ -31,7 +31,7 @@ from training.physician_rank import EXPOSURE, PHYSICIAN_RANKING_ZH
 _DEFAULT = PlanRequest()
 FACILITY_COLUMNS = ["rank", "fixmedins_code", "name", "admdvs", "admdvs_name", "fixmedins_type", "hosp_lv",
                     "ownership", "p_serious", "expected_recovery", "pick", "pick_probability", "flag",
-                    "top_reasons"]  # fmt: skip
+                    "ring_id", "top_reasons"]  # fmt: skip
 PHYSICIAN_COLUMNS = ["rank", "dr_code", "fixmedins_code", "name", "dept", "admdvs", "admdvs_name", EXPOSURE,
                      "p_risk", "pick", "pick_probability", "flag", "top_reasons"]  # fmt: skip
 # The ranking rule each level's plan follows, as the page, the reports and the terminal state it.
@@ -88,6 +88,7 @@ class Plan:
     probabilities: list[float]  # per pick, the probability that the policy picks it (see pick_probabilities)
     ranking: _Ranking = field(repr=False)
     flags: list[str | None] = field(default_factory=list)  # per pick, a sanction to know before the visit
+    ring_ids: list[str | None] = field(default_factory=list)  # per pick, the ring it is inspected jointly with
 
     @property
     def columns(self) -> list[str]:
@@ -103,6 +104,7 @@ class Plan:
         picks["rank"] = np.arange(1, len(picks) + 1)
         picks["pick_probability"] = self.probabilities
         picks["flag"] = self.flags or [None] * len(picks)
+        picks["ring_id"] = self.ring_ids or [None] * len(picks)
         picks["name"] = picks.get("fixmedins_name", picks["fixmedins_code"])
         for c in self.columns:
             if c not in picks.columns:
@@ -113,11 +115,13 @@ class Plan:
         """The targets as JSON-ready dicts (the same values as `targets`), in the same column order."""
         rows, out = self.ranking.records, []
         flags = self.flags or [None] * len(self.positions)
-        picked = zip(self.positions, self._picks(), self.probabilities, flags, strict=True)
-        for rank, (i, pick, probability, flag) in enumerate(picked, start=1):
+        rings = self.ring_ids or [None] * len(self.positions)
+        picked = zip(self.positions, self._picks(), self.probabilities, flags, rings, strict=True)
+        for rank, (i, pick, probability, flag, ring) in enumerate(picked, start=1):
             row = rows[i]
             name = row.get("fixmedins_name", row.get("fixmedins_code"))
-            given = {"rank": rank, "pick": pick, "pick_probability": probability, "name": name, "flag": flag}
+            given = {"rank": rank, "pick": pick, "pick_probability": probability, "name": name, "flag": flag,
+                     "ring_id": ring}
             out.append({c: given[c] if c in given else row.get(c) for c in self.columns})
         return out
 
@@ -243,13 +247,21 @@ def plan_round(
     level: PlanLevel = _DEFAULT.level,
     excluded: tuple[Set[str], Set[str]] | None = None,
     sanctions: dict[str, str] | None = None,
+    rings: list[tuple[str, dict[str, float]]] | None = None,
+    joint_rings: bool = False,
 ) -> Plan:
     """Pick up to `capacity` targets; `targets` in rank order, model picks first, then exploration picks.
 
     `excluded` is `exclusion_sets(inspections, as_of, exclude_days, clean_cooldown_days)` computed
     beforehand (the service keeps it per findings change). `sanctions` says, per sanction in force
     (`SANCTIONS`), whether its facilities are excluded or planned with a flag (default: a terminated
-    agreement excluded, a suspended one flagged); they are read from `inspections` (`sanctioned`)."""
+    agreement excluded, a suspended one flagged); they are read from `inspections` (`sanctioned`).
+
+    `rings` (ring id, member facility code → the member's value inspected with its ring, serving.rings)
+    mark each planned member with its ring (facility level), and `meta["rings"]` lists the rings with a
+    member planned and those left out. With `joint_rings` they are also joint inspections: a ring whose
+    eligible members not yet picked are worth more on average than the next facility alone is taken
+    whole, each member counting against the capacity (`_model_picks`)."""
     _check(scored, capacity, exploration_share, level, exclude_days, clean_cooldown_days)
     caps = {str(k): int(v) for k, v in (region_caps or {}).items()}
     if any(v < 0 for v in caps.values()):
@@ -284,12 +296,10 @@ def plan_round(
     regions_of = ranked.regions
     taken: dict[str, int] = {}
     capped: set[int] = set()
-    model_picks: list[int] = []
-    for i in eligible:
-        if len(model_picks) >= capacity - n_explore:
-            break
-        if _fits(i, regions_of, caps, taken, capped):
-            model_picks.append(i)
+    value = np.asarray(ranked.shown[score_col], dtype=float)
+    units = _ring_units(rings if level == "facility" else None, eligible, ranked.codes)
+    model_picks, joint = _model_picks(eligible, units if joint_rings else [], value, capacity - n_explore,
+                                      regions_of, caps, taken, capped)
     picked = set(model_picks)
     rest = [i for i in eligible if i not in picked]
     slots = capacity - len(model_picks)
@@ -327,9 +337,85 @@ def plan_round(
         "snapshot_id": scored.attrs.get("snapshot_id"),
     }
     meta["pick_probability"] = {"model": 1.0, "exploration": method}
+    meta["rings"] = _planned_rings(units, positions, set(joint.values()), ranked.codes)
+    ring_of = {i: r for r, members in units for i in members}
     flags = [_flag(in_force.get(ranked.codes[i])) for i in positions]
     meta["n_flagged"] = sum(f is not None for f in flags)
-    return Plan(meta, level, positions, len(model_picks), [1.0] * len(model_picks) + probabilities, ranked, flags)
+    return Plan(meta, level, positions, len(model_picks), [1.0] * len(model_picks) + probabilities, ranked, flags,
+                [ring_of.get(i) for i in positions])
+
+
+def _planned_rings(units: list[tuple[str, dict[int, float]]], positions: list[int], joint: set[str],
+                   codes: list[str]) -> list[dict[str, Any]]:
+    """Each ring with a member in the plan: the members planned and those not, whether it was taken as
+    one joint inspection, and the planned members' value inspected with their ring."""
+    planned = set(positions)
+    out = []
+    for ring_id, members in units:
+        inside = [i for i in positions if i in members]
+        if inside:
+            out.append({"ring_id": ring_id, "facilities": [codes[i] for i in inside],
+                        "not_planned": [codes[i] for i in members if i not in planned], "joint": ring_id in joint,
+                        "expected_recovery": float(sum(members[i] for i in inside))})
+    return out
+
+
+def _ring_units(rings: list[tuple[str, dict[str, float]]] | None, eligible: list[int], codes: list[str]
+                ) -> list[tuple[str, dict[int, float]]]:
+    """Each ring as its eligible members' positions → value, best first (a ring with fewer than two
+    eligible members is no joint inspection: its one member stands alone)."""
+    if not rings:
+        return []
+    rank = {i: k for k, i in enumerate(eligible)}
+    at = {codes[i]: i for i in eligible}
+    out = []
+    for ring_id, members in rings:
+        rows = sorted((at[c] for c in members if c in at), key=rank.__getitem__)
+        if len(rows) >= 2:
+            out.append((ring_id, {i: float(members[codes[i]]) for i in rows}))
+    return out
+
+
+def _model_picks(eligible: list[int], units: list[tuple[str, dict[int, float]]], value: np.ndarray, slots: int,
+                 regions_of: list[str], caps: dict[str, int], taken: dict[str, int], capped: set[int]
+                 ) -> tuple[list[int], dict[int, str]]:
+    """The model's picks, best value per slot first: facilities alone (their value) and rings (the mean
+    value, inspected with the ring, of their members not yet picked; all of them taken together when they
+    fit). Without rings this is the eligible list in rank order. Returns the picks and, for a ring's
+    members, the ring id."""
+    picks: list[int] = []
+    ring_of: dict[int, str] = {}
+    picked: set[int] = set()
+    pending = list(units)
+    k = 0
+    while len(picks) < slots and (k < len(eligible) or pending):
+        while k < len(eligible) and eligible[k] in picked:
+            k += 1
+        alone = value[eligible[k]] if k < len(eligible) else -np.inf
+        best, best_mean = None, alone
+        for unit in pending:
+            rest = [i for i in unit[1] if i not in picked]
+            mean = float(np.mean([unit[1][i] for i in rest])) if len(rest) >= 2 else -np.inf
+            if mean > best_mean:
+                best, best_mean = unit, mean
+        if best is not None:
+            pending.remove(best)
+            rest = [i for i in best[1] if i not in picked]
+            trial = dict(taken)
+            if len(picks) + len(rest) <= slots and all(_fits(i, regions_of, caps, trial) for i in rest):
+                taken.update(trial)
+                picks.extend(rest)
+                picked.update(rest)
+                ring_of.update(dict.fromkeys(best[1], best[0]))  # those picked before it are visited with it
+            continue
+        if k >= len(eligible):
+            break
+        i = eligible[k]
+        k += 1
+        if _fits(i, regions_of, caps, taken, capped):
+            picks.append(i)
+            picked.add(i)
+    return picks, ring_of
 
 
 def _flag(action: str | None) -> str | None:

@@ -92,7 +92,8 @@ def run_plan(workspace: Path, models: Path, req: PlanRequest, fmt: str, console:
     err = Console(stderr=True)
     with err.status("scoring the snapshot (cached after the first run)"):
         explainer = Explainer.build(Path(workspace), bundle)
-    plan = plan_round(explainer.scored(), explainer.inspections(), explainer.as_of, req.capacity, **req.plan_kwargs())
+    plan = plan_round(explainer.scored(), explainer.inspections(), explainer.as_of, req.capacity,
+                      **req.plan_kwargs(explainer.rings.units()))
     round_id = None
     if saving is not None:
         from serving.rounds import save_plan

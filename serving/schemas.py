@@ -41,10 +41,15 @@ class PlanRequest(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     on_terminated: Literal["exclude", "flag"] = Field("exclude", description="已解除医保服务协议的机构：排除或标注")
     on_suspended: Literal["exclude", "flag"] = Field("flag", description="最近一次检查暂停协议的机构：排除或标注")
+    joint_rings: bool = Field(False, description="疑似团伙作为联合检查对象：值得时成员机构一并入选，每家计入检查能力"
+                              "（否则仅标注入选机构所属团伙）")
 
-    def plan_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of serving.plan.plan_round for this request (empty filters as None)."""
+    def plan_kwargs(self, rings: list[tuple[str, list[str]]] | None = None) -> dict[str, Any]:
+        """The keyword arguments of serving.plan.plan_round for this request (empty filters as None);
+        with the snapshot's `rings` (serving.rings.RingBook.units), the joint inspections it allows."""
+        joint = {"rings": rings, "joint_rings": self.joint_rings} if rings is not None else {}
         return {
+            **joint,
             "regions": self.regions or None,
             "types": self.types or None,
             "levels": self.levels or None,
@@ -86,6 +91,19 @@ class EvidenceRequest(BaseModel):
     code: str = Field(min_length=1, max_length=40)
     rule_id: str | None = Field(None, max_length=20)
     limit: int = Field(200, ge=1, le=5000)
+
+
+class RingQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"example": {"limit": 20}})
+
+    limit: int = Field(50, ge=1, le=500, description="最多列出几个疑似团伙")
+
+
+class RingId(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"example": {"ring_id": "RG-1A2B3C4D"}})
+
+    ring_id: str = Field(pattern=r"^RG-[0-9A-F]{8}$", description="疑似团伙编号")
+    limit: int = Field(200, ge=1, le=5000, description="证据就诊记录最多几条")
 
 
 class RoundId(BaseModel):

@@ -49,6 +49,7 @@ from serving.middleware import GuardMiddleware
 from serving.permissions import ROLE_LABELS, ROLES
 from serving.plan import frame_records, sanctioned
 from serving.quality import quality_records
+from serving.rings import RANKING_ZH as RINGS_RANKING_ZH
 from serving.rounds import RoundRequest, save_plan
 from serving.schemas import (
     CaseId,
@@ -61,6 +62,8 @@ from serving.schemas import (
     ExplainRequest,
     PlanRequest,
     QualityQuery,
+    RingId,
+    RingQuery,
     RoundId,
     ScoreRequest,
     SearchRequest,
@@ -193,7 +196,8 @@ class Feijian:
         if excluded is None:
             excluded = st.exclusions(req.exclude_days, req.clean_cooldown_days)
         scored = st.explainer.scored() if req.level == "facility" else st.explainer.scored_physicians()
-        return plan_round(scored, st.inspections(), st.as_of, req.capacity, **req.plan_kwargs(), excluded=excluded)
+        kwargs = req.plan_kwargs(st.explainer.rings.units())
+        return plan_round(scored, st.inspections(), st.as_of, req.capacity, **kwargs, excluded=excluded)
 
     def _plan_bytes(self, req: PlanRequest, excluded: Exclusions) -> bytes:
         plan = self.plan_object(req, excluded)
@@ -314,6 +318,38 @@ class Feijian:
         """The suspicious-claim list (疑点清单) of one facility, optionally one rule; pseudonymised."""
         rows = self.state.explainer.evidence(req.code, req.rule_id)
         return {"code": req.code, "n": len(rows), "rows": frame_records(rows.head(req.limit))}
+
+    # --- rings ----------------------------------------------------------------------------------------
+
+    @bentoml.api(route="/api/rings")
+    @_guarded
+    def rings(self, req: RingQuery, /) -> dict[str, Any]:
+        """The snapshot's suspected rings (疑似团伙), best expected recovery first: members, features,
+        score, expected recovery and the reason in Chinese."""
+        book = self.state.explainer.rings
+        rows = book.table.head(req.limit)
+        out = [{**r, "facilities": r["facilities"].split(";"),
+                "names": [book.names.get(c, c) for c in r["facilities"].split(";")]} for r in frame_records(rows)]
+        return {"n": len(book.table), "ranking_zh": RINGS_RANKING_ZH, "rings": out}
+
+    @bentoml.api(route="/api/ring")
+    @_guarded
+    def ring(self, req: RingId, /) -> dict[str, Any]:
+        """One ring: members (facilities with their risk, physicians), its features and the graph's edges."""
+        found = self.state.explainer.rings.detail(req.ring_id)
+        if found is None:
+            raise NotFoundError(f"疑似团伙 {req.ring_id} 不在当前数据中")
+        return _jsonable(found)
+
+    @bentoml.api(route="/api/ring/evidence")
+    @_guarded
+    def ring_evidence(self, req: RingId, /) -> dict[str, Any]:
+        """The ring's claims to pull: its shared cards' visits at its members (persons pseudonymised)."""
+        book = self.state.explainer.rings
+        if req.ring_id not in set(book.table["ring_id"]):
+            raise NotFoundError(f"疑似团伙 {req.ring_id} 不在当前数据中")
+        rows = book.evidence(req.ring_id)
+        return {"ring_id": req.ring_id, "n": len(rows), "rows": frame_records(rows.head(req.limit))}
 
     # --- findings -------------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 40 general secondary hospitals in two regions. Twelve ("bad", B01–B12) split stays (readmit the same
 patient 2 days after discharge); the rest (G13–G40) do not, though G17–G20 bill a prostate test to
-women (rule evidence that is not what the labels are about). The
+women (rule evidence that is not what the labels are about), and G31, G33 and G35 share twelve
+cards on the same days, twice a month (a ring). The
 bundle is fitted on the snapshot's rows with "serious" = bad and exported with the production
 `export_bundle`, so explanations read exactly what serving reads. Simulating and training a province
 would take minutes on a busy machine; this takes seconds.
@@ -43,6 +44,9 @@ PARAMS = {
 }
 
 
+RING = ("G31", "G33", "G35")  # twelve cards taken to all three on the same days: a ring (features/rings)
+
+
 def code(i: int) -> str:
     return f"B{i:02d}" if i <= N_BAD else f"G{i:02d}"
 
@@ -66,6 +70,14 @@ def make_province() -> Province:
             women = 17 <= i <= 20 and k < 2
             lines = [("LAB_PSA", 1, 80.0)] if women else [("TRT_IV", 1, 20.0)]
             p.visit(psn, c, f"{c}D1", admit - timedelta(days=3), lines=lines, gend="2" if women else "1")
+    month = start
+    while month < datetime(2024, 1, 1):
+        for day in (5, 19):
+            for k in range(12):
+                when = month.replace(day=day, hour=9) + timedelta(minutes=5 * k)
+                for h, c in enumerate(RING):
+                    p.visit(f"RING{k:02d}", c, f"{c}D1", when + timedelta(hours=2 * h), dx="I10")
+        month = (month.replace(day=28) + timedelta(days=5)).replace(day=1)
     # inspection history: G14 visited 60 days before as_of, G15 a year ago with nothing found,
     # G16 two years ago with money recovered.
     p.inspection("G14", AS_OF - timedelta(days=60), recovered=30_000)

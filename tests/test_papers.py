@@ -29,13 +29,16 @@ def papers(trained: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     ws = trained.province.workspace
     explainer = Explainer.build(ws, Bundle.load(champion_path(trained.models)))
     insp = explainer.inspections()
-    # one planned facility suspended at an inspection outside the 180-day exclusion: flagged, the rest not
-    first = plan_round(explainer.scored(), insp, explainer.as_of, 1).targets["fixmedins_code"].iloc[0]
+    # one planned facility suspended at an inspection outside the 180-day exclusion: flagged besides any the
+    # province's own history flags
+    before = plan_round(explainer.scored(), insp, explainer.as_of, 8).targets
+    first = before.loc[before["flag"].isna(), "fixmedins_code"].iloc[0]
     suspended = insp[insp["fixmedins_code"] == first].tail(1).assign(
         insp_id="PAPERS-SUSPEND", agreement_action="suspend", insp_date=explainer.as_of - timedelta(days=200))
     insp = pd.concat([insp, suspended], ignore_index=True)
     plan = plan_round(explainer.scored(), insp, explainer.as_of, 8)
-    assert plan.targets["flag"].notna().sum() == 1
+    flagged = plan.targets.loc[plan.targets["flag"].notna(), "fixmedins_code"].tolist()
+    assert first in flagged and len(flagged) == before["flag"].notna().sum() + 1
     out = tmp_path_factory.mktemp("papers")
     # the planned facilities, and the ones whose history holds the codes a reader must see in Chinese
     sanctioned = insp.loc[insp["agreement_action"].isin(list(AGREEMENT_ACTION)), "fixmedins_code"].astype(str)

@@ -28,11 +28,14 @@ import httpx
 import psutil
 import pytest
 
+from features.rings import ring_id
 from serving import permissions
+from tests.serving_setup import RING
 
 pytestmark = pytest.mark.slow
 
 FACILITY, PHYSICIAN = "B01", "B01D1"  # tests/serving_setup.py
+RING_ID = ring_id(list(RING))
 CODE_RX = re.compile(r"\b[BG]\d\d(D\d)?\b")  # any facility or physician code of that province
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -219,6 +222,9 @@ def samples(live: Live) -> dict[str, tuple[str, dict | None]]:
         "/api/explain_physician": ("/api/explain_physician", {"code": PHYSICIAN}),
         "/api/search": ("/api/search", {"q": FACILITY[:2]}),
         "/api/evidence": ("/api/evidence", {"code": FACILITY}),
+        "/api/rings": ("/api/rings", {}),
+        "/api/ring": ("/api/ring", {"ring_id": RING_ID}),
+        "/api/ring/evidence": ("/api/ring/evidence", {"ring_id": RING_ID}),
         "/api/score": ("/api/score", {"rows": [_score_row(live)]}),
         "/api/findings": ("/api/findings", finding),
         "/api/rounds": ("/api/rounds", {"capacity": 3, "note": "路由巡检"}),
@@ -245,6 +251,7 @@ def samples(live: Live) -> dict[str, tuple[str, dict | None]]:
         "/ui/download/round_report": ("/ui/download/round_report", {"capacity": 3}),
         "/ui/download/facility_report/{code}": (f"/ui/download/facility_report/{FACILITY}?fmt=html", None),
         "/ui/download/evidence/{code}": (f"/ui/download/evidence/{FACILITY}", None),
+        "/ui/download/ring_evidence/{ring_id}": (f"/ui/download/ring_evidence/{RING_ID}", None),
         "/ui/download/case_notice/{case_id}": (f"/ui/download/case_notice/{decided}?kind=decision", None),
     }
 

@@ -33,6 +33,7 @@ PLAN_HEADERS = {
     "expected_recovery": "预计追回金额（元）",
     "pick_zh": "入选方式",
     "flag": "协议处理标注",
+    "ring_id": "联合检查团伙",
     "reasons": "主要理由",
 }
 PHYSICIAN_HEADERS = {
@@ -72,8 +73,9 @@ def _readable(targets: pd.DataFrame, facilities: pd.DataFrame, regions: dict[str
     t["hosp_lv_zh"] = t["hosp_lv"].map(lambda v: HOSP_LV.get(str(v), v))
     t["ownership_zh"] = t["ownership"].map(lambda v: OWNERSHIP.get(str(v), v))
     t["pick_zh"] = t["pick"].map(PICK_ZH)
-    if "flag" in t:  # a facility without a sanction has no flag: empty, never "nan"
-        t["flag"] = t["flag"].map(lambda v: v if isinstance(v, str) else "")
+    for col in ("flag", "ring_id"):  # a facility without a sanction or a ring: empty, never "nan"
+        if col in t:
+            t[col] = t[col].map(lambda v: v if isinstance(v, str) else "")
     t["reasons"] = t["top_reasons"].map(lambda r: "；".join(list(r)) if r is not None and len(r) else "—")
     return t
 
@@ -109,6 +111,29 @@ def constraints(meta: dict[str, Any], regions: dict[str, str] | None = None) -> 
 ACTION_ZH = {"exclude": "排除", "flag": "标注后照常计划"}
 
 
+def ring_rows(plan: Plan, explainer: Explainer) -> list[dict[str, Any]]:
+    """The rings with a member in the plan: planned and other members by name, whether jointly planned,
+    the ring's score, the planned members' value with their ring, and the reason."""
+    if not plan.meta.get("rings"):
+        return []
+    table = explainer.rings.table.set_index("ring_id")
+    names = dict(zip(explainer.scored()["fixmedins_code"], explainer.scored()["fixmedins_name"], strict=True))
+    out = []
+    for r in plan.meta["rings"]:
+        row = table.loc[r["ring_id"]]
+        out.append({"ring_id": r["ring_id"], "members": "、".join(names.get(c, c) for c in r["facilities"]),
+                    "others": "、".join(names.get(c, c) for c in r["not_planned"]) or "—",
+                    "joint": "联合检查" if r["joint"] else "仅标注", "n": len(r["facilities"]),
+                    "score": float(row["score"]),
+                    "expected_recovery": r["expected_recovery"], "reason": row["reason_zh"]})
+    return out
+
+
+RING_HEADERS = {"ring_id": "团伙编号", "joint": "计划方式", "members": "已入选成员", "n": "已入选成员数",
+                "others": "未入选成员", "score": "团伙得分", "expected_recovery": "已入选成员预计追回金额（元）",
+                "reason": "关联理由"}
+
+
 def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path,
                        formats: Collection[str] = ("html", "pdf", "xlsx")) -> dict[str, Path]:
     """Write round_<as_of>.html/.pdf/.xlsx (those in `formats`; the PDF is laid out from the HTML) into
@@ -121,10 +146,12 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path,
     stem = f"round_{meta['as_of']}" if level == "facility" else f"round_{meta['as_of']}_physicians"
     by_region = totals(t, "region_zh", "医保区划", level)
     by_type = totals(t, "type_zh", "机构类型", level)
+    rings = ring_rows(plan, explainer)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     if "xlsx" in formats:
-        written["xlsx"] = _round_workbook(plan, explainer, t, meta, view, by_region, by_type, out_dir / f"{stem}.xlsx")
+        written["xlsx"] = _round_workbook(plan, explainer, t, meta, view, by_region, by_type, rings,
+                                          out_dir / f"{stem}.xlsx")
     if not {"html", "pdf"} & set(formats):
         return written  # a workbook alone: no chart, no layout (the page's 检查计划.xlsx)
     chart = amount_bars(
@@ -141,6 +168,7 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path,
         "constraints": constraints(plan.meta, explainer.regions),
         "by_region": by_region.to_dict("records"),
         "by_type": by_type.to_dict("records"),
+        "rings": rings,
         "amount_total": float(t[view["amount"]].sum()),
         "n_model": int((t["pick"] == "model").sum()),
         "n_explore": int((t["pick"] == "exploration").sum()),
@@ -153,7 +181,7 @@ def write_round_report(plan: Plan, explainer: Explainer, out_dir: Path,
 
 
 def _round_workbook(plan: Plan, explainer: Explainer, t: pd.DataFrame, meta: dict[str, Any], view: dict[str, Any],
-                    by_region: pd.DataFrame, by_type: pd.DataFrame, out: Path) -> Path:
+                    by_region: pd.DataFrame, by_type: pd.DataFrame, rings: list[dict[str, Any]], out: Path) -> Path:
     """The round's workbook: the list, the constraints and exclusions, the totals by region and type."""
     sheet = t[list(view["headers"])].rename(columns=view["headers"])
     settings = [
@@ -169,4 +197,6 @@ def _round_workbook(plan: Plan, explainer: Explainer, t: pd.DataFrame, meta: dic
         "按地区汇总": by_region,
         "按类型汇总": by_type,
     }
+    if rings:
+        sheets["疑似团伙"] = pd.DataFrame(rings)[list(RING_HEADERS)].rename(columns=RING_HEADERS)
     return write_xlsx(sheets, out)

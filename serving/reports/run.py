@@ -39,7 +39,8 @@ def run_report(
         from serving.plan import plan_round
         from serving.reports.round import write_round_report
 
-        plan = plan_round(explainer.scored(), explainer.inspections(), explainer.as_of, **plan_kwargs)
+        plan = plan_round(explainer.scored(), explainer.inspections(), explainer.as_of,
+                          **{"rings": explainer.rings.units(), **plan_kwargs})
         with console.status("writing the round report"):
             paths = write_round_report(plan, explainer, out_dir)
         m = plan.meta

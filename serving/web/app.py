@@ -13,18 +13,20 @@ from __future__ import annotations
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from feijian.errors import FeijianError
 from serving import permissions
 from serving.messages import message_zh, validation_zh
-from serving.schemas import PlanRequest
+from serving.schemas import PlanRequest, RingId
 
+RING_ID = RingId.model_json_schema()["properties"]["ring_id"]["pattern"]  # ^RG-[0-9A-F]{8}$
 MEDIA = {
     "pdf": "application/pdf",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -167,5 +169,18 @@ def make_page_app() -> FastAPI:
             except FeijianError as exc:
                 raise fail(exc) from None
             return _file(out, f"{code}_疑点清单.xlsx")
+
+    @app.get("/download/ring_evidence/{ring_id}")
+    def download_ring_evidence(ring_id: Annotated[str, PathParam(pattern=RING_ID)], request: Request) -> Response:
+        # a malformed id is a 400, as at /api/ring (the same pattern): never looked up, never quoted back
+        from serving.rings import write_ring_workbook
+
+        svc = service(request)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                out = write_ring_workbook(svc.state.explainer.rings, ring_id, Path(tmp) / "ring.xlsx")
+            except FeijianError as exc:
+                raise fail(exc) from None
+            return _file(out, f"{ring_id}_团伙证据清单.xlsx")
 
     return app
