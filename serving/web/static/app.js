@@ -10,6 +10,7 @@ let lastRow = null; // the row that opened it (focus returns there on Esc)
 let saved = null; // the round on screen: {round_id, rank: {code → rank}}
 const charts = {};
 const FACILITY_PATH = /^\/ui\/facility\/([^/]+)$/;
+const RING_HASH = /^#ring=(RG-[0-9A-F]{8})$/; // /ui/#ring=RG-…: the 疑似团伙 view with that ring open
 
 function token() { return sessionStorage.getItem("feijian-token") || ""; }
 function may(right) { return me.rights.includes(right); }
@@ -76,7 +77,9 @@ async function signIn() {
   if (may("rounds")) loadRounds();
   const m = location.pathname.match(FACILITY_PATH);
   const landing = may("plan") ? "plan" : may("explain") ? "search" : may("meta") ? "model" : may("burden") ? "burden" : "signin";
-  show(landing);
+  const r = location.hash.match(RING_HASH);
+  show(r && may("explain") ? "rings" : landing);
+  if (r && may("explain")) openRing(r[1]);
   if (m && may("explain")) openDetail(decodeURIComponent(m[1]), null, false);
   say(landing === "signin" ? "此角色没有可在页面上使用的功能（运行监控请使用 /metrics）。" : "已登录。");
 }
@@ -85,6 +88,7 @@ function signOut() {
   sessionStorage.removeItem("feijian-token");
   me = {rights: []}; saved = null; current = null;
   $("#plan-table tbody").innerHTML = ""; $("#search-table tbody").innerHTML = ""; $("#detail-body").innerHTML = "";
+  closeRing(); $("#rings-table tbody").innerHTML = ""; $("#rings-table").hidden = true; $("#rings-summary").textContent = "";
   $("#who").hidden = false; $("#me").hidden = true; $("#token").value = "";
   closeDetail(false); applyRights(); show("signin"); say("已退出。");
 }
@@ -101,6 +105,7 @@ function show(view) {
   if (view === "burden") loadBurden();
   if (view === "cases") loadCases();
   if (view === "quality") loadQuality();
+  if (view === "rings") loadRings();
   Object.values(charts).forEach((c) => c.resize());
 }
 
@@ -108,7 +113,8 @@ function show(view) {
 function selected(id) { return Array.from($(id).selectedOptions).map((o) => o.value); }
 function planRequest() {
   return {capacity: Number($("#capacity").value), regions: selected("#regions"), types: selected("#types"),
-          exclude_days: Number($("#exclude_days").value), exploration_share: Number($("#exploration").value)};
+          exclude_days: Number($("#exclude_days").value), exploration_share: Number($("#exploration").value),
+          joint_rings: $("#joint_rings").checked};
 }
 
 async function loadRounds() {
@@ -122,9 +128,23 @@ async function loadRounds() {
 }
 
 function cell(head, html, cls = "") { return `<td data-label="${head}"${cls ? ` class="${cls}"` : ""}>${html}</td>`; }
+// a plan's target in a suspected ring: inspected jointly with the ring's other members
+let jointRings = new Set(); // the rings the plan on screen takes as joint inspections
+function ringTag(id) {
+  if (!id) return "";
+  const joint = jointRings.has(id);
+  // on a line of its own: the name's cell does not wrap, and the list must fit beside an open detail
+  return `<br><span class="badge ring${joint ? " joint" : ""}" title="${joint ? "疑似团伙成员，本计划与团伙其他成员联合检查" : "疑似团伙成员，宜与团伙其他成员同批检查"}">团伙 ${esc(id)}</span>`;
+}
+function ringSentence(rings) {
+  if (!rings || !rings.length) return "";
+  const n = rings.reduce((a, r) => a + r.facilities.length, 0);
+  const joint = rings.filter((r) => r.joint).length;
+  return `其中 ${n} 家属于 ${rings.length} 个疑似团伙${joint ? `（${joint} 个团伙联合检查）` : ""}。`;
+}
 function renderTargets(targets) {
   $("#plan-table tbody").innerHTML = targets.map((t) => `<tr data-code="${esc(t.fixmedins_code)}" tabindex="0">
-      ${cell("序号", t.rank, "num")}${cell("机构", `<b>${esc(t.fixmedins_name || t.name || t.fixmedins_code)}</b>`)}${cell("地区", esc(t.admdvs_name || region(t.admdvs)))}
+      ${cell("序号", t.rank, "num")}${cell("机构", `<b>${esc(t.fixmedins_name || t.name || t.fixmedins_code)}</b>${ringTag(t.ring_id)}`)}${cell("地区", esc(t.admdvs_name || region(t.admdvs)))}
       ${cell("类型", esc(label("type", t.fixmedins_type)))}${cell("等级", esc(label("level", t.hosp_lv)))}${cell("严重问题概率", fmtPct(t.p_serious), "num")}
       ${cell("预计追回（元）", fmtYuan(t.expected_recovery), "num")}${cell("主要原因", esc((t.top_reasons || t.reasons || []).slice(0, 2).join("；")), "why")}
       ${cell("入选方式", `<span class="badge ${esc(t.pick)}">${t.pick === "exploration" ? "随机探索" : "模型推荐"}</span>${t.flag ? `<br><b class="flag">${esc(t.flag)}</b>` : ""}`)}</tr>`).join("");
@@ -142,6 +162,7 @@ async function openRound() {
   try {
     const r = await api("/api/round", {round_id: id});
     saved = {round_id: r.round_id, rank: Object.fromEntries(r.picks.map((p) => [p.fixmedins_code, p.rank]))};
+    jointRings = new Set();
     renderTargets(r.picks);
     $("#plan-summary").textContent = `检查批次 ${r.round_id}：计划日期 ${r.as_of}，共 ${r.picks.length} 家，预期追回合计 ${fmtYuan(r.expected_total)} 元` +
       (r.status === "superseded" ? `（已被 ${r.superseded_by} 替代）。` : "。");
@@ -155,11 +176,13 @@ async function plan(ev) {
   try {
     const res = await api("/api/plan", planRequest());
     saved = null;
-    renderTargets(res.targets);
     const m = res.meta || {};
+    jointRings = new Set((m.rings || []).filter((r) => r.joint).map((r) => r.ring_id));
+    renderTargets(res.targets);
     const barred = (m.exclusions || {}).sanctioned || 0;
     $("#plan-summary").textContent = `共 ${res.targets.length} 家，预期追回合计 ${fmtYuan(m.expected_total)} 元。${m.ranking_zh || ""}。`
-      + (barred ? `已排除 ${barred} 家被解除或暂停协议的机构。` : "") + (m.n_flagged ? `${m.n_flagged} 家标注了协议处理情况。` : "");
+      + (barred ? `已排除 ${barred} 家被解除或暂停协议的机构。` : "") + (m.n_flagged ? `${m.n_flagged} 家标注了协议处理情况。` : "")
+      + ringSentence(m.rings);
     say("检查计划已生成。选中一行查看原因与证据。");
   } catch (e) { clearList(); say("生成失败：" + e.message, true); }
 }
@@ -197,6 +220,14 @@ async function search(ev) {
 }
 
 // --- one facility -----------------------------------------------------------------------------------
+function ringBox(r) {
+  if (!r) return "";
+  const others = (r.names || []).map((n) => esc(n)).join("、");
+  return `<div class="ring-box" id="detail-ring"><h3>疑似团伙</h3><p>${esc(r.reason_zh)}</p>
+    <p class="note">团伙 ${esc(r.ring_id)}：${others}。团伙得分 ${fmtPct(r.score)}，预计追回 ${fmtYuan(r.expected_recovery)} 元，宜同批联合检查。</p>
+    <p><a href="/ui/#ring=${esc(r.ring_id)}" data-ring="${esc(r.ring_id)}">查看团伙 ${esc(r.ring_id)}</a></p></div>`;
+}
+
 function renderExplanation(x) {
   const reasons = (x.reasons || []).map((r) => {
     const ev = (r.evidence || []).map((e) => `${esc(e.name_zh)} ${e.n_hits} 条，涉及 ${fmtYuan(e.amount_at_risk)} 元${e.n_covered ? `（其中 ${e.n_covered} 条在既往检查已覆盖期间，未覆盖 ${fmtYuan(e.amount_uncovered)} 元）` : ""}${e.article ? "，依据 " + esc(e.article) : ""}`);
@@ -213,6 +244,7 @@ function renderExplanation(x) {
     <div class="boxes"><div class="box"><div class="k">严重问题概率</div><div class="v">${fmtPct(risk.p_serious)}</div><div class="k">${fmtPct(pv[0])}–${fmtPct(pv[1])} · 第 ${fmtRank(risk.percentile)} 百分位</div></div>
     <div class="box"><div class="k">预计追回（元）</div><div class="v">${fmtYuan(risk.expected_recovery)}</div><div class="k">${esc(risk.interval_label || "区间")} ${fmtYuan(iv[0])}–${fmtYuan(iv[1])}</div></div></div>
     <p class="note">${esc(risk.interval_basis || "")} 模型 v${esc(x.model_version || "")} · 数据截至 ${esc(x.as_of || "")}</p>
+    ${ringBox(x.ring)}
     <h3>提示风险的原因</h3>${reasons || "<p>—</p>"}
     <h3>近几轮与同类机构比较</h3><div id="chart-trend" class="chart" role="img" aria-label="本机构近几轮基金支付与规则命中占比，与同类机构中位数比较"></div>
     <h3>医师</h3><p class="note">${esc(x.physician_ranking_zh || "")}；${esc(x.p_risk_meaning_zh || "")}</p><ul>${docs || "<li>—</li>"}</ul>
@@ -341,6 +373,139 @@ function renderModel() {
                 ["服务中的特征快照", me.snapshot_id], ["数据截至", me.as_of], ["地区数", me.regions.length],
                 ["机构类型", me.types.map((v) => label("type", v)).join("、")]];
   $("#model-card").innerHTML = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
+}
+
+// --- suspected rings (疑似团伙): facilities sharing insured persons' cards (features/rings, serving/rings.py) ---
+let ringOpen = null; // id of the ring shown below the list
+const RING_KINDS = [ // the graph's categories: facilities by type, then physicians (colour and shape both differ)
+  {name: "诊所", symbol: "circle", itemStyle: {color: "#1f6feb"}},
+  {name: "药店", symbol: "diamond", itemStyle: {color: "#2f9e44"}},
+  {name: "医院", symbol: "rect", itemStyle: {color: "#b45309"}},
+  {name: "医师", symbol: "triangle", itemStyle: {color: "#7b8794"}},
+];
+function ringKind(m) { return m.kind === "physician" ? 3 : m.fixmedins_type === "clinic" ? 0 : m.fixmedins_type === "pharmacy" ? 1 : 2; }
+function ringValue(f) {
+  if (f.value == null) return "—";
+  if (f.unit === "%") return fmtPct(f.value);
+  if (f.unit === "元") return `${fmtYuan(f.value)} 元`;
+  if (f.unit === "比值") return Number(f.value).toFixed(2);
+  return `${Math.round(f.value).toLocaleString("zh-CN")} ${f.unit || ""}`.trim();
+}
+function facilityLink(code, name) {
+  return `<a href="/ui/facility/${encodeURIComponent(code)}" data-facility="${esc(code)}">${esc(name || code)}</a>`;
+}
+
+async function loadRings() {
+  if (!may("explain")) return;
+  try {
+    const res = await api("/api/rings", {limit: 100});
+    $("#rings-table tbody").innerHTML = res.rings.map((r) => `<tr data-ring="${esc(r.ring_id)}" tabindex="0"${r.ring_id === ringOpen ? ' aria-current="true"' : ""}>
+      ${cell("团伙编号", `<b>${esc(r.ring_id)}</b>`, "nowrap")}${cell("成员机构", (r.names || r.facilities).map((n) => esc(n)).join("、"))}
+      ${cell("团伙得分", fmtPct(r.score), "num")}${cell("预计追回（元）", fmtYuan(r.expected_recovery), "num")}${cell("关联理由", esc(r.reason_zh), "why")}</tr>`).join("");
+    $("#rings-table").hidden = !res.rings.length;
+    $("#rings-summary").textContent = res.rings.length
+      ? `共 ${res.n} 个疑似团伙${res.n > res.rings.length ? `（列出前 ${res.rings.length} 个）` : ""}。${res.ranking_zh || ""}。选中一行查看团伙关系图、成员与证据。`
+      : "当前数据中没有发现疑似团伙。";
+  } catch (e) { $("#rings-table").hidden = true; say("无法读取疑似团伙：" + e.message, true); }
+}
+
+function closeRing() {
+  ringOpen = null; $("#ring-view").hidden = true;
+  if (charts.ring) { charts.ring.dispose(); delete charts.ring; }
+}
+
+async function openRing(id) {
+  ringOpen = id;
+  for (const tr of $$("#rings-table tbody tr")) { if (tr.dataset.ring === id) tr.setAttribute("aria-current", "true"); else tr.removeAttribute("aria-current"); }
+  if (location.pathname === "/ui/" && location.hash !== `#ring=${id}`) history.replaceState(history.state, "", `/ui/#ring=${id}`);
+  try {
+    const g = await api("/api/ring", {ring_id: id});
+    if (ringOpen !== id) return;
+    renderRing(g);
+    $("#ring-view").hidden = false;
+    ringGraph(g);
+    $("#ring-title").focus();
+    if (may("evidence")) await loadRingEvidence(id);
+  } catch (e) { if (ringOpen === id) { closeRing(); say("无法打开疑似团伙：" + e.message, true); } }
+}
+
+function renderRing(g) {
+  const fac = g.members.filter((m) => m.kind === "facility");
+  const docs = g.members.filter((m) => m.kind === "physician");
+  const names = Object.fromEntries(fac.map((m) => [m.code, m.name]));
+  $("#ring-title").textContent = `疑似团伙 ${g.ring_id}：${fac.length} 家机构、${docs.length} 名医师`;
+  $("#ring-reason").textContent = g.reason_zh;
+  $("#ring-boxes").innerHTML = [["团伙得分", fmtPct(g.score), "成员中最高的严重问题概率"], ["预计追回（元）", fmtYuan(g.expected_recovery), "团伙得分 × 各成员查实时追回之和"]]
+    .map(([k, v, n]) => `<div class="box"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div><div class="k">${esc(n)}</div></div>`).join("");
+  $("#ring-features tbody").innerHTML = g.features.map((f) => `<tr>${cell("特征", esc(f.label))}${cell("取值", esc(ringValue(f)), "num")}</tr>`).join("");
+  $("#ring-members tbody").innerHTML = [...fac, ...docs].map((m) => `<tr>
+    ${cell("类别", m.kind === "facility" ? "机构" : "医师", "nowrap")}
+    ${cell("名称", m.kind === "facility" ? facilityLink(m.code, m.name) : `${esc(m.code)}（${facilityLink(m.fixmedins_code, names[m.fixmedins_code])}）`)}
+    ${cell("机构类型", m.kind === "facility" ? esc(label("type", m.fixmedins_type)) : "—")}
+    ${cell("共用参保人就诊（次）", fmtYuan(m.pool_visits), "num")}${cell("共用参保人基金支付（元）", fmtYuan(m.pool_fund), "num")}
+    ${cell("严重问题概率", m.kind === "facility" ? fmtPct(m.p_serious) : "—", "num")}${cell("预计追回（元）", m.kind === "facility" ? fmtYuan(m.expected_recovery) : "—", "num")}</tr>`).join("");
+  $("#ring-evidence tbody").innerHTML = ""; $("#ring-evidence-summary").textContent = "";
+  $("#ring-view").dataset.names = JSON.stringify(names);
+}
+
+function ringGraph(g) {
+  const el = $("#chart-ring");
+  const narrow = el.clientWidth < 600; // a phone: a tighter layout, labels wrapped, no zoom or pan
+  const fac = g.members.filter((m) => m.kind === "facility");
+  const names = Object.fromEntries(fac.map((m) => [m.code, m.name]));
+  const most = Math.max(1, ...fac.map((m) => m.pool_fund || 0));
+  const nodes = g.members.map((m) => ({
+    id: `${m.kind}:${m.code}`, name: m.kind === "facility" ? m.name : m.code, category: ringKind(m),
+    symbolSize: m.kind === "facility" ? (narrow ? 16 : 26) * (1 + Math.sqrt((m.pool_fund || 0) / most)) : narrow ? 11 : 14,
+    label: {show: m.kind === "facility"}, member: m,
+  }));
+  const pay = Math.max(1, ...g.edges.map((e) => e.fund_pay || 0));
+  const links = g.edges.map((e) => ({
+    source: `facility:${e.a}`, target: `facility:${e.b}`, edge: e,
+    lineStyle: e.kind === "trace" ? {width: 2, type: "dashed", color: "#8a1c12"} : {width: (narrow ? 1 : 1.5) + (narrow ? 5 : 8) * (e.fund_pay || 0) / pay, color: "#52606d", opacity: 0.8},
+  })).concat(g.members.filter((m) => m.kind === "physician").map((m) => ({
+    source: `physician:${m.code}`, target: `facility:${m.fixmedins_code}`, doctor: m, lineStyle: {width: 1, color: "#9aa5b1", type: "dotted"},
+  })));
+  const tip = (p) => {
+    if (p.dataType === "node") {
+      const m = p.data.member;
+      return m.kind === "facility"
+        ? `<b>${esc(m.name)}</b><br>${esc(label("type", m.fixmedins_type))} · 严重问题概率 ${fmtPct(m.p_serious)}<br>共用参保人就诊 ${fmtYuan(m.pool_visits)} 次，基金支付 ${fmtYuan(m.pool_fund)} 元`
+        : `医师 <b>${esc(m.code)}</b>（${esc(names[m.fixmedins_code] || m.fixmedins_code)}）<br>记账共用参保人就诊 ${fmtYuan(m.pool_visits)} 次，基金支付 ${fmtYuan(m.pool_fund)} 元`;
+    }
+    const e = p.data.edge;
+    if (!e) { const m = p.data.doctor; return `医师 ${esc(m.code)} 在 ${esc(names[m.fixmedins_code] || m.fixmedins_code)} 执业`; }
+    const pair = `${esc(names[e.a] || e.a)} — ${esc(names[e.b] || e.b)}`;
+    return e.kind === "trace" ? `${pair}<br>药品追溯码重复结算 ${esc(e.codes)} 个`
+      : `${pair}<br>共用参保人 ${esc(e.persons)} 人 · 集中就诊 ${esc(e.burst_days)} 天<br>共用参保人基金支付 ${fmtYuan(e.fund_pay)} 元`;
+  };
+  chart("ring", el).setOption({
+    tooltip: {formatter: tip, confine: true},
+    legend: {bottom: 0, data: RING_KINDS.map((k) => k.name)},
+    animationDurationUpdate: 300,
+    // the layout computed at once (a ring is a few nodes); zoom and pan on wide screens only, where they
+    // do not take a phone's scrolling away
+    series: [{type: "graph", layout: "force", roam: !narrow, draggable: true, top: 20, bottom: 40,
+              force: narrow ? {repulsion: 450, edgeLength: [70, 110], gravity: 0.1, layoutAnimation: false}
+                : {repulsion: 900, edgeLength: [110, 200], gravity: 0.08, layoutAnimation: false},
+              categories: RING_KINDS,
+              label: {position: "right", fontSize: narrow ? 11 : 12, formatter: "{b}", width: narrow ? 70 : 180, overflow: "break"}, emphasis: {focus: "adjacency", lineStyle: {width: 6}},
+              data: nodes, links}],
+  }, true);
+}
+
+async function loadRingEvidence(id) {
+  const res = await api("/api/ring/evidence", {ring_id: id, limit: 50});
+  if (ringOpen !== id) return;
+  const names = JSON.parse($("#ring-view").dataset.names || "{}");
+  $("#ring-evidence tbody").innerHTML = res.rows.map((r) => `<tr>
+    ${cell("就诊日期", esc(String(r.visit_day || "").slice(0, 10)))}${cell("机构", esc(names[r.fixmedins_code] || r.fixmedins_code))}
+    ${cell("医师", esc(r.atddr_no || "—"))}${cell("参保人（假名）", `<span title="${esc(r.psn_no)}">${esc(String(r.psn_no || "").slice(0, 12))}…</span>`)}
+    ${cell("基金支付（元）", fmtYuan(r.fund_pay), "num")}${cell("就诊编号", esc(r.mdtrt_id))}</tr>`).join("")
+    || `<tr><td colspan="6">没有证据就诊记录。</td></tr>`;
+  $("#ring-evidence-summary").textContent = res.n > res.rows.length
+    ? `共 ${res.n} 条共用参保人在成员机构的就诊，基金支付多的在前，这里列出前 ${res.rows.length} 条；下载证据清单查看全部。`
+    : `共 ${res.n} 条共用参保人在成员机构的就诊，基金支付多的在前。`;
 }
 
 // --- wiring ---------------------------------------------------------------------------------------------
@@ -573,6 +738,23 @@ $("#outside-cancel").addEventListener("click", () => toggleOutside(false));
 $("#outside-form").addEventListener("submit", openOutside);
 $("#quality-form").addEventListener("submit", loadQuality);
 $("#case-step-cancel").addEventListener("click", () => { $("#case-step").hidden = true; });
+$("#rings-table").addEventListener("click", (e) => { const tr = e.target.closest("tr[data-ring]"); if (tr) openRing(tr.dataset.ring); });
+$("#rings-table").addEventListener("keydown", (e) => {
+  const tr = e.target.closest("tr[data-ring]");
+  if (!tr) return;
+  if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openRing(tr.dataset.ring); }
+  if (e.key === "ArrowDown" && tr.nextElementSibling) { e.preventDefault(); tr.nextElementSibling.focus(); }
+  if (e.key === "ArrowUp" && tr.previousElementSibling) { e.preventDefault(); tr.previousElementSibling.focus(); }
+});
+$("#dl-ring-evidence").addEventListener("click", (e) => download(e.currentTarget, `/ui/download/ring_evidence/${encodeURIComponent(ringOpen)}`, null, `${ringOpen}_团伙证据清单.xlsx`, "GET"));
+// links inside the page (a ring's members, a facility's ring) open in place; with a modifier key, as links do
+document.addEventListener("click", (e) => {
+  const a = e.target.closest("a[data-facility], a[data-ring]");
+  if (!a || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  if (a.dataset.facility) { openDetail(a.dataset.facility, a); return; }
+  closeDetail(); show("rings"); openRing(a.dataset.ring);
+});
 $("#case-table").addEventListener("click", (e) => { const tr = e.target.closest("tr[data-case]"); if (tr) openCase(tr.dataset.case); });
 $("#case-table").addEventListener("keydown", (e) => { const tr = e.target.closest("tr[data-case]"); if (tr && e.key === "Enter") openCase(tr.dataset.case); });
 applyRights();
