@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from features.rings import RING_FEATURES, RING_FILES
+from feijian.errors import NotFoundError
 
 RING_FEATURE_ZH = {f.name: f.label for f in RING_FEATURES}
 RANKING_ZH = ("团伙按预计追回金额排序：团伙得分（成员中最高的严重问题概率，团伙成员共谋、一并查实）"
@@ -37,6 +38,11 @@ def ring_reason(r: dict[str, Any]) -> str:
     if r.get("n_physicians"):
         parts.append(f"{int(r['n_physicians'])}名医师记账了其中多数就诊")
     return "；".join(parts) + "，提示医患串通、出借医保卡的团伙风险。"
+
+
+def unknown_ring(ring_id: str) -> NotFoundError:
+    """The 404 of a ring id the served snapshot does not have."""
+    return NotFoundError(f"ring {ring_id} is not in the served snapshot", zh=f"疑似团伙 {ring_id} 不在当前数据中")
 
 
 @dataclass
@@ -162,12 +168,11 @@ EVIDENCE_HEADERS = {"mdtrt_id": "就诊ID", "psn_no": "参保人（假名）", "
 def write_ring_workbook(book: RingBook, ring_id: str, out: Path) -> Path:
     """The ring's workbook (formula-safe, feijian.tabular): the ring and its members, its edges, and every
     shared card's visit at a member (persons pseudonymised)."""
-    from feijian.errors import NotFoundError
     from feijian.tabular import write_xlsx
 
     found = book.detail(ring_id)
     if found is None:
-        raise NotFoundError(f"疑似团伙 {ring_id} 不在当前数据中")
+        raise unknown_ring(ring_id)
     summary = [("团伙编号", ring_id), ("团伙得分", f"{100 * found['score']:.1f}%"),
                ("预计追回金额（元）", f"{found['expected_recovery']:,.0f}"), ("关联理由", found["reason_zh"]),
                *((f["label"], f["value"]) for f in found["features"])]

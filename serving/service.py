@@ -50,6 +50,7 @@ from serving.permissions import ROLE_LABELS, ROLES
 from serving.plan import frame_records, sanctioned
 from serving.quality import quality_records
 from serving.rings import RANKING_ZH as RINGS_RANKING_ZH
+from serving.rings import unknown_ring
 from serving.rounds import RoundRequest, save_plan
 from serving.schemas import (
     CaseId,
@@ -338,7 +339,7 @@ class Feijian:
         """One ring: members (facilities with their risk, physicians), its features and the graph's edges."""
         found = self.state.explainer.rings.detail(req.ring_id)
         if found is None:
-            raise NotFoundError(f"疑似团伙 {req.ring_id} 不在当前数据中")
+            raise unknown_ring(req.ring_id)
         return _jsonable(found)
 
     @bentoml.api(route="/api/ring/evidence")
@@ -347,7 +348,7 @@ class Feijian:
         """The ring's claims to pull: its shared cards' visits at its members (persons pseudonymised)."""
         book = self.state.explainer.rings
         if req.ring_id not in set(book.table["ring_id"]):
-            raise NotFoundError(f"疑似团伙 {req.ring_id} 不在当前数据中")
+            raise unknown_ring(req.ring_id)
         rows = book.evidence(req.ring_id)
         return {"ring_id": req.ring_id, "n": len(rows), "rows": frame_records(rows.head(req.limit))}
 
