@@ -89,7 +89,12 @@ class RingBook:
 
     def units(self) -> list[tuple[str, dict[str, float]]]:
         """(ring id, member facility code → its value inspected with the ring: the ring's score × the
-        member's amount if serious) of every ring, for a plan's joint inspections."""
+        member's amount if serious) of every ring, for a plan's joint inspections (computed once: every
+        plan request asks)."""
+        return self._units
+
+    @cached_property
+    def _units(self) -> list[tuple[str, dict[str, float]]]:
         amount = dict(zip(self.scored["fixmedins_code"], self.scored["amount_if_serious"].astype(float), strict=True))
         return [(r, {c: p * amount[c] for c in f.split(";") if c in amount})
                 for r, f, p in zip(self.table["ring_id"], self.table["facilities"], self.table["score"], strict=True)]
