@@ -117,7 +117,7 @@ def ring_rows(plan: Plan, explainer: Explainer) -> list[dict[str, Any]]:
     if not plan.meta.get("rings"):
         return []
     table = explainer.rings.table.set_index("ring_id")
-    names = dict(zip(explainer.scored()["fixmedins_code"], explainer.scored()["fixmedins_name"], strict=True))
+    names = explainer.rings.names
     out = []
     for r in plan.meta["rings"]:
         row = table.loc[r["ring_id"]]
